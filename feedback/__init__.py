@@ -1,0 +1,49 @@
+"""feedback: Hà Giang city's service for citizens' feedback, petitions, complaints and
+denunciations. ``create_app`` only wires the parts together."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as cfg
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("FEEDBACK_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(cfg.defaults(app.instance_path))
+    app.config.from_mapping(cfg.from_environment(os.environ))
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config:
+        app.config.from_mapping(test_config)
+    if cfg.is_relaxed(app.config):
+        app.config["SESSION_COOKIE_SECURE"] = False
+        app.config["REMEMBER_COOKIE_SECURE"] = False
+    cfg.validate(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from . import cli, database, i18n, security
+    from .extensions import csrf, db, login_manager, migrate
+    from .views import register_blueprints
+
+    database.install_engine_listeners()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    register_blueprints(app)
+    cli.register(app)
+    return app

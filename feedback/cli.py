@@ -1,0 +1,108 @@
+"""``flask --app feedback ...`` commands. Each calls a service inside one transaction."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .database import unit_of_work
+from .services.errors import ServiceError
+
+users_cli = AppGroup("users", help="Tài khoản cán bộ và mã API.")
+
+
+def _fail(exc: ServiceError) -> None:
+    lines = [exc.message, *(f"  {k}: {v}" for k, v in exc.fields.items())]
+    raise click.ClickException("\n".join(lines))
+
+
+@click.command("seed")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def seed_command(file: str | None) -> None:
+    """Nạp dữ liệu tham chiếu (đơn vị, địa bàn, lĩnh vực, định tuyến, thời hạn, lịch)."""
+    from .services.reference import DEFAULT_FILE, load_reference
+
+    try:
+        with unit_of_work():
+            counts = load_reference(Path(file) if file else DEFAULT_FILE)
+    except ServiceError as exc:
+        _fail(exc)
+    changed = sum(v for k, v in counts.items() if not k.endswith(".unchanged"))
+    click.echo(json.dumps({"changed": changed, "counts": counts}, ensure_ascii=False, indent=1))
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, help="operator, clerk, coordinator, officer, ...")
+@click.option("--unit", "unit_code", help="Mã đơn vị, ví dụ UBND-00688")
+@click.option("--password", help="Bỏ trống để hệ thống sinh mật khẩu ngẫu nhiên")
+@click.option("--name", "full_name", default="")
+@click.option("--email", default=None)
+def users_create(
+    username: str,
+    role: str,
+    unit_code: str | None,
+    password: str | None,
+    full_name: str,
+    email: str | None,
+) -> None:
+    """Tạo tài khoản cán bộ."""
+    from .services.users import create_user
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        with unit_of_work():
+            user = create_user(
+                username, role, password, unit_code=unit_code, full_name=full_name, email=email
+            )
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"Đã tạo {user.username} ({user.role}).")
+    if generated:
+        click.echo(f"Mật khẩu: {password}")
+
+
+@users_cli.command("token")
+@click.argument("username")
+@click.option("--name", default="", help="Ghi chú: token dùng cho hệ thống nào")
+def users_token(username: str, name: str) -> None:
+    """In ra một mã API mới cho tài khoản (chỉ hiển thị một lần)."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+    from .services.users import issue_token
+
+    with unit_of_work():
+        user = db.session.scalar(select(User).where(User.username == username.lower()))
+        if user is None:
+            raise click.ClickException(f"Không có tài khoản «{username}».")
+        token = issue_token(user, datetime.now(UTC), name=name)
+    click.echo(token)
+
+
+@click.command("demo")
+@click.option("--password", default="demo-matkhau", show_default=True)
+def demo_command(password: str) -> None:
+    """Tài khoản cho mọi vai trò và vài chục hồ sơ mẫu để dùng thử."""
+    from .services.demo import load_demo
+
+    try:
+        with unit_of_work():
+            summary = load_demo(password=password, now=datetime.now(UTC))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_command)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_command)

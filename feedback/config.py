@@ -1,0 +1,89 @@
+"""Configuration from environment variables, then an optional ``instance/config.py``.
+
+Only the names DESIGN.md lists are read from the environment; everything else has a safe
+default here. ``validate`` refuses to start a production app without a real secret key.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET = "dev-only-not-secret"
+
+# Environment names that are read as they are (strings), when set.
+_PASSTHROUGH = (
+    "SECRET_KEY",
+    "MAIL_SERVER",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_DEFAULT_SENDER",
+    "FEEDBACK_SCHEDULER",
+    "FEEDBACK_ENV",
+    "FEEDBACK_REFERENCE_FILE",
+)
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """Safe defaults; DATABASE_URL falls back to the SQLite file under instance/."""
+    sqlite_path = Path(instance_path) / "feedback.sqlite"
+    return {
+        "FEEDBACK_ENV": "production",
+        "SECRET_KEY": DEV_SECRET,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_path}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": True,
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+        "WTF_CSRF_TIME_LIMIT": 4 * 3600,
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+        "FEEDBACK_LANGUAGES": ("vi", "en"),
+        "FEEDBACK_SCHEDULER": "on",
+        "MAIL_PORT": 25,
+        "MAIL_USE_TLS": False,
+        "MAIL_DEFAULT_SENDER": "no-reply@hagiang.invalid",
+        "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
+    }
+
+
+def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    cfg: dict[str, Any] = {k: environ[k] for k in _PASSTHROUGH if environ.get(k)}
+    if environ.get("DATABASE_URL"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
+    if environ.get("MAIL_PORT"):
+        cfg["MAIL_PORT"] = int(environ["MAIL_PORT"])
+    if environ.get("MAIL_USE_TLS"):
+        cfg["MAIL_USE_TLS"] = environ["MAIL_USE_TLS"].lower() in {"1", "true", "on", "yes"}
+    return cfg
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common ``postgres://`` and ``postgresql://`` spellings; we drive psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_relaxed(config: dict[str, Any] | Any) -> bool:
+    """Development and tests may run with the built-in secret and plain-HTTP cookies."""
+    return bool(config.get("TESTING")) or config.get("FEEDBACK_ENV") in {"development", "test"}
+
+
+def validate(config: Any) -> None:
+    if is_relaxed(config):
+        return
+    secret = config.get("SECRET_KEY") or ""
+    if secret == DEV_SECRET or len(secret) < 32:
+        raise RuntimeError(
+            "SECRET_KEY must be set to a random value of at least 32 characters outside "
+            "development (FEEDBACK_ENV=development) and tests. Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )

@@ -1,0 +1,147 @@
+"""Cases and their append-only timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..domain.states import Status
+from ..extensions import db
+from .reference import CASE_KINDS, Area, Category, Unit, in_list
+from .types import UTCDateTime, utcnow
+from .user import User
+
+STATUSES = tuple(s.value for s in Status)
+CHANNELS = ("web", "hotline", "box", "api", "email", "in_person")
+
+
+class CaseCounter(db.Model):
+    """The last sequence number handed out per year, for readable case codes."""
+
+    __tablename__ = "case_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_ref"),
+        CheckConstraint(in_list("kind", CASE_KINDS), name="kind"),
+        CheckConstraint(in_list("status", STATUSES), name="status"),
+        CheckConstraint(in_list("channel", CHANNELS), name="channel"),
+        CheckConstraint("lat IS NULL OR (lat BETWEEN -90 AND 90)", name="lat_range"),
+        CheckConstraint("lon IS NULL OR (lon BETWEEN -180 AND 180)", name="lon_range"),
+        CheckConstraint("ack_due_at >= received_at", name="ack_after_receipt"),
+        CheckConstraint("response_due_at >= received_at", name="response_after_receipt"),
+        CheckConstraint(
+            "NOT anonymous OR (reporter_name IS NULL AND reporter_phone IS NULL"
+            " AND reporter_email IS NULL)",
+            name="anonymous_has_no_identity",
+        ),
+        Index("ix_cases_unit_status", "handling_unit_id", "status"),
+        Index("ix_cases_response_due", "response_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    access_key_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(20), default=Status.RECEIVED.value)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    address: Mapped[str | None] = mapped_column(String(300))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    reporter_name: Mapped[str | None] = mapped_column(String(120))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    reporter_email: Mapped[str | None] = mapped_column(String(200))
+
+    handling_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    needs_triage: Mapped[bool] = mapped_column(default=False)
+    routing_reason: Mapped[str] = mapped_column(Text, default="")
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    response_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer_body: Mapped[str | None] = mapped_column(Text)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    box_opening_id: Mapped[int | None] = mapped_column(ForeignKey("box_openings.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    category: Mapped[Category | None] = relationship()
+    area: Mapped[Area | None] = relationship()
+    handling_unit: Mapped[Unit] = relationship(foreign_keys=[handling_unit_id])
+    lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id])
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="save-update, merge"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="case")
+
+
+class CaseEvent(db.Model):
+    """One step of a case's timeline. Rows are never updated or deleted: the migration
+    installs triggers that refuse it, so the audit trail holds even against a bug."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    public: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_nonnegative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    box_opening_id: Mapped[int | None] = mapped_column(ForeignKey("box_openings.id"))
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    case: Mapped[Case | None] = relationship(back_populates="attachments")

@@ -1,0 +1,85 @@
+"""Operational tables: the notification outbox and the suggestion-box register."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .reference import Area, Unit, in_list
+from .types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .case import Case
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class Notification(db.Model):
+    """The outbox. A row is written in the same transaction as the change that causes it;
+    ``dedupe_key`` makes a second write of the same message impossible."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(in_list("status", OUTBOX_STATUSES), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    case: Mapped[Case | None] = relationship()
+
+
+class SuggestionBox(db.Model):
+    """A hòm thư góp ý at a ward/commune office or a village/residential-group house."""
+
+    __tablename__ = "suggestion_boxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    location: Mapped[str] = mapped_column(String(300))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    opener_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    area: Mapped[Area] = relationship()
+    opener_unit: Mapped[Unit] = relationship()
+
+
+class BoxOpening(db.Model):
+    __tablename__ = "box_openings"
+    __table_args__ = (
+        CheckConstraint("letter_count >= 0", name="letter_count_nonnegative"),
+        CheckConstraint(in_list("status", ("open", "closed")), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    box_id: Mapped[int] = mapped_column(ForeignKey("suggestion_boxes.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    witnesses: Mapped[str] = mapped_column(Text)
+    letter_count: Mapped[int]
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    box: Mapped[SuggestionBox] = relationship()

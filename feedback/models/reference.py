@@ -1,0 +1,168 @@
+"""Reference data: the city's units, areas, PAPI categories, routing rules, SLA policies
+and calendar overrides. Loaded from a data file by ``flask seed``, edited by admins."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+CASE_KINDS = ("feedback", "petition", "suggestion", "complaint", "denunciation")
+HANDLING_TARGETS = ("unit", "area:people_committee", "area:police", "triage")
+UNIT_FUNCTIONS = ("people_committee", "police")
+
+
+def in_list(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Setting(db.Model):
+    """Key/value facts about the deployment (the city's name, code prefix, ...)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Area(db.Model):
+    __tablename__ = "areas"
+    __table_args__ = (CheckConstraint(in_list("kind", ("ward", "commune")), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    code_set: Mapped[str] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Unit(db.Model):
+    __tablename__ = "units"
+    __table_args__ = (
+        UniqueConstraint("area_id", "function"),
+        CheckConstraint(
+            f"function IS NULL OR ({in_list('function', UNIT_FUNCTIONS)} AND area_id IS NOT NULL)",
+            name="function_needs_area",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    function: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    area: Mapped[Area | None] = relationship()
+
+
+class Dimension(db.Model):
+    """One of the eight PAPI content indexes."""
+
+    __tablename__ = "dimensions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class Category(db.Model):
+    """A PAPI sub-criterion, the unit of routing."""
+
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    dimension_id: Mapped[int] = mapped_column(ForeignKey("dimensions.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    citizen_label: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    public: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    dimension: Mapped[Dimension] = relationship()
+
+
+class RoutingRule(db.Model):
+    __tablename__ = "routing_rules"
+    __table_args__ = (
+        UniqueConstraint("category_id", "area_id"),
+        # NULLs are distinct in unique constraints: a partial index keeps one general rule.
+        Index(
+            "uq_routing_rules_general",
+            "category_id",
+            unique=True,
+            sqlite_where=db.text("area_id IS NULL"),
+            postgresql_where=db.text("area_id IS NULL"),
+        ),
+        CheckConstraint(in_list("handling", HANDLING_TARGETS), name="handling"),
+        CheckConstraint(
+            "(handling = 'unit') = (handling_unit_id IS NOT NULL)", name="unit_iff_handling_unit"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    handling: Mapped[str] = mapped_column(String(32))
+    handling_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    category: Mapped[Category] = relationship()
+    area: Mapped[Area | None] = relationship()
+    handling_unit: Mapped[Unit | None] = relationship(foreign_keys=[handling_unit_id])
+    lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id])
+
+
+class SlaPolicy(db.Model):
+    """Deadlines per case kind, as data (see feedback.domain.deadlines.SlaPolicy)."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (
+        CheckConstraint(in_list("kind", CASE_KINDS), name="kind"),
+        CheckConstraint("(ack_hours IS NULL) <> (ack_days IS NULL)", name="one_ack_rule"),
+        CheckConstraint(in_list("ack_day_type", ("working", "calendar")), name="ack_day_type"),
+        CheckConstraint(
+            in_list("response_day_type", ("working", "calendar")), name="response_day_type"
+        ),
+        CheckConstraint(in_list("response_from", ("receipt", "ack")), name="response_from"),
+        CheckConstraint("response_days > 0", name="response_days_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), unique=True)
+    label: Mapped[str] = mapped_column(String(64))
+    ack_hours: Mapped[int | None]
+    ack_days: Mapped[int | None]
+    ack_day_type: Mapped[str] = mapped_column(String(16), default="working")
+    response_days: Mapped[int]
+    response_day_type: Mapped[str] = mapped_column(String(16), default="working")
+    response_from: Mapped[str] = mapped_column(String(16), default="receipt")
+    pause_when_waiting: Mapped[bool] = mapped_column(default=True)
+    warn_before_ack_hours: Mapped[int | None]
+    warn_before_response_working_days: Mapped[int | None]
+    reopen_window_days: Mapped[int] = mapped_column(default=7)
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CalendarOverride(db.Model):
+    """A day the government moved: an extra day off or a make-up working day."""
+
+    __tablename__ = "calendar_overrides"
+    __table_args__ = (CheckConstraint(in_list("kind", ("off", "work")), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,77 @@
+"""Default-deny access control for every route.
+
+A view is reachable without login only when it is decorated with ``@public``; every other
+view must name the roles allowed to use it with ``@roles(...)``, or nobody may use it.
+This is SecureDrop's allowlist idea: forgetting a decorator fails closed, not open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, abort, jsonify, redirect, request, url_for
+from flask_login import current_user
+
+from .extensions import db, login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STAFF_ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector", "admin")
+
+
+def public(view: F) -> F:
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    unknown = set(allowed) - set(STAFF_ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def mark(view: F) -> F:
+        view.allowed_roles = frozenset(allowed)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _wants_json() -> bool:
+    return request.blueprint in {"api", "open311"} or request.path.startswith("/api/")
+
+
+def check_access() -> Any:
+    from flask import current_app
+
+    endpoint = request.endpoint
+    if endpoint is None or endpoint == "static":
+        return None  # 404s and static files
+    view = current_app.view_functions.get(endpoint)
+    if view is None or getattr(view, "is_public", False):
+        return None
+    if not current_user.is_authenticated:
+        if _wants_json():
+            return jsonify(error="unauthorized", message="Cần đăng nhập.", fields={}), 401
+        return redirect(url_for("auth.login", next=request.full_path))
+    allowed = getattr(view, "allowed_roles", frozenset())
+    if current_user.role not in allowed:
+        if _wants_json():
+            return jsonify(error="forbidden", message="Không có quyền.", fields={}), 403
+        abort(403)
+    return None
+
+
+def _load_user(user_id: str) -> Any:
+    from .models import User
+
+    if not user_id.isdigit():
+        return None
+    return db.session.get(User, int(user_id))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.user_loader(_load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.session_protection = "strong"
+    app.before_request(check_access)

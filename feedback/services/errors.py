@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A refusal the user can act on: a code for machines, a Vietnamese message for people,
+    and per-field messages for forms and the API."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class ValidationError(ServiceError):
+    status = 422
+    code = "validation_failed"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"

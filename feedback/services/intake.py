@@ -1,0 +1,290 @@
+"""Intake: turning what a citizen said, on any channel, into a routed case with deadlines."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.states import Status
+from ..extensions import db
+from ..i18n import format_local_long
+from ..models import CASE_KINDS, CHANNELS, Area, Case, CaseCounter, CaseEvent, Category, Unit, User
+from ..models.ops import Notification
+from .errors import ValidationError
+from .policies import deadlines_for, route
+from .settings import get_setting
+
+KIND_LABELS = {
+    "feedback": "Phản ánh",
+    "petition": "Kiến nghị",
+    "suggestion": "Góp ý",
+    "complaint": "Khiếu nại",
+    "denunciation": "Tố cáo",
+}
+CHANNEL_LABELS = {
+    "web": "Cổng trực tuyến",
+    "hotline": "Tổng đài 1022",
+    "box": "Hòm thư góp ý",
+    "api": "Kết nối API",
+    "email": "Thư điện tử",
+    "in_person": "Trực tiếp",
+}
+# Crockford's alphabet: no I, L, O, U, so a key read aloud or copied by hand survives.
+_KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PHONE = re.compile(r"^\+?[0-9 .\-]{8,15}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class Reporter:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    anonymous: bool = False
+
+
+@dataclass
+class CaseInput:
+    kind: str
+    subject: str
+    body: str
+    category_code: str | None = None
+    area_code: str | None = None
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    reporter: Reporter = field(default_factory=Reporter)
+    channel: str = "web"
+    received_at: datetime | None = None
+    external_ref: str | None = None
+
+
+@dataclass
+class Submitted:
+    case: Case
+    access_key: str | None  # None when an existing case was returned (idempotent replay)
+    created: bool
+
+
+def new_access_key() -> str:
+    raw = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))  # 80 bits
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def normalise_access_key(key: str) -> str:
+    cleaned = re.sub(r"[\s\-]", "", key or "").upper()
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
+    return "-".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
+
+
+def hash_access_key(key: str) -> str:
+    return hashlib.sha256(normalise_access_key(key).encode()).hexdigest()
+
+
+def access_key_matches(case: Case, key: str) -> bool:
+    return hmac.compare_digest(case.access_key_hash, hash_access_key(key))
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def validate(data: CaseInput, now: datetime) -> tuple[Category | None, Area | None]:
+    """Check everything before anything is written; collect every problem at once."""
+    errors: dict[str, str] = {}
+    if data.kind not in CASE_KINDS:
+        errors["kind"] = "Loại hồ sơ không hợp lệ."
+    if data.channel not in CHANNELS:
+        errors["channel"] = "Kênh tiếp nhận không hợp lệ."
+    subject = (data.subject or "").strip()
+    if len(subject) < 5:
+        errors["subject"] = "Tiêu đề cần ít nhất 5 ký tự."
+    elif len(subject) > 200:
+        errors["subject"] = "Tiêu đề dài quá 200 ký tự."
+    body = (data.body or "").strip()
+    if len(body) < 10:
+        errors["body"] = "Nội dung cần ít nhất 10 ký tự để cơ quan hiểu và xử lý được."
+    elif len(body) > 10000:
+        errors["body"] = "Nội dung dài quá 10.000 ký tự."
+    if data.address and len(data.address) > 300:
+        errors["address"] = "Địa chỉ dài quá 300 ký tự."
+    category = area = None
+    if data.category_code:
+        category = db.session.scalar(select(Category).where(Category.code == data.category_code))
+        if category is None:
+            errors["category_code"] = "Lĩnh vực không tồn tại."
+    if data.area_code:
+        area = db.session.scalar(select(Area).where(Area.code == data.area_code, Area.active))
+        if area is None:
+            errors["area_code"] = "Xã, phường không tồn tại."
+    if data.lat is not None and not -90 <= data.lat <= 90:
+        errors["lat"] = "Vĩ độ phải nằm trong khoảng -90 đến 90."
+    if data.lon is not None and not -180 <= data.lon <= 180:
+        errors["lon"] = "Kinh độ phải nằm trong khoảng -180 đến 180."
+    rep = data.reporter
+    if not rep.anonymous:
+        if not _clean(rep.name):
+            errors["reporter.name"] = "Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh."
+        if not _clean(rep.phone) and not _clean(rep.email):
+            errors["reporter.phone"] = (
+                "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
+                "hoặc chọn gửi ẩn danh."
+            )
+        if _clean(rep.phone) and not _PHONE.match(rep.phone or ""):
+            errors["reporter.phone"] = "Số điện thoại không hợp lệ (8–15 chữ số)."
+        if _clean(rep.email) and not _EMAIL.match((rep.email or "").strip()):
+            errors["reporter.email"] = "Địa chỉ thư điện tử không hợp lệ."
+        if rep.name and len(rep.name) > 120:
+            errors["reporter.name"] = "Họ tên dài quá 120 ký tự."
+    if data.received_at is not None:
+        if data.received_at.tzinfo is None:
+            errors["received_at"] = "Thời điểm tiếp nhận phải có múi giờ."
+        elif data.received_at > now:
+            errors["received_at"] = "Thời điểm tiếp nhận không được ở tương lai."
+    if data.external_ref is not None and not (0 < len(data.external_ref.strip()) <= 64):
+        errors["external_ref"] = "Mã tham chiếu ngoài phải có từ 1 đến 64 ký tự."
+    if errors:
+        raise ValidationError("Thông tin chưa hợp lệ, vui lòng kiểm tra lại.", errors)
+    return category, area
+
+
+def next_case_code(now: datetime) -> str:
+    """HG-2026-000123: city prefix, year, a per-year sequence taken atomically."""
+    year = now.year
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(CaseCounter)
+        .values(year=year, last=1)
+        .on_conflict_do_update(
+            index_elements=[CaseCounter.year], set_={"last": CaseCounter.last + 1}
+        )
+        .returning(CaseCounter.last)
+    )
+    number = db.session.execute(stmt).scalar_one()
+    return f"{get_setting('city_code', 'HG')}-{year}-{number:06d}"
+
+
+def _existing(channel: str, external_ref: str | None) -> Case | None:
+    if external_ref is None:
+        return None
+    return db.session.scalar(
+        select(Case).where(Case.channel == channel, Case.external_ref == external_ref)
+    )
+
+
+def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submitted:
+    """Create, route and time a case in one transaction, with its first event and the
+    receipt message to the citizen. Replaying the same (channel, external_ref) returns the
+    case already made."""
+    if data.external_ref is not None:
+        data.external_ref = data.external_ref.strip()
+    category, area = validate(data, now)
+    found = _existing(data.channel, data.external_ref)
+    if found is not None:
+        return Submitted(found, None, created=False)
+
+    received_at = data.received_at or now
+    routed = route(category, area)
+    deadlines = deadlines_for(data.kind, received_at)
+    handling = db.session.scalar(select(Unit).where(Unit.code == routed.handling_unit_code))
+    lead = (
+        db.session.scalar(select(Unit).where(Unit.code == routed.lead_unit_code))
+        if routed.lead_unit_code
+        else None
+    )
+    if handling is None:
+        raise ValidationError("Chưa nạp dữ liệu đơn vị; hãy chạy lệnh seed.")
+    rep = data.reporter
+    key = new_access_key()
+    case = Case(
+        code=next_case_code(now),
+        access_key_hash=hash_access_key(key),
+        kind=data.kind,
+        status=Status.RECEIVED.value,
+        channel=data.channel,
+        external_ref=data.external_ref,
+        subject=data.subject.strip(),
+        body=data.body.strip(),
+        category=category,
+        area=area,
+        address=_clean(data.address),
+        lat=data.lat,
+        lon=data.lon,
+        anonymous=rep.anonymous,
+        reporter_name=None if rep.anonymous else _clean(rep.name),
+        reporter_phone=None if rep.anonymous else _clean(rep.phone),
+        reporter_email=None if rep.anonymous else _clean(rep.email),
+        handling_unit=handling,
+        lead_unit=lead,
+        needs_triage=routed.needs_triage,
+        routing_reason=routed.reason,
+        received_at=received_at,
+        ack_due_at=deadlines.ack_due_at,
+        response_due_at=deadlines.response_due_at,
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(case)
+    db.session.add(
+        CaseEvent(
+            case=case,
+            at=now,
+            actor_id=actor.id if actor else None,
+            actor_label=actor.display_name if actor else "Người dân",
+            action="submit",
+            from_status=None,
+            to_status=Status.RECEIVED.value,
+            public=True,
+            note=f"Tiếp nhận qua {CHANNEL_LABELS[data.channel].lower()}.",
+            data={
+                "handling_unit": handling.code,
+                "lead_unit": lead.code if lead else None,
+                "needs_triage": routed.needs_triage,
+                "routing_reason": routed.reason,
+            },
+        )
+    )
+    if case.reporter_email:
+        db.session.add(_receipt_message(case))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another request stored the same (channel, external_ref) first: answer with it.
+        db.session.rollback()
+        found = _existing(data.channel, data.external_ref)
+        if found is None:
+            raise
+        return Submitted(found, None, created=False)
+    return Submitted(case, key, created=True)
+
+
+def _receipt_message(case: Case) -> Notification:
+    return Notification(
+        dedupe_key=f"case:{case.code}:receipt",
+        case=case,
+        kind="receipt",
+        channel="email",
+        recipient=case.reporter_email or "",
+        subject=f"[{case.code}] Đã tiếp nhận {KIND_LABELS[case.kind].lower()} của ông/bà",
+        body=(
+            f"Kính gửi ông/bà {case.reporter_name or ''},\n\n"
+            f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
+            f"với mã hồ sơ {case.code}.\n"
+            f"Hạn phản hồi tiếp nhận: {format_local_long(case.ack_due_at)}.\n"
+            f"Hạn trả lời: {format_local_long(case.response_due_at)}.\n\n"
+            "Ông/bà tra cứu tiến độ bằng mã hồ sơ và mã tra cứu đã được cấp khi gửi.\n"
+        ),
+        next_attempt_at=case.created_at,
+        created_at=case.created_at,
+    )

@@ -1,0 +1,90 @@
+"""Reading the calendar, SLA policies and routing rules out of the database into the
+pure domain objects that do the arithmetic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..domain.calendar import CalendarOverride as DomainOverride
+from ..domain.calendar import OverrideKind, WorkingCalendar
+from ..domain.deadlines import CountFrom, DayType, Deadlines, compute_deadlines
+from ..domain.deadlines import SlaPolicy as DomainPolicy
+from ..domain.routing import HandlingTarget, Route, RoutingRule, route_case
+from ..extensions import db
+from ..models import Area, CalendarOverride, Category, SlaPolicy, Unit
+from ..models import RoutingRule as RuleRow
+from .errors import ValidationError
+
+
+def load_calendar() -> WorkingCalendar:
+    rows = db.session.scalars(select(CalendarOverride)).all()
+    return WorkingCalendar(
+        DomainOverride(day=r.day, kind=OverrideKind(r.kind), source=r.source, note=r.note)
+        for r in rows
+    )
+
+
+def to_domain_policy(row: SlaPolicy) -> DomainPolicy:
+    return DomainPolicy(
+        kind=row.kind,
+        ack_hours=row.ack_hours,
+        ack_days=row.ack_days,
+        ack_day_type=DayType(row.ack_day_type),
+        response_days=row.response_days,
+        response_day_type=DayType(row.response_day_type),
+        response_from=CountFrom(row.response_from),
+    )
+
+
+def load_policy(kind: str) -> SlaPolicy:
+    row = db.session.scalar(select(SlaPolicy).where(SlaPolicy.kind == kind))
+    if row is None:
+        raise ValidationError(
+            "Chưa có quy định thời hạn cho loại hồ sơ này; hãy chạy lệnh seed.",
+            {"kind": "Loại hồ sơ chưa được cấu hình thời hạn."},
+        )
+    return row
+
+
+def deadlines_for(kind: str, received_at: datetime) -> Deadlines:
+    return compute_deadlines(received_at, to_domain_policy(load_policy(kind)), load_calendar())
+
+
+def _domain_rules(category_id: int) -> list[RoutingRule]:
+    rows = db.session.scalars(select(RuleRow).where(RuleRow.category_id == category_id)).all()
+    return [
+        RoutingRule(
+            category_code=r.category.code,
+            handling=HandlingTarget(r.handling),
+            handling_unit_code=r.handling_unit.code if r.handling_unit else None,
+            lead_unit_code=r.lead_unit.code if r.lead_unit else None,
+            area_code=r.area.code if r.area else None,
+        )
+        for r in rows
+    ]
+
+
+def _area_units(area: Area | None) -> dict[str, dict[str, str]]:
+    if area is None:
+        return {}
+    units = db.session.scalars(select(Unit).where(Unit.area_id == area.id, Unit.active)).all()
+    return {area.code: {u.function: u.code for u in units if u.function}}
+
+
+def triage_unit_code() -> str:
+    from .settings import get_setting
+
+    return get_setting("triage_unit", "VP")
+
+
+def route(category: Category | None, area: Area | None) -> Route:
+    rules = _domain_rules(category.id) if category else []
+    return route_case(
+        category.code if category else None,
+        area.code if area else None,
+        rules,
+        _area_units(area),
+        triage_unit_code=triage_unit_code(),
+    )

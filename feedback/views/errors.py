@@ -1,0 +1,58 @@
+"""Error pages and JSON errors: always a clear 4xx/503 with a Vietnamese message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from ..extensions import db
+from ..services.errors import ServiceError
+
+MESSAGES = {
+    400: "Yêu cầu không hợp lệ.",
+    401: "Cần đăng nhập.",
+    403: "Ông/bà không có quyền xem trang này.",
+    404: "Không tìm thấy trang hoặc hồ sơ.",
+    405: "Phương thức không được hỗ trợ.",
+    413: "Dữ liệu gửi lên quá lớn.",
+    422: "Thông tin chưa hợp lệ.",
+    429: "Quá nhiều yêu cầu, vui lòng thử lại sau ít phút.",
+    503: "Hệ thống đang bận, vui lòng thử lại sau giây lát.",
+}
+
+
+def _json_wanted() -> bool:
+    return request.path.startswith(("/api/", "/open311/"))
+
+
+def _respond(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Any:
+    if _json_wanted():
+        return jsonify(error=code, message=message, fields=fields or {}), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        message = MESSAGES.get(status, exc.description or "Lỗi.")
+        if status == 400 and exc.description and "CSRF" in exc.description:
+            message = "Phiên làm việc đã hết hạn. Vui lòng tải lại trang rồi gửi lại."
+        return _respond(status, (exc.name or "error").lower().replace(" ", "_"), message)
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Any:
+        db.session.rollback()
+        return _respond(exc.status, exc.code, exc.message, exc.fields)
+
+    @app.errorhandler(OperationalError)
+    def busy(exc: OperationalError) -> Any:
+        db.session.rollback()
+        if "locked" in str(exc.orig).lower() or "could not serialize" in str(exc.orig).lower():
+            response = _respond(503, "busy", MESSAGES[503])
+            response[0].headers["Retry-After"] = "2" if not isinstance(response[0], str) else None
+            return response
+        raise exc
