@@ -102,7 +102,35 @@ def demo_command(password: str) -> None:
     click.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 
+@click.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Nạp dữ liệu mẫu")
+def up_command(host: str, port: int, demo: bool) -> None:
+    """Chuẩn bị mọi thứ rồi chạy dịch vụ: migrate, seed, demo, serve."""
+    from flask import current_app
+    from flask_migrate import upgrade
+
+    from .services.demo import load_demo
+    from .services.reference import load_reference
+
+    upgrade()
+    with unit_of_work():
+        load_reference()
+    click.echo("Đã cập nhật cơ sở dữ liệu và dữ liệu tham chiếu.")
+    if demo:
+        with unit_of_work():
+            summary = load_demo(password="demo-matkhau", now=datetime.now(UTC))
+        click.echo(
+            f"Dữ liệu mẫu: {summary.get('users_created', 0)} tài khoản mới; "
+            "mật khẩu mọi tài khoản mẫu: demo-matkhau"
+        )
+    click.echo(f"Mở http://{host}:{port}/  (Ctrl+C để dừng)")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(up_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
