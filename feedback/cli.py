@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .database import unit_of_work
 from .services.errors import ServiceError
@@ -24,6 +24,7 @@ def _fail(exc: ServiceError) -> None:
 
 @click.command("seed")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
 def seed_command(file: str | None) -> None:
     """Nạp dữ liệu tham chiếu (đơn vị, địa bàn, lĩnh vực, định tuyến, thời hạn, lịch)."""
     from .services.reference import DEFAULT_FILE, load_reference
@@ -44,6 +45,7 @@ def seed_command(file: str | None) -> None:
 @click.option("--password", help="Bỏ trống để hệ thống sinh mật khẩu ngẫu nhiên")
 @click.option("--name", "full_name", default="")
 @click.option("--email", default=None)
+@with_appcontext
 def users_create(
     username: str,
     role: str,
@@ -72,6 +74,7 @@ def users_create(
 @users_cli.command("token")
 @click.argument("username")
 @click.option("--name", default="", help="Ghi chú: token dùng cho hệ thống nào")
+@with_appcontext
 def users_token(username: str, name: str) -> None:
     """In ra một mã API mới cho tài khoản (chỉ hiển thị một lần)."""
     from sqlalchemy import select
@@ -90,6 +93,7 @@ def users_token(username: str, name: str) -> None:
 
 @click.command("demo")
 @click.option("--password", default="demo-matkhau", show_default=True)
+@with_appcontext
 def demo_command(password: str) -> None:
     """Tài khoản cho mọi vai trò và vài chục hồ sơ mẫu để dùng thử."""
     from .services.demo import load_demo
@@ -106,6 +110,7 @@ def demo_command(password: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Nạp dữ liệu mẫu")
+@with_appcontext
 def up_command(host: str, port: int, demo: bool) -> None:
     """Chuẩn bị mọi thứ rồi chạy dịch vụ: migrate, seed, demo, serve."""
     from flask import current_app

@@ -6,13 +6,11 @@ Vietnamese text rather than a broken page."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask, request, session
 
+from .domain.calendar import LOCAL_TZ, weekday_name
 from .extensions import babel
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def select_locale() -> str:
@@ -36,14 +34,11 @@ def format_local(value: datetime | None, fmt: str = "%H:%M %d/%m/%Y") -> str:
     return shown.strftime(fmt) if shown is not None else "—"
 
 
-WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-
-
 def format_local_long(value: datetime | None) -> str:
     shown = local(value)
     if shown is None:
         return "—"
-    return f"{shown:%H:%M}, {WEEKDAYS_VI[shown.weekday()]} {shown:%d/%m/%Y}"
+    return f"{shown:%H:%M}, {weekday_name(shown.date())} {shown:%d/%m/%Y}"
 
 
 def init_app(app: Flask) -> None:

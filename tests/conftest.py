@@ -29,6 +29,20 @@ PASSWORD = "mat-khau-thu-nghiem-1"
 _counter = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id still, but at test cost: production parameters (64 MiB, 3 passes) would
+    dominate a suite that creates hundreds of accounts. Production cost is asserted in
+    test_auth against the module's own hasher settings."""
+    from argon2 import PasswordHasher
+
+    from feedback.services import users
+
+    monkeypatch.setattr(
+        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
 def _engines() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
 
@@ -184,7 +198,9 @@ def make_user(app: Flask) -> Callable[..., Any]:
     def factory(role: str, unit_code: str | None = None, username: str | None = None) -> Any:
         name = username or f"{role}{next(_counter)}"
         with app.app_context(), unit_of_work():
-            user = create_user(name, role, PASSWORD, unit_code=unit_code, full_name=f"Cán bộ {name}")
+            user = create_user(
+                name, role, PASSWORD, unit_code=unit_code, full_name=f"Cán bộ {name}"
+            )
             return user.id, user.username
 
     return factory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -51,8 +51,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def busy(exc: OperationalError) -> Any:
         db.session.rollback()
-        if "locked" in str(exc.orig).lower() or "could not serialize" in str(exc.orig).lower():
-            response = _respond(503, "busy", MESSAGES[503])
-            response[0].headers["Retry-After"] = "2" if not isinstance(response[0], str) else None
+        reason = str(exc.orig).lower()
+        if "locked" in reason or "could not serialize" in reason or "deadlock" in reason:
+            body, status = _respond(503, "busy", MESSAGES[503])
+            response = make_response(body, status)
+            response.headers["Retry-After"] = "2"
             return response
         raise exc
