@@ -115,6 +115,7 @@ def up_command(host: str, port: int, demo: bool) -> None:
     """Chuẩn bị mọi thứ rồi chạy dịch vụ: migrate, seed, demo, serve."""
     from flask import current_app
     from flask_migrate import upgrade
+    from werkzeug.serving import run_simple
 
     from .services.demo import load_demo
     from .services.reference import load_reference
@@ -131,7 +132,8 @@ def up_command(host: str, port: int, demo: bool) -> None:
             "mật khẩu mọi tài khoản mẫu: demo-matkhau"
         )
     click.echo(f"Mở http://{host}:{port}/  (Ctrl+C để dừng)")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # Flask's app.run() refuses to block inside a `flask` command; serve with Werkzeug.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 def register(app: Flask) -> None:
