@@ -16,6 +16,7 @@ from .extensions import db, login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+API_PREFIXES = ("/api/", "/open311/")
 STAFF_ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector", "admin")
 
 
@@ -37,7 +38,7 @@ def roles(*allowed: str) -> Callable[[F], F]:
 
 
 def _wants_json() -> bool:
-    return request.blueprint in {"api", "open311"} or request.path.startswith("/api/")
+    return request.path.startswith(API_PREFIXES)
 
 
 def check_access() -> Any:
@@ -61,16 +62,31 @@ def check_access() -> Any:
     return None
 
 
+
 def _load_user(user_id: str) -> Any:
     from .models import User
 
-    if not user_id.isdigit():
+    # The JSON API is CSRF-exempt, so it must never trust the browser's session cookie:
+    # there, only a bearer token (below) authenticates.
+    if request.path.startswith(API_PREFIXES) or not user_id.isdigit():
         return None
     return db.session.get(User, int(user_id))
 
 
+def _load_user_from_token(req: Any) -> Any:
+    from datetime import UTC, datetime
+
+    from .services.users import user_for_token
+
+    header = req.headers.get("Authorization", "")
+    if not req.path.startswith(API_PREFIXES) or not header.startswith("Bearer "):
+        return None
+    return user_for_token(header.removeprefix("Bearer ").strip(), datetime.now(UTC))
+
+
 def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
+    login_manager.request_loader(_load_user_from_token)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
     login_manager.session_protection = "strong"

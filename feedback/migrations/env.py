@@ -64,6 +64,16 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def render_item(type_, obj, autogen_context):
+    """Render the UTC type decorator as the plain column type it stores, so migrations
+    never import application code for a type."""
+    from feedback.models.types import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -89,14 +99,28 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode copies a table and drops the old one; with foreign keys on, the
+            # drop fails as soon as other rows point at it. Switch them off for the run (this
+            # only works outside a transaction, hence the raw connection) and check after.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         # SQLite alters tables by copying them ("batch" mode); compare types so the
         # migration test notices a column whose type drifted from the model.
         conf_args.setdefault("render_as_batch", True)
+        conf_args.setdefault("render_item", render_item)
         conf_args.setdefault("compare_type", True)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+
+        if sqlite:
+            raw = connection.connection.driver_connection
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left dangling foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -1,7 +1,7 @@
 """The persistent model. Import from here so every table is registered with the metadata."""
 
-from .case import CHANNELS, STATUSES, Attachment, Case, CaseCounter, CaseEvent
-from .ops import BoxOpening, Notification, SuggestionBox
+from .case import CHANNELS, STATUSES, Attachment, Case, CaseCounter, CaseEvent, CaseLink
+from .ops import BoxOpening, IdempotencyKey, ImportBatch, Notification, SuggestionBox
 from .reference import (
     CASE_KINDS,
     Area,
@@ -30,8 +30,11 @@ __all__ = [
     "Case",
     "CaseCounter",
     "CaseEvent",
+    "CaseLink",
     "Category",
     "Dimension",
+    "IdempotencyKey",
+    "ImportBatch",
     "Notification",
     "RoutingRule",
     "Setting",

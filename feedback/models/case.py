@@ -90,6 +90,9 @@ class Case(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer_body: Mapped[str | None] = mapped_column(Text)
+    # Folded syllables of subject, body and address (feedback.domain.text.fold): search and
+    # duplicate hints match with or without diacritics.
+    search_text: Mapped[str] = mapped_column(Text, default="")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     box_opening_id: Mapped[int | None] = mapped_column(ForeignKey("box_openings.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -129,9 +132,37 @@ class CaseEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
+ATTACHMENT_PURPOSES = ("evidence", "letter_scan", "minutes")
+
+
+class CaseLink(db.Model):
+    """A staff member's statement that two cases are about the same thing."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (
+        UniqueConstraint("case_id", "linked_case_id"),
+        CheckConstraint("case_id <> linked_case_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    linked_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    case: Mapped[Case] = relationship(foreign_keys=[case_id])
+    linked_case: Mapped[Case] = relationship(foreign_keys=[linked_case_id])
+
+
 class Attachment(db.Model):
     __tablename__ = "attachments"
-    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size_nonnegative"),)
+    __table_args__ = (
+        CheckConstraint("size_bytes >= 0", name="size_nonnegative"),
+        CheckConstraint(in_list("purpose", ATTACHMENT_PURPOSES), name="purpose"),
+        CheckConstraint(
+            "case_id IS NOT NULL OR box_opening_id IS NOT NULL", name="belongs_somewhere"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -141,6 +172,7 @@ class Attachment(db.Model):
     content_type: Mapped[str] = mapped_column(String(100))
     size_bytes: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16), default="evidence")
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

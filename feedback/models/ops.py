@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -76,10 +76,49 @@ class BoxOpening(db.Model):
     box_id: Mapped[int] = mapped_column(ForeignKey("suggestion_boxes.id"), index=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    witnesses: Mapped[str] = mapped_column(Text)
+    witnesses: Mapped[str] = mapped_column(Text)  # one name per line; at least two
     letter_count: Mapped[int]
+    note: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(8), default="open")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     box: Mapped[SuggestionBox] = relationship()
+
+
+class IdempotencyKey(db.Model):
+    """The first answer to a POST carrying an ``Idempotency-Key``, replayed to retries.
+
+    ``scope`` separates clients (a token's user, or the public), so one client's key cannot
+    fetch another's answer; ``request_hash`` refuses the same key reused for another body."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response_body: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ImportBatch(db.Model):
+    """One CSV batch from the provincial 1022 system, with its line-by-line report."""
+
+    __tablename__ = "import_batches"
+    __table_args__ = (
+        CheckConstraint("imported >= 0 AND already_present >= 0 AND rejected >= 0", name="counts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    imported: Mapped[int] = mapped_column(default=0)
+    already_present: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

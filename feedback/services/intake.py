@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,10 +15,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.states import Status
+from ..domain.text import fold
 from ..extensions import db
 from ..i18n import format_local_long
 from ..models import CASE_KINDS, CHANNELS, Area, Case, CaseCounter, CaseEvent, Category, Unit, User
 from ..models.ops import Notification
+from .attachments import Upload, store_upload
 from .errors import ValidationError
 from .policies import deadlines_for, route
 from .settings import get_setting
@@ -65,6 +68,9 @@ class CaseInput:
     channel: str = "web"
     received_at: datetime | None = None
     external_ref: str | None = None
+    box_opening_id: int | None = None
+    uploads: Sequence[Upload] = ()
+    link_to: str | None = None  # a staff member's "same matter as" this case code
 
 
 @dataclass
@@ -229,44 +235,58 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         needs_triage=routed.needs_triage,
         routing_reason=routed.reason,
         received_at=received_at,
+        box_opening_id=data.box_opening_id,
+        search_text=fold(" ".join(p for p in (data.subject, data.body, data.address or "") if p)),
         ack_due_at=deadlines.ack_due_at,
         response_due_at=deadlines.response_due_at,
         created_by_id=actor.id if actor else None,
         created_at=now,
         updated_at=now,
     )
-    db.session.add(case)
-    db.session.add(
-        CaseEvent(
-            case=case,
-            at=now,
-            actor_id=actor.id if actor else None,
-            actor_label=actor.display_name if actor else "Người dân",
-            action="submit",
-            from_status=None,
-            to_status=Status.RECEIVED.value,
-            public=True,
-            note=f"Tiếp nhận qua {CHANNEL_LABELS[data.channel].lower()}.",
-            data={
-                "handling_unit": handling.code,
-                "lead_unit": lead.code if lead else None,
-                "needs_triage": routed.needs_triage,
-                "routing_reason": routed.reason,
-            },
-        )
-    )
-    if case.reporter_email:
-        db.session.add(_receipt_message(case))
     try:
-        db.session.flush()
+        # A savepoint, so a lost race on (channel, external_ref) undoes only this case, not
+        # the caller's other work (a CSV batch keeps its good rows).
+        with db.session.begin_nested():
+            db.session.add(case)
+            db.session.add(_submit_event(case, actor, now, handling, lead, routed.reason))
+            if case.reporter_email:
+                db.session.add(_receipt_message(case))
+            db.session.flush()
+            for upload in data.uploads:
+                purpose = "letter_scan" if data.channel == "box" else "evidence"
+                store_upload(upload, case=case, purpose=purpose, actor=actor, now=now)
+            if data.link_to and actor is not None:
+                from .duplicates import link_cases
+
+                link_cases(case, data.link_to, actor=actor, now=now)
     except IntegrityError:
-        # Another request stored the same (channel, external_ref) first: answer with it.
-        db.session.rollback()
         found = _existing(data.channel, data.external_ref)
         if found is None:
             raise
         return Submitted(found, None, created=False)
     return Submitted(case, key, created=True)
+
+
+def _submit_event(
+    case: Case, actor: User | None, now: datetime, handling: Unit, lead: Unit | None, reason: str
+) -> CaseEvent:
+    return CaseEvent(
+        case=case,
+        at=now,
+        actor_id=actor.id if actor else None,
+        actor_label=actor.display_name if actor else "Người dân",
+        action="submit",
+        from_status=None,
+        to_status=Status.RECEIVED.value,
+        public=True,
+        note=f"Tiếp nhận qua {CHANNEL_LABELS[case.channel].lower()}.",
+        data={
+            "handling_unit": handling.code,
+            "lead_unit": lead.code if lead else None,
+            "needs_triage": case.needs_triage,
+            "routing_reason": reason,
+        },
+    )
 
 
 def _receipt_message(case: Case) -> Notification:

@@ -6,9 +6,8 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, desk, errors, public
+    from . import api, auth, boxes, desk, errors, files, hotline, imports, public
 
-    app.register_blueprint(public.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(desk.bp)
+    for module in (public, auth, desk, hotline, boxes, imports, files, api):
+        app.register_blueprint(module.bp)
     errors.register(app)
