@@ -118,3 +118,49 @@ class LookupForm(Form):
 class LoginForm(Form):
     username = StringField("Tên đăng nhập", validators=[DataRequired(REQUIRED), Length(max=64)])
     password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
+class HotlineForm(Form):
+    """Built for speed while the caller is on the line: few required fields, sensible
+    defaults, one screen."""
+
+    caller_phone = StringField(
+        "Số điện thoại người gọi",
+        validators=[
+            Optional(),
+            Regexp(r"^\+?[0-9 .\-]{8,15}$", message="Số điện thoại không hợp lệ (8–15 chữ số)."),
+        ],
+    )
+    caller_name = StringField(
+        "Họ tên người gọi", validators=[Optional(), Length(max=120, message="Họ tên quá dài.")]
+    )
+    anonymous = BooleanField("Người gọi không muốn để lại thông tin")
+    call_started_at = StringField(
+        "Bắt đầu cuộc gọi",
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"type": "datetime-local"},
+    )
+    kind = SelectField(
+        "Loại", choices=list(KIND_LABELS.items()), default="feedback", validators=[DataRequired()]
+    )
+    # A text input with a datalist: the operator types "rác" or "6.3" and the browser
+    # narrows the 32 categories; the code before " – " is what counts.
+    category = StringField(
+        "Lĩnh vực (gõ để tìm)",
+        validators=[Optional(), Length(max=200)],
+        render_kw={"list": "category-list", "autocomplete": "off"},
+    )
+    area_code = SelectField("Xã, phường", validate_choice=True)
+    address = StringField("Địa chỉ", validators=[Optional(), Length(max=300)])
+    subject = StringField(
+        "Tóm tắt (tiêu đề)",
+        validators=[DataRequired(REQUIRED), Length(min=5, max=200, message="Từ 5 đến 200 ký tự.")],
+    )
+    body = TextAreaField(
+        "Nội dung cuộc gọi",
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=10, max=10000, message="Từ 10 đến 10.000 ký tự."),
+        ],
+    )
+    link_to = StringField("Liên kết với hồ sơ", validators=[Optional(), Length(max=24)])

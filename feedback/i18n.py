@@ -41,6 +41,18 @@ def format_local_long(value: datetime | None) -> str:
     return f"{shown:%H:%M}, {weekday_name(shown.date())} {shown:%d/%m/%Y}"
 
 
+def parse_local_datetime(text: str) -> datetime | None:
+    """'2024-02-05T08:30' (an HTML datetime-local value) or '05/02/2024 08:30', read as
+    Hà Giang time; None when it is neither."""
+    text = (text or "").strip()
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=LOCAL_TZ)
+        except ValueError:
+            continue
+    return None
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
     app.jinja_env.filters["localtime"] = format_local

@@ -138,7 +138,8 @@ def validate(data: CaseInput, now: datetime) -> tuple[Category | None, Area | No
         errors["lon"] = "Kinh độ phải nằm trong khoảng -180 đến 180."
     rep = data.reporter
     if not rep.anonymous:
-        if not _clean(rep.name):
+        # Online a name is asked for; a caller or a letter may give only a phone number.
+        if not _clean(rep.name) and data.channel in {"web", "api"}:
             errors["reporter.name"] = "Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh."
         if not _clean(rep.phone) and not _clean(rep.email):
             errors["reporter.phone"] = (
