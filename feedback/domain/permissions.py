@@ -1,0 +1,105 @@
+"""Who may do what to a case: one table for every page and API call.
+
+Views and services ask ``allowed(subject, op, case)``; nothing else decides. The rules
+follow the roles of DESIGN.md: the coordinator (Văn phòng HĐND-UBND) triages the whole
+city; a unit's officers work its cases and its head assigns, approves and closes;
+inspectors see everything (and alone see a denouncer's identity) but change nothing;
+intake staff see what they entered; admins manage reference data, not cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Op(StrEnum):
+    VIEW = "view"
+    VIEW_IDENTITY = "view_identity"  # the reporter's name, phone, e-mail
+    NOTE = "note"  # internal note
+    LINK = "link"  # "same matter as" another case
+    ACKNOWLEDGE = "acknowledge"
+    ROUTE = "route"  # confirm or change routing at triage
+    TRANSFER = "transfer"
+    ASSIGN = "assign"
+    START = "start"
+    ASK_CITIZEN = "ask_citizen"
+    DRAFT_ANSWER = "draft_answer"
+    APPROVE_ANSWER = "approve_answer"  # approving sends and publishes the answer
+    CLOSE = "close"
+    REOPEN = "reopen"  # staff reopening on the citizen's behalf
+    REJECT = "reject"
+    MERGE = "merge"
+
+
+@dataclass(frozen=True)
+class Subject:
+    role: str
+    unit_code: str | None
+    user_id: int
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    handling_unit_code: str
+    kind: str
+    created_by_id: int | None = None
+
+
+_COORDINATOR = frozenset(
+    {
+        Op.VIEW,
+        Op.VIEW_IDENTITY,
+        Op.NOTE,
+        Op.LINK,
+        Op.ACKNOWLEDGE,
+        Op.ROUTE,
+        Op.TRANSFER,
+        Op.REJECT,
+        Op.MERGE,
+        Op.CLOSE,
+        Op.REOPEN,
+    }
+)
+_INSPECTOR = frozenset({Op.VIEW, Op.VIEW_IDENTITY, Op.NOTE, Op.LINK})
+_OFFICER = frozenset(
+    {
+        Op.VIEW,
+        Op.VIEW_IDENTITY,
+        Op.NOTE,
+        Op.LINK,
+        Op.ACKNOWLEDGE,
+        Op.TRANSFER,
+        Op.START,
+        Op.ASK_CITIZEN,
+        Op.DRAFT_ANSWER,
+    }
+)
+_UNIT_HEAD = _OFFICER | {Op.ASSIGN, Op.APPROVE_ANSWER, Op.REJECT, Op.CLOSE}
+_INTAKE = frozenset({Op.VIEW, Op.VIEW_IDENTITY})
+
+CONFIDENTIAL_KINDS = frozenset({"denunciation"})
+"""Kinds whose reporter identity only inspectors may see (Law on Denunciations 2018)."""
+
+
+def granted(subject: Subject, case: CaseFacts) -> frozenset[Op]:
+    """Every operation ``subject`` may perform on ``case``."""
+    ops: frozenset[Op]
+    if subject.role == "coordinator":
+        ops = _COORDINATOR
+    elif subject.role == "inspector":
+        ops = _INSPECTOR
+    elif subject.role in {"officer", "unit_head"}:
+        in_unit = subject.unit_code is not None and subject.unit_code == case.handling_unit_code
+        ops = (_UNIT_HEAD if subject.role == "unit_head" else _OFFICER) if in_unit else frozenset()
+    elif subject.role in {"operator", "clerk"}:
+        ops = _INTAKE if case.created_by_id == subject.user_id else frozenset()
+    else:
+        ops = frozenset()
+    if case.kind in CONFIDENTIAL_KINDS and subject.role != "inspector":
+        ops = ops - {Op.VIEW_IDENTITY}
+    return ops
+
+
+def allowed(subject: Subject, op: Op, case: CaseFacts) -> bool:
+    return op in granted(subject, case)
