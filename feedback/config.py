@@ -23,6 +23,7 @@ _PASSTHROUGH = (
     "FEEDBACK_SCHEDULER",
     "FEEDBACK_ENV",
     "FEEDBACK_REFERENCE_FILE",
+    "IDENTITY_KEY",
 )
 
 
@@ -87,3 +88,19 @@ def validate(config: Any) -> None:
             "development (FEEDBACK_ENV=development) and tests. Generate one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
+    _check_identity_key(config.get("IDENTITY_KEY"))
+
+
+def _check_identity_key(key: str | None) -> None:
+    """Denouncers' identities are sealed with this key; a deployment without a valid one
+    must not start (it could neither seal nor later open them)."""
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(key or "")
+    except (ValueError, TypeError):
+        raise RuntimeError(
+            "IDENTITY_KEY must be set to a Fernet key (it seals denouncers' identities; keep "
+            "it safe and never change it). Generate one with: python -c 'from "
+            "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from None

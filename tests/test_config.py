@@ -16,6 +16,7 @@ from feedback import create_app
 from feedback.config import DEV_SECRET
 
 GOOD_KEY = "k3Y-" + "x" * 44  # 48 characters
+GOOD_IDENTITY_KEY = "hZr8Q0y1pCqP3b5vFJg3nK0mQm3rJ1D0qv4h5Yx6s7E="  # a valid Fernet key
 ENV_NAMES = (
     "SECRET_KEY",
     "DATABASE_URL",
@@ -25,6 +26,7 @@ ENV_NAMES = (
     "MAIL_SERVER",
     "MAIL_PORT",
     "MAIL_USE_TLS",
+    "IDENTITY_KEY",
 )
 
 
@@ -37,6 +39,7 @@ def instance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     folder.mkdir()
     monkeypatch.setenv("FEEDBACK_INSTANCE_PATH", str(folder))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.sqlite'}")
+    monkeypatch.setenv("IDENTITY_KEY", GOOD_IDENTITY_KEY)
     return folder
 
 
@@ -73,9 +76,17 @@ def test_production_starts_with_a_long_secret_key(
 ) -> None:
     monkeypatch.setenv("FEEDBACK_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", GOOD_KEY)
+    monkeypatch.delenv("IDENTITY_KEY")
+    with pytest.raises(RuntimeError, match="IDENTITY_KEY"):
+        create_app()
+    monkeypatch.setenv("IDENTITY_KEY", "not-a-fernet-key")
+    with pytest.raises(RuntimeError, match="IDENTITY_KEY"):
+        create_app()
+    monkeypatch.setenv("IDENTITY_KEY", GOOD_IDENTITY_KEY)
     app = create_app()
     try:
         assert app.config["SECRET_KEY"] == GOOD_KEY
+        assert app.config["IDENTITY_KEY"] == GOOD_IDENTITY_KEY
         assert app.config["SESSION_COOKIE_SECURE"] is True
         assert app.config["SESSION_COOKIE_HTTPONLY"] is True
         assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"

@@ -52,6 +52,13 @@ class Case(db.Model):
             " AND reporter_email IS NULL)",
             name="anonymous_has_no_identity",
         ),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+        CheckConstraint("reopen_count >= 0", name="reopen_count_nonnegative"),
+        CheckConstraint(
+            "kind <> 'denunciation' OR (reporter_name IS NULL AND reporter_phone IS NULL"
+            " AND reporter_email IS NULL)",
+            name="denouncer_identity_sealed",
+        ),
         Index("ix_cases_unit_status", "handling_unit_id", "status"),
         Index("ix_cases_response_due", "response_due_at"),
     )
@@ -90,6 +97,18 @@ class Case(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer_body: Mapped[str | None] = mapped_column(Text)
+    answer_draft: Mapped[str | None] = mapped_column(Text)
+    answer_drafted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answer_drafted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A denouncer's name, phone and e-mail, encrypted (Fernet) with the configured key; the
+    # plain reporter_* columns stay empty for denunciations (checked below).
+    identity_sealed: Mapped[str | None] = mapped_column(Text)
     # Folded syllables of subject, body and address (feedback.domain.text.fold): search and
     # duplicate hints match with or without diacritics.
     search_text: Mapped[str] = mapped_column(Text, default="")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.permissions import CONFIDENTIAL_KINDS
 from ..domain.states import Status
 from ..domain.text import fold
 from ..extensions import db
@@ -22,6 +23,7 @@ from ..models import CASE_KINDS, CHANNELS, Area, Case, CaseCounter, CaseEvent, C
 from ..models.ops import Notification
 from .attachments import Upload, store_upload
 from .errors import ValidationError
+from .identity import Identity, seal, seal_recipient
 from .policies import deadlines_for, route
 from .settings import get_setting
 
@@ -212,6 +214,14 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     if handling is None:
         raise ValidationError("Chưa nạp dữ liệu đơn vị; hãy chạy lệnh seed.")
     rep = data.reporter
+    identity = Identity(
+        None if rep.anonymous else _clean(rep.name),
+        None if rep.anonymous else _clean(rep.phone),
+        None if rep.anonymous else _clean(rep.email),
+    )
+    # A denouncer's identity is never stored in clear text (see services.identity).
+    confidential = data.kind in CONFIDENTIAL_KINDS
+    shown = Identity() if confidential else identity
     key = new_access_key()
     case = Case(
         code=next_case_code(now),
@@ -228,9 +238,10 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         lat=data.lat,
         lon=data.lon,
         anonymous=rep.anonymous,
-        reporter_name=None if rep.anonymous else _clean(rep.name),
-        reporter_phone=None if rep.anonymous else _clean(rep.phone),
-        reporter_email=None if rep.anonymous else _clean(rep.email),
+        reporter_name=shown.name,
+        reporter_phone=shown.phone,
+        reporter_email=shown.email,
+        identity_sealed=seal(identity) if confidential else None,
         handling_unit=handling,
         lead_unit=lead,
         needs_triage=routed.needs_triage,
@@ -250,8 +261,8 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         with db.session.begin_nested():
             db.session.add(case)
             db.session.add(_submit_event(case, actor, now, handling, lead, routed.reason))
-            if case.reporter_email:
-                db.session.add(_receipt_message(case))
+            if identity.email:
+                db.session.add(_receipt_message(case, identity))
             db.session.flush()
             for upload in data.uploads:
                 purpose = "letter_scan" if data.channel == "box" else "evidence"
@@ -290,16 +301,19 @@ def _submit_event(
     )
 
 
-def _receipt_message(case: Case) -> Notification:
+def _receipt_message(case: Case, identity: Identity) -> Notification:
+    email = identity.email or ""
+    # A denouncer's receipt names nobody: the outbox row is stored in clear text.
+    salutation = "" if case.identity_sealed else (identity.name or "")
     return Notification(
         dedupe_key=f"case:{case.code}:receipt",
         case=case,
         kind="receipt",
         channel="email",
-        recipient=case.reporter_email or "",
+        recipient=seal_recipient(email) if case.identity_sealed else email,
         subject=f"[{case.code}] Đã tiếp nhận {KIND_LABELS[case.kind].lower()} của ông/bà",
         body=(
-            f"Kính gửi ông/bà {case.reporter_name or ''},\n\n"
+            f"Kính gửi ông/bà {salutation},\n\n"
             f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
             f"với mã hồ sơ {case.code}.\n"
             f"Hạn phản hồi tiếp nhận: {format_local_long(case.ack_due_at)}.\n"

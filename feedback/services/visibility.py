@@ -1,4 +1,5 @@
-"""Who may see which cases. One place, used by every page, export and API call."""
+"""Who may see which cases: the SQL filter for lists and searches, and the per-case check
+from the domain's permission table. A test holds the two in agreement."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..domain.permissions import CaseFacts, Op, Subject, granted
 from ..domain.states import OPEN_STATUSES
 from ..models import Case, User
 
@@ -31,14 +33,21 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     return select(Case).where(visible_condition(user))
 
 
+def ops_for(user: User, case: Case) -> frozenset[Op]:
+    """What ``user`` may do to ``case`` (feedback.domain.permissions decides)."""
+    subject = Subject(
+        role=user.role, unit_code=user.unit.code if user.unit else None, user_id=user.id
+    )
+    facts = CaseFacts(
+        handling_unit_code=case.handling_unit.code,
+        kind=case.kind,
+        created_by_id=case.created_by_id,
+    )
+    return granted(subject, facts)
+
+
 def can_view(user: User, case: Case) -> bool:
-    if user.role in CITYWIDE_ROLES:
-        return True
-    if user.role in UNIT_ROLES:
-        return user.unit_id is not None and case.handling_unit_id == user.unit_id
-    if user.role in INTAKE_ROLES:
-        return case.created_by_id == user.id
-    return False
+    return Op.VIEW in ops_for(user, case)
 
 
 def inbox_query(user: User, now: datetime, *, overdue_only: bool = False) -> Select[tuple[Case]]:

@@ -9,10 +9,12 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..domain.permissions import Op
 from ..extensions import db
 from ..models import Case
 from ..security import roles
-from ..services.visibility import can_view, inbox_query
+from ..services.identity import identity_of
+from ..services.visibility import inbox_query, ops_for
 
 bp = Blueprint("desk", __name__, url_prefix="/can-bo")
 
@@ -42,7 +44,11 @@ def inbox() -> Any:
 @roles(*CASE_READERS)
 def case(code: str) -> Any:
     found = db.session.scalar(select(Case).where(Case.code == code))
+    ops = ops_for(current_user, found) if found is not None else frozenset()
     # A case outside the user's reach is "not found", so its existence does not leak.
-    if found is None or not can_view(current_user, found):
+    if found is None or Op.VIEW not in ops:
         abort(404)
-    return render_template("desk/case.html", case=found, now=datetime.now(UTC))
+    identity = identity_of(found) if Op.VIEW_IDENTITY in ops else None
+    return render_template(
+        "desk/case.html", case=found, now=datetime.now(UTC), ops=ops, identity=identity
+    )
