@@ -136,8 +136,51 @@ def up_command(host: str, port: int, demo: bool) -> None:
     run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
+@click.command("import-1022")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--user", "username", default=None, help="Tài khoản ghi nhận là người nhập")
+@with_appcontext
+def import_1022_command(file: str, username: str | None) -> None:
+    """Nhập một tệp CSV từ hệ thống 1022 của tỉnh (theo số phiếu: nhập lại không tạo trùng).
+
+    In ra tóm tắt JSON; lý do từng dòng bị từ chối in ra stderr. Thoát với mã 0 cả khi có
+    dòng bị từ chối; mã 1 khi chính tệp không dùng được."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+    from .services.import1022 import MAX_BYTES, import_1022, summary
+
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise click.ClickException(f"Không đọc được tệp «{file}»: {exc.strerror}.") from None
+    actor = None
+    if username:
+        actor = db.session.scalar(select(User).where(User.username == username.lower()))
+        if actor is None or not actor.active:
+            raise click.ClickException(f"Không có tài khoản đang hoạt động «{username}».")
+    try:
+        with unit_of_work():
+            batch = import_1022(data, Path(file).name, actor=actor, now=datetime.now(UTC))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    report = batch.report
+    click.echo(json.dumps(summary(batch), ensure_ascii=False, indent=1))
+    click.echo(f"Lô nhập #{batch.id}: {Path(file).name}", err=True)
+    if report.get("ignored_columns"):
+        click.echo("Bỏ qua các cột: " + ", ".join(report["ignored_columns"]), err=True)
+    for row in report.get("rejected", []):
+        ticket = row.get("ticket") or "—"
+        click.echo(f"Dòng {row['line']} (phiếu {ticket}):", err=True)
+        for column, reason in row["errors"].items():
+            click.echo(f"  {column}: {reason}", err=True)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(up_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(import_1022_command)

@@ -35,7 +35,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": DEV_SECRET,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_path}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        # Five attachments of 10 MiB each plus the form itself.
+        "ATTACHMENT_MAX_COUNT": 5,
+        "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 52 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": True,

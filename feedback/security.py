@@ -52,7 +52,10 @@ def check_access() -> Any:
         return None
     if not current_user.is_authenticated:
         if _wants_json():
-            return jsonify(error="unauthorized", message="Cần đăng nhập.", fields={}), 401
+            body = jsonify(
+                error="unauthorized", message="Cần mã truy cập (Bearer token).", fields={}
+            )
+            return body, 401, {"WWW-Authenticate": 'Bearer realm="feedback"'}
         return redirect(url_for("auth.login", next=request.full_path))
     allowed = getattr(view, "allowed_roles", frozenset())
     if current_user.role not in allowed:
@@ -60,7 +63,6 @@ def check_access() -> Any:
             return jsonify(error="forbidden", message="Không có quyền.", fields={}), 403
         abort(403)
     return None
-
 
 
 def _load_user(user_id: str) -> Any:

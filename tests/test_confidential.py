@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from feedback.models import Case, Notification
 from feedback.services.identity import identity_of, open_recipient
+from feedback.services.intake import Reporter
 from tests.conftest import csrf_from
 
 NAME = "Hoàng Thị Mỵ Denouncer"
@@ -114,3 +115,33 @@ def test_the_handling_units_officer_does_not_see_the_denouncer(
     response = client.get(f"/can-bo/ho-so/{code}")
     assert response.status_code == 200
     assert NAME not in response.text and PHONE not in response.text
+
+
+@pytest.mark.parametrize(("purpose_channel", "officer_sees"), [("box", False), ("web", True)])
+def test_a_denouncers_letter_scan_goes_with_the_identity(
+    app: Flask, make_user: Any, make_case: Any, purpose_channel: str, officer_sees: bool
+) -> None:
+    """A scanned letter (box) names its writer: inspectors only. Evidence (web) does not:
+    the handling unit may open it to work the case."""
+    from feedback.extensions import db
+    from feedback.models import Attachment
+    from feedback.services.attachments import make_upload
+    from tests.test_attachments import png_bytes, staff_client
+
+    with app.app_context():
+        upload = make_upload("thu-to-cao.png", png_bytes())
+    code = make_case(
+        kind="denunciation",
+        category_code="4.1",
+        channel=purpose_channel,
+        uploads=[upload],
+        reporter=Reporter(name=NAME, phone=PHONE),
+    )
+    with app.app_context():
+        att = db.session.scalars(select(Attachment).join(Case).where(Case.code == code)).one()
+        assert att.purpose == ("letter_scan" if purpose_channel == "box" else "evidence")
+        url = f"/can-bo/tep/{att.id}"
+    officer = staff_client(app, make_user, "officer", "VP")  # 4.1 waits at VP triage
+    inspector = staff_client(app, make_user, "inspector", "TTR")
+    assert (officer.get(url).status_code == 200) is officer_sees
+    assert inspector.get(url).status_code == 200

@@ -168,7 +168,9 @@ def test_instance_config_is_read(instance: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_max_content_length_is_set(app: Flask) -> None:
     limit = app.config["MAX_CONTENT_LENGTH"]
-    assert isinstance(limit, int) and 0 < limit <= 50 * 1024 * 1024
+    # Room for the allowed attachments and the form, and not a byte more than ~1 MiB extra.
+    files = app.config["ATTACHMENT_MAX_COUNT"] * app.config["ATTACHMENT_MAX_BYTES"]
+    assert isinstance(limit, int) and files < limit <= files + 2 * 1024 * 1024
 
 
 def test_oversized_request_is_refused_in_vietnamese(app: Flask, client: FlaskClient) -> None:

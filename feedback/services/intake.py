@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,6 +44,7 @@ CHANNEL_LABELS = {
 }
 # Crockford's alphabet: no I, L, O, U, so a key read aloud or copied by hand survives.
 _KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CLOCK_SKEW = timedelta(minutes=2)
 _PHONE = re.compile(r"^\+?[0-9 .\-]{8,15}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -109,6 +110,18 @@ def _clean(value: str | None) -> str | None:
 def validate(data: CaseInput, now: datetime) -> tuple[Category | None, Area | None]:
     """Check everything before anything is written; collect every problem at once."""
     errors: dict[str, str] = {}
+    texts = {
+        "subject": data.subject,
+        "body": data.body,
+        "address": data.address,
+        "external_ref": data.external_ref,
+        "reporter.name": data.reporter.name,
+        "reporter.phone": data.reporter.phone,
+        "reporter.email": data.reporter.email,
+    }
+    for name, value in texts.items():
+        if value and any(ord(ch) < 32 and ch not in "\t\r\n" for ch in value):
+            errors[name] = "Có ký tự điều khiển không hợp lệ."
     if data.kind not in CASE_KINDS:
         errors["kind"] = "Loại hồ sơ không hợp lệ."
     if data.channel not in CHANNELS:
@@ -143,21 +156,25 @@ def validate(data: CaseInput, now: datetime) -> tuple[Category | None, Area | No
         # Online a name is asked for; a caller or a letter may give only a phone number.
         if not _clean(rep.name) and data.channel in {"web", "api"}:
             errors["reporter.name"] = "Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh."
-        if not _clean(rep.phone) and not _clean(rep.email):
+        # Online and by phone we need a way to answer; a letter may carry only a name and
+        # the address on its envelope.
+        if data.channel != "box" and not _clean(rep.phone) and not _clean(rep.email):
             errors["reporter.phone"] = (
                 "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
                 "hoặc chọn gửi ẩn danh."
             )
         if _clean(rep.phone) and not _PHONE.match(rep.phone or ""):
             errors["reporter.phone"] = "Số điện thoại không hợp lệ (8–15 chữ số)."
-        if _clean(rep.email) and not _EMAIL.match((rep.email or "").strip()):
+        if len(rep.email or "") > 200:
+            errors["reporter.email"] = "Địa chỉ thư điện tử dài quá 200 ký tự."
+        elif _clean(rep.email) and not _EMAIL.match((rep.email or "").strip()):
             errors["reporter.email"] = "Địa chỉ thư điện tử không hợp lệ."
         if rep.name and len(rep.name) > 120:
             errors["reporter.name"] = "Họ tên dài quá 120 ký tự."
     if data.received_at is not None:
         if data.received_at.tzinfo is None:
             errors["received_at"] = "Thời điểm tiếp nhận phải có múi giờ."
-        elif data.received_at > now:
+        elif data.received_at > now + CLOCK_SKEW:
             errors["received_at"] = "Thời điểm tiếp nhận không được ở tương lai."
     if data.external_ref is not None and not (0 < len(data.external_ref.strip()) <= 64):
         errors["external_ref"] = "Mã tham chiếu ngoài phải có từ 1 đến 64 ký tự."
@@ -202,7 +219,9 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     if found is not None:
         return Submitted(found, None, created=False)
 
-    received_at = data.received_at or now
+    # A sender whose clock runs a little fast is believed up to CLOCK_SKEW, then clamped:
+    # a case is never received after it was entered.
+    received_at = min(data.received_at or now, now)
     routed = route(category, area)
     deadlines = deadlines_for(data.kind, received_at)
     handling = db.session.scalar(select(Unit).where(Unit.code == routed.handling_unit_code))

@@ -4,6 +4,7 @@ pure domain objects that do the arithmetic."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -17,13 +18,26 @@ from ..models import Area, CalendarOverride, Category, SlaPolicy, Unit
 from ..models import RoutingRule as RuleRow
 from .errors import ValidationError
 
+_calendars: dict[tuple[tuple[Any, ...], ...], WorkingCalendar] = {}
+
 
 def load_calendar() -> WorkingCalendar:
-    rows = db.session.scalars(select(CalendarOverride)).all()
-    return WorkingCalendar(
-        DomainOverride(day=r.day, kind=OverrideKind(r.kind), source=r.source, note=r.note)
-        for r in rows
-    )
+    """The working calendar with the overrides now in the database.
+
+    Building the holiday tables costs far more than reading the few override rows, so a
+    calendar is reused for as long as the overrides are exactly the same rows."""
+    rows = db.session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)).all()
+    key = tuple((r.day, r.kind, r.source, r.note) for r in rows)
+    calendar = _calendars.get(key)
+    if calendar is None:
+        calendar = WorkingCalendar(
+            DomainOverride(day=r.day, kind=OverrideKind(r.kind), source=r.source, note=r.note)
+            for r in rows
+        )
+        if len(_calendars) > 8:  # a handful of versions at most: admins edit rarely
+            _calendars.clear()
+        _calendars[key] = calendar
+    return calendar
 
 
 def to_domain_policy(row: SlaPolicy) -> DomainPolicy:

@@ -1,7 +1,87 @@
-"""The JSON API v1 (DESIGN.md, "Public contract of the JSON API")."""
+"""The JSON API v1 (DESIGN.md, "Public contract of the JSON API").
+
+Thin views: each reads the request, calls feedback.services.api_cases (parsing, rules,
+serialisation, idempotency; its docstring states the conventions: times in ISO 8601 with
+Hà Giang's +07:00 offset, the error shape, the 64 KiB body limit) and answers JSON.
+
+Authentication is by bearer token only (``Authorization: Bearer ...``): the blueprint is
+CSRF-exempt and feedback.security ignores the session cookie under /api/. A request that
+sends an Authorization header the app does not accept gets 401, even on public routes,
+rather than being silently treated as a citizen.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, request, url_for
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..extensions import csrf, db
+from ..models import User
+from ..security import public, roles
+from ..services import api_cases
+from ..services.errors import ServiceError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    body = payload if isinstance(payload, str) else api_cases.dumps(payload)
+    return Response(body, status=status, mimetype="application/json")
+
+
+@bp.errorhandler(ServiceError)
+def service_error(exc: ServiceError) -> Response:
+    db.session.rollback()
+    response = _json({"error": exc.code, "message": exc.message, "fields": exc.fields}, exc.status)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="feedback"'
+    return response
+
+
+def _caller() -> User | None:
+    """The token's user; None for a citizen (no Authorization header at all)."""
+    if "Authorization" not in request.headers:
+        return None
+    if not current_user.is_authenticated:
+        raise api_cases.Unauthorized("Mã truy cập (token) không hợp lệ hoặc đã bị thu hồi.")
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+@bp.post("/cases")
+@public
+def create_case() -> Response:
+    user = _caller()
+    try:
+        data = api_cases.read_body(request.content_length, request.stream, request.mimetype)
+    except RequestEntityTooLarge:
+        raise api_cases.PayloadTooLarge("Dữ liệu gửi lên quá lớn.") from None
+    answer = api_cases.create(
+        data,
+        user=user,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        now=datetime.now(UTC),
+    )
+    response = _json(answer.body, answer.status)
+    response.headers["Location"] = url_for("api.get_case", code=answer.code)
+    return response
+
+
+@bp.get("/cases/<code>")
+@public
+def get_case(code: str) -> Response:
+    user = _caller()
+    if user is not None:
+        return _json(api_cases.staff_case(code, user, datetime.now(UTC)))
+    return _json(api_cases.public_case(code, request.headers.get("X-Access-Key")))
+
+
+@bp.get("/cases")
+@roles(*api_cases.LIST_ROLES)
+def list_cases() -> Response:
+    user = current_user._get_current_object()
+    return _json(api_cases.search(user, request.args.to_dict(flat=False), datetime.now(UTC)))

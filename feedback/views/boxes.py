@@ -1,7 +1,399 @@
-"""Suggestion boxes: the register, openings and letter transcription."""
+"""Suggestion boxes: the register, openings and letter transcription.
+
+Pages work without JavaScript: the duplicate check is a second submit button that shows
+the form again with similar open cases, each with a "link to this case" choice."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import Field
+
+from ..database import unit_of_work
+from ..domain.calendar import LOCAL_TZ
+from ..extensions import csrf, db
+from ..forms_boxes import BoxForm, LetterForm, OpeningForm
+from ..models import Area, BoxOpening, Case, Category, Dimension, SuggestionBox, Unit, User
+from ..security import roles
+from ..services import attachments
+from ..services.boxes import (
+    MAX_OPENING_AGE,
+    REGISTER_ROLES,
+    BoxInput,
+    OpeningInput,
+    can_open,
+    can_see_box,
+    close_opening,
+    create_box,
+    deactivate_box,
+    minutes_of,
+    opening_problems,
+    parse_local_datetime,
+    record_opening,
+    transcribe_letter,
+    transcribed_cases,
+    transcribed_count,
+    transcribed_counts,
+    visible_boxes,
+    visible_openings,
+)
+from ..services.duplicates import find_similar
+from ..services.errors import ServiceError, ValidationError
+from ..services.intake import CaseInput, Reporter
+from ..services.visibility import can_view
 
 bp = Blueprint("boxes", __name__, url_prefix="/can-bo/hom-thu")
+
+READERS = ("clerk", "coordinator", "inspector", "admin")
+OPENERS = ("clerk", "coordinator")
+# Service field names → form field names, so a refusal lands beside its input.
+LETTER_FIELDS = {
+    "reporter.name": "reporter_name",
+    "reporter.phone": "reporter_phone",
+    "reporter.email": "reporter_email",
+    "uploads": "scan",
+}
+
+
+def _user() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _attach(form: Any, fields: dict[str, str], mapping: dict[str, str] | None = None) -> None:
+    for name, message in fields.items():
+        field: Field | None = getattr(form, (mapping or {}).get(name, name), None)
+        if field is not None and message not in field.errors:
+            field.errors = [*field.errors, message]
+
+
+def _box_or_404(box_id: int) -> SuggestionBox:
+    box = db.session.get(SuggestionBox, box_id)
+    # A box outside the user's reach is "not found", as a case is on the desk.
+    if box is None or not can_see_box(_user(), box):
+        abort(404)
+    return box
+
+
+def _opening_or_404(opening_id: int, *, to_act: bool = False) -> BoxOpening:
+    opening = db.session.get(BoxOpening, opening_id)
+    if opening is None or not can_see_box(_user(), opening.box):
+        abort(404)
+    if to_act and not can_open(_user(), opening.box):
+        abort(403)
+    return opening
+
+
+def _areas() -> list[Area]:
+    return list(db.session.scalars(select(Area).where(Area.active).order_by(Area.name)))
+
+
+def _uploads(name: str) -> list[attachments.Upload]:
+    files = [f for f in request.files.getlist(name) if f and f.filename]
+    return attachments.read_uploads(files, field=name) if files else []
+
+
+# --- the register -----------------------------------------------------------------------
+
+
+@bp.get("/")
+@roles(*READERS)
+def index() -> Any:
+    boxes = db.session.scalars(visible_boxes(_user())).all()
+    return render_template(
+        "boxes/index.html", boxes=boxes, can_register=_user().role in REGISTER_ROLES
+    )
+
+
+@bp.route("/them", methods=["GET", "POST"])
+@roles(*REGISTER_ROLES)
+@csrf.exempt  # the form checks its own token, so an expired one shows beside the data kept
+def new_box() -> Any:
+    form = BoxForm()
+    form.area_code.choices = [("", "— Chọn xã, phường —")] + [(a.code, a.name) for a in _areas()]
+    units = db.session.scalars(select(Unit).where(Unit.active).order_by(Unit.name)).all()
+    form.opener_unit_code.choices = [("", "Mặc định: UBND của xã, phường nơi đặt hòm thư")] + [
+        (u.code, u.name) for u in units
+    ]
+    if not form.is_submitted():
+        return render_template("boxes/new.html", form=form, error=None)
+    if form.validate():
+        data = BoxInput(
+            code=form.code.data,
+            location=form.location.data,
+            area_code=form.area_code.data,
+            opener_unit_code=form.opener_unit_code.data or None,
+        )
+        try:
+            with unit_of_work():
+                box = create_box(data, actor=_user(), now=_now())
+                box_id, code = box.id, box.code
+        except ValidationError as exc:
+            _attach(form, exc.fields)
+            return render_template("boxes/new.html", form=form, error=exc.message), 422
+        flash(f"Đã thêm hòm thư {code} vào sổ.", "success")
+        return redirect(url_for("boxes.box", box_id=box_id), 303)
+    return render_template("boxes/new.html", form=form, error=None), 422
+
+
+@bp.post("/<int:box_id>/ngung-su-dung")
+@roles(*REGISTER_ROLES)
+def deactivate(box_id: int) -> Any:
+    box = _box_or_404(box_id)
+    with unit_of_work():
+        changed = deactivate_box(box, actor=_user(), now=_now())
+    if changed:
+        flash(f"Hòm thư {box.code} đã ngừng sử dụng.", "success")
+    else:
+        flash(f"Hòm thư {box.code} đã ngừng sử dụng từ trước.", "info")
+    return redirect(url_for("boxes.box", box_id=box_id), 303)
+
+
+@bp.get("/<int:box_id>")
+@roles(*READERS)
+def box(box_id: int) -> Any:
+    found = _box_or_404(box_id)
+    openings = visible_openings(_user(), found)
+    return render_template(
+        "boxes/box.html",
+        box=found,
+        openings=openings,
+        counts=transcribed_counts([o.id for o in openings]),
+        can_open=can_open(_user(), found),
+        can_register=_user().role in REGISTER_ROLES,
+        can_read_openings=_user().role in ("clerk", "coordinator", "inspector"),
+    )
+
+
+# --- openings ---------------------------------------------------------------------------
+
+
+def _opening_page(form: OpeningForm, found: SuggestionBox, error: str | None, status: int) -> Any:
+    now = _now()
+    return (
+        render_template(
+            "boxes/opening_new.html",
+            form=form,
+            accept=attachments.ACCEPT,
+            box=found,
+            error=error,
+            max_local=now.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
+            min_local=(now - MAX_OPENING_AGE).astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:box_id>/mo", methods=["GET", "POST"])
+@roles(*OPENERS)
+@csrf.exempt  # as above: the form validates its own CSRF token
+def record(box_id: int) -> Any:
+    found = _box_or_404(box_id)
+    if not can_open(_user(), found):
+        abort(403)
+    form = OpeningForm()
+    if not found.active:
+        return _opening_page(
+            form, found, f"Hòm thư {found.code} đã ngừng sử dụng; không ghi nhận lần mở mới.", 409
+        )
+    if not form.is_submitted():
+        form.opened_at.data = _now().astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
+        return _opening_page(form, found, None, 200)
+    now = _now()
+    form_ok = form.validate()
+    minutes: list[attachments.Upload] = []
+    upload_errors: dict[str, str] = {}
+    try:
+        minutes = _uploads("minutes")
+    except ValidationError as exc:
+        upload_errors = exc.fields or {"minutes": exc.message}
+    data = OpeningInput(
+        opened_at=parse_local_datetime(form.opened_at.data),
+        witnesses=form.witnesses.data or "",
+        letter_count=form.letter_count.data if not form.letter_count.errors else None,
+        minutes=minutes[0] if minutes else None,
+        note=form.note.data or "",
+    )
+    message = "Chưa ghi nhận được lần mở hòm thư, vui lòng kiểm tra các mục được đánh dấu."
+    if form_ok and not upload_errors:
+        try:
+            with unit_of_work():
+                opening = record_opening(found, data, actor=_user(), now=now)
+                opening_id = opening.id
+        except ServiceError as exc:
+            _attach(form, exc.fields)
+            return _opening_page(form, found, exc.message, exc.status)
+        flash("Đã ghi nhận lần mở hòm thư. Hãy nhập từng lá thư thành hồ sơ.", "success")
+        return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
+    # Show every problem at once: the service's checks for what the form could read, the
+    # form's own for what it could not.
+    _attach(form, upload_errors)
+    problems = opening_problems(found, data, actor=_user(), now=now)
+    _attach(form, {k: v for k, v in problems.items() if not getattr(form, k).errors})
+    return _opening_page(form, found, message, 422)
+
+
+def _opening_view(found: BoxOpening, error: str | None = None, status: int = 200) -> Any:
+    user = _user()
+    cases = transcribed_cases(found)
+    return (
+        render_template(
+            "boxes/opening.html",
+            opening=found,
+            box=found.box,
+            opener=db.session.get(User, found.opened_by_id),
+            witnesses=found.witnesses.splitlines(),
+            minutes=minutes_of(found),
+            cases=cases,
+            readable={c.id for c in cases if can_view(user, c)},
+            count=len(cases),
+            can_act=can_open(user, found.box),
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.get("/lan-mo/<int:opening_id>")
+@roles("clerk", "coordinator", "inspector")
+def opening(opening_id: int) -> Any:
+    return _opening_view(_opening_or_404(opening_id))
+
+
+@bp.post("/lan-mo/<int:opening_id>/dong")
+@roles(*OPENERS)
+def close(opening_id: int) -> Any:
+    found = _opening_or_404(opening_id, to_act=True)
+    try:
+        with unit_of_work():
+            close_opening(found, actor=_user(), now=_now())
+    except ServiceError as exc:
+        return _opening_view(found, exc.message, exc.status)
+    flash("Đã đóng lần mở hòm thư: số hồ sơ khớp với số thư trong biên bản.", "success")
+    return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
+
+
+# --- transcription ----------------------------------------------------------------------
+
+
+def _fill_letter_choices(form: LetterForm) -> None:
+    groups: dict[str, list[tuple[str, str]]] = {}
+    rows = db.session.execute(
+        select(Category, Dimension)
+        .join(Dimension, Category.dimension_id == Dimension.id)
+        .order_by(Category.sort_order)
+    ).all()
+    for cat, dim in rows:
+        groups.setdefault(f"{dim.code}. {dim.name}", []).append(
+            (cat.code, f"{cat.code} – {cat.citizen_label}")
+        )
+    form.category_code.choices = {"": [("", "— Chưa rõ lĩnh vực (chuyển phân loại) —")]}
+    form.category_code.choices.update(groups)
+    form.area_code.choices = [("", "— Không rõ / không gắn với địa bàn —")] + [
+        (a.code, a.name) for a in _areas()
+    ]
+
+
+def _hints(form: LetterForm, now: datetime) -> list[Any]:
+    text = f"{form.subject.data or ''} {form.body.data or ''}"
+    return find_similar(form.category_code.data or None, form.area_code.data or None, text, now=now)
+
+
+def _letter_page(
+    form: LetterForm,
+    found: BoxOpening,
+    *,
+    hints: list[Any] | None = None,
+    checked: bool = False,
+    created: Case | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Any:
+    return (
+        render_template(
+            "boxes/transcribe.html",
+            form=form,
+            accept=attachments.ACCEPT,
+            opening=found,
+            box=found.box,
+            count=transcribed_count(found.id),
+            hints=hints or [],
+            hint_codes={h.code for h in hints or []},
+            checked=checked,
+            created=created,
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.route("/lan-mo/<int:opening_id>/nhap-thu", methods=["GET", "POST"])
+@roles(*OPENERS)
+@csrf.exempt  # as above: the form validates its own CSRF token
+def transcribe(opening_id: int) -> Any:
+    found = _opening_or_404(opening_id, to_act=True)
+    form = LetterForm()
+    _fill_letter_choices(form)
+    now = _now()
+    if not form.is_submitted():
+        if found.status != "open":
+            flash("Lần mở hòm thư này đã đóng; không nhập thêm thư được.", "error")
+            return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
+        form.area_code.data = found.box.area.code
+        created = None
+        if code := request.args.get("vua_tao"):
+            created = db.session.scalar(
+                select(Case).where(Case.code == code, Case.box_opening_id == found.id)
+            )
+        return _letter_page(form, found, created=created)
+    if found.status != "open":
+        return _letter_page(
+            form, found, error="Lần mở hòm thư này đã đóng; không nhập thêm thư được.", status=409
+        )
+    if request.form.get("action") == "check":
+        # Reading only: nothing is written, so the hints need no valid form.
+        return _letter_page(form, found, hints=_hints(form, now), checked=True)
+    form_ok = form.validate()
+    scans: list[attachments.Upload] = []
+    try:
+        scans = _uploads("scan")
+    except ValidationError as exc:
+        _attach(form, exc.fields or {"scan": exc.message}, LETTER_FIELDS)
+        form_ok = False
+    if not scans and not form.scan.errors:
+        _attach(form, {"scan": "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư."})
+        form_ok = False
+    message = "Chưa lưu được hồ sơ, vui lòng kiểm tra các mục được đánh dấu."
+    if not form_ok:
+        return _letter_page(form, found, hints=_hints(form, now), error=message, status=422)
+    data = CaseInput(
+        kind=form.kind.data,
+        subject=form.subject.data,
+        body=form.body.data,
+        category_code=form.category_code.data or None,
+        area_code=form.area_code.data or None,
+        address=form.address.data,
+        reporter=Reporter(
+            name=form.reporter_name.data,
+            phone=form.reporter_phone.data,
+            email=form.reporter_email.data,
+            anonymous=bool(form.anonymous.data),
+        ),
+        uploads=scans,
+        link_to=(form.link_to.data or "").strip() or None,
+    )
+    try:
+        with unit_of_work():
+            code = transcribe_letter(found, data, actor=_user(), now=now).case.code
+    except ServiceError as exc:
+        _attach(form, exc.fields, LETTER_FIELDS)
+        status = 422 if exc.status in (400, 404) else exc.status
+        return _letter_page(form, found, hints=_hints(form, now), error=exc.message, status=status)
+    return redirect(url_for("boxes.transcribe", opening_id=opening_id, vua_tao=code), 303)

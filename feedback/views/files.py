@@ -2,6 +2,80 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, abort, send_file
+from flask_login import current_user
+
+from ..domain.permissions import CONFIDENTIAL_KINDS, Op
+from ..extensions import db
+from ..models import Attachment, BoxOpening, User
+from ..security import roles
+from ..services.attachments import TYPES, download_name, open_attachment, type_label
+from ..services.errors import NotFound
+from ..services.visibility import CITYWIDE_ROLES, ops_for
 
 bp = Blueprint("files", __name__, url_prefix="/can-bo/tep")
+
+FILE_READERS = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector")
+# Box-opening minutes (no case): the city-wide roles, and the opener unit's own staff.
+BOX_UNIT_ROLES = frozenset({"clerk", "officer", "unit_head"})
+
+PURPOSE_LABELS = {
+    "evidence": "Tài liệu, hình ảnh kèm theo",
+    "letter_scan": "Bản chụp thư",
+    "minutes": "Biên bản mở hòm thư",
+}
+
+
+@bp.app_context_processor
+def attachment_labels() -> dict[str, Any]:
+    return {"attachment_type_label": type_label, "ATTACHMENT_PURPOSE_LABELS": PURPOSE_LABELS}
+
+
+def may_read(user: User, att: Attachment) -> bool:
+    if att.case is not None:
+        ops = ops_for(user, att.case)
+        # The scan of a denouncer's letter shows who wrote it: it goes with the identity.
+        if att.purpose == "letter_scan" and att.case.kind in CONFIDENTIAL_KINDS:
+            return Op.VIEW_IDENTITY in ops
+        return Op.VIEW in ops
+    if att.box_opening_id is None:
+        return False
+    if user.role in CITYWIDE_ROLES:
+        return True
+    if user.role not in BOX_UNIT_ROLES or user.unit_id is None:
+        return False
+    opening = db.session.get(BoxOpening, att.box_opening_id)
+    return opening is not None and opening.box.opener_unit_id == user.unit_id
+
+
+@bp.get("/<int:attachment_id>")
+@roles(*FILE_READERS)
+def download(attachment_id: int) -> Any:
+    att = db.session.get(Attachment, attachment_id)
+    # Out of reach reads as "not found", so an attachment's existence does not leak.
+    if att is None or not may_read(current_user, att):
+        abort(404)
+    try:
+        path = open_attachment(att)
+    except NotFound:
+        abort(404)
+    known = att.content_type in TYPES
+    response = send_file(
+        path,
+        mimetype=att.content_type if known else "application/octet-stream",
+        as_attachment=not known,
+        download_name=download_name(att),
+        conditional=False,
+        etag=False,
+        max_age=None,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    if att.content_type.startswith("image/"):
+        # An image opened on its own runs no script and loads nothing else.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        )
+    return response

@@ -2,6 +2,87 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+
+from ..database import unit_of_work
+from ..extensions import csrf, db
+from ..forms import Form
+from ..models import ImportBatch, User
+from ..security import roles
+from ..services.errors import ValidationError
+from ..services.import1022 import COLUMNS, MAX_BYTES, MAX_ROWS, REQUIRED_COLUMNS, import_1022
 
 bp = Blueprint("imports", __name__, url_prefix="/can-bo/nhap-1022")
+
+IMPORTERS = ("operator", "coordinator")
+RECENT = 20
+
+
+class ImportForm(Form):
+    file = FileField(
+        "Tệp CSV từ hệ thống 1022", validators=[FileRequired("Vui lòng chọn tệp CSV để nhập.")]
+    )
+
+
+def _recent() -> list[tuple[ImportBatch, User | None]]:
+    rows = db.session.execute(
+        select(ImportBatch, User)
+        .outerjoin(User, User.id == ImportBatch.uploaded_by_id)
+        .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
+        .limit(RECENT)
+    ).all()
+    return [(batch, user) for batch, user in rows]
+
+
+def _page(form: ImportForm, error: str | None = None) -> str:
+    return render_template(
+        "imports/upload.html",
+        form=form,
+        error=error,
+        batches=_recent(),
+        columns=COLUMNS,
+        required=REQUIRED_COLUMNS,
+        max_mb=MAX_BYTES // (1024 * 1024),
+        max_rows=MAX_ROWS,
+    )
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles(*IMPORTERS)
+@csrf.exempt  # ImportForm validates its own CSRF token, so its error shows on the page
+def upload() -> Any:
+    form = ImportForm()
+    if not form.is_submitted():
+        return _page(form)
+    if not form.validate():
+        return _page(form), 422
+    storage = form.file.data
+    data = storage.read(MAX_BYTES + 1)  # one byte over the limit is enough to refuse
+    try:
+        with unit_of_work():
+            batch = import_1022(
+                data,
+                storage.filename or "1022.csv",
+                actor=current_user._get_current_object(),
+                now=datetime.now(UTC),
+            )
+            batch_id = batch.id
+    except ValidationError as exc:
+        return _page(form, error=exc.message), 422
+    return redirect(url_for("imports.batch", batch_id=batch_id), code=303)
+
+
+@bp.get("/lo/<int:batch_id>")
+@roles(*IMPORTERS)
+def batch(batch_id: int) -> Any:
+    found = db.session.get(ImportBatch, batch_id)
+    if found is None:
+        abort(404)
+    uploader = db.session.get(User, found.uploaded_by_id) if found.uploaded_by_id else None
+    return render_template("imports/batch.html", batch=found, uploader=uploader)

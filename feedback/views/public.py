@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
 from ..domain.states import STATUS_LABELS, Status
@@ -14,6 +24,7 @@ from ..extensions import csrf, db
 from ..forms import LookupForm, SubmitCaseForm
 from ..models import Area, Case, Category, Dimension
 from ..security import public
+from ..services.attachments import ACCEPT, human_size, limits, read_uploads
 from ..services.errors import ValidationError
 from ..services.intake import (
     CHANNEL_LABELS,
@@ -68,14 +79,56 @@ def index() -> str:
     return render_template("public/index.html")
 
 
+def _render_submit(
+    form: SubmitCaseForm,
+    error: str | None,
+    *,
+    attachments_error: str | None = None,
+    files_chosen: bool = False,
+) -> str:
+    max_count, max_bytes = limits()
+    return render_template(
+        "public/submit.html",
+        form=form,
+        error=error,
+        attachments_error=attachments_error,
+        # A browser never refills a file input: after a refusal, ask to choose them again.
+        files_chosen=files_chosen,
+        attachments_accept=ACCEPT,
+        attachments_hint=(
+            f"Ảnh hoặc PDF, tối đa {max_count} tệp, mỗi tệp không quá {human_size(max_bytes)}."
+        ),
+    )
+
+
 @bp.route("/gui", methods=["GET", "POST"])
 @public
 @csrf.exempt  # the form checks its own token, so an expired one shows beside the data kept
 def submit() -> Any:
-    form = SubmitCaseForm()
+    try:
+        form = SubmitCaseForm()
+    except RequestEntityTooLarge:
+        # The body was refused before it was read, so there is nothing to keep.
+        form = SubmitCaseForm(formdata=None)
+        _fill_choices(form)
+        limit = human_size(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+        message = (
+            f"Dữ liệu gửi lên quá lớn. Tổng dung lượng không được vượt quá {limit}; nội dung "
+            "chưa được gửi, vui lòng nhập lại và chọn ít tệp hơn hoặc tệp nhỏ hơn."
+        )
+        return _render_submit(form, message, attachments_error=message), 413
     _fill_choices(form)
     if form.is_submitted():
-        if form.validate():
+        files = request.files.getlist("attachments")
+        files_chosen = any(f.filename for f in files)
+        attachments_error = None
+        uploads = []
+        try:
+            # Read and checked before anything is written: a refused file writes nothing.
+            uploads = read_uploads(files)
+        except ValidationError as exc:
+            attachments_error = exc.fields.get("attachments", exc.message)
+        if form.validate() and attachments_error is None:
             data = CaseInput(
                 kind=form.kind.data,
                 subject=form.subject.data,
@@ -90,20 +143,31 @@ def submit() -> Any:
                     anonymous=bool(form.anonymous.data),
                 ),
                 channel="web",
+                uploads=uploads,
             )
             try:
                 with unit_of_work():
                     result = submit_case(data, actor=None, now=datetime.now(UTC))
             except ValidationError as exc:
                 for name, message in exc.fields.items():
+                    if name == "attachments":
+                        attachments_error = message
+                        continue
                     field = getattr(form, FIELD_MAP.get(name, name), None)
                     if field is not None:
                         field.errors = [*field.errors, message]
-                return render_template("public/submit.html", form=form, error=exc.message), 422
+                return _render_submit(
+                    form,
+                    exc.message,
+                    attachments_error=attachments_error,
+                    files_chosen=files_chosen,
+                ), 422
             session["submitted"] = {"code": result.case.code, "key": result.access_key}
             return redirect(url_for("public.submitted", code=result.case.code))
-        return render_template("public/submit.html", form=form, error=None), 422
-    return render_template("public/submit.html", form=form, error=None)
+        return _render_submit(
+            form, None, attachments_error=attachments_error, files_chosen=files_chosen
+        ), 422
+    return _render_submit(form, None)
 
 
 @bp.get("/gui/da-nhan/<code>")
