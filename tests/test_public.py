@@ -347,3 +347,67 @@ def test_busy_database_answers_503_with_retry_after(
     assert response.headers.get("Retry-After")
     assert "Hệ thống đang bận" in response.text
     assert count_cases(app) == before
+
+
+def test_similar_cases_are_shown_before_sending_and_nothing_is_written(
+    app: Flask, client: FlaskClient, make_case: Any
+) -> None:
+    """A citizen checking for similar cases sees the re-worded, undiacritised original,
+    with its subject only when the category is public; checking writes nothing."""
+    from feedback.extensions import db
+    from feedback.models import Case
+
+    original = make_case(
+        subject="Rác thải không được thu gom ở tổ 5",
+        body="Rác thải ở tổ 5 phường Quang Trung ba ngày nay không được thu gom, bốc mùi.",
+        category_code="6.3c",
+        area_code="00688",
+    )
+    page = client.get("/gui")
+    fields = {
+        "csrf_token": csrf_from(page.text),
+        "kind": "feedback",
+        "category_code": "6.3c",
+        "area_code": "00688",
+        "subject": "to 5 rac thai khong ai thu gom",
+        "body": "rac o to 5 quang trung boc mui may ngay roi khong ai thu gom",
+        "reporter_name": "Vàng Thị Dợ",
+        "reporter_phone": "0912000222",
+        "action": "check",
+    }
+    response = client.post("/gui", data=fields)
+    assert response.status_code == 200
+    assert original in response.text
+    assert "Rác thải không được thu gom ở tổ 5" in response.text
+    with app.app_context():
+        assert db.session.query(Case).count() == 1
+    fields["action"] = "send"
+    assert client.post("/gui", data=fields).status_code == 302
+
+
+def test_similar_hints_hide_subjects_of_non_public_categories(
+    client: FlaskClient, make_case: Any
+) -> None:
+    original = make_case(
+        subject="Công an phường thu tiền trái quy định",
+        body="Công an khu vực thu tiền đăng ký tạm trú không có biên lai ở tổ 3.",
+        category_code="6.4",
+        area_code="00697",
+    )
+    page = client.get("/gui")
+    response = client.post(
+        "/gui",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "kind": "feedback",
+            "category_code": "6.4",
+            "area_code": "00697",
+            "subject": "cong an thu tien tam tru khong bien lai",
+            "body": "to 3 cong an khu vuc thu tien dang ky tam tru khong co bien lai",
+            "anonymous": "y",
+            "action": "check",
+        },
+    )
+    assert response.status_code == 200
+    assert original in response.text
+    assert "Công an phường thu tiền trái quy định" not in response.text

@@ -26,6 +26,7 @@ THRESHOLD = 0.35
 class SimilarCase:
     code: str
     subject: str
+    kind: str
     status: str
     received_at: datetime
     score: float
@@ -71,7 +72,11 @@ def find_similar(
         theirs = frozenset(case.search_text.split())
         score = max(similarity(query, theirs), containment(query, theirs))
         if score >= THRESHOLD:
-            hits.append(SimilarCase(case.code, case.subject, case.status, case.received_at, score))
+            hits.append(
+                SimilarCase(
+                    case.code, case.subject, case.kind, case.status, case.received_at, score
+                )
+            )
     hits.sort(key=lambda h: (-h.score, h.code))
     return hits[:limit]
 

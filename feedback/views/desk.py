@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from ..database import unit_of_work
 from ..domain.permissions import Op
 from ..extensions import db
-from ..models import Case
+from ..models import Case, CaseLink
 from ..security import roles
+from ..services.duplicates import link_cases
+from ..services.errors import ServiceError
 from ..services.identity import identity_of
 from ..services.visibility import inbox_query, ops_for
 
@@ -49,6 +52,40 @@ def case(code: str) -> Any:
     if found is None or Op.VIEW not in ops:
         abort(404)
     identity = identity_of(found) if Op.VIEW_IDENTITY in ops else None
-    return render_template(
-        "desk/case.html", case=found, now=datetime.now(UTC), ops=ops, identity=identity
+    links = db.session.scalars(
+        select(CaseLink).where(
+            or_(CaseLink.case_id == found.id, CaseLink.linked_case_id == found.id)
+        )
+    ).all()
+    linked = sorted(
+        {lk.linked_case.code if lk.case_id == found.id else lk.case.code for lk in links}
     )
+    return render_template(
+        "desk/case.html",
+        case=found,
+        now=datetime.now(UTC),
+        ops=ops,
+        identity=identity,
+        linked=linked,
+        Op=Op,
+    )
+
+
+@bp.post("/ho-so/<code>/lien-ket")
+@roles("coordinator", "officer", "unit_head", "inspector")
+def link(code: str) -> Any:
+    """Record that this case is about the same matter as another (duplicate hint)."""
+    found = db.session.scalar(select(Case).where(Case.code == code))
+    if found is None or Op.VIEW not in ops_for(current_user, found):
+        abort(404)
+    if Op.LINK not in ops_for(current_user, found):
+        abort(403)
+    other = (request.form.get("link_to") or "").strip().upper()
+    try:
+        with unit_of_work():
+            link_cases(found, other, actor=current_user, now=datetime.now(UTC))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("desk.case", code=code)), 303
+    flash(f"Đã liên kết với hồ sơ {other}.", "ok")
+    return redirect(url_for("desk.case", code=code)), 303

@@ -22,9 +22,10 @@ from ..database import unit_of_work
 from ..domain.states import STATUS_LABELS, Status
 from ..extensions import csrf, db
 from ..forms import LookupForm, SubmitCaseForm
-from ..models import Area, Case, Category, Dimension
+from ..models import Case, Category
 from ..security import public
 from ..services.attachments import ACCEPT, human_size, limits, read_uploads
+from ..services.duplicates import find_similar
 from ..services.errors import ValidationError
 from ..services.intake import (
     CHANNEL_LABELS,
@@ -34,6 +35,7 @@ from ..services.intake import (
     access_key_matches,
     submit_case,
 )
+from .choices import area_choices, category_choices
 
 bp = Blueprint("public", __name__)
 
@@ -55,21 +57,35 @@ def labels() -> dict[str, Any]:
 
 
 def _fill_choices(form: SubmitCaseForm) -> None:
-    groups: dict[str, list[tuple[str, str]]] = {}
-    rows = db.session.execute(
-        select(Category, Dimension)
-        .join(Dimension, Category.dimension_id == Dimension.id)
-        .order_by(Category.sort_order)
-    ).all()
-    for cat, dim in rows:
-        groups.setdefault(f"{dim.code}. {dim.name}", []).append(
-            (cat.code, f"{cat.code} – {cat.citizen_label}")
-        )
-    form.category_code.choices = {"": [("", "— Chưa rõ lĩnh vực (cơ quan sẽ phân loại) —")]}
-    form.category_code.choices.update(groups)
-    areas = db.session.scalars(select(Area).where(Area.active).order_by(Area.name)).all()
-    form.area_code.choices = [("", "— Không rõ / không gắn với địa bàn —")] + [
-        (a.code, a.name) for a in areas
+    form.category_code.choices = category_choices()
+    form.area_code.choices = area_choices()
+
+
+PUBLIC_KINDS = frozenset({"feedback", "petition", "suggestion"})
+
+
+def _public_hints(form: SubmitCaseForm) -> list[dict[str, Any]]:
+    """Similar open cases, as a citizen may see them: a subject only where the category's
+    answers are public and the kind is not a complaint or denunciation."""
+    code = form.category_code.data or None
+    category = db.session.scalar(select(Category).where(Category.code == code)) if code else None
+    hints = find_similar(
+        code,
+        form.area_code.data or None,
+        f"{form.subject.data} {form.body.data}",
+        now=datetime.now(UTC),
+    )
+    shareable = category is not None and category.public
+    return [
+        {
+            "code": h.code,
+            "status": h.status,
+            "received_at": h.received_at,
+            "subject": h.subject
+            if shareable and h.kind in {"feedback", "petition", "suggestion"}
+            else None,
+        }
+        for h in hints
     ]
 
 
@@ -85,12 +101,16 @@ def _render_submit(
     *,
     attachments_error: str | None = None,
     files_chosen: bool = False,
+    hints: list[dict[str, Any]] | None = None,
+    checked: bool = False,
 ) -> str:
     max_count, max_bytes = limits()
     return render_template(
         "public/submit.html",
         form=form,
         error=error,
+        hints=hints or [],
+        checked=checked,
         attachments_error=attachments_error,
         # A browser never refills a file input: after a refusal, ask to choose them again.
         files_chosen=files_chosen,
@@ -128,6 +148,9 @@ def submit() -> Any:
             uploads = read_uploads(files)
         except ValidationError as exc:
             attachments_error = exc.fields.get("attachments", exc.message)
+        if form.validate() and request.form.get("action") == "check":
+            # Checking writes nothing; chosen files must be chosen again (browsers drop them).
+            return _render_submit(form, None, hints=_public_hints(form), checked=True)
         if form.validate() and attachments_error is None:
             data = CaseInput(
                 kind=form.kind.data,
