@@ -8,7 +8,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.validators import ValidationError as FieldError
 
 from .forms import REQUIRED, Form, SubmitCaseForm
-from .services.boxes import MAX_LETTERS, parse_local_datetime
+from .i18n import parse_local_datetime
+from .services.boxes import MAX_LETTERS
 
 
 def _upper(value: str | None) -> str | None:

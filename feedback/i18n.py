@@ -5,7 +5,8 @@ Vietnamese text rather than a broken page."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from flask import Flask, request, session
 
@@ -41,15 +42,27 @@ def format_local_long(value: datetime | None) -> str:
     return f"{shown:%H:%M}, {weekday_name(shown.date())} {shown:%d/%m/%Y}"
 
 
-def parse_local_datetime(text: str) -> datetime | None:
-    """'2024-02-05T08:30' (an HTML datetime-local value) or '05/02/2024 08:30', read as
-    Hà Giang time; None when it is neither."""
-    text = (text or "").strip()
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M"):
+_LOCAL_FORMATS = (
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%Y-%m-%dT%H:%M",  # <input type="datetime-local">
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+)
+
+
+def parse_local_datetime(text: str | None) -> datetime | None:
+    """A local (Hà Giang) date and time as staff type it, or as a datetime-local input
+    sends it, as an aware UTC datetime; None when it is not one. "8h30" is read as 8:30."""
+    cleaned = " ".join((text or "").split())
+    cleaned = re.sub(r"(\d)\s*[hg]\s*(\d)", r"\1:\2", cleaned)
+    for fmt in _LOCAL_FORMATS:
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=LOCAL_TZ)
+            naive = datetime.strptime(cleaned, fmt)
         except ValueError:
             continue
+        return naive.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
     return None
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from feedback.database import unit_of_work
 from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
+from feedback.i18n import parse_local_datetime
 from feedback.models import (
     Attachment,
     BoxOpening,
@@ -41,7 +42,6 @@ from feedback.services.boxes import (
     OpeningInput,
     close_opening,
     create_box,
-    parse_local_datetime,
     parse_witnesses,
     record_opening,
     transcribe_letter,

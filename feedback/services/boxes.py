@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, false, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.calendar import LOCAL_TZ
 from ..domain.text import fold
 from ..extensions import db
 from ..i18n import format_local
@@ -168,29 +167,6 @@ def _require_opener(user: User, box: SuggestionBox) -> None:
 
 
 # --- recording an opening ---------------------------------------------------------------
-
-_LOCAL_FORMATS = (
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%d-%m-%Y %H:%M",
-    "%Y-%m-%dT%H:%M",  # <input type="datetime-local">
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-)
-
-
-def parse_local_datetime(text: str | None) -> datetime | None:
-    """A local (Hà Giang) date and time as staff type it, or as a datetime-local input
-    sends it, as an aware UTC datetime; None when it is not one. "8h30" is read as 8:30."""
-    cleaned = " ".join((text or "").split())
-    cleaned = re.sub(r"(\d)\s*[hg]\s*(\d)", r"\1:\2", cleaned)
-    for fmt in _LOCAL_FORMATS:
-        try:
-            naive = datetime.strptime(cleaned, fmt)
-        except ValueError:
-            continue
-        return naive.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
-    return None
 
 
 def parse_witnesses(text: str | None) -> list[str]:

@@ -17,7 +17,8 @@ from ..database import unit_of_work
 from ..domain.calendar import LOCAL_TZ
 from ..extensions import csrf, db
 from ..forms_boxes import BoxForm, LetterForm, OpeningForm
-from ..models import Area, BoxOpening, Case, Category, Dimension, SuggestionBox, Unit, User
+from ..i18n import parse_local_datetime
+from ..models import Area, BoxOpening, Case, SuggestionBox, Unit, User
 from ..security import roles
 from ..services import attachments
 from ..services.boxes import (
@@ -32,7 +33,6 @@ from ..services.boxes import (
     deactivate_box,
     minutes_of,
     opening_problems,
-    parse_local_datetime,
     record_opening,
     transcribe_letter,
     transcribed_cases,
@@ -43,8 +43,9 @@ from ..services.boxes import (
 )
 from ..services.duplicates import find_similar
 from ..services.errors import ServiceError, ValidationError
-from ..services.intake import CaseInput, Reporter
 from ..services.visibility import can_view
+from .choices import area_choices, category_choices
+from .formdata import case_input
 
 bp = Blueprint("boxes", __name__, url_prefix="/can-bo/hom-thu")
 
@@ -284,21 +285,8 @@ def close(opening_id: int) -> Any:
 
 
 def _fill_letter_choices(form: LetterForm) -> None:
-    groups: dict[str, list[tuple[str, str]]] = {}
-    rows = db.session.execute(
-        select(Category, Dimension)
-        .join(Dimension, Category.dimension_id == Dimension.id)
-        .order_by(Category.sort_order)
-    ).all()
-    for cat, dim in rows:
-        groups.setdefault(f"{dim.code}. {dim.name}", []).append(
-            (cat.code, f"{cat.code} – {cat.citizen_label}")
-        )
-    form.category_code.choices = {"": [("", "— Chưa rõ lĩnh vực (chuyển phân loại) —")]}
-    form.category_code.choices.update(groups)
-    form.area_code.choices = [("", "— Không rõ / không gắn với địa bàn —")] + [
-        (a.code, a.name) for a in _areas()
-    ]
+    form.category_code.choices = category_choices()
+    form.area_code.choices = area_choices()
 
 
 def _hints(form: LetterForm, now: datetime) -> list[Any]:
@@ -373,19 +361,8 @@ def transcribe(opening_id: int) -> Any:
     message = "Chưa lưu được hồ sơ, vui lòng kiểm tra các mục được đánh dấu."
     if not form_ok:
         return _letter_page(form, found, hints=_hints(form, now), error=message, status=422)
-    data = CaseInput(
-        kind=form.kind.data,
-        subject=form.subject.data,
-        body=form.body.data,
-        category_code=form.category_code.data or None,
-        area_code=form.area_code.data or None,
-        address=form.address.data,
-        reporter=Reporter(
-            name=form.reporter_name.data,
-            phone=form.reporter_phone.data,
-            email=form.reporter_email.data,
-            anonymous=bool(form.anonymous.data),
-        ),
+    data = case_input(
+        form,
         uploads=scans,
         link_to=(form.link_to.data or "").strip() or None,
     )

@@ -30,12 +30,11 @@ from ..services.errors import ValidationError
 from ..services.intake import (
     CHANNEL_LABELS,
     KIND_LABELS,
-    CaseInput,
-    Reporter,
     access_key_matches,
     submit_case,
 )
 from .choices import area_choices, category_choices
+from .formdata import case_input
 
 bp = Blueprint("public", __name__)
 
@@ -152,19 +151,8 @@ def submit() -> Any:
             # Checking writes nothing; chosen files must be chosen again (browsers drop them).
             return _render_submit(form, None, hints=_public_hints(form), checked=True)
         if form.validate() and attachments_error is None:
-            data = CaseInput(
-                kind=form.kind.data,
-                subject=form.subject.data,
-                body=form.body.data,
-                category_code=form.category_code.data or None,
-                area_code=form.area_code.data or None,
-                address=form.address.data,
-                reporter=Reporter(
-                    name=form.reporter_name.data,
-                    phone=form.reporter_phone.data,
-                    email=form.reporter_email.data,
-                    anonymous=bool(form.anonymous.data),
-                ),
+            data = case_input(
+                form,
                 channel="web",
                 uploads=uploads,
             )
