@@ -55,7 +55,7 @@ from ..models import (
     Unit,
     User,
 )
-from .errors import Forbidden, NotFound, ServiceError, ValidationError
+from .errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .identity import identity_of
 from .intake import CaseInput, Reporter, Submitted, access_key_matches, hash_access_key, submit_case
 from .visibility import ops_for, visible_cases
@@ -99,11 +99,6 @@ class PayloadTooLarge(ServiceError):
 class IdempotencyKeyReused(ServiceError):
     status = 422
     code = "idempotency_key_reused"
-
-
-class Conflict(ServiceError):
-    status = 409
-    code = "conflict"
 
 
 # --- reading the request ------------------------------------------------------------------
@@ -514,13 +509,17 @@ def _case_by_code(code: str) -> Case | None:
 
 
 def staff_case(code: str, user: User, now: datetime) -> dict[str, Any]:
+    return staff_view(case_for_staff(code, user), user, now)
+
+
+def case_for_staff(code: str, user: User) -> Case:
     case = _case_by_code(code)
     if case is None or Op.VIEW not in ops_for(user, case):
         raise NotFound("Không tìm thấy hồ sơ.")
-    return staff_view(case, user, now)
+    return case
 
 
-def public_case(code: str, access_key: str | None) -> dict[str, Any]:
+def case_for_citizen(code: str, access_key: str | None) -> Case:
     """The same 404 for an unknown code, a missing key and a wrong key."""
     case = _case_by_code(code)
     key = (access_key or "")[:64]
@@ -529,7 +528,11 @@ def public_case(code: str, access_key: str | None) -> dict[str, Any]:
         raise NotFound("Không tìm thấy hồ sơ, hoặc mã tra cứu không đúng.")
     if not key or not access_key_matches(case, key):
         raise NotFound("Không tìm thấy hồ sơ, hoặc mã tra cứu không đúng.")
-    return public_view(case)
+    return case
+
+
+def public_case(code: str, access_key: str | None) -> dict[str, Any]:
+    return public_view(case_for_citizen(code, access_key))
 
 
 _LIST_PARAMS = ("unit", "status", "kind", "channel", "area", "category", "overdue", "q")

@@ -27,3 +27,10 @@ class NotFound(ServiceError):
 class Forbidden(ServiceError):
     status = 403
     code = "forbidden"
+
+
+class Conflict(ServiceError):
+    """The case moved on (another user acted first, or it is closed)."""
+
+    status = 409
+    code = "conflict"

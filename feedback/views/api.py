@@ -19,10 +19,13 @@ from flask import Blueprint, Response, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..database import unit_of_work
 from ..extensions import csrf, db
 from ..models import User
 from ..security import public, roles
 from ..services import api_cases
+from ..services.attachments import read_uploads
+from ..services.case_files import add_files
 from ..services.errors import ServiceError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -85,3 +88,31 @@ def get_case(code: str) -> Response:
 def list_cases() -> Response:
     user = current_user._get_current_object()
     return _json(api_cases.search(user, request.args.to_dict(flat=False), datetime.now(UTC)))
+
+
+@bp.post("/cases/<code>/attachments")
+@public
+def add_attachments(code: str) -> Response:
+    """multipart/form-data, one or more ``file`` parts: a staff token that may see the
+    case, or the citizen's ``X-Access-Key``."""
+    user = _caller()
+    uploads = read_uploads(request.files.getlist("file"), field="file")
+    with unit_of_work():
+        if user is not None:
+            case = api_cases.case_for_staff(code, user)
+        else:
+            case = api_cases.case_for_citizen(code, request.headers.get("X-Access-Key"))
+        stored = add_files(case, uploads, actor=user, now=datetime.now(UTC))
+        body = {
+            "attachments": [
+                {
+                    "id": a.id,
+                    "filename": a.original_name,
+                    "content_type": a.content_type,
+                    "size": a.size_bytes,
+                    "sha256": a.sha256,
+                }
+                for a in stored
+            ]
+        }
+    return _json(body, 201)

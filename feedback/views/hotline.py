@@ -15,6 +15,7 @@ from ..forms import HotlineForm
 from ..i18n import LOCAL_TZ, parse_local_datetime
 from ..models import Case, Category
 from ..security import roles
+from ..services.attachments import read_uploads
 from ..services.duplicates import find_similar
 from ..services.errors import ServiceError
 from ..services.intake import CaseInput, Reporter, submit_case
@@ -88,6 +89,12 @@ def desk() -> Any:
     now = datetime.now(UTC)
     valid = form.validate()
     started = _check(form, now)
+    try:
+        # A photo or document the caller sent along (Zalo, e-mail) while on the line.
+        uploads = read_uploads(request.files.getlist("attachments"))
+    except ServiceError as exc:
+        uploads, valid = [], False
+        form.attachments_error = exc.fields.get("attachments", exc.message)  # type: ignore[attr-defined]
     if not valid or started is None:
         return _render(form, 422)
     hints = find_similar(
@@ -114,6 +121,7 @@ def desk() -> Any:
         channel="hotline",
         received_at=started.astimezone(UTC),
         link_to=(form.link_to.data or "").strip().upper() or None,
+        uploads=uploads,
     )
     try:
         with unit_of_work():
