@@ -20,10 +20,10 @@ from ..domain.text import fold
 from ..extensions import db
 from ..i18n import format_local_long
 from ..models import CASE_KINDS, CHANNELS, Area, Case, CaseCounter, CaseEvent, Category, Unit, User
-from ..models.ops import Notification
 from .attachments import Upload, store_upload
 from .errors import ValidationError
-from .identity import Identity, seal, seal_recipient
+from .identity import Identity, seal
+from .notify import tell_citizen
 from .policies import deadlines_for, route
 from .settings import get_setting
 
@@ -280,8 +280,17 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         with db.session.begin_nested():
             db.session.add(case)
             db.session.add(_submit_event(case, actor, now, handling, lead, routed.reason))
-            if identity.email:
-                db.session.add(_receipt_message(case, identity))
+            tell_citizen(
+                case,
+                kind="receipt",
+                reason="submit",
+                text=(
+                    f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
+                    f"với mã hồ sơ {case.code}. Cơ quan sẽ phản hồi việc tiếp nhận trước "
+                    f"{format_local_long(case.ack_due_at)}."
+                ),
+                now=now,
+            )
             db.session.flush()
             for upload in data.uploads:
                 purpose = "letter_scan" if data.channel == "box" else "evidence"
@@ -317,28 +326,4 @@ def _submit_event(
             "needs_triage": case.needs_triage,
             "routing_reason": reason,
         },
-    )
-
-
-def _receipt_message(case: Case, identity: Identity) -> Notification:
-    email = identity.email or ""
-    # A denouncer's receipt names nobody: the outbox row is stored in clear text.
-    salutation = "" if case.identity_sealed else (identity.name or "")
-    return Notification(
-        dedupe_key=f"case:{case.code}:receipt",
-        case=case,
-        kind="receipt",
-        channel="email",
-        recipient=seal_recipient(email) if case.identity_sealed else email,
-        subject=f"[{case.code}] Đã tiếp nhận {KIND_LABELS[case.kind].lower()} của ông/bà",
-        body=(
-            f"Kính gửi ông/bà {salutation},\n\n"
-            f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
-            f"với mã hồ sơ {case.code}.\n"
-            f"Hạn phản hồi tiếp nhận: {format_local_long(case.ack_due_at)}.\n"
-            f"Hạn trả lời: {format_local_long(case.response_due_at)}.\n\n"
-            "Ông/bà tra cứu tiến độ bằng mã hồ sơ và mã tra cứu đã được cấp khi gửi.\n"
-        ),
-        next_attempt_at=case.created_at,
-        created_at=case.created_at,
     )

@@ -1,0 +1,398 @@
+"""Working a case: triage, acknowledgement, the unit's workflow, answer and closure.
+
+Every function is one unit of work for one actor at one ``now``: it checks the permission
+table (feedback.domain.permissions) and the state machine (feedback.domain.states), moves
+the case with a conditional UPDATE (so two officers acting at once cannot both win),
+appends one event, and queues the citizen's message in the same transaction. The caller
+commits. Refusals are ServiceErrors with a Vietnamese message; nothing is half-done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ..domain.permissions import Op
+from ..domain.states import Action, InvalidTransition, Status, next_status
+from ..extensions import db
+from ..models import Case, CaseEvent, Unit, User
+from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .notify import tell_citizen
+from .settings import get_setting
+from .visibility import ops_for
+
+MIN_REASON = 5
+
+
+class InvalidMove(Conflict):
+    code = "invalid_transition"
+
+
+def require(user: User, case: Case, op: Op) -> None:
+    if op not in ops_for(user, case):
+        raise Forbidden("Ông/bà không có quyền thực hiện thao tác này với hồ sơ.")
+
+
+def _text(value: str | None, field: str, label: str, minimum: int = MIN_REASON) -> str:
+    text = (value or "").strip()
+    if len(text) < minimum:
+        raise ValidationError(
+            f"Cần nhập {label}.", {field: f"{label.capitalize()} (ít nhất {minimum} ký tự)."}
+        )
+    if len(text) > 10000:
+        raise ValidationError(f"{label.capitalize()} quá dài.", {field: "Tối đa 10.000 ký tự."})
+    return text
+
+
+def move(
+    case: Case,
+    action: Action,
+    *,
+    user: User | None,
+    now: datetime,
+    note: str,
+    public: bool,
+    data: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> CaseEvent:
+    """Apply one transition: refuse what the state machine refuses, and lose no race."""
+    current = Status(case.status)
+    try:
+        target = next_status(current, action)
+    except InvalidTransition as exc:
+        raise InvalidMove(str(exc)) from None
+    result = db.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.status == current.value)
+        .values(status=target.value, updated_at=now, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại.")
+    db.session.refresh(case)
+    return record(
+        case,
+        action.value,
+        user=user,
+        now=now,
+        note=note,
+        public=public,
+        data=data,
+        from_status=current.value,
+        to_status=target.value,
+        label=label,
+    )
+
+
+def record(
+    case: Case,
+    action: str,
+    *,
+    user: User | None,
+    now: datetime,
+    note: str,
+    public: bool = False,
+    data: dict[str, Any] | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    label: str | None = None,
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id,
+        at=now,
+        actor_id=user.id if user else None,
+        actor_label=label or (user.display_name if user else "Người dân"),
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        public=public,
+        note=note,
+        data=data or {},
+    )
+    db.session.add(event)
+    db.session.flush()
+    db.session.expire(case, ["events"])
+    return event
+
+
+def _unit(code: str | None) -> Unit:
+    unit = db.session.scalar(select(Unit).where(Unit.code == (code or "").strip(), Unit.active))
+    if unit is None:
+        raise ValidationError(
+            "Đơn vị không tồn tại.", {"unit_code": "Chọn một đơn vị trong danh sách."}
+        )
+    return unit
+
+
+# --- triage and acknowledgement -----------------------------------------------------------
+
+
+def acknowledge(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:
+    require(user, case, Op.ACKNOWLEDGE)
+    event = move(
+        case,
+        Action.ACKNOWLEDGE,
+        user=user,
+        now=now,
+        public=True,
+        note=note.strip() or "Đã xác nhận tiếp nhận; hồ sơ đang được xem xét, giải quyết.",
+        values={"acknowledged_at": case.acknowledged_at or now},
+    )
+    tell_citizen(
+        case,
+        kind="acknowledged",
+        reason=str(event.id),
+        now=now,
+        text=f"Hồ sơ {case.code} đã được xác nhận tiếp nhận và giao "
+        f"{case.handling_unit.name} xử lý.",
+    )
+    return event
+
+
+def confirm_routing(case: Case, user: User, now: datetime) -> CaseEvent:
+    """The coordinator agrees with the routing table's choice: the case leaves triage."""
+    require(user, case, Op.ROUTE)
+    if not case.needs_triage:
+        raise Conflict("Hồ sơ không ở hàng chờ phân loại.")
+    if case.handling_unit.code == get_setting("triage_unit", "VP"):
+        raise ValidationError(
+            "Hồ sơ chưa có đơn vị xử lý: hãy chuyển cho đơn vị phụ trách.",
+            {"unit_code": "Chọn đơn vị xử lý."},
+        )
+    case.needs_triage = False
+    return record(
+        case, "route", user=user, now=now, note=f"Xác nhận đơn vị xử lý: {case.handling_unit.name}."
+    )
+
+
+def transfer(
+    case: Case, user: User, now: datetime, unit_code: str | None, reason: str
+) -> CaseEvent:
+    """To another unit, or back to triage (``unit_code`` None or the triage unit)."""
+    require(user, case, Op.TRANSFER)
+    reason = _text(reason, "reason", "lý do chuyển")
+    triage_code = get_setting("triage_unit", "VP")
+    target = _unit(unit_code or triage_code)
+    if target.id == case.handling_unit_id:
+        raise ValidationError("Hồ sơ đang ở đơn vị này.", {"unit_code": "Chọn một đơn vị khác."})
+    source = case.handling_unit
+    # The coordinator routing out of triage settles it; anyone sending back re-opens it.
+    back_to_triage = target.code == triage_code
+    event = move(
+        case,
+        Action.TRANSFER,
+        user=user,
+        now=now,
+        public=False,
+        note=f"Chuyển từ {source.name} đến {target.name}. Lý do: {reason}",
+        data={"from_unit": source.code, "to_unit": target.code, "reason": reason},
+        values={
+            "handling_unit_id": target.id,
+            "needs_triage": back_to_triage,
+            "assigned_to_id": None,
+        },
+    )
+    return event
+
+
+def reject(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
+    """Not accepted (outside the city's competence, no content, ...): counts as both
+    acknowledged and answered, with the reason as the answer."""
+    require(user, case, Op.REJECT)
+    reason = _text(reason, "reason", "lý do không tiếp nhận")
+    answer = f"Hồ sơ không được tiếp nhận giải quyết. Lý do: {reason}"
+    event = move(
+        case,
+        Action.REJECT,
+        user=user,
+        now=now,
+        public=True,
+        note=answer,
+        values={
+            "acknowledged_at": case.acknowledged_at or now,
+            "answered_at": now,
+            "closed_at": now,
+            "answer_body": answer,
+            "needs_triage": False,
+        },
+    )
+    tell_citizen(case, kind="rejected", reason=str(event.id), now=now, text=answer)
+    return event
+
+
+def merge(case: Case, user: User, now: datetime, into_code: str) -> CaseEvent:
+    """A duplicate: closed into ``into_code``; its citizen follows the other case's answer
+    on their own follow-up page."""
+    require(user, case, Op.MERGE)
+    target = db.session.scalar(select(Case).where(Case.code == (into_code or "").strip().upper()))
+    if target is None:
+        raise NotFound("Không có hồ sơ để gộp vào.", {"into": "Mã hồ sơ không tồn tại."})
+    if target.id == case.id or target.merged_into_id is not None or target.status == "merged":
+        raise ValidationError(
+            "Không gộp được vào hồ sơ này.", {"into": "Chọn hồ sơ gốc còn hiệu lực."}
+        )
+    event = move(
+        case,
+        Action.MERGE,
+        user=user,
+        now=now,
+        public=True,
+        note=f"Trùng nội dung với hồ sơ {target.code}; được theo dõi và trả lời chung.",
+        data={"into": target.code},
+        values={"merged_into_id": target.id, "closed_at": now, "needs_triage": False},
+    )
+    record(
+        target,
+        "merge_in",
+        user=user,
+        now=now,
+        note=f"Gộp hồ sơ trùng {case.code} vào đây.",
+        data={"from": case.code},
+    )
+    tell_citizen(
+        case,
+        kind="merged",
+        reason=str(event.id),
+        now=now,
+        text=f"Nội dung của ông/bà trùng với hồ sơ {target.code} đang được giải quyết. "
+        f"Kết quả sẽ hiển thị tại trang tra cứu hồ sơ {case.code} của ông/bà.",
+    )
+    return event
+
+
+# --- the unit's workflow -------------------------------------------------------------------
+
+
+def assign(case: Case, user: User, now: datetime, officer_username: str) -> CaseEvent:
+    require(user, case, Op.ASSIGN)
+    officer = db.session.scalar(
+        select(User).where(User.username == (officer_username or "").strip().lower())
+    )
+    if (
+        officer is None
+        or not officer.active
+        or officer.unit_id != case.handling_unit_id
+        or officer.role not in {"officer", "unit_head"}
+    ):
+        raise ValidationError(
+            "Chỉ giao cho cán bộ của đơn vị xử lý.", {"officer": "Chọn cán bộ của đơn vị."}
+        )
+    case.assigned_to_id = officer.id
+    return record(
+        case,
+        "assign",
+        user=user,
+        now=now,
+        note=f"Giao cán bộ {officer.display_name} xử lý.",
+        data={"officer": officer.username},
+    )
+
+
+def start(case: Case, user: User, now: datetime) -> CaseEvent:
+    require(user, case, Op.START)
+    return move(
+        case,
+        Action.START,
+        user=user,
+        now=now,
+        public=False,
+        note="Bắt đầu xử lý.",
+        values={"assigned_to_id": case.assigned_to_id or user.id},
+    )
+
+
+def add_note(case: Case, user: User, now: datetime, text: str) -> CaseEvent:
+    require(user, case, Op.NOTE)
+    return record(case, "note", user=user, now=now, note=_text(text, "note", "nội dung ghi chú", 2))
+
+
+def ask_citizen(case: Case, user: User, now: datetime, question: str) -> CaseEvent:
+    require(user, case, Op.ASK_CITIZEN)
+    question = _text(question, "question", "nội dung cần người dân bổ sung")
+    event = move(
+        case,
+        Action.ASK_CITIZEN,
+        user=user,
+        now=now,
+        public=True,
+        note=f"Đề nghị bổ sung thông tin: {question}",
+        values={"waiting_since": now},
+    )
+    tell_citizen(
+        case,
+        kind="ask_citizen",
+        reason=str(event.id),
+        now=now,
+        text=f"Để giải quyết hồ sơ {case.code}, cơ quan đề nghị ông/bà bổ sung: "
+        f"{question}\nÔng/bà trả lời tại trang tra cứu hồ sơ.",
+    )
+    return event
+
+
+def draft_answer(case: Case, user: User, now: datetime, body: str) -> CaseEvent:
+    require(user, case, Op.DRAFT_ANSWER)
+    if Action.ANSWER not in _allowed(case):
+        raise InvalidMove(f"Hồ sơ ở trạng thái này chưa thể trả lời ({case.status}).")
+    body = _text(body, "body", "nội dung trả lời", 10)
+    case.answer_draft, case.answer_drafted_by_id, case.answer_drafted_at = body, user.id, now
+    return record(
+        case,
+        "draft_answer",
+        user=user,
+        now=now,
+        note="Soạn dự thảo trả lời, trình lãnh đạo đơn vị duyệt.",
+    )
+
+
+def approve_answer(case: Case, user: User, now: datetime, body: str | None = None) -> CaseEvent:
+    """The unit head approves (and may edit) the draft, or writes the answer directly:
+    the answer is sent to the citizen and published on the follow-up page."""
+    require(user, case, Op.APPROVE_ANSWER)
+    text = _text(
+        body if body and body.strip() else case.answer_draft, "body", "nội dung trả lời", 10
+    )
+    event = move(
+        case,
+        Action.ANSWER,
+        user=user,
+        now=now,
+        public=True,
+        note="Đã trả lời người dân.",
+        values={
+            "answer_body": text,
+            "answered_at": now,
+            "answer_approved_by_id": user.id,
+            "acknowledged_at": case.acknowledged_at or now,
+            "waiting_since": None,
+        },
+    )
+    tell_citizen(
+        case,
+        kind="answered",
+        reason=str(event.id),
+        now=now,
+        text=f"Trả lời của {case.handling_unit.name} về hồ sơ {case.code}:\n\n{text}",
+    )
+    return event
+
+
+def close(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:
+    require(user, case, Op.CLOSE)
+    return move(
+        case,
+        Action.CLOSE,
+        user=user,
+        now=now,
+        public=True,
+        note=note.strip() or "Kết thúc hồ sơ.",
+        values={"closed_at": now, "waiting_since": None},
+    )
+
+
+def _allowed(case: Case) -> frozenset[Action]:
+    from ..domain.states import allowed_actions
+
+    return allowed_actions(case.status)

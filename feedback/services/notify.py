@@ -1,0 +1,67 @@
+"""Writing messages to the outbox, in the same transaction as the change that causes them.
+
+The dedupe key names the case, the kind of message and the event (or deadline revision)
+that caused it, under a unique constraint: a message is written once, whoever retries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..i18n import format_local_long
+from ..models import Case, Notification
+from .identity import identity_of, seal_recipient
+
+SIGNATURE = "\n\n--\nHệ thống tiếp nhận phản ánh, kiến nghị – UBND thành phố Hà Giang"
+
+
+def queue(
+    *,
+    dedupe_key: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    kind: str,
+    now: datetime,
+    case: Case | None = None,
+) -> Notification | None:
+    """Add one message unless its key was already written (then None)."""
+    if db.session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key)):
+        return None
+    note = Notification(
+        dedupe_key=dedupe_key,
+        case=case,
+        kind=kind,
+        channel="email",
+        recipient=recipient,
+        subject=subject,
+        body=body + SIGNATURE,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.session.add(note)
+    return note
+
+
+def tell_citizen(case: Case, *, kind: str, reason: str, text: str, now: datetime) -> None:
+    """A message to the reporter, if they left an e-mail address. A denouncer's address is
+    sealed in the outbox and the message names nobody."""
+    email = identity_of(case).email
+    if not email:
+        return
+    recipient = seal_recipient(email) if case.identity_sealed else email
+    queue(
+        dedupe_key=f"case:{case.code}:{kind}:{reason}",
+        recipient=recipient,
+        subject=f"[{case.code}] {case.subject}"[:300],
+        body=(
+            f"Kính gửi ông/bà,\n\n{text}\n\n"
+            f"Hạn trả lời: {format_local_long(case.response_due_at)}.\n"
+            "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu."
+        ),
+        kind=kind,
+        now=now,
+        case=case,
+    )

@@ -1,0 +1,233 @@
+"""The handling services: every move, its permission, its event, its refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from feedback.database import unit_of_work
+from feedback.extensions import db
+from feedback.models import Case, CaseEvent, Notification, User
+from feedback.services import followup, handling
+from feedback.services.errors import Conflict, Forbidden, ServiceError, ValidationError
+from feedback.services.intake import Reporter
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Giang
+
+
+@pytest.fixture
+def work(app: Flask) -> Callable[..., Any]:
+    """Run ``fn(case, *args)`` as one unit of work, like a view would."""
+
+    def run(code: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with app.app_context(), unit_of_work():
+            case = db.session.scalar(select(Case).where(Case.code == code))
+            return fn(case, *args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def users(make_user: Callable[..., Any]) -> Callable[..., Callable[[], User]]:
+    """users(role, unit) creates the account now (outside any unit of work) and returns a
+    loader that fetches it in the caller's session."""
+    made: dict[tuple[str, str | None], int] = {}
+
+    def account(role: str, unit: str | None = None) -> Callable[[], User]:
+        if (role, unit) not in made:
+            made[(role, unit)] = make_user(role, unit_code=unit)[0]
+        user_id = made[(role, unit)]
+        return lambda: db.session.get(User, user_id)
+
+    return account
+
+
+@contextmanager
+def state(app: Flask, code: str) -> Iterator[Case]:
+    with app.app_context():
+        yield db.session.scalar(select(Case).where(Case.code == code))
+
+
+def test_from_submission_to_a_rated_answer(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    code = (
+        make_case(email_reporter=None)
+        if False
+        else make_case(category_code="6.3b", area_code="00688", now=NOW)
+    )
+    officer = users("officer", "UBND-00688")
+    head = users("unit_head", "UBND-00688")
+    work(code, lambda c: handling.acknowledge(c, officer(), NOW + timedelta(hours=1)))
+    work(code, lambda c: handling.assign(c, head(), NOW + timedelta(hours=2), officer().username))
+    work(code, lambda c: handling.start(c, officer(), NOW + timedelta(hours=3)))
+    work(
+        code,
+        lambda c: handling.ask_citizen(
+            c, officer(), NOW + timedelta(hours=4), "Xin cho biết số nhà cụ thể."
+        ),
+    )
+    work(code, lambda c: followup.citizen_reply(c, NOW + timedelta(hours=5), "Trước số nhà 120."))
+    work(
+        code,
+        lambda c: handling.draft_answer(
+            c, officer(), NOW + timedelta(days=1), "Đã thay bóng đèn trước số nhà 120."
+        ),
+    )
+    work(code, lambda c: handling.approve_answer(c, head(), NOW + timedelta(days=1, hours=1)))
+    work(code, lambda c: followup.rate(c, NOW + timedelta(days=2), 5, "Nhanh, cảm ơn."))
+    work(code, lambda c: handling.close(c, head(), NOW + timedelta(days=3)))
+    with state(app, code) as case:
+        assert case.status == "closed"
+        assert case.answer_body == "Đã thay bóng đèn trước số nhà 120."
+        assert case.acknowledged_at == NOW + timedelta(hours=1)
+        assert case.answered_at == NOW + timedelta(days=1, hours=1)
+        assert case.rating == 5
+        steps = [(e.action, e.from_status, e.to_status, e.actor_label) for e in case.events]
+        names = [s[0] for s in steps]
+        assert names == [
+            "submit",
+            "acknowledge",
+            "assign",
+            "start",
+            "ask_citizen",
+            "citizen_reply",
+            "draft_answer",
+            "answer",
+            "rate",
+            "close",
+        ]
+        assert steps[5][3] == "Người dân"
+        assert steps[7][3].startswith("Cán bộ unit_head")
+        times = [e.at for e in case.events]
+        assert times == sorted(times)
+
+
+def test_invalid_moves_change_nothing(app: Flask, make_case: Any, work: Any, users: Any) -> None:
+    code = make_case(category_code="6.3b", area_code="00688", now=NOW)
+    head = users("unit_head", "UBND-00688")
+    officer = users("officer", "UBND-00688")
+
+    def events() -> int:
+        with state(app, code) as case:
+            return len(case.events)
+
+    before = events()
+    # answering a case nobody acknowledged: the state machine refuses
+    with pytest.raises(handling.InvalidMove, match="Không thể"):
+        work(code, lambda c: handling.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
+    # transfer without a reason
+    with pytest.raises(ValidationError) as info:
+        work(code, lambda c: handling.transfer(c, officer(), NOW, "DL", "  "))
+    assert "reason" in info.value.fields
+    # an officer may not approve; an officer of another unit may do nothing
+    work(code, lambda c: handling.acknowledge(c, officer(), NOW))
+    with pytest.raises(Forbidden):
+        work(code, lambda c: handling.approve_answer(c, officer(), NOW, "Nội dung trả lời đủ dài."))
+    dl_officer = users("officer", "DL")
+    with pytest.raises(Forbidden):
+        work(code, lambda c: handling.start(c, dl_officer(), NOW))
+    assert events() == before + 1  # only the acknowledgement
+    work(code, lambda c: handling.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
+    work(code, lambda c: handling.close(c, head(), NOW))
+    with pytest.raises(handling.InvalidMove):
+        work(
+            code, lambda c: handling.approve_answer(c, head(), NOW, "Trả lời lần hai sau khi đóng.")
+        )
+    with state(app, code) as case:
+        assert case.status == "closed" and case.answer_body == "Nội dung trả lời đủ dài."
+
+
+def test_reopen_inside_and_after_the_window(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    code = make_case(category_code="6.3b", area_code="00688", now=NOW)
+    head = users("unit_head", "UBND-00688")
+    work(code, lambda c: handling.acknowledge(c, head(), NOW))
+    work(code, lambda c: handling.approve_answer(c, head(), NOW, "Đã xử lý xong việc này."))
+    with pytest.raises(Conflict, match="quá thời hạn"):
+        work(
+            code, lambda c: followup.reopen(c, NOW + timedelta(days=7, seconds=1), "Chưa sửa xong.")
+        )
+    with state(app, code) as case:
+        assert case.status == "answered"
+    work(code, lambda c: followup.reopen(c, NOW + timedelta(days=6), "Đèn lại hỏng sau hai ngày."))
+    with state(app, code) as case:
+        assert case.status == "reopened" and case.reopen_count == 1 and case.answered_at is None
+        assert case.response_due_at > NOW + timedelta(days=6)
+
+
+def test_triage_transfer_and_back(app: Flask, make_case: Any, work: Any, users: Any) -> None:
+    code = make_case(category_code="4.4", area_code=None, now=NOW)  # "the unit concerned"
+    coordinator = users("coordinator", "VP")
+    with state(app, code) as case:
+        assert case.needs_triage and case.handling_unit.code == "VP"
+    with pytest.raises(ValidationError):
+        work(code, lambda c: handling.confirm_routing(c, coordinator(), NOW))
+    work(
+        code,
+        lambda c: handling.transfer(c, coordinator(), NOW, "NV", "Tuyển dụng thuộc Phòng Nội vụ."),
+    )
+    with state(app, code) as case:
+        assert case.status == "transferred" and case.handling_unit.code == "NV"
+        assert not case.needs_triage
+        assert "Phòng Nội vụ" in case.events[-1].note
+    nv_officer = users("officer", "NV")
+    work(code, lambda c: handling.transfer(c, nv_officer(), NOW, None, "Sai thẩm quyền."))
+    with state(app, code) as case:
+        assert case.handling_unit.code == "VP" and case.needs_triage
+
+
+def test_reject_counts_as_acknowledged_and_answered(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    code = make_case(reporter=Reporter(name="Lý Thị Sen", email="sen@example.vn"), now=NOW)
+    coordinator = users("coordinator", "VP")
+    work(code, lambda c: handling.reject(c, coordinator(), NOW, "Không thuộc thẩm quyền."))
+    with state(app, code) as case:
+        assert case.status == "rejected"
+        assert case.acknowledged_at == NOW and case.answered_at == NOW
+        kinds = db.session.scalars(
+            select(Notification.kind).where(Notification.case_id == case.id)
+        ).all()
+        assert sorted(kinds) == ["receipt", "rejected"]
+
+
+def test_merge_tells_where_to_follow(app: Flask, make_case: Any, work: Any, users: Any) -> None:
+    original = make_case(now=NOW)
+    duplicate = make_case(now=NOW)
+    coordinator = users("coordinator", "VP")
+    with pytest.raises(ServiceError):
+        work(duplicate, lambda c: handling.merge(c, coordinator(), NOW, duplicate))
+    work(duplicate, lambda c: handling.merge(c, coordinator(), NOW, original))
+    with state(app, duplicate) as case:
+        assert case.status == "merged" and case.merged_into_id is not None
+        assert original in case.events[-1].note
+    with state(app, original) as case:
+        assert case.events[-1].action == "merge_in"
+
+
+def test_a_stale_move_loses_the_race(app: Flask, make_case: Any, users: Any) -> None:
+    code = make_case(now=NOW)
+    coordinator = users("coordinator", "VP")
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        case_status_seen = case.status
+        # another request acknowledges in between
+        db.session.execute(
+            Case.__table__.update().where(Case.code == code).values(status="acknowledged")
+        )
+        case.status = case_status_seen  # this request still believes "received"
+        with pytest.raises(Conflict, match="vừa được người khác cập nhật"):
+            handling.acknowledge(case, coordinator(), NOW)
+        db.session.rollback()
+        events = db.session.scalar(
+            select(func.count(CaseEvent.id)).join(Case).where(Case.code == code)
+        )
+        assert events == 1
