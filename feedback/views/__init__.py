@@ -6,8 +6,33 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, boxes, desk, errors, files, hotline, imports, public
+    from . import (
+        api,
+        auth,
+        boxes,
+        desk,
+        errors,
+        files,
+        follow,
+        hotline,
+        imports,
+        public,
+        search,
+        workflow,
+    )
 
-    for module in (public, auth, desk, hotline, boxes, imports, files, api):
+    for module in (
+        public,
+        follow,
+        auth,
+        desk,
+        workflow,
+        search,
+        hotline,
+        boxes,
+        imports,
+        files,
+        api,
+    ):
         app.register_blueprint(module.bp)
     errors.register(app)
