@@ -54,9 +54,8 @@ def clock_for(received: datetime, **kw: bool) -> Clock:
                 (Milestone.RESPONSE_BREACH, local(2024, 2, 19, 23, 59, 59)),
             ],
         ),
-        # Thu 25 Apr 2024: working days Fri 26, Mon 29? no (swap day off), Tue 30 off, Wed 1
-        # May off, Thu 2, Fri 3, Sat 4 (make-up), Mon 6, Tue 7 → due Tue 7 May... count:
-        # 26 (1), 2 May (2), 3 May (3), 4 May (4), 6 May (5), 7 May (6).
+        # Thu 25 Apr 2024 15:00: working days Fri 26 Apr (1), [Mon 29 swapped off, 30/4 and
+        # 1/5 holidays], Thu 2 May (2), Fri 3 (3), Sat 4 make-up (4), Mon 6 (5), Tue 7 (6).
         (
             local(2024, 4, 25, 15),
             [
