@@ -231,3 +231,20 @@ def test_a_stale_move_loses_the_race(app: Flask, make_case: Any, users: Any) -> 
             select(func.count(CaseEvent.id)).join(Case).where(Case.code == code)
         )
         assert events == 1
+
+
+def test_waiting_for_the_citizen_pauses_the_response_clock(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    """Received Mon 2 Mar 2026 09:00 → due Tue 10 Mar. Asked Tue 3 Mar, answered Thu 5 Mar:
+    Tue 3 and Wed 4 were lost → due Thu 12 Mar 23:59:59 local."""
+    code = make_case(category_code="6.3b", area_code="00688", now=NOW)
+    officer = users("officer", "UBND-00688")
+    work(code, lambda c: handling.acknowledge(c, officer(), NOW))
+    with state(app, code) as case:
+        assert case.response_due_at == datetime(2026, 3, 10, 16, 59, 59, tzinfo=UTC)
+    work(code, lambda c: handling.ask_citizen(c, officer(), NOW + timedelta(days=1), "Số nhà?"))
+    work(code, lambda c: followup.citizen_reply(c, NOW + timedelta(days=3), "Số nhà 12."))
+    with state(app, code) as case:
+        assert case.response_due_at == datetime(2026, 3, 12, 16, 59, 59, tzinfo=UTC)
+        assert case.events[-1].data["paused_since"].startswith("2026-03-03")

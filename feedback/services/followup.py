@@ -7,20 +7,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from ..domain.deadlines import DayType
 from ..domain.permissions import Op
+from ..domain.sla import extend_for_pause
 from ..domain.states import Action
 from ..models import Case, CaseEvent, User
 from .attachments import Upload, store_upload
 from .errors import Conflict, ValidationError
 from .handling import _text, move, record, require
 from .notify import tell_citizen
-from .policies import deadlines_for, load_policy
+from .policies import deadlines_for, load_calendar, load_policy
 
 
 def citizen_reply(
     case: Case, now: datetime, text: str, uploads: Sequence[Upload] = ()
 ) -> CaseEvent:
     text = _text(text, "reply", "nội dung bổ sung")
+    values: dict[str, object] = {"waiting_since": None}
+    data: dict[str, object] = {}
+    policy = load_policy(case.kind)
+    if policy.pause_when_waiting and case.waiting_since is not None:
+        # The clock stood still while the case waited for the citizen.
+        due = extend_for_pause(
+            case.response_due_at,
+            case.waiting_since,
+            now,
+            load_calendar(),
+            DayType(policy.response_day_type),
+        )
+        if due != case.response_due_at:
+            values["response_due_at"] = due
+            data = {
+                "paused_since": case.waiting_since.isoformat(),
+                "response_due_before": case.response_due_at.isoformat(),
+                "response_due_after": due.isoformat(),
+            }
     event = move(
         case,
         Action.CITIZEN_REPLY,
@@ -28,7 +49,8 @@ def citizen_reply(
         now=now,
         public=True,
         note=f"Người dân bổ sung: {text}",
-        values={"waiting_since": None},
+        values=values,
+        data=data,
     )
     for upload in uploads:
         store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
