@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cfg.validate(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import cli, database, i18n, security
+    from . import cli, database, i18n, scheduler, security
     from .extensions import csrf, db, login_manager, migrate
     from .views import register_blueprints
 
@@ -46,4 +46,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     register_blueprints(app)
     cli.register(app)
+    scheduler.init_app(app)
     return app

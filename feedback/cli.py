@@ -131,6 +131,10 @@ def up_command(host: str, port: int, demo: bool) -> None:
             f"Dữ liệu mẫu: {summary.get('users_created', 0)} tài khoản mới; "
             "mật khẩu mọi tài khoản mẫu: demo-matkhau"
         )
+    from .scheduler import start_in_process
+
+    if start_in_process(current_app._get_current_object()):
+        click.echo("Bộ lập lịch (quét thời hạn, gửi thư) đang chạy trong tiến trình này.")
     click.echo(f"Mở http://{host}:{port}/  (Ctrl+C để dừng)")
     # Flask's app.run() refuses to block inside a `flask` command; serve with Werkzeug.
     run_simple(host, port, current_app._get_current_object(), threaded=True)
@@ -178,7 +182,56 @@ def import_1022_command(file: str, username: str | None) -> None:
             click.echo(f"  {column}: {reason}", err=True)
 
 
+sla_cli = AppGroup("sla", help="Giám sát thời hạn.")
+outbox_cli = AppGroup("outbox", help="Hộp thư đi.")
+
+
+@sla_cli.command("sweep")
+@with_appcontext
+def sla_sweep() -> None:
+    """Quét một lần: cảnh báo, quá hạn, báo cáo vượt cấp; in tóm tắt JSON."""
+    from .services.sla import sweep
+
+    click.echo(json.dumps(sweep(datetime.now(UTC)), ensure_ascii=False))
+
+
+@outbox_cli.command("deliver")
+@with_appcontext
+def outbox_deliver() -> None:
+    """Gửi các thư đang chờ trong hộp thư đi."""
+    from .services.delivery import deliver
+
+    click.echo(json.dumps(deliver(datetime.now(UTC)), ensure_ascii=False))
+
+
+@click.command("digest")
+@with_appcontext
+def digest_command() -> None:
+    """Gửi bản tin buổi sáng cho các đơn vị (chỉ ngày làm việc)."""
+    from .services.digest import send_digests
+
+    click.echo(json.dumps(send_digests(datetime.now(UTC)), ensure_ascii=False))
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Chạy bộ lập lịch như một tiến trình riêng (môi trường vận hành)."""
+    import logging
+
+    from flask import current_app
+
+    from .scheduler import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    run_forever(current_app._get_current_object())
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(sla_cli)
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(digest_command)
+    app.cli.add_command(scheduler_command)
     app.cli.add_command(up_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)

@@ -50,6 +50,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
         "FEEDBACK_LANGUAGES": ("vi", "en"),
         "FEEDBACK_SCHEDULER": "on",
+        "FEEDBACK_SWEEP_SECONDS": 60,
+        "FEEDBACK_DELIVER_SECONDS": 30,
         "MAIL_PORT": 25,
         "MAIL_USE_TLS": False,
         "MAIL_DEFAULT_SENDER": "no-reply@hagiang.invalid",
@@ -61,6 +63,9 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
     cfg: dict[str, Any] = {k: environ[k] for k in _PASSTHROUGH if environ.get(k)}
     if environ.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
+    for name in ("FEEDBACK_SWEEP_SECONDS", "FEEDBACK_DELIVER_SECONDS"):
+        if environ.get(name):
+            cfg[name] = int(environ[name])
     if environ.get("MAIL_PORT"):
         cfg["MAIL_PORT"] = int(environ["MAIL_PORT"])
     if environ.get("MAIL_USE_TLS"):

@@ -1,7 +1,24 @@
 """The persistent model. Import from here so every table is registered with the metadata."""
 
-from .case import CHANNELS, STATUSES, Attachment, Case, CaseCounter, CaseEvent, CaseLink
-from .ops import BoxOpening, IdempotencyKey, ImportBatch, Notification, SuggestionBox
+from .case import (
+    CHANNELS,
+    STATUSES,
+    ApologyLetter,
+    Attachment,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseLink,
+    SlaEvent,
+)
+from .ops import (
+    BoxOpening,
+    FailedAddress,
+    IdempotencyKey,
+    ImportBatch,
+    Notification,
+    SuggestionBox,
+)
 from .reference import (
     CASE_KINDS,
     Area,
@@ -23,6 +40,7 @@ __all__ = [
     "ROLE_LABELS",
     "STATUSES",
     "ApiToken",
+    "ApologyLetter",
     "Area",
     "Attachment",
     "BoxOpening",
@@ -33,11 +51,13 @@ __all__ = [
     "CaseLink",
     "Category",
     "Dimension",
+    "FailedAddress",
     "IdempotencyKey",
     "ImportBatch",
     "Notification",
     "RoutingRule",
     "Setting",
+    "SlaEvent",
     "SlaPolicy",
     "SuggestionBox",
     "UTCDateTime",

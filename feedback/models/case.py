@@ -54,6 +54,7 @@ class Case(db.Model):
         ),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("reopen_count >= 0", name="reopen_count_nonnegative"),
+        CheckConstraint("deadline_rev >= 0 AND extensions >= 0", name="counters_nonnegative"),
         CheckConstraint(
             "kind <> 'denunciation' OR (reporter_name IS NULL AND reporter_phone IS NULL"
             " AND reporter_email IS NULL)",
@@ -102,6 +103,16 @@ class Case(db.Model):
     answer_drafted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The SLA sweep looks only at cases whose next milestone has come (indexed), so its
+    # work follows the number of due cases, not the size of the table. Any change to a
+    # case sets it to "now" so the next sweep re-evaluates the case.
+    next_sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Bumped whenever a due time is recomputed (pause, extension, reopening, calendar
+    # change): warnings and breaches are recorded once per revision.
+    deadline_rev: Mapped[int] = mapped_column(default=0)
+    is_complex: Mapped[bool] = mapped_column(default=False)
+    is_remote: Mapped[bool] = mapped_column(default=False)
+    extensions: Mapped[int] = mapped_column(default=0)
     reopen_count: Mapped[int] = mapped_column(default=0)
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(Text)
@@ -196,3 +207,58 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case | None] = relationship(back_populates="attachments")
+
+
+SLA_MILESTONES = ("ack_warning", "ack_breach", "response_warning", "response_breach")
+
+
+class SlaEvent(db.Model):
+    """A warning or breach, recorded once per case, milestone and deadline revision: the
+    unique key is what makes two schedulers (or a retried sweep) harmless."""
+
+    __tablename__ = "sla_events"
+    __table_args__ = (
+        UniqueConstraint("case_id", "milestone", "deadline_rev"),
+        CheckConstraint(in_list("milestone", SLA_MILESTONES), name="milestone"),
+        Index("ix_sla_events_recorded", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    milestone: Mapped[str] = mapped_column(String(20))
+    deadline_rev: Mapped[int]
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handling_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+
+    case: Mapped[Case] = relationship()
+
+
+APOLOGY_STATUSES = ("owed", "issued", "delivered")
+
+
+class ApologyLetter(db.Model):
+    """The written apology owed for a late answer (plan: 100 % of late cases), from the
+    obligation to the letter handed over or sent."""
+
+    __tablename__ = "apology_letters"
+    __table_args__ = (
+        CheckConstraint(in_list("status", APOLOGY_STATUSES), name="status"),
+        CheckConstraint(
+            "delivered_via IS NULL OR delivered_via IN ('post', 'email', 'in_person')",
+            name="delivered_via",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="owed")
+    owed_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    late_by_seconds: Mapped[int] = mapped_column(default=0)
+    number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    delivered_via: Mapped[str | None] = mapped_column(String(16))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case] = relationship()

@@ -42,6 +42,9 @@ class Notification(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Deterministic, so a message re-sent after a crash inside the SMTP window carries
+    # the same Message-ID and receivers can drop the copy.
+    message_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -122,3 +125,13 @@ class ImportBatch(db.Model):
     already_present: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class FailedAddress(db.Model):
+    """An address the mail server refused for good: not retried for ever, shown to admins."""
+
+    __tablename__ = "failed_addresses"
+
+    address: Mapped[str] = mapped_column(String(300), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())

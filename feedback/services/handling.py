@@ -18,6 +18,7 @@ from ..domain.permissions import Op
 from ..domain.states import Action, InvalidTransition, Status, next_status
 from ..extensions import db
 from ..models import Case, CaseEvent, Unit, User
+from .apology import owe_if_late
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .notify import tell_citizen
 from .settings import get_setting
@@ -67,7 +68,7 @@ def move(
     result = db.session.execute(
         update(Case)
         .where(Case.id == case.id, Case.status == current.value)
-        .values(status=target.value, updated_at=now, **(values or {}))
+        .values(status=target.value, updated_at=now, next_sla_check_at=now, **(values or {}))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -220,6 +221,7 @@ def reject(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
         },
     )
     tell_citizen(case, kind="rejected", reason=str(event.id), now=now, text=answer)
+    owe_if_late(case, now)
     return event
 
 
@@ -376,6 +378,7 @@ def approve_answer(case: Case, user: User, now: datetime, body: str | None = Non
         now=now,
         text=f"Trả lời của {case.handling_unit.name} về hồ sơ {case.code}:\n\n{text}",
     )
+    owe_if_late(case, now)
     return event
 
 

@@ -267,6 +267,7 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         routing_reason=routed.reason,
         received_at=received_at,
         box_opening_id=data.box_opening_id,
+        next_sla_check_at=now,
         search_text=fold(" ".join(p for p in (data.subject, data.body, data.address or "") if p)),
         ack_due_at=deadlines.ack_due_at,
         response_due_at=deadlines.response_due_at,
