@@ -247,4 +247,63 @@ def test_waiting_for_the_citizen_pauses_the_response_clock(
     work(code, lambda c: followup.citizen_reply(c, NOW + timedelta(days=3), "Số nhà 12."))
     with state(app, code) as case:
         assert case.response_due_at == datetime(2026, 3, 12, 16, 59, 59, tzinfo=UTC)
-        assert case.events[-1].data["paused_since"].startswith("2026-03-03")
+        reply = next(e for e in case.events if e.action == "citizen_reply")
+        assert reply.data["paused_since"].startswith("2026-03-03")
+        assert case.events[-1].action == "recompute" and case.deadline_rev == 1
+
+
+def test_denunciation_extensions_follow_the_law(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    """Law on Denunciations 2018, art. 30: extended once, twice if especially complex;
+    each extension adds the policy's days, by a recorded decision."""
+    code = make_case(kind="denunciation", category_code="4.1", area_code="00688", now=NOW)
+    coordinator = users("coordinator", "VP")
+    work(code, lambda c: handling.transfer(c, coordinator(), NOW, "TTR", "Thẩm quyền Thanh tra."))
+    head = users("unit_head", "TTR")
+    work(code, lambda c: handling.acknowledge(c, head(), NOW + timedelta(days=1)))
+    with state(app, code) as case:
+        due = case.response_due_at
+        rev = case.deadline_rev
+    work(
+        code,
+        lambda c: handling.extend(
+            c, head(), NOW + timedelta(days=20), "Cần xác minh thêm.", "QĐ 12/QĐ-TTr"
+        ),
+    )
+    with state(app, code) as case:
+        assert case.response_due_at == due + timedelta(days=30)
+        assert case.deadline_rev == rev + 1 and case.extensions == 1
+    with pytest.raises(Conflict, match="tối đa 1 lần"):
+        work(
+            code,
+            lambda c: handling.extend(c, head(), NOW + timedelta(days=21), "Thêm nữa.", "QĐ 13"),
+        )
+    work(
+        code,
+        lambda c: handling.classify(
+            c,
+            head(),
+            NOW + timedelta(days=22),
+            complex_case=True,
+            remote=False,
+            reason="Nhiều nội dung, nhiều nơi.",
+        ),
+    )
+    work(
+        code,
+        lambda c: handling.extend(
+            c, head(), NOW + timedelta(days=23), "Vụ việc đặc biệt phức tạp.", "QĐ 14/QĐ-TTr"
+        ),
+    )
+    with state(app, code) as case:
+        assert case.extensions == 2
+        steps = [e.action for e in case.events]
+        assert steps.count("extend") == 2 and "classify" in steps
+
+
+def test_officers_cannot_extend(app: Flask, make_case: Any, work: Any, users: Any) -> None:
+    code = make_case(kind="complaint", category_code="6.3b", area_code="00688", now=NOW)
+    officer = users("officer", "UBND-00688")
+    with pytest.raises(Forbidden):
+        work(code, lambda c: handling.extend(c, officer(), NOW, "Lý do đủ dài.", "QĐ 1"))

@@ -30,6 +30,8 @@ class Op(StrEnum):
     REOPEN = "reopen"  # staff reopening on the citizen's behalf
     REJECT = "reject"
     MERGE = "merge"
+    EXTEND = "extend"  # extend a statutory limit by recorded decision (complaints, denunciations)
+    CLASSIFY = "classify"  # mark a case complex or in a remote area (longer statutory limits)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ _COORDINATOR = frozenset(
         Op.MERGE,
         Op.CLOSE,
         Op.REOPEN,
+        Op.CLASSIFY,
     }
 )
 _INSPECTOR = frozenset({Op.VIEW, Op.VIEW_IDENTITY, Op.NOTE, Op.LINK})
@@ -75,7 +78,14 @@ _OFFICER = frozenset(
         Op.DRAFT_ANSWER,
     }
 )
-_UNIT_HEAD = _OFFICER | {Op.ASSIGN, Op.APPROVE_ANSWER, Op.REJECT, Op.CLOSE}
+_UNIT_HEAD = _OFFICER | {
+    Op.ASSIGN,
+    Op.APPROVE_ANSWER,
+    Op.REJECT,
+    Op.CLOSE,
+    Op.EXTEND,
+    Op.CLASSIFY,
+}
 _INTAKE = frozenset({Op.VIEW, Op.VIEW_IDENTITY})
 
 CONFIDENTIAL_KINDS = frozenset({"denunciation"})

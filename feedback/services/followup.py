@@ -7,41 +7,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from ..domain.deadlines import DayType
 from ..domain.permissions import Op
-from ..domain.sla import extend_for_pause
 from ..domain.states import Action
 from ..models import Case, CaseEvent, User
 from .attachments import Upload, store_upload
+from .deadlines import recompute
 from .errors import Conflict, ValidationError
 from .handling import _text, move, record, require
 from .notify import tell_citizen
-from .policies import deadlines_for, load_calendar, load_policy
+from .policies import load_policy
 
 
 def citizen_reply(
     case: Case, now: datetime, text: str, uploads: Sequence[Upload] = ()
 ) -> CaseEvent:
     text = _text(text, "reply", "nội dung bổ sung")
-    values: dict[str, object] = {"waiting_since": None}
-    data: dict[str, object] = {}
-    policy = load_policy(case.kind)
-    if policy.pause_when_waiting and case.waiting_since is not None:
-        # The clock stood still while the case waited for the citizen.
-        due = extend_for_pause(
-            case.response_due_at,
-            case.waiting_since,
-            now,
-            load_calendar(),
-            DayType(policy.response_day_type),
-        )
-        if due != case.response_due_at:
-            values["response_due_at"] = due
-            data = {
-                "paused_since": case.waiting_since.isoformat(),
-                "response_due_before": case.response_due_at.isoformat(),
-                "response_due_after": due.isoformat(),
-            }
+    # The clock stood still while the case waited: deadlines.derive reads "paused_since".
+    data = {"paused_since": case.waiting_since.isoformat()} if case.waiting_since else {}
     event = move(
         case,
         Action.CITIZEN_REPLY,
@@ -49,9 +31,10 @@ def citizen_reply(
         now=now,
         public=True,
         note=f"Người dân bổ sung: {text}",
-        values=values,
+        values={"waiting_since": None},
         data=data,
     )
+    recompute(case, now, "người dân đã bổ sung thông tin")
     for upload in uploads:
         store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
     return event
@@ -78,7 +61,6 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
             if until is not None
             else "Hồ sơ chưa được trả lời nên chưa thể mở lại."
         )
-    deadlines = deadlines_for(case.kind, now)
     event = move(
         case,
         Action.REOPEN,
@@ -91,13 +73,13 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
             "answered_at": None,
             "closed_at": None,
             "reopen_count": case.reopen_count + 1,
-            "response_due_at": deadlines.response_due_at,
             "rating": None,
             "rating_comment": None,
             "rated_at": None,
         },
         label=None if user else "Người dân",
     )
+    recompute(case, now, "mở lại hồ sơ")
     tell_citizen(
         case,
         kind="reopened",

@@ -15,16 +15,19 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..domain.permissions import Op
-from ..domain.states import Action, InvalidTransition, Status, next_status
+from ..domain.states import OPEN_STATUSES, Action, InvalidTransition, Status, next_status
 from ..extensions import db
 from ..models import Case, CaseEvent, Unit, User
 from .apology import owe_if_late
+from .deadlines import recompute
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .notify import tell_citizen
+from .policies import load_policy
 from .settings import get_setting
 from .visibility import ops_for
 
 MIN_REASON = 5
+OPEN = {s.value for s in OPEN_STATUSES}
 
 
 class InvalidMove(Conflict):
@@ -142,6 +145,7 @@ def acknowledge(case: Case, user: User, now: datetime, note: str = "") -> CaseEv
         note=note.strip() or "Đã xác nhận tiếp nhận; hồ sơ đang được xem xét, giải quyết.",
         values={"acknowledged_at": case.acknowledged_at or now},
     )
+    recompute(case, now, "thụ lý")
     tell_citizen(
         case,
         kind="acknowledged",
@@ -393,6 +397,53 @@ def close(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:
         note=note.strip() or "Kết thúc hồ sơ.",
         values={"closed_at": now, "waiting_since": None},
     )
+
+
+def extend(case: Case, user: User, now: datetime, reason: str, decision: str) -> CaseEvent:
+    """Extend a statutory limit by a recorded decision (Law on Denunciations 2018, art. 30:
+    once, twice for especially complex cases); the policy says how often and how long."""
+    require(user, case, Op.EXTEND)
+    extra = load_policy(case.kind).extra or {}
+    allowed = int(extra.get("max_extensions_complex" if case.is_complex else "max_extensions") or 0)
+    if case.answered_at is not None or case.status not in OPEN:
+        raise InvalidMove("Chỉ gia hạn được hồ sơ đang giải quyết.")
+    if case.extensions >= allowed:
+        raise Conflict(f"Loại hồ sơ này được gia hạn tối đa {allowed} lần; không thể gia hạn thêm.")
+    reason = _text(reason, "reason", "lý do gia hạn")
+    decision = _text(decision, "decision", "số, ngày quyết định gia hạn", 3)
+    days = int(extra.get("extension_days") or 0)
+    case.extensions += 1
+    event = record(
+        case,
+        "extend",
+        user=user,
+        now=now,
+        public=True,
+        note=f"Gia hạn giải quyết theo {decision}. Lý do: {reason}",
+        data={"days": days, "decision": decision, "reason": reason},
+    )
+    recompute(case, now, f"gia hạn theo {decision}")
+    return event
+
+
+def classify(
+    case: Case, user: User, now: datetime, *, complex_case: bool, remote: bool, reason: str
+) -> CaseEvent:
+    """Mark a case complex or in a remote area: the statutory limits of its policy change."""
+    require(user, case, Op.CLASSIFY)
+    reason = _text(reason, "reason", "lý do")
+    case.is_complex, case.is_remote = complex_case, remote
+    labels = [t for t, on in (("phức tạp", complex_case), ("vùng sâu, vùng xa", remote)) if on]
+    event = record(
+        case,
+        "classify",
+        user=user,
+        now=now,
+        note=f"Phân loại: {', '.join(labels) or 'thông thường'}. Lý do: {reason}",
+        data={"complex": complex_case, "remote": remote},
+    )
+    recompute(case, now, "phân loại lại hồ sơ")
+    return event
 
 
 def _allowed(case: Case) -> frozenset[Action]:

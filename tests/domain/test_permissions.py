@@ -25,7 +25,7 @@ def test_officer_works_only_own_unit() -> None:
 
 def test_unit_head_assigns_approves_and_closes_own_unit() -> None:
     head = who("unit_head", "UBND-00688")
-    for op in (Op.ASSIGN, Op.APPROVE_ANSWER, Op.CLOSE, Op.REJECT, Op.DRAFT_ANSWER):
+    for op in (Op.ASSIGN, Op.APPROVE_ANSWER, Op.CLOSE, Op.REJECT, Op.DRAFT_ANSWER, Op.EXTEND):
         assert allowed(head, op, CASE)
     assert not allowed(head, Op.MERGE, CASE)
     assert granted(who("unit_head", "DL"), CASE) == frozenset()
@@ -37,6 +37,8 @@ def test_coordinator_triages_the_whole_city_but_does_not_answer() -> None:
         assert allowed(coordinator, op, CASE)
     assert not allowed(coordinator, Op.APPROVE_ANSWER, CASE)
     assert not allowed(coordinator, Op.DRAFT_ANSWER, CASE)
+    assert not allowed(coordinator, Op.EXTEND, CASE)
+    assert allowed(coordinator, Op.CLASSIFY, CASE)
 
 
 def test_inspector_sees_everything_and_changes_nothing() -> None:
