@@ -7,6 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from . import (
+        admin,
         api,
         auth,
         boxes,
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
         imports,
         files,
         api,
+        admin,
     ):
         app.register_blueprint(module.bp)
     errors.register(app)
