@@ -246,7 +246,15 @@ def _staff(password: str) -> tuple[dict[str, User], int]:
     for username, role, unit_code, full_name in USERS:
         user = db.session.scalar(select(User).where(func.lower(User.username) == username))
         if user is None:
-            user = create_user(username, role, password, unit_code=unit_code, full_name=full_name)
+            user = create_user(
+                username,
+                role,
+                password,
+                unit_code=unit_code,
+                full_name=full_name,
+                # Fictional addresses (.example never resolves): the outbox shows who is told.
+                email=f"{username}@hagiang.example",
+            )
             created += 1
         users[username] = user
     return users, created
