@@ -13,12 +13,17 @@ def register_blueprints(app: Flask) -> None:
         boxes,
         desk,
         errors,
+        exports,
         files,
         follow,
         hotline,
         imports,
+        letters,
+        oversight,
         public,
+        reports,
         search,
+        transparency,
         workflow,
     )
 
@@ -35,6 +40,11 @@ def register_blueprints(app: Flask) -> None:
         files,
         api,
         admin,
+        oversight,
+        reports,
+        letters,
+        exports,
+        transparency,
     ):
         app.register_blueprint(module.bp)
     errors.register(app)
