@@ -22,6 +22,7 @@ _VI = {
     "The CSRF tokens do not match.": "Mã bảo vệ biểu mẫu không khớp; vui lòng gửi lại.",
     "CSRF token missing.": "Thiếu mã bảo vệ biểu mẫu; vui lòng gửi lại.",
     "CSRF token expired.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
+    "The CSRF session token is missing.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
     "Not a valid integer value.": "Phải là một số nguyên.",
     "Not a valid float value.": "Phải là một số.",
     "Not a valid datetime value.": "Thời gian không hợp lệ.",
@@ -40,6 +41,16 @@ class Form(FlaskForm):
     class Meta:
         def get_translations(self, form: object) -> _VietnameseMessages:
             return _VietnameseMessages()
+
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        ok = super().validate(extra_validators)
+        # Flask-WTF raises its CSRF messages in English without the form's translations.
+        token = getattr(self, "csrf_token", None)
+        if token is not None and token.errors:
+            token.errors = [
+                _VI.get(e, "Biểu mẫu đã hết hạn; vui lòng gửi lại.") for e in token.errors
+            ]
+        return ok
 
 
 class SubmitCaseForm(Form):

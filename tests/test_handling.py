@@ -307,3 +307,29 @@ def test_officers_cannot_extend(app: Flask, make_case: Any, work: Any, users: An
     officer = users("officer", "UBND-00688")
     with pytest.raises(Forbidden):
         work(code, lambda c: handling.extend(c, officer(), NOW, "Lý do đủ dài.", "QĐ 1"))
+
+
+def test_assign_refused_on_a_finished_case(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    code = make_case(category_code="6.3b", area_code="00688", now=NOW)
+    head = users("unit_head", "UBND-00688")
+    officer = users("officer", "UBND-00688")
+    coordinator = users("coordinator", "VP")
+    work(code, lambda c: handling.reject(c, coordinator(), NOW, "Không thuộc thẩm quyền."))
+    with pytest.raises(handling.InvalidMove):
+        work(code, lambda c: handling.assign(c, head(), NOW, officer().username))
+
+
+def test_starting_a_transferred_case_acknowledges_it(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    code = make_case(category_code="4.4", area_code=None, now=NOW)
+    coordinator = users("coordinator", "VP")
+    nv = users("officer", "NV")
+    work(code, lambda c: handling.transfer(c, coordinator(), NOW, "NV", "Thuộc Phòng Nội vụ."))
+    work(code, lambda c: handling.start(c, nv(), NOW + timedelta(hours=2)))
+    with state(app, code) as case:
+        assert case.status == "in_progress"
+        assert case.acknowledged_at == NOW + timedelta(hours=2)
+        assert case.events[-1].public

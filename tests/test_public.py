@@ -241,8 +241,11 @@ def test_anonymous_submission_needs_no_contact(app: Flask, client: FlaskClient) 
 def lookup(client: FlaskClient, code: str, key: str) -> Any:
     page = client.get("/tra-cuu")
     assert page.status_code == 200
+    # A proven key redirects to the follow-up page (303); a wrong one answers 422 at once.
     return client.post(
-        "/tra-cuu", data={"csrf_token": csrf_from(page.text), "code": code, "access_key": key}
+        "/tra-cuu",
+        data={"csrf_token": csrf_from(page.text), "code": code, "access_key": key},
+        follow_redirects=True,
     )
 
 

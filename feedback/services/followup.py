@@ -22,6 +22,11 @@ def citizen_reply(
     case: Case, now: datetime, text: str, uploads: Sequence[Upload] = ()
 ) -> CaseEvent:
     text = _text(text, "reply", "nội dung bổ sung")
+    stored = [
+        store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
+        for upload in uploads
+    ]
+    files = (" Kèm tệp: " + ", ".join(a.original_name for a in stored) + ".") if stored else ""
     # The clock stood still while the case waited: deadlines.derive reads "paused_since".
     data = {"paused_since": case.waiting_since.isoformat()} if case.waiting_since else {}
     event = move(
@@ -30,13 +35,11 @@ def citizen_reply(
         user=None,
         now=now,
         public=True,
-        note=f"Người dân bổ sung: {text}",
+        note=f"Người dân bổ sung: {text}{files}",
         values={"waiting_since": None},
         data=data,
     )
     recompute(case, now, "người dân đã bổ sung thông tin")
-    for upload in uploads:
-        store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
     return event
 
 

@@ -274,6 +274,8 @@ def merge(case: Case, user: User, now: datetime, into_code: str) -> CaseEvent:
 
 def assign(case: Case, user: User, now: datetime, officer_username: str) -> CaseEvent:
     require(user, case, Op.ASSIGN)
+    if case.status not in OPEN:
+        raise InvalidMove("Hồ sơ đã kết thúc, không giao xử lý được nữa.")
     officer = db.session.scalar(
         select(User).where(User.username == (officer_username or "").strip().lower())
     )
@@ -298,16 +300,34 @@ def assign(case: Case, user: User, now: datetime, officer_username: str) -> Case
 
 
 def start(case: Case, user: User, now: datetime) -> CaseEvent:
+    """Taking the case up; from a transfer that nobody acknowledged yet, this is also the
+    acknowledgement (the citizen is told, the 24-hour promise is kept)."""
     require(user, case, Op.START)
-    return move(
+    first_ack = case.acknowledged_at is None
+    event = move(
         case,
         Action.START,
         user=user,
         now=now,
-        public=False,
-        note="Bắt đầu xử lý.",
-        values={"assigned_to_id": case.assigned_to_id or user.id},
+        public=first_ack,
+        note="Đã tiếp nhận và bắt đầu xử lý." if first_ack else "Bắt đầu xử lý.",
+        values={
+            "assigned_to_id": case.assigned_to_id or user.id,
+            "acknowledged_at": case.acknowledged_at or now,
+        },
     )
+    if first_ack:
+        tell_citizen(
+            case,
+            kind="acknowledged",
+            reason=str(event.id),
+            now=now,
+            text=(
+                f"Hồ sơ {case.code} đã được tiếp nhận và đang được "
+                f"{case.handling_unit.name} giải quyết."
+            ),
+        )
+    return event
 
 
 def add_note(case: Case, user: User, now: datetime, text: str) -> CaseEvent:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
-from ..domain.states import STATUS_LABELS, Status
+from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
 from ..forms import LookupForm, SubmitCaseForm
 from ..models import Case, Category
@@ -34,6 +34,7 @@ from ..services.intake import (
     submit_case,
 )
 from .choices import area_choices, category_choices
+from .follow import remember
 from .formdata import case_input
 
 bp = Blueprint("public", __name__)
@@ -207,15 +208,9 @@ def lookup() -> Any:
             code = form.code.data.strip().upper()
             case = db.session.scalar(select(Case).where(Case.code == code))
             if case is not None and access_key_matches(case, form.access_key.data):
-                return render_template(
-                    "public/status.html",
-                    case=case,
-                    events=[e for e in case.events if e.public],
-                    open_states={s.value for s in Status if s not in _CLOSED},
-                )
+                # The session remembers the code (never the key) and follows it there.
+                remember(case.code)
+                return redirect(url_for("follow.status", code=case.code), 303)
             form.access_key.errors = ["Mã hồ sơ hoặc mã tra cứu không đúng."]
         return render_template("public/lookup.html", form=form), 422
     return render_template("public/lookup.html", form=form)
-
-
-_CLOSED = {Status.CLOSED, Status.REJECTED, Status.MERGED}

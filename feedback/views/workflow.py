@@ -1,7 +1,264 @@
-"""Working a case from the desk: triage queue and the case page actions."""
+"""Working a case from the desk: the coordinator's triage queue and the case page actions.
+
+Each action is one POST route (``/can-bo/ho-so/<code>/<slug>``) built from the table
+``STEPS``: load the case (404 when the user may not see it), check the permission (403),
+call one service in a unit of work, flash the outcome, 303 back. The services decide
+what is legal; this module only shows the forms they would accept.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from ..database import unit_of_work
+from ..domain.permissions import CaseFacts, Op, Subject, granted
+from ..domain.states import OPEN_STATUSES, Action, allowed_actions
+from ..domain.text import fold
+from ..extensions import db
+from ..models import Case, CaseEvent, Unit, User
+from ..security import STAFF_ROLES, roles
+from ..services import followup, handling
+from ..services.errors import Forbidden, ServiceError
+from ..services.settings import get_setting
+from ..services.visibility import ops_for, visible_condition
 
 bp = Blueprint("workflow", __name__, url_prefix="/can-bo")
+
+PAGE_SIZE = 50
+NO_RIGHT = "Ông/bà không có quyền thực hiện thao tác này với hồ sơ."
+
+
+@dataclass(frozen=True)
+class Step:
+    slug: str  # the URL's last segment
+    op: Op  # the permission it needs
+    state: Action | None  # the state machine's move, when it changes the status
+    run: Callable[..., CaseEvent]  # run(case, user, now, *form values)
+    fields: str = ""  # the form fields passed to ``run``, in order
+
+
+def _reopen(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
+    return followup.reopen(case, now, reason, user=user)
+
+
+A = Action
+STEPS: dict[str, Step] = {
+    "acknowledge": Step("xac-nhan-tiep-nhan", Op.ACKNOWLEDGE, A.ACKNOWLEDGE, handling.acknowledge),
+    "confirm_routing": Step("dung-don-vi", Op.ROUTE, None, handling.confirm_routing),
+    "transfer": Step("chuyen", Op.TRANSFER, A.TRANSFER, handling.transfer, "unit_code reason"),
+    "reject": Step("khong-tiep-nhan", Op.REJECT, A.REJECT, handling.reject, "reason"),
+    "merge": Step("gop", Op.MERGE, A.MERGE, handling.merge, "into"),
+    "assign": Step("giao", Op.ASSIGN, None, handling.assign, "officer"),
+    "start": Step("nhan-xu-ly", Op.START, A.START, handling.start),
+    "note": Step("ghi-chu", Op.NOTE, None, handling.add_note, "note"),
+    "ask_citizen": Step(
+        "de-nghi-bo-sung", Op.ASK_CITIZEN, A.ASK_CITIZEN, handling.ask_citizen, "question"
+    ),
+    "draft_answer": Step("du-thao", Op.DRAFT_ANSWER, A.ANSWER, handling.draft_answer, "body"),
+    "approve_answer": Step(
+        "duyet-tra-loi", Op.APPROVE_ANSWER, A.ANSWER, handling.approve_answer, "body"
+    ),
+    "close": Step("dong", Op.CLOSE, A.CLOSE, handling.close),
+    "reopen": Step("mo-lai", Op.REOPEN, A.REOPEN, _reopen, "reason"),
+}
+"""Every workflow action of the desk: {name: step}; the name is also the endpoint."""
+
+DONE = {  # flashed on success; {code} and {note} (the event's note) are filled in
+    "acknowledge": "Đã xác nhận tiếp nhận hồ sơ {code}; người gửi được thông báo.",
+    "confirm_routing": "Hồ sơ {code}: {note}",
+    "transfer": "Hồ sơ {code}: {note}",
+    "reject": "Đã ghi nhận không tiếp nhận hồ sơ {code}; người gửi được thông báo lý do.",
+    "merge": "Đã gộp hồ sơ {code}: {note}",
+    "assign": "Hồ sơ {code}: {note}",
+    "start": "Đã nhận xử lý hồ sơ {code}.",
+    "note": "Đã thêm ghi chú nội bộ.",
+    "ask_citizen": "Đã gửi đề nghị bổ sung thông tin cho người dân.",
+    "draft_answer": "Đã lưu dự thảo trả lời, chờ lãnh đạo đơn vị duyệt.",
+    "approve_answer": "Đã duyệt và gửi trả lời hồ sơ {code}; câu trả lời được công khai.",
+    "close": "Đã kết thúc hồ sơ {code}.",
+    "reopen": "Đã mở lại hồ sơ {code} theo đề nghị của người dân.",
+}
+
+
+def holders(op: Op) -> tuple[str, ...]:
+    """The roles that can hold ``op`` on some case (for @roles), from the permission table."""
+    facts = CaseFacts(handling_unit_code="*", kind="feedback", created_by_id=0)
+    return tuple(r for r in STAFF_ROLES if op in granted(Subject(r, "*", 0), facts))
+
+
+def triage_code() -> str:
+    return get_setting("triage_unit", "VP")
+
+
+def available(case: Case, ops: frozenset[Op]) -> frozenset[str]:
+    """The actions to offer: permitted to the user and allowed from the case's status."""
+    moves = allowed_actions(case.status)
+    names = {n for n, s in STEPS.items() if s.op in ops and (s.state is None or s.state in moves)}
+    if not (case.needs_triage and case.handling_unit.code != triage_code()):
+        names.discard("confirm_routing")
+    if case.status not in OPEN_STATUSES:
+        names.discard("assign")  # the service does not check this (see the report)
+    return frozenset(names)
+
+
+def active_units() -> list[Unit]:
+    """City-level bodies first, then the wards' and communes' units, by name (Đ with D)."""
+    units = db.session.scalars(select(Unit).where(Unit.active))
+    return sorted(units, key=lambda u: (u.area_id is not None, fold(u.name), u.code))
+
+
+def time_left(due: datetime, now: datetime) -> tuple[str, bool]:
+    """("còn 5 giờ 20 phút", False) or ("quá hạn 2 giờ", True)."""
+    late = due < now
+    minutes = int(abs(due - now).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} ngày"] if days else []
+    parts += [f"{hours} giờ"] if hours else []
+    parts += [f"{mins} phút"] if mins and not days else []
+    span = " ".join(parts) or "dưới 1 phút"
+    return (f"quá hạn {span}" if late else f"còn {span}"), late
+
+
+@dataclass
+class Panel:
+    """What the case page's action forms and workflow facts need."""
+
+    case: Case
+    names: frozenset[str]
+    triage_code: str
+    units: list[Unit] = field(default_factory=list)
+    officers: list[User] = field(default_factory=list)
+    drafted_by: User | None = None
+    approved_by: User | None = None
+    replies: list[CaseEvent] = field(default_factory=list)
+
+    def any(self, *names: str) -> bool:
+        return not self.names.isdisjoint(names)
+
+    def url(self, name: str) -> str:
+        return url_for(f"workflow.{name}", code=self.case.code)
+
+
+def panel(case: Case, ops: frozenset[Op]) -> Panel:
+    names = available(case, ops)
+    found = Panel(case, names, triage_code())
+    if "transfer" in names:
+        found.units = [u for u in active_units() if u.id != case.handling_unit_id]
+    if "assign" in names:
+        found.officers = list(
+            db.session.scalars(
+                select(User)
+                .where(
+                    User.unit_id == case.handling_unit_id,
+                    User.active,
+                    User.role.in_(("officer", "unit_head")),
+                )
+                .order_by(User.role.desc(), User.full_name, User.username)
+            )
+        )
+    if case.answer_drafted_by_id:
+        found.drafted_by = db.session.get(User, case.answer_drafted_by_id)
+    if case.answer_approved_by_id:
+        found.approved_by = db.session.get(User, case.answer_approved_by_id)
+    found.replies = [e for e in case.events if e.action == "citizen_reply"]
+    return found
+
+
+@bp.app_context_processor
+def helpers() -> dict[str, Any]:
+    return {"workflow_panel": panel, "time_left": time_left}
+
+
+@bp.get("/phan-loai")
+@roles("coordinator")
+def triage() -> Any:
+    now = datetime.now(UTC)
+    page = max(1, request.args.get("trang", 1, type=int) or 1)
+    waiting = or_(Case.needs_triage.is_(True), Case.status == "received")
+    where = (waiting, visible_condition(current_user))
+    total = db.session.scalar(select(func.count(Case.id)).where(*where))
+    cases = db.session.scalars(
+        select(Case)
+        .where(*where)
+        .options(
+            selectinload(Case.category), selectinload(Case.area), selectinload(Case.handling_unit)
+        )
+        .order_by(Case.received_at, Case.id)
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    triage_unit = triage_code()
+    return render_template(
+        "desk/triage.html",
+        rows=[(c, available(c, ops_for(current_user, c))) for c in cases[:PAGE_SIZE]],
+        units=[u for u in active_units() if u.code != triage_unit],
+        total=total,
+        has_more=len(cases) > PAGE_SIZE,
+        page=page,
+        now=now,
+    )
+
+
+def _refuse(message: str) -> Any:
+    return render_template("errors/error.html", status=403, message=message), 403
+
+
+def _back(code: str, still_visible: bool) -> Any:
+    if request.form.get("back") == "triage":
+        page = request.form.get("trang", 1, type=int) or 1
+        return redirect(url_for("workflow.triage", trang=page if page > 1 else None), 303)
+    if not still_visible:  # transferred out of the user's unit
+        return redirect(url_for("desk.inbox"), 303)
+    return redirect(url_for("desk.case", code=code), 303)
+
+
+def act(name: str, code: str) -> Any:
+    step = STEPS[name]
+    user = current_user._get_current_object()
+    found = db.session.scalar(select(Case).where(Case.code == code))
+    ops = ops_for(user, found) if found is not None else frozenset()
+    if found is None or Op.VIEW not in ops:
+        abort(404)  # a case outside the user's reach is not found: its existence does not leak
+    if step.op not in ops:
+        return _refuse(NO_RIGHT)
+    try:
+        if name == "assign" and found.status not in OPEN_STATUSES:
+            raise handling.InvalidMove("Hồ sơ đã kết thúc, không thể giao cán bộ xử lý.")
+        with unit_of_work():
+            values = [request.form.get(f, "") for f in step.fields.split()]
+            event = step.run(found, user, datetime.now(UTC), *values)
+            message = DONE[name].format(code=code, note=event.note)
+    except Forbidden as exc:
+        return _refuse(exc.message)
+    except ServiceError as exc:
+        flash(" ".join([exc.message, *exc.fields.values()]), "error")
+        return _back(code, True)
+    flash(message, "ok")
+    return _back(code, Op.VIEW in ops_for(user, found))
+
+
+def _register() -> None:
+    for name, step in STEPS.items():
+
+        def view(code: str, _name: str = name) -> Any:
+            return act(_name, code)
+
+        view.__name__ = name
+        bp.add_url_rule(
+            f"/ho-so/<code>/{step.slug}",
+            endpoint=name,
+            view_func=roles(*holders(step.op))(view),
+            methods=["POST"],
+        )
+
+
+_register()
