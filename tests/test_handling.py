@@ -333,3 +333,24 @@ def test_starting_a_transferred_case_acknowledges_it(
         assert case.status == "in_progress"
         assert case.acknowledged_at == NOW + timedelta(hours=2)
         assert case.events[-1].public
+
+
+def test_case_page_explains_each_due_time(
+    app: Flask, client: Any, login_as: Any, make_case: Any, work: Any, users: Any
+) -> None:
+    """Received Fri 2 Feb 2024 → due Mon 19 Feb: the page names Tết and the days counted;
+    after a pause it says how far the due time moved."""
+    received = datetime(2024, 2, 2, 3, 0, tzinfo=UTC)
+    code = make_case(category_code="6.3b", area_code="00688", now=received)
+    officer = users("officer", "UBND-00688")
+    work(code, lambda c: handling.acknowledge(c, officer(), received + timedelta(hours=1)))
+    work(
+        code, lambda c: handling.ask_citizen(c, officer(), received + timedelta(days=3), "Số nhà?")
+    )
+    work(code, lambda c: followup.citizen_reply(c, received + timedelta(days=5), "Số 12."))
+    login_as("officer", "UBND-00688")
+    page = client.get(f"/can-bo/ho-so/{code}")
+    assert page.status_code == 200
+    steps = page.text.split('data-testid="deadline-steps"')[1].split("</details>")[0]
+    assert "Tết" in steps and "19/02" in steps
+    assert "Tạm dừng khi chờ người dân bổ sung" in steps and "đã tính lại 1 lần" in steps

@@ -14,6 +14,7 @@ from ..domain.permissions import Op
 from ..extensions import db
 from ..models import Case, CaseLink
 from ..security import roles
+from ..services.deadlines import derive
 from ..services.duplicates import link_cases
 from ..services.errors import ServiceError
 from ..services.identity import identity_of
@@ -62,6 +63,7 @@ def case(code: str) -> Any:
     )
     return render_template(
         "desk/case.html",
+        deadline_steps=derive(found).steps,
         case=found,
         now=datetime.now(UTC),
         ops=ops,
