@@ -15,6 +15,10 @@ from enum import StrEnum
 from feedback.domain.calendar import LOCAL_TZ, WorkingCalendar
 from feedback.domain.deadlines import DayType, end_of_local_day, local_date
 
+BREACH_AFTER = timedelta(seconds=1)
+"""The due second itself is still on time (23:59:59 belongs to the due day): a breach is
+recorded from the next second, as every figure and list counts lateness (due < answered)."""
+
 
 class Milestone(StrEnum):
     ACK_WARNING = "ack_warning"
@@ -73,14 +77,14 @@ def milestones(
         if thresholds.warn_before_ack_hours:
             warn = clock.ack_due_at - timedelta(hours=thresholds.warn_before_ack_hours)
             found.append((Milestone.ACK_WARNING, warn))
-        found.append((Milestone.ACK_BREACH, clock.ack_due_at))
+        found.append((Milestone.ACK_BREACH, clock.ack_due_at + BREACH_AFTER))
     if not clock.answered and not clock.paused:
         if thresholds.warn_before_response_working_days:
             warn = response_warning_at(
                 clock.response_due_at, thresholds.warn_before_response_working_days, calendar
             )
             found.append((Milestone.RESPONSE_WARNING, min(warn, clock.response_due_at)))
-        found.append((Milestone.RESPONSE_BREACH, clock.response_due_at))
+        found.append((Milestone.RESPONSE_BREACH, clock.response_due_at + BREACH_AFTER))
     return sorted(found, key=lambda m: (m[1], m[0].is_breach))
 
 

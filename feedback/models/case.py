@@ -213,12 +213,13 @@ SLA_MILESTONES = ("ack_warning", "ack_breach", "response_warning", "response_bre
 
 
 class SlaEvent(db.Model):
-    """A warning or breach, recorded once per case, milestone and deadline revision: the
-    unique key is what makes two schedulers (or a retried sweep) harmless."""
+    """A warning or breach, recorded once per case, milestone and due time: the unique key
+    is what makes two schedulers (or a retried sweep) harmless, and a recomputation that
+    moves one promise only re-arms that promise's milestones."""
 
     __tablename__ = "sla_events"
     __table_args__ = (
-        UniqueConstraint("case_id", "milestone", "deadline_rev"),
+        UniqueConstraint("case_id", "milestone", "due_at"),
         CheckConstraint(in_list("milestone", SLA_MILESTONES), name="milestone"),
         Index("ix_sla_events_recorded", "recorded_at"),
     )

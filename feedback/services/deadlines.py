@@ -73,9 +73,8 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
             out.steps.append(
                 f"Thụ lý ngày {day:%d/%m/%Y}: hạn giải quyết tính lại → {format_local_long(due)}."
             )
-        elif (
-            event.action == "citizen_reply" and data.get("paused_since") and row.pause_when_waiting
-        ):
+        elif data.get("paused_since") and row.pause_when_waiting:
+            # The wait ended (reply, answer, closure): credit the days it lasted.
             paused = datetime.fromisoformat(data["paused_since"])
             due = extend_for_pause(
                 out.response_due_at, paused, event.at, calendar, policy.response_day_type

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..domain.calendar import LOCAL_TZ
 from ..domain.deadlines import end_of_local_day, local_date
@@ -17,6 +17,7 @@ from ..i18n import format_local
 from ..models import Case, Unit, User
 from .notify import queue
 from .policies import load_calendar
+from .sla import overdue_condition
 
 OPEN = [s.value for s in OPEN_STATUSES]
 
@@ -50,13 +51,7 @@ def send_digests(now: datetime) -> dict[str, int]:
             continue
         open_cases = select(Case).where(Case.handling_unit_id == unit.id, Case.status.in_(OPEN))
         overdue = db.session.scalars(
-            open_cases.where(
-                or_(
-                    Case.response_due_at < now,
-                    Case.acknowledged_at.is_(None) & (Case.ack_due_at < now),
-                ),
-                Case.answered_at.is_(None),
-            ).order_by(Case.response_due_at)
+            open_cases.where(overdue_condition(now)).order_by(Case.response_due_at)
         ).all()
         due_today = db.session.scalars(
             open_cases.where(

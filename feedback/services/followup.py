@@ -27,8 +27,6 @@ def citizen_reply(
         for upload in uploads
     ]
     files = (" Kèm tệp: " + ", ".join(a.original_name for a in stored) + ".") if stored else ""
-    # The clock stood still while the case waited: deadlines.derive reads "paused_since".
-    data = {"paused_since": case.waiting_since.isoformat()} if case.waiting_since else {}
     event = move(
         case,
         Action.CITIZEN_REPLY,
@@ -36,10 +34,7 @@ def citizen_reply(
         now=now,
         public=True,
         note=f"Người dân bổ sung: {text}{files}",
-        values={"waiting_since": None},
-        data=data,
     )
-    recompute(case, now, "người dân đã bổ sung thông tin")
     return event
 
 

@@ -68,16 +68,23 @@ def move(
         target = next_status(current, action)
     except InvalidTransition as exc:
         raise InvalidMove(str(exc)) from None
+    values = dict(values or {})
+    resumes = current is Status.WAITING_CITIZEN and case.waiting_since is not None
+    if resumes:
+        # Leaving the wait, however it ends (the citizen's reply, an answer, a closure):
+        # deadlines.derive credits the pause from "paused_since".
+        data = {**(data or {}), "paused_since": case.waiting_since.isoformat()}
+        values["waiting_since"] = None
     result = db.session.execute(
         update(Case)
         .where(Case.id == case.id, Case.status == current.value)
-        .values(status=target.value, updated_at=now, next_sla_check_at=now, **(values or {}))
+        .values(status=target.value, updated_at=now, next_sla_check_at=now, **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise Conflict("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại.")
     db.session.refresh(case)
-    return record(
+    event = record(
         case,
         action.value,
         user=user,
@@ -89,6 +96,9 @@ def move(
         to_status=target.value,
         label=label,
     )
+    if resumes:
+        recompute(case, now, "kết thúc thời gian chờ người dân bổ sung")
+    return event
 
 
 def record(

@@ -60,6 +60,7 @@ class Row:
     dimension: str
     category: str
     area: str
+    paused: bool = False  # waiting for the citizen under a policy that stops the clock
 
     @property
     def month(self) -> str:
@@ -126,7 +127,7 @@ def add(figures: Figures, row: Row, now: datetime) -> None:
         if not on_time:
             figures.late_answers += 1
             figures.late_with_apology += row.apology in {"issued", "delivered"}
-    elif row.response_due_at < now:
+    elif row.response_due_at < now and not row.paused:
         figures.answer_decided += 1
         figures.overdue_open += 1
     if row.rating is not None:
@@ -170,6 +171,9 @@ def load_rows(
         )
     if end is not None:
         stmt = stmt.where(Case.received_at < datetime.combine(end, datetime.min.time(), LOCAL_TZ))
+    from .sla import pausing_kinds
+
+    pausing = set(pausing_kinds())
     rows = []
     for r in db.session.execute(stmt):
         rows.append(
@@ -189,6 +193,7 @@ def load_rows(
                 dimension=r[12] or "Chưa phân loại",
                 category=f"{r[13]} {r[14]}" if r[13] else "Chưa phân loại",
                 area=r[15] or "Không gắn địa bàn",
+                paused=r[3] == "waiting_citizen" and r[1] in pausing,
             )
         )
     return rows

@@ -3,8 +3,8 @@
 Correctness lives in the database, not in the scheduler running once:
 - only cases whose ``next_sla_check_at`` has come are read (indexed), and each is claimed
   with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises writers anyway);
-- a warning or breach is an ``sla_events`` row, unique per (case, milestone, deadline
-  revision), inserted with ON CONFLICT DO NOTHING: whoever inserts it, and only they,
+- a warning or breach is an ``sla_events`` row, unique per (case, milestone, due time),
+  inserted with ON CONFLICT DO NOTHING: whoever inserts it, and only they,
   writes its timeline event and outbox rows, in the same transaction;
 - the next check time is recomputed from the pure milestone arithmetic
   (feedback.domain.sla), so a sweep after downtime records everything it missed.
@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain.calendar import WorkingCalendar
 from ..domain.sla import Clock, Milestone, Thresholds, arrived, next_check_at
@@ -39,6 +40,21 @@ LABELS = {
     Milestone.RESPONSE_WARNING: "Sắp đến hạn trả lời",
     Milestone.RESPONSE_BREACH: "Quá hạn trả lời",
 }
+
+
+def pausing_kinds() -> list[str]:
+    """Kinds whose response clock stands still while the case waits for the citizen."""
+    return list(db.session.scalars(select(SlaPolicy.kind).where(SlaPolicy.pause_when_waiting)))
+
+
+def overdue_condition(now: datetime) -> ColumnElement[bool]:
+    """SQL: an open case past a promise it has not kept, not counting a response clock
+    that is paused (lists, digests and exports agree with the sweep)."""
+    paused = (Case.status == Status.WAITING_CITIZEN.value) & Case.kind.in_(pausing_kinds())
+    return Case.status.notin_(sorted(FINISHED)) & (
+        (Case.acknowledged_at.is_(None) & (Case.ack_due_at < now))
+        | (Case.answered_at.is_(None) & (Case.response_due_at < now) & ~paused)
+    )
 
 
 def thresholds(policy: SlaPolicy) -> Thresholds:
@@ -122,7 +138,7 @@ class Sweeper:
                 recorded_at=self.now,
                 handling_unit_id=case.handling_unit_id,
             )
-            .on_conflict_do_nothing(index_elements=["case_id", "milestone", "deadline_rev"])
+            .on_conflict_do_nothing(index_elements=["case_id", "milestone", "due_at"])
             .returning(SlaEvent.id)
         ).scalar_one_or_none()
         if event_id is None:
@@ -203,7 +219,7 @@ class Sweeper:
                     for u in db.session.scalars(select(User).where(User.role == "coordinator"))
                     if u.email and u.active
                 ]
-        if case.assigned_to is not None and case.assigned_to.email:
+        if case.assigned_to is not None and case.assigned_to.email and case.assigned_to.active:
             found.append(case.assigned_to.email)
         return sorted(set(found))
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, false, or_, select, true
+from sqlalchemy import Select, false, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain.permissions import CaseFacts, Op, Subject, granted
-from ..domain.states import OPEN_STATUSES
 from ..models import Case, User
 
 CITYWIDE_ROLES = frozenset({"coordinator", "inspector"})
@@ -53,10 +52,7 @@ def can_view(user: User, case: Case) -> bool:
 def inbox_query(user: User, now: datetime, *, overdue_only: bool = False) -> Select[tuple[Case]]:
     stmt = visible_cases(user).order_by(Case.response_due_at, Case.id)
     if overdue_only:
-        stmt = stmt.where(
-            Case.status.in_([s.value for s in OPEN_STATUSES]),
-            or_(
-                Case.response_due_at < now, Case.acknowledged_at.is_(None) & (Case.ack_due_at < now)
-            ),
-        )
+        from .sla import overdue_condition
+
+        stmt = stmt.where(overdue_condition(now))
     return stmt

@@ -49,9 +49,9 @@ def clock_for(received: datetime, **kw: bool) -> Clock:
             local(2024, 2, 2, 10),
             [
                 (Milestone.ACK_WARNING, local(2024, 2, 3, 6)),
-                (Milestone.ACK_BREACH, local(2024, 2, 3, 10)),
+                (Milestone.ACK_BREACH, local(2024, 2, 3, 10, 0, 1)),
                 (Milestone.RESPONSE_WARNING, local(2024, 2, 19, 0)),
-                (Milestone.RESPONSE_BREACH, local(2024, 2, 19, 23, 59, 59)),
+                (Milestone.RESPONSE_BREACH, local(2024, 2, 20, 0, 0, 0)),
             ],
         ),
         # Thu 25 Apr 2024 15:00: working days Fri 26 Apr (1), [Mon 29 swapped off, 30/4 and
@@ -60,9 +60,9 @@ def clock_for(received: datetime, **kw: bool) -> Clock:
             local(2024, 4, 25, 15),
             [
                 (Milestone.ACK_WARNING, local(2024, 4, 26, 11)),
-                (Milestone.ACK_BREACH, local(2024, 4, 26, 15)),
+                (Milestone.ACK_BREACH, local(2024, 4, 26, 15, 0, 1)),
                 (Milestone.RESPONSE_WARNING, local(2024, 5, 7, 0)),
-                (Milestone.RESPONSE_BREACH, local(2024, 5, 7, 23, 59, 59)),
+                (Milestone.RESPONSE_BREACH, local(2024, 5, 8, 0, 0, 0)),
             ],
         ),
     ],

@@ -77,8 +77,8 @@ def upgrade():
         sa.UniqueConstraint(
             "case_id",
             "milestone",
-            "deadline_rev",
-            name=op.f("uq_sla_events_case_id_milestone_deadline_rev"),
+            "due_at",
+            name=op.f("uq_sla_events_case_id_milestone_due_at"),
         ),
     )
     with op.batch_alter_table("sla_events", schema=None) as batch_op:
