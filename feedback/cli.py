@@ -227,6 +227,29 @@ def scheduler_command() -> None:
     run_forever(current_app._get_current_object())
 
 
+@click.command("report")
+@click.option("--period", required=True, help="Kỳ báo cáo: 2023-Q3, 2023-H1 hoặc 2023")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Thư mục ghi tệp (mặc định instance/reports)",
+)
+@with_appcontext
+def report_command(period: str, out_dir: str | None) -> None:
+    """Lập báo cáo kỳ (XLSX và PDF) theo 8 chỉ số PAPI; in đường dẫn và số liệu tổng hợp."""
+    from .services.reports import generate, parse_period
+
+    try:
+        parsed = parse_period(period)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    report, xlsx, pdf = generate(parsed, datetime.now(UTC), Path(out_dir) if out_dir else None)
+    result = {"period": parsed.key, "xlsx": str(xlsx), "pdf": str(pdf), "totals": report.totals}
+    click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(sla_cli)
     app.cli.add_command(outbox_cli)
@@ -237,3 +260,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(import_1022_command)
+    app.cli.add_command(report_command)

@@ -52,6 +52,12 @@ def _digest(now: datetime) -> Any:
     return send_digests(now)
 
 
+def _reports(now: datetime) -> Any:
+    from .services.reports import draft_due_reports
+
+    return draft_due_reports(now)
+
+
 def _housekeeping(now: datetime) -> Any:
     from .models import IdempotencyKey
 
@@ -93,6 +99,11 @@ def configure(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
             "digest",
             _digest,
             {"trigger": "cron", "hour": 7, "minute": 30, "timezone": "Asia/Ho_Chi_Minh"},
+        ),
+        (
+            "reports",
+            _reports,
+            {"trigger": "cron", "hour": 7, "minute": 0, "timezone": "Asia/Ho_Chi_Minh"},
         ),
         (
             "housekeeping",

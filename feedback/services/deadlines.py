@@ -138,3 +138,38 @@ def open_cases_query():  # type: ignore[no-untyped-def]
     return select(Case).where(
         Case.status.in_([s.value for s in OPEN_STATUSES]), Case.answered_at.is_(None)
     )
+
+
+def preview(kind: str | None, received_text: str | None, now: datetime) -> dict[str, object]:
+    """The due times a citizen can expect (GET /api/v1/deadlines), with the explanation."""
+    from ..models import CASE_KINDS
+    from .api_views import iso
+    from .errors import ValidationError
+
+    kind = kind or "feedback"
+    errors: dict[str, str] = {}
+    received = now
+    if received_text:
+        try:
+            received = datetime.fromisoformat(received_text.replace("Z", "+00:00"))
+        except ValueError:
+            errors["received_at"] = "Theo ISO 8601, ví dụ 2024-02-02T10:00:00+07:00."
+        else:
+            if received.tzinfo is None:
+                errors["received_at"] = "Thời điểm phải có múi giờ (ví dụ +07:00)."
+            elif not 2000 <= received.year <= 2100:
+                errors["received_at"] = "Năm phải từ 2000 đến 2100."
+    if kind not in CASE_KINDS:
+        errors["kind"] = f"Loại phải là một trong: {', '.join(CASE_KINDS)}."
+    if errors:
+        raise ValidationError("Tham số không hợp lệ.", errors)
+    calendar = load_calendar()
+    policy = to_domain_policy(load_policy(kind))
+    due = compute_deadlines(received, policy, calendar)
+    return {
+        "kind": kind,
+        "received_at": iso(received),
+        "ack_due_at": iso(due.ack_due_at),
+        "response_due_at": iso(due.response_due_at),
+        "explanation": explain_deadlines(received, policy, calendar),
+    }

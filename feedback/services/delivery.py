@@ -19,7 +19,8 @@ import hashlib
 import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy import and_, or_, select, update
 
 from ..extensions import db
 from ..models import FailedAddress, Notification
-from .identity import open_recipient
+from .identity import SEALED_PREFIX, open_recipient
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
@@ -47,7 +48,8 @@ def message_id(note: Notification) -> str:
 
 
 def claim(now: datetime, limit: int = BATCH) -> list[int]:
-    """Take up to ``limit`` due rows under a lease; returns the ids this process owns."""
+    """Take up to ``limit`` due rows under a lease (until ``now + LEASE``, which identifies
+    this claim); returns the ids this process owns."""
     due = or_(
         and_(Notification.status == "pending", Notification.next_attempt_at <= now),
         and_(Notification.status == "sending", Notification.lease_until < now),
@@ -70,14 +72,15 @@ def claim(now: datetime, limit: int = BATCH) -> list[int]:
     return owned
 
 
-def _build(note: Notification, recipient: str) -> EmailMessage:
-    msg = EmailMessage()
+def _build(note: Notification, recipient: str) -> MIMEText:
+    # The legacy API on purpose: the modern EmailMessage folds long encoded subjects and
+    # drops the space at the fold (CPython gh-144156), "tiếp nhận" arriving as "tiếpnhận".
+    msg = MIMEText(note.body, "plain", "utf-8")
     msg["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     msg["To"] = recipient
-    msg["Subject"] = note.subject
+    msg["Subject"] = Header(note.subject, "utf-8")
     msg["Message-ID"] = note.message_id or message_id(note)
     msg["Date"] = format_datetime(note.created_at)
-    msg.set_content(note.body, charset="utf-8")
     return msg
 
 
@@ -107,7 +110,7 @@ class Transport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.smtp.quit()
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: MIMEText) -> None:
         if self.smtp is not None:
             self.smtp.send_message(msg)
             return
@@ -116,10 +119,15 @@ class Transport:
 
 
 def _finish(note_id: int, now: datetime, **values: Any) -> None:
-    # Only the lease holder may finish the row (a slow send past its lease lost it).
+    # Only the lease holder may finish the row: a send that outlived its lease lost it to
+    # another process, whose lease_until differs from ours.
     db.session.execute(
         update(Notification)
-        .where(Notification.id == note_id, Notification.status == "sending")
+        .where(
+            Notification.id == note_id,
+            Notification.status == "sending",
+            Notification.lease_until == now + LEASE,
+        )
         .values(lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )
@@ -156,30 +164,58 @@ def deliver(now: datetime, limit: int = BATCH) -> dict[str, int]:
     return dict(summary)
 
 
+def _failed_key(note: Notification, address: str) -> str:
+    """How a refused address is remembered: in clear for staff and citizens (admins need to
+    see it), as a hash for a sealed (denouncer's) address, which must not sit in clear."""
+    if note.recipient.startswith(SEALED_PREFIX):
+        return "sha256:" + hashlib.sha256(address.strip().lower().encode()).hexdigest()
+    return address
+
+
+def _safe_error(exc: BaseException, note: Notification, address: str) -> str:
+    text = str(exc)
+    if note.recipient.startswith(SEALED_PREFIX):
+        text = text.replace(address, "[địa chỉ được bảo mật]")
+    return text[:500]
+
+
 def _deliver_one(transport: Transport, note: Notification, now: datetime) -> str:
-    recipient = open_recipient(note.recipient)
-    if db.session.get(FailedAddress, recipient) is not None:
+    try:
+        recipient = open_recipient(note.recipient)
+    except RuntimeError as exc:
+        # Sealed under another key: this row cannot be sent, the others still can.
+        _finish(note.id, now, status="failed", last_error=str(exc)[:500])
+        return "failed"
+    key = _failed_key(note, recipient)
+    if db.session.get(FailedAddress, key) is not None:
         _finish(note.id, now, status="failed", last_error="địa chỉ đã bị từ chối trước đó")
         return "skipped"
     note.message_id = note.message_id or message_id(note)
     try:
         transport.send(_build(note, recipient))
     except smtplib.SMTPRecipientsRefused as exc:
-        db.session.merge(FailedAddress(address=recipient, reason=str(exc)[:500], failed_at=now))
-        _finish(
-            note.id, now, status="failed", last_error=str(exc)[:500], message_id=note.message_id
-        )
-        return "failed"
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            # A permanent refusal (5xx): never retried, remembered for the next messages.
+            error = _safe_error(exc, note, recipient)
+            db.session.merge(FailedAddress(address=key, reason=error, failed_at=now))
+            _finish(note.id, now, status="failed", last_error=error, message_id=note.message_id)
+            return "failed"
+        return _retry(note, now, _safe_error(exc, note, recipient))  # 4xx: greylisting, full
     except (OSError, smtplib.SMTPException) as exc:
-        gave_up = note.attempts >= MAX_ATTEMPTS
-        _finish(
-            note.id,
-            now,
-            status="failed" if gave_up else "pending",
-            last_error=str(exc)[:500],
-            next_attempt_at=now + backoff(note.attempts),
-            message_id=note.message_id,
-        )
-        return "failed" if gave_up else "retry"
+        return _retry(note, now, _safe_error(exc, note, recipient))
     _finish(note.id, now, status="sent", sent_at=now, message_id=note.message_id)
     return "sent"
+
+
+def _retry(note: Notification, now: datetime, error: str) -> str:
+    gave_up = note.attempts >= MAX_ATTEMPTS
+    _finish(
+        note.id,
+        now,
+        status="failed" if gave_up else "pending",
+        last_error=error,
+        next_attempt_at=now + backoff(note.attempts),
+        message_id=note.message_id,
+    )
+    return "failed" if gave_up else "retry"

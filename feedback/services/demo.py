@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from ..domain.states import Action, Status, next_status
 from ..extensions import db
 from ..models import Case, CaseEvent, Unit, User
+from .apology import owe_if_late
 from .errors import ValidationError
 from .intake import CaseInput, Reporter, submit_case
 from .users import create_user
@@ -286,6 +287,8 @@ def _apply(
         case.acknowledged_at = at
     if after in (Status.ANSWERED, Status.REJECTED):
         case.answered_at, case.answer_body = at, note
+        db.session.flush()
+        owe_if_late(case, at)  # as the real answer does: late answers owe an apology
     if after in (Status.CLOSED, Status.REJECTED, Status.MERGED):
         case.closed_at = at
     if after is Status.REOPENED:

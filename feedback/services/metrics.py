@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.text import fold
 from ..extensions import db
 from ..models import ApologyLetter, Area, Case, Category, Dimension, Unit
 
@@ -39,6 +40,9 @@ DEFINITIONS = {
     "satisfied_share": "Tỷ lệ đánh giá hài lòng (4 hoặc 5 sao) trên số lượt đánh giá.",
     "overdue_open": "Số hồ sơ chưa trả lời đã quá hạn trả lời tại thời điểm lập số liệu.",
 }
+
+
+ENDED = frozenset({"closed", "rejected", "merged"})
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,8 @@ def add(figures: Figures, row: Row, now: datetime) -> None:
         if not on_time:
             figures.late_answers += 1
             figures.late_with_apology += row.apology in {"issued", "delivered"}
-    elif row.response_due_at < now and not row.paused:
+    elif row.response_due_at < now and not row.paused and row.status not in ENDED:
+        # closed without an answer (e.g. after a wait) is neither answered nor owed
         figures.answer_decided += 1
         figures.overdue_open += 1
     if row.rating is not None:
@@ -222,4 +227,7 @@ def breakdown(rows: Iterable[Row], by: str, now: datetime) -> list[tuple[str, di
     groups: dict[str, Figures] = {}
     for row in rows:
         add(groups.setdefault(key(row), Figures()), row, now)
-    return sorted(((k, f.as_dict()) for k, f in groups.items()), key=lambda kv: kv[0])
+    # Vietnamese order: "Điện lực" beside "Dân", not after "Văn phòng".
+    return sorted(
+        ((k, f.as_dict()) for k, f in groups.items()), key=lambda kv: (fold(kv[0]), kv[0])
+    )

@@ -45,7 +45,9 @@ def queue(
     return note
 
 
-def tell_citizen(case: Case, *, kind: str, reason: str, text: str, now: datetime) -> None:
+def tell_citizen(
+    case: Case, *, kind: str, reason: str, text: str, now: datetime, with_due: bool = True
+) -> None:
     """A message to the reporter, if they left an e-mail address. A denouncer's address is
     sealed in the outbox and the message names nobody."""
     email = identity_of(case).email
@@ -58,8 +60,8 @@ def tell_citizen(case: Case, *, kind: str, reason: str, text: str, now: datetime
         subject=f"[{case.code}] {case.subject}"[:300],
         body=(
             f"Kính gửi ông/bà,\n\n{text}\n\n"
-            f"Hạn trả lời: {format_local_long(case.response_due_at)}.\n"
-            "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu."
+            + (f"Hạn trả lời: {format_local_long(case.response_due_at)}.\n" if with_due else "")
+            + "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu."
         ),
         kind=kind,
         now=now,

@@ -43,8 +43,15 @@ LABELS = {
 
 
 def pausing_kinds() -> list[str]:
-    """Kinds whose response clock stands still while the case waits for the citizen."""
-    return list(db.session.scalars(select(SlaPolicy.kind).where(SlaPolicy.pause_when_waiting)))
+    """Kinds whose response clock stands still while the case waits for the citizen
+    (read once per unit of work: lists ask for every row)."""
+    cached = db.session.info.get("pausing_kinds")
+    if cached is None:
+        cached = list(
+            db.session.scalars(select(SlaPolicy.kind).where(SlaPolicy.pause_when_waiting))
+        )
+        db.session.info["pausing_kinds"] = cached
+    return cached
 
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
@@ -55,6 +62,16 @@ def overdue_condition(now: datetime) -> ColumnElement[bool]:
         (Case.acknowledged_at.is_(None) & (Case.ack_due_at < now))
         | (Case.answered_at.is_(None) & (Case.response_due_at < now) & ~paused)
     )
+
+
+def is_overdue(case: Case, now: datetime) -> bool:
+    """``overdue_condition`` for one loaded case."""
+    if case.status in FINISHED:
+        return False
+    if case.acknowledged_at is None and case.ack_due_at < now:
+        return True
+    paused = case.status == Status.WAITING_CITIZEN.value and case.kind in pausing_kinds()
+    return case.answered_at is None and case.response_due_at < now and not paused
 
 
 def thresholds(policy: SlaPolicy) -> Thresholds:

@@ -1,8 +1,10 @@
 """The JSON API v1 (DESIGN.md, "Public contract of the JSON API").
 
-Thin views: each reads the request, calls feedback.services.api_cases (parsing, rules,
-serialisation, idempotency; its docstring states the conventions: times in ISO 8601 with
-Hà Giang's +07:00 offset, the error shape, the 64 KiB body limit) and answers JSON.
+Thin views: each reads the request, calls one service and answers JSON. The services:
+api_input (reading bodies: the error shape, the 64 KiB limit), api_views (writing cases:
+times in ISO 8601 with Hà Giang's +07:00 offset), api_cases (creation with idempotency,
+reading one case, the list), search (the list's query, shared with the search page) and
+api_actions (acknowledge, transfer, answer, close, reopen).
 
 Authentication is by bearer token only (``Authorization: Bearer ...``): the blueprint is
 CSRF-exempt and feedback.security ignores the session cookie under /api/. A request that
@@ -23,17 +25,22 @@ from ..database import unit_of_work
 from ..extensions import csrf, db
 from ..models import User
 from ..security import public, roles
-from ..services import api_cases
+from ..services import api_actions, api_cases
+from ..services.api_input import PayloadTooLarge, Unauthorized, read_body
+from ..services.api_views import dumps
 from ..services.attachments import read_uploads
 from ..services.case_files import add_files
+from ..services.deadlines import preview
 from ..services.errors import ServiceError
+from ..services.monitor import breaches, to_json
+from ..services.search import SEARCH_ROLES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    body = payload if isinstance(payload, str) else api_cases.dumps(payload)
+    body = payload if isinstance(payload, str) else dumps(payload)
     return Response(body, status=status, mimetype="application/json")
 
 
@@ -51,18 +58,24 @@ def _caller() -> User | None:
     if "Authorization" not in request.headers:
         return None
     if not current_user.is_authenticated:
-        raise api_cases.Unauthorized("Mã truy cập (token) không hợp lệ hoặc đã bị thu hồi.")
+        raise Unauthorized("Mã truy cập (token) không hợp lệ hoặc đã bị thu hồi.")
     return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _body(*, allow_empty: bool = False) -> dict[str, Any]:
+    try:
+        return read_body(
+            request.content_length, request.stream, request.mimetype, allow_empty=allow_empty
+        )
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.") from None
 
 
 @bp.post("/cases")
 @public
 def create_case() -> Response:
     user = _caller()
-    try:
-        data = api_cases.read_body(request.content_length, request.stream, request.mimetype)
-    except RequestEntityTooLarge:
-        raise api_cases.PayloadTooLarge("Dữ liệu gửi lên quá lớn.") from None
+    data = _body()
     answer = api_cases.create(
         data,
         user=user,
@@ -84,7 +97,7 @@ def get_case(code: str) -> Response:
 
 
 @bp.get("/cases")
-@roles(*api_cases.LIST_ROLES)
+@roles(*SEARCH_ROLES)
 def list_cases() -> Response:
     user = current_user._get_current_object()
     return _json(api_cases.search(user, request.args.to_dict(flat=False), datetime.now(UTC)))
@@ -116,3 +129,65 @@ def add_attachments(code: str) -> Response:
             ]
         }
     return _json(body, 201)
+
+
+# --- staff actions (feedback.services.api_actions) -----------------------------------------
+
+
+def _act(code: str, action: str) -> Response:
+    outcome = api_actions.perform(
+        action,
+        code,
+        _body(allow_empty=action in api_actions.BODY_OPTIONAL),
+        user=current_user._get_current_object(),
+        now=datetime.now(UTC),
+    )
+    return _json(outcome.payload, outcome.status)
+
+
+@bp.post("/cases/<code>/acknowledge")
+@roles(*api_actions.ACTION_ROLES)
+def acknowledge(code: str) -> Response:
+    return _act(code, "acknowledge")
+
+
+@bp.post("/cases/<code>/transfer")
+@roles(*api_actions.ACTION_ROLES)
+def transfer(code: str) -> Response:
+    return _act(code, "transfer")
+
+
+@bp.post("/cases/<code>/answer")
+@roles(*api_actions.ACTION_ROLES)
+def answer(code: str) -> Response:
+    return _act(code, "answer")
+
+
+@bp.post("/cases/<code>/close")
+@roles(*api_actions.ACTION_ROLES)
+def close(code: str) -> Response:
+    return _act(code, "close")
+
+
+@bp.post("/cases/<code>/reopen")
+@roles(*api_actions.ACTION_ROLES)
+def reopen(code: str) -> Response:
+    return _act(code, "reopen")
+
+
+@bp.get("/deadlines")
+@public
+def deadlines() -> Response:
+    """When a case received at ``received_at`` (default now) of ``kind`` must be
+    acknowledged and answered, by the policy and the calendar."""
+    return _json(
+        preview(request.args.get("kind"), request.args.get("received_at"), datetime.now(UTC))
+    )
+
+
+@bp.get("/oversight/breaches")
+@roles("inspector", "coordinator")
+def oversight_breaches() -> Response:
+    """Every overdue or at-risk open case (the breach monitor), filters as on the page."""
+    rows = breaches(datetime.now(UTC), request.args.to_dict())
+    return _json({"items": [to_json(row) for row in rows], "total": len(rows)})

@@ -191,7 +191,6 @@ def _attach(form: Form, fields: dict[str, str]) -> None:
             target.errors = [*target.errors, message]
 
 
-
 def _typed(form: Form) -> str:
     for name in ("reply", "reason", "comment"):
         value = getattr(getattr(form, name, None), "data", None)
@@ -234,9 +233,7 @@ def _act(
     if not valid:
         token = getattr(form, "csrf_token", None)
         if token is not None and token.errors:
-            message = (
-                f"{token.errors[0]} Nội dung ông/bà đã nhập vẫn được giữ."
-            )
+            message = f"{token.errors[0]} Nội dung ông/bà đã nhập vẫn được giữ."
         else:
             message = "Thông tin chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu."
         problem = Problem(which, message, _typed(form))

@@ -1,7 +1,105 @@
-"""Apology letters for late answers: generated, issued, delivered."""
+"""Apology letters for late answers: the list of obligations, issuing, delivery, the PDF.
+
+``GET /can-bo/thu-xin-loi/`` lists what the user may see (``?trang_thai=owed|issued|
+delivered``); ``POST .../<id>/ban-hanh`` issues, ``POST .../<id>/da-gui`` records the
+delivery, ``GET .../<id>.pdf`` sends the letter. A letter out of the user's reach is a
+404; an action the user may not take is a 403. feedback.services.letters decides.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from ..database import unit_of_work
+from ..extensions import db
+from ..security import roles
+from ..services import letters
+from ..services.errors import Forbidden, NotFound, ServiceError
 
 bp = Blueprint("letters", __name__, url_prefix="/can-bo/thu-xin-loi")
+
+LIMIT = 500
+
+
+@bp.get("/")
+@roles(*letters.LETTER_ROLES)
+def index() -> Any:
+    status = request.args.get("trang_thai") or None
+    status = status if status in letters.STATUS_LABELS else None
+    found = db.session.scalars(letters.letters_for(current_user, status).limit(LIMIT)).all()
+    rows = [
+        {
+            "letter": letter,
+            "issue": letter.status == "owed" and letters.may_issue(current_user, letter),
+            "deliver": letter.status == "issued" and letters.may_deliver(current_user, letter),
+            "pdf": letter.status != "owed" and letters.may_generate(current_user, letter),
+        }
+        for letter in found
+    ]
+    return render_template(
+        "letters/index.html",
+        rows=rows,
+        status=status,
+        statuses=letters.STATUS_LABELS,
+        delivery=letters.DELIVERY,
+        late_text=letters.late_text,
+        truncated=len(found) == LIMIT,
+    )
+
+
+def _act(letter_id: int, action: str) -> Any:
+    """Run one change in a unit of work; 404/403 as pages, other refusals flashed."""
+    now = datetime.now(UTC)
+    try:
+        with unit_of_work():
+            letter = letters.get_letter(current_user, letter_id)
+            if action == "issue":
+                letters.issue(letter, current_user, now)
+                message = f"Đã ban hành thư xin lỗi số {letter.number} (hồ sơ {letter.case.code})."
+            else:
+                via = request.form.get("via", "")
+                letters.deliver(letter, current_user, now, via)
+                message = (
+                    f"{letters.DELIVERY[via]} thư xin lỗi số {letter.number} "
+                    f"(hồ sơ {letter.case.code})."
+                )
+    except (NotFound, Forbidden):
+        raise
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("letters.index")), 303
+    flash(message, "ok")
+    return redirect(url_for("letters.index", trang_thai=letter.status)), 303
+
+
+@bp.post("/<int:letter_id>/ban-hanh")
+@roles("coordinator", "unit_head")
+def issue(letter_id: int) -> Any:
+    return _act(letter_id, "issue")
+
+
+@bp.post("/<int:letter_id>/da-gui")
+@roles(*letters.LETTER_ROLES)
+def deliver(letter_id: int) -> Any:
+    return _act(letter_id, "deliver")
+
+
+@bp.get("/<int:letter_id>.pdf")
+@roles(*letters.LETTER_ROLES)
+def pdf(letter_id: int) -> Any:
+    letter = letters.get_letter(current_user, letter_id)
+    data = letters.letter_pdf_for(current_user, letter)
+    safe = (letter.number or str(letter.id)).replace("/", "-")
+    response = send_file(
+        io.BytesIO(data),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"thu-xin-loi-{safe}.pdf",
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,7 +1,234 @@
-"""Oversight for Thanh tra: the breach monitor and the dashboard."""
+"""Oversight for Thanh tra: the breach monitor and the dashboard of the plan's figures.
+
+Both pages are GET forms (bookmarkable, no CSRF token, no script). The monitor lists what
+``feedback.services.monitor`` finds; the dashboard shows what ``feedback.services.metrics``
+computes, each figure beside the sentence that defines it. The same filters narrow both,
+so the dashboard's "overdue, unanswered" equals the monitor's count of overdue answers.
+Neither page reads or shows anything about who reported a case.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from markupsafe import Markup
+from sqlalchemy import select
+
+from ..domain.calendar import LOCAL_TZ
+from ..domain.states import STATUS_LABELS
+from ..extensions import db
+from ..models import Area, Unit
+from ..security import roles
+from ..services import metrics
+from ..services.charts import Series, bar_chart, column_chart, number
+from ..services.errors import ValidationError
+from ..services.intake import CHANNEL_LABELS, KIND_LABELS
+from ..services.monitor import (
+    ALL,
+    STATE_LABELS,
+    Filters,
+    counts,
+    flagged,
+    parse_filters,
+    select_state,
+)
+from .choices import category_groups
 
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
+
+OVERSIGHT_ROLES = ("inspector", "coordinator")
+REFRESH_SECONDS = 60
+
+# key → (label, unit of the value, the plan's target)
+FIGURES: dict[str, tuple[str, str, str | None]] = {
+    "received": ("Hồ sơ tiếp nhận", "", None),
+    "ack_on_time": ("Phản hồi tiếp nhận đúng hạn", "%", "100%"),
+    "answered_on_time": ("Trả lời đúng hạn", "%", "100%"),
+    "apology_share": ("Hồ sơ trễ hạn có văn bản xin lỗi", "%", "100%"),
+    "ack_hours_median": ("Thời gian phản hồi – trung vị", " giờ", None),
+    "ack_hours_p90": ("Thời gian phản hồi – phân vị 90", " giờ", None),
+    "answer_days_median": ("Thời gian trả lời – trung vị", " ngày", None),
+    "answer_days_p90": ("Thời gian trả lời – phân vị 90", " ngày", None),
+    "satisfaction": ("Điểm hài lòng trung bình", " /5", None),
+    "satisfied_share": ("Tỷ lệ hài lòng", "%", None),
+    "overdue_open": ("Quá hạn chưa trả lời", "", None),
+}
+BREAKDOWNS: tuple[tuple[str, str], ...] = (
+    ("unit", "Theo đơn vị xử lý"),
+    ("channel", "Theo kênh tiếp nhận"),
+    ("kind", "Theo loại hồ sơ"),
+    ("dimension", "Theo nội dung chỉ số PAPI"),
+    ("category", "Theo lĩnh vực (tiêu chí PAPI)"),
+    ("area", "Theo địa bàn"),
+)
+SHARE_SERIES = (("ack_on_time", "Phản hồi đúng hạn"), ("answered_on_time", "Trả lời đúng hạn"))
+
+
+def _choices() -> dict[str, Any]:
+    units = db.session.scalars(select(Unit).where(Unit.active).order_by(Unit.name)).all()
+    areas = db.session.scalars(select(Area).where(Area.active).order_by(Area.name)).all()
+    return {
+        "units": [(u.code, u.name) for u in units],
+        "areas": [(a.code, a.name) for a in areas],
+        "categories": category_groups(),
+        "kinds": list(KIND_LABELS.items()),
+        "channels": list(CHANNEL_LABELS.items()),
+    }
+
+
+def _filters() -> tuple[Filters, dict[str, str]]:
+    try:
+        return parse_filters(request.args), {}
+    except ValidationError as exc:
+        return Filters(), exc.fields
+
+
+@bp.get("/")
+@roles(*OVERSIGHT_ROLES)
+def monitor() -> Any:
+    now = datetime.now(UTC)
+    filters, errors = _filters()
+    rows = [] if errors else flagged(now, filters)
+    page = render_template(
+        "oversight/monitor.html",
+        rows=select_state(rows, filters.state),
+        counts=counts(rows),
+        filters=filters,
+        given={k: request.args.get(k, "") for k in ("unit", "kind", "channel", "area", "category")}
+        | {"state": filters.state if not errors else request.args.get("state", ALL)},
+        errors=errors,
+        now=now,
+        refresh=REFRESH_SECONDS,
+        state_labels=STATE_LABELS,
+        status_labels={s.value: label for s, label in STATUS_LABELS.items()},
+        **_choices(),
+    )
+    return page, 422 if errors else 200, {"Refresh": str(REFRESH_SECONDS)}
+
+
+# --- the dashboard --------------------------------------------------------------------------
+
+
+def _period(now: datetime) -> tuple[date, date, dict[str, str]]:
+    """[from, to] in local days; default: this year."""
+    today = now.astimezone(LOCAL_TZ).date()
+    start, end = date(today.year, 1, 1), date(today.year, 12, 31)
+    errors: dict[str, str] = {}
+    for name in ("from", "to"):
+        text = (request.args.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            errors[name] = "Ngày không hợp lệ (định dạng YYYY-MM-DD)."
+            continue
+        if name == "from":
+            start = day
+        else:
+            end = day
+    if not errors and start > end:
+        errors["to"] = "Ngày kết thúc phải sau ngày bắt đầu."
+    return start, end, errors
+
+
+def _label(by: str, key: str) -> str:
+    if by == "kind":
+        return KIND_LABELS.get(key, key)
+    if by == "channel":
+        return CHANNEL_LABELS.get(key, key)
+    if by == "month":
+        return f"{key[5:]}/{key[:4]}"
+    return key
+
+
+def _months(start: date, end: date, today: date) -> list[str]:
+    """Every month of the period up to this one (at most five years), for the chart."""
+    last = min(end, max(today, start))
+    found, day = [], start.replace(day=1)
+    while day <= last and len(found) < 60:
+        found.append(f"{day:%Y-%m}")
+        day = (day + timedelta(days=32)).replace(day=1)
+    return found
+
+
+def _share_chart(chart_id: str, title: str, groups: list[tuple[str, dict[str, Any]]]) -> Markup:
+    labels = [label for label, _ in groups]
+    series = [Series(name, [f[key] for _, f in groups]) for key, name in SHARE_SERIES]
+    desc = (
+        f"{title}: tỷ lệ phản hồi tiếp nhận đúng hạn và tỷ lệ trả lời đúng hạn của từng "
+        "nhóm, thang 0–100%, vạch đỏ là chỉ tiêu 100%. Số liệu đầy đủ ở bảng bên dưới."
+    )
+    return bar_chart(chart_id, title, desc, labels, series, target=100.0)
+
+
+def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[str, Any]:
+    rows = metrics.load_rows(start, end + timedelta(days=1), where=filters.conditions())
+    totals = metrics.totals(rows, now)
+    sections = []
+    for by, title in BREAKDOWNS:
+        groups = [(_label(by, k), f) for k, f in metrics.breakdown(rows, by, now)]
+        sections.append(
+            {
+                "by": by,
+                "title": title,
+                "groups": groups,
+                "chart": _share_chart(f"chart-{by}", title, groups),
+            }
+        )
+    by_month = dict(metrics.breakdown(rows, "month", now))
+    today = now.astimezone(LOCAL_TZ).date()
+    months = sorted(set(_months(start, end, today)) | set(by_month))
+    month_chart = column_chart(
+        "chart-month",
+        "Số hồ sơ tiếp nhận theo tháng",
+        "Số hồ sơ tiếp nhận trong từng tháng của kỳ (không tính hồ sơ trùng đã gộp); "
+        "số liệu đầy đủ ở bảng bên dưới.",
+        [_label("month", m) for m in months],
+        [by_month[m]["received"] if m in by_month else 0 for m in months],
+    )
+    targets = [k for k, (_, _, target) in FIGURES.items() if target]
+    totals_chart = bar_chart(
+        "chart-totals",
+        "Các chỉ tiêu của kế hoạch",
+        "Tỷ lệ phản hồi tiếp nhận đúng hạn, trả lời đúng hạn và hồ sơ trễ hạn có văn bản "
+        "xin lỗi trong kỳ, thang 0–100%, vạch đỏ là chỉ tiêu 100%.",
+        [FIGURES[k][0] for k in targets],
+        [Series("Kết quả", [totals[k] for k in targets])],
+        target=100.0,
+    )
+    return {
+        "totals": totals,
+        "totals_chart": totals_chart,
+        "sections": sections,
+        "months": [(_label("month", m), by_month.get(m)) for m in months],
+        "month_chart": month_chart,
+    }
+
+
+@bp.get("/so-lieu")
+@roles(*OVERSIGHT_ROLES)
+def dashboard() -> Any:
+    now = datetime.now(UTC)
+    start, end, errors = _period(now)
+    filters, filter_errors = _filters()
+    errors |= filter_errors
+    data = None if errors else _dashboard(start, end, filters, now)
+    page = render_template(
+        "oversight/dashboard.html",
+        data=data,
+        start=start,
+        end=end,
+        filters=filters,
+        monitor_params=filters.params(state=False) | {"state": "overdue"},
+        given={k: request.args.get(k, "") for k in ("unit", "kind", "channel", "area", "category")},
+        errors=errors,
+        now=now,
+        figures=FIGURES,
+        definitions=metrics.DEFINITIONS,
+        number=number,
+        **_choices(),
+    )
+    return page, 422 if errors else 200

@@ -1,7 +1,85 @@
-"""Period reports (quarter, half-year, year) as XLSX and PDF."""
+"""Period reports (quarter, half-year, year) as XLSX and PDF.
+
+``GET /bao-cao/`` lists the reports of this year and the last with their due dates;
+``GET /bao-cao/<period>.xlsx`` and ``.pdf`` build the report now (feedback.services.
+reports, from the shared metrics) and send it as a download. Inspectors, the coordinator,
+and the staff of the two units that compile and submit the reports: Văn phòng HĐND-UBND
+(VP) and Phòng Nội vụ (NV).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, render_template, send_file
+from flask_login import current_user
+
+from ..domain.calendar import LOCAL_TZ
+from ..security import roles
+from ..services import reports
+from ..services.report_files import pdf_bytes, xlsx_bytes
 
 bp = Blueprint("reports", __name__, url_prefix="/bao-cao")
+
+REPORT_UNITS = ("VP", "NV")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _check_unit() -> None:
+    """Officers and unit heads only of the units that compile the reports."""
+    if current_user.role in ("officer", "unit_head") and (
+        current_user.unit is None or current_user.unit.code not in REPORT_UNITS
+    ):
+        abort(403)
+
+
+@bp.get("/")
+@roles("inspector", "coordinator", "officer", "unit_head")
+def index() -> Any:
+    _check_unit()
+    now = datetime.now(UTC)
+    year = now.astimezone(LOCAL_TZ).year
+    periods = [*reports.periods_of(year), *reports.periods_of(year - 1)]
+    today = now.astimezone(LOCAL_TZ).date()
+    rows = [
+        {
+            "period": p,
+            "days_left": (p.due_before - today).days,
+            "started": p.start <= today,
+            "ended": p.end <= today,
+        }
+        for p in sorted(periods, key=lambda p: (p.due_before, len(p.key)), reverse=True)
+    ]
+    return render_template("reports/index.html", rows=rows, ahead=reports.DRAFT_AHEAD_DAYS)
+
+
+def _send(period_text: str, ext: str) -> Any:
+    _check_unit()
+    period = reports.parse_period(period_text)  # a bad period is a 422 page
+    now = datetime.now(UTC)
+    report = reports.build_report(period, now)
+    data, mimetype = (
+        (xlsx_bytes(report), XLSX_TYPE) if ext == "xlsx" else (pdf_bytes(report), "application/pdf")
+    )
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"bao-cao-{period.key}.{ext}",
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<period>.xlsx")
+@roles("inspector", "coordinator", "officer", "unit_head")
+def xlsx(period: str) -> Any:
+    return _send(period, "xlsx")
+
+
+@bp.get("/<period>.pdf")
+@roles("inspector", "coordinator", "officer", "unit_head")
+def pdf(period: str) -> Any:
+    return _send(period, "pdf")

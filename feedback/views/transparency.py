@@ -1,7 +1,164 @@
-"""The public transparency page: figures and answered cases, no personal data."""
+"""The public transparency page (công khai kết quả xử lý): figures and answered cases, no
+personal data.
+
+``GET /cong-khai/?year=2024&page=2``, no login:
+
+- the plan's figures for the year, by handling unit and by month of receipt, computed by
+  feedback.services.metrics (the dashboard's and the reports' own numbers), each with the
+  sentence that defines it. They count every kind: a count per unit says nothing about
+  who complained or denounced;
+- the answered cases (answered or closed) received that year whose category is public
+  (``Category.public``) and whose kind is neither a complaint nor a denunciation, newest
+  answer first: code, category, area, dates, on time or late, and the subject and answer
+  with personal data removed (feedback.services.redact, with what the reporter told us
+  about themselves and the case's address). Body, address and reporter never appear.
+
+Anonymous visitors get ``Cache-Control: public, max-age=300``. A signed-in member of staff
+sees his or her name in the page header, and a request that changes the session (the
+language switch) gets a cookie: those copies are ``private, no-store``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Blueprint, abort, make_response, render_template, request, session
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from ..domain.calendar import LOCAL_TZ
+from ..extensions import db
+from ..models import Case, Category
+from ..security import public
+from ..services import metrics
+from ..services.errors import ValidationError
+from ..services.redact import redact_case_text
 
 bp = Blueprint("transparency", __name__, url_prefix="/cong-khai")
+
+PER_PAGE = 20
+LISTED_STATUSES = ("answered", "closed")
+HIDDEN_KINDS = ("complaint", "denunciation")
+FIGURES = (
+    ("received", "Số hồ sơ", ""),
+    ("ack_on_time", "Phản hồi tiếp nhận đúng hạn", "%"),
+    ("answered_on_time", "Trả lời đúng hạn", "%"),
+    ("apology_share", "Trễ hạn có thư xin lỗi", "%"),
+    ("answer_days_median", "Trung vị thời gian trả lời (ngày)", ""),
+    ("satisfaction", "Điểm hài lòng (1–5)", ""),
+    ("overdue_open", "Đang quá hạn", ""),
+)
+PUBLIC_CACHE = "public, max-age=300"
+_DIGITS = re.compile(r"[0-9]{1,7}")
+
+
+@dataclass(frozen=True)
+class PublicCase:
+    code: str
+    category: str
+    area: str
+    received_at: datetime
+    answered_at: datetime | None
+    on_time: bool
+    subject: str
+    answer: str
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
+        raise ValidationError(
+            "Tham số không hợp lệ.", {name: f"Phải là số nguyên từ {low} đến {high}."}
+        )
+    return int(text)
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    return (
+        datetime(year, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC),
+        datetime(year + 1, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC),
+    )
+
+
+def _first_year(this_year: int) -> int:
+    first = db.session.scalar(select(func.min(Case.received_at)))
+    if first is None:
+        return this_year
+    return min(first.astimezone(LOCAL_TZ).year, this_year)
+
+
+def listed_cases(year: int, page: int) -> tuple[list[PublicCase], int]:
+    """One page of the public list, and the number of pages."""
+    start, end = _year_bounds(year)
+    stmt = (
+        select(Case)
+        .join(Category, Case.category_id == Category.id)
+        .where(
+            Category.public.is_(True),
+            Case.status.in_(LISTED_STATUSES),
+            Case.kind.not_in(HIDDEN_KINDS),
+            Case.received_at >= start,
+            Case.received_at < end,
+        )
+    )
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    if page > pages:
+        abort(404)
+    found = db.session.scalars(
+        stmt.options(selectinload(Case.category), selectinload(Case.area))
+        .order_by(Case.answered_at.desc(), Case.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    return [
+        PublicCase(
+            code=c.code,
+            category=f"{c.category.code} – {c.category.citizen_label}" if c.category else "",
+            area=c.area.name if c.area else "—",
+            received_at=c.received_at,
+            answered_at=c.answered_at,
+            on_time=c.answered_at is not None and c.answered_at <= c.response_due_at,
+            subject=redact_case_text(c.subject, c),
+            answer=redact_case_text(c.answer_body, c),
+        )
+        for c in found
+    ], pages
+
+
+@bp.get("/")
+@public
+def index() -> Any:
+    now = datetime.now(UTC)
+    this_year = now.astimezone(LOCAL_TZ).year
+    first_year = _first_year(this_year)
+    year = _int_arg("year", this_year, first_year, this_year)
+    page = _int_arg("page", 1, 1, 1_000_000)
+    rows = metrics.load_rows(date(year, 1, 1), date(year + 1, 1, 1))
+    cases, pages = listed_cases(year, page)
+    html = render_template(
+        "transparency/index.html",
+        year=year,
+        years=list(range(this_year, first_year - 1, -1)),
+        totals=metrics.totals(rows, now),
+        by_unit=metrics.breakdown(rows, "unit", now),
+        by_month=metrics.breakdown(rows, "month", now),
+        figures=FIGURES,
+        definitions=metrics.DEFINITIONS,
+        cases=cases,
+        page=page,
+        pages=pages,
+        now=now,
+    )
+    response = make_response(html)
+    # A copy that names a signed-in user, or that sets a cookie (?lang=en), is nobody
+    # else's: a shared cache must not keep it.
+    personal = current_user.is_authenticated or session.modified
+    response.headers["Cache-Control"] = "private, no-store" if personal else PUBLIC_CACHE
+    return response

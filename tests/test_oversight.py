@@ -1,0 +1,540 @@
+"""Oversight (Thanh tra): the breach monitor and the dashboard.
+
+Expectations are computed here, independently, from the cases themselves (their due times,
+the policies' thresholds and the working calendar), never through
+``feedback.services.monitor`` or ``feedback.services.metrics``. Pages run on the real
+clock, so each page is compared with the expectation computed just before and just after
+the request (a boundary crossed in between cannot make the test flaky).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from feedback.database import unit_of_work
+from feedback.domain.calendar import LOCAL_TZ
+from feedback.extensions import db as database
+from feedback.models import ApologyLetter, Case, SlaPolicy
+from feedback.services.charts import Series, bar_chart, column_chart
+from feedback.services.demo import CASES as DEMO_CASES
+from feedback.services.demo import load_demo
+from feedback.services.errors import ValidationError
+from feedback.services.intake import Reporter
+from feedback.services.monitor import breaches, counts, to_json
+from feedback.services.policies import load_calendar
+
+DEMO_PASSWORD = "demo-matkhau-thu"
+FIXED_NOW = datetime(2024, 3, 20, 3, 0, tzinfo=UTC)
+SVG = "{http://www.w3.org/2000/svg}"
+Expected = list[tuple[str, str, str, bool]]  # code, state, first promise, answer overdue
+
+# --- the independent computation ------------------------------------------------------------
+
+
+def _warning_start(due: datetime, working_days: int) -> datetime:
+    """00:00 local of the ``working_days``-th working day counted back from the due day."""
+    calendar = load_calendar()
+    day, counted = due.astimezone(LOCAL_TZ).date(), 0
+    while True:
+        if calendar.is_working_day(day):
+            counted += 1
+            if counted == working_days:
+                return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
+        day -= timedelta(days=1)
+
+
+def _paused(case: Case, policy: SlaPolicy) -> bool:
+    """Waiting for the citizen under a policy that stops the answer clock."""
+    return case.status == "waiting_citizen" and policy.pause_when_waiting
+
+
+def expected_rows(
+    now: datetime, keep: Callable[[Case], bool] = lambda c: True, state: str = "all"
+) -> Expected:
+    policies = {p.kind: p for p in database.session.scalars(select(SlaPolicy))}
+    found = []
+    for case in database.session.scalars(select(Case)):
+        if case.status in ("closed", "rejected", "merged") or not keep(case):
+            continue
+        policy = policies[case.kind]
+        flags = []
+        if case.acknowledged_at is None:
+            due, hours = case.ack_due_at, policy.warn_before_ack_hours
+            if due < now:
+                flags.append((due, "overdue", "ack"))
+            elif hours and now >= due - timedelta(hours=hours):
+                flags.append((due, "at_risk", "ack"))
+        if case.answered_at is None and not _paused(case, policy):
+            due, days = case.response_due_at, policy.warn_before_response_working_days
+            if due < now:
+                flags.append((due, "overdue", "response"))
+            elif days and now >= _warning_start(due, days):
+                flags.append((due, "at_risk", "response"))
+        if not flags:
+            continue
+        flags.sort()
+        row_state = "overdue" if any(f[1] == "overdue" for f in flags) else "at_risk"
+        late_answer = any(f[1:] == ("overdue", "response") for f in flags)
+        found.append((flags[0][0], case.code, row_state, flags[0][2], late_answer))
+    found.sort()
+    return [f[1:] for f in found if state in ("all", f[2])]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _p90(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered, position = sorted(values), 0.9 * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 1)
+
+
+def expected_totals(
+    start: date, end: date, now: datetime, keep: Callable[[Case], bool] = lambda c: True
+) -> dict[str, Any]:
+    lo = datetime.combine(start, time(0), tzinfo=LOCAL_TZ)
+    hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
+    cases = [
+        c
+        for c in database.session.scalars(select(Case))
+        if c.status != "merged" and lo <= c.received_at < hi and keep(c)
+    ]
+    letters = {a.case_id: a.status for a in database.session.scalars(select(ApologyLetter))}
+    policies = {p.kind: p for p in database.session.scalars(select(SlaPolicy))}
+    overdue = [
+        c
+        for c in cases
+        if c.answered_at is None and c.response_due_at < now and not _paused(c, policies[c.kind])
+    ]
+    acked = [c for c in cases if c.acknowledged_at is not None]
+    answered = [c for c in cases if c.answered_at is not None]
+    late = [c for c in answered if c.answered_at > c.response_due_at]
+    ack_hours = [(c.acknowledged_at - c.received_at).total_seconds() / 3600 for c in acked]
+    answer_days = [(c.answered_at - c.received_at).total_seconds() / 86400 for c in answered]
+    return {
+        "received": len(cases),
+        "ack_on_time": _share(
+            sum(c.acknowledged_at <= c.ack_due_at for c in acked),
+            len(acked) + sum(c.acknowledged_at is None and c.ack_due_at < now for c in cases),
+        ),
+        "answered_on_time": _share(
+            sum(c.answered_at <= c.response_due_at for c in answered),
+            len(answered) + len(overdue),
+        ),
+        "apology_share": _share(
+            sum(letters.get(c.id) in ("issued", "delivered") for c in late), len(late)
+        ),
+        "ack_hours_median": round(statistics.median(ack_hours), 1) if ack_hours else None,
+        "answer_days_median": round(statistics.median(answer_days), 1) if answer_days else None,
+        "ack_hours_p90": _p90(ack_hours),
+        "answer_days_p90": _p90(answer_days),
+        "overdue_open": len(overdue),
+    }
+
+
+# --- reading the pages ------------------------------------------------------------------------
+
+ROW = re.compile(
+    r'<tr class="[^"]*" data-code="([^"]+)" data-state="(\w+)" data-promise="(\w+)" '
+    r'data-response-overdue="([01])"'
+)
+
+
+def page_rows(text: str) -> Expected:
+    return [(m[1], m[2], m[3], m[4] == "1") for m in ROW.finditer(text)]
+
+
+def page_counts(text: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r'data-count="(\w+)">(\d+)<', text)}
+
+
+def page_totals(text: str) -> dict[str, float | None]:
+    found = re.findall(r'<dd data-figure="(\w+)" data-value="([^"]*)"', text)
+    return {k: float(v) if v else None for k, v in found}
+
+
+def close_to(page: dict[str, float | None], wanted: dict[str, Any]) -> bool:
+    for key, value in wanted.items():
+        got = page[key]
+        if (got is None) != (value is None) or (value is not None and abs(got - value) > 0.051):
+            return False
+    return True
+
+
+def get_agreeing(
+    client: FlaskClient, app: Flask, url: str, expect: Callable[[datetime], Any], read: Any
+) -> tuple[str, Any, Any]:
+    """GET ``url``; its reading must equal the expectation before or after the request."""
+    with app.app_context():
+        before = expect(datetime.now(UTC))
+    response = client.get(url)
+    assert response.status_code == 200, response.text[:500]
+    with app.app_context():
+        after = expect(datetime.now(UTC))
+    got = read(response.text)
+    return response.text, got, (before, after)
+
+
+def local_today() -> date:
+    return datetime.now(UTC).astimezone(LOCAL_TZ).date()
+
+
+def everything() -> str:
+    """A dashboard period that holds every case."""
+    return f"from=2000-01-01&to={local_today() + timedelta(days=1)}"
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(app: Flask) -> Iterator[None]:
+    with app.app_context(), unit_of_work():
+        load_demo(password=DEMO_PASSWORD, now=datetime.now(UTC))
+    yield
+
+
+@pytest.fixture
+def inspector(login_as: Callable[..., str]) -> str:
+    return login_as("inspector")
+
+
+NAMES = {i: (f"Người Báo Tin Số {i} Họ Riêng", f"09887766{i:02d}") for i in range(1, 14)}
+H, D = timedelta(hours=1), timedelta(days=1)
+
+
+@pytest.fixture
+def built(app: Flask, make_case: Callable[..., str]) -> dict[str, str]:
+    """Hand-built cases, each with its own due times and state (relative to now)."""
+    now = datetime.now(UTC)
+    end_today = datetime.combine(local_today(), time(23, 59, 59), tzinfo=LOCAL_TZ)
+    # name: kind, category, area, channel, status, received, ack due, response due,
+    # acknowledged, answered (offsets from now; None: not done)
+    specs: dict[str, tuple[Any, ...]] = {
+        "ack_overdue": ("feedback", "6.3b", "00694", "web", "received",
+                        -30 * H, -6 * H, 20 * D, None, None),
+        "ack_risk": ("feedback", "6.3c", "00691", "api", "received",
+                     -21 * H, 3 * H, 20 * D, None, None),
+        "answer_overdue": ("petition", "6.3a", "00688", "hotline", "in_progress",
+                           -20 * D, -19 * D, -51 * H, -19.5 * D, None),
+        "both_overdue": ("feedback", "6.3b", "00694", "box", "received",
+                         -20 * D, -19 * D, -1 * D, None, None),
+        "answer_risk": ("suggestion", "8.1", None, "web", "acknowledged",
+                        -10 * D, -9 * D, end_today - now, -9.5 * D, None),
+        "complaint_risk": ("complaint", "2.4", "00700", "web", "received",
+                           -5 * D, 20 * H, 40 * D, None, None),
+        "waiting": ("petition", "2.2", "00946", "box", "waiting_citizen",
+                    -15 * D, -14 * D, -3 * D, -14.5 * D, None),
+        "closed": ("feedback", "6.3b", "00694", "web", "closed",
+                   -12 * D, -11 * D, -4 * D, -11.5 * D, -4.5 * D),
+        "answered_late": ("feedback", "6.3c", "00691", "web", "answered",
+                          -12 * D, -11 * D, -4 * D, -11.9 * D, -2 * D),
+        "merged": ("feedback", "6.3b", "00694", "web", "merged",
+                   -12 * D, -11 * D, -4 * D, None, None),
+        "on_track": ("feedback", "6.3a", "00688", "web", "in_progress",
+                     -2 * D, -1 * D, 20 * D, -1.5 * D, None),
+        "denounced": ("denunciation", "4.1", "00691", "web", "in_progress",
+                      -40 * D, -35 * D, -2 * D, -36 * D, None),
+        "rejected": ("feedback", "3.3", None, "web", "rejected",
+                     -6 * D, -5 * D, -1 * D, -5.5 * D, -5.5 * D),
+    }  # fmt: skip
+    codes: dict[str, str] = {}
+    for i, (name, spec) in enumerate(specs.items(), start=1):
+        kind, category, area, channel, status, received, ack, response, acked, answered = spec
+        who, phone = NAMES[i]
+        codes[name] = make_case(
+            now=now,
+            kind=kind,
+            category_code=category,
+            area_code=area,
+            reporter=Reporter(name=who, phone=phone),
+        )
+        with app.app_context(), unit_of_work():
+            case = database.session.scalar(select(Case).where(Case.code == codes[name]))
+            assert case is not None
+            case.channel, case.status = channel, status
+            case.received_at = now + received
+            case.ack_due_at = now + ack
+            case.response_due_at = now + response
+            case.acknowledged_at = now + acked if acked is not None else None
+            case.answered_at = now + answered if answered is not None else None
+            if name == "answered_late":
+                case.rating = 4
+                database.session.add(
+                    ApologyLetter(case=case, status="issued", owed_since=case.answered_at)
+                )
+    return codes
+
+
+# --- the monitor ----------------------------------------------------------------------------
+
+
+def test_monitor_lists_built_cases_in_order(
+    app: Flask, client: FlaskClient, inspector: str, built: dict[str, str]
+) -> None:
+    text, got, wanted = get_agreeing(client, app, "/thanh-tra/", expected_rows, page_rows)
+    assert got in wanted
+    codes = [row[0] for row in got]
+    order = ["both_overdue", "answer_overdue", "denounced", "ack_overdue"]
+    assert codes[: len(order)] == [built[n] for n in order]  # most overdue first
+    assert set(codes[len(order) :]) == {built["ack_risk"], built["complaint_risk"],
+                                        built["answer_risk"]}  # fmt: skip
+    for name in ("closed", "answered_late", "merged", "on_track", "rejected", "waiting"):
+        assert built[name] not in codes
+    rows = {row[0]: row for row in got}
+    assert rows[built["both_overdue"]] == (built["both_overdue"], "overdue", "ack", True)
+    assert rows[built["ack_overdue"]][1:] == ("overdue", "ack", False)
+    assert rows[built["complaint_risk"]][1:] == ("at_risk", "ack", False)
+    assert rows[built["answer_risk"]][1:] == ("at_risk", "response", False)
+    assert page_counts(text) == {
+        "overdue": 4, "response_overdue": 3, "ack_overdue_only": 1, "at_risk": 3,
+    }  # fmt: skip
+    assert '<meta http-equiv="refresh" content="60">' in text
+    assert f'href="/can-bo/ho-so/{built["denounced"]}"' in text
+    assert "quá hạn 2 ngày 3 giờ" in text, re.findall(
+        r"(?:quá hạn|còn) \d[^<]+", text
+    )  # answer_overdue: 51 hours late
+    assert "còn 3 giờ" in text or "còn 2 giờ" in text  # ack_risk
+
+
+@pytest.mark.parametrize(
+    ("query", "keep"),
+    [
+        ("unit=UBND-00694", lambda c: c.handling_unit.code == "UBND-00694"),
+        ("kind=petition", lambda c: c.kind == "petition"),
+        ("channel=hotline", lambda c: c.channel == "hotline"),
+        ("area=00691", lambda c: c.area is not None and c.area.code == "00691"),
+        ("category=6.3a", lambda c: c.category is not None and c.category.code == "6.3a"),
+        ("kind=feedback&area=00694", lambda c: c.kind == "feedback" and c.area_id is not None
+         and c.area.code == "00694"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("state", ["all", "overdue", "at_risk"])
+def test_monitor_filters(
+    app: Flask,
+    client: FlaskClient,
+    inspector: str,
+    built: dict[str, str],
+    query: str,
+    keep: Callable[[Case], bool],
+    state: str,
+) -> None:
+    url = f"/thanh-tra/?{query}&state={state}"
+    _, got, wanted = get_agreeing(
+        client, app, url, lambda now: expected_rows(now, keep, state), page_rows
+    )
+    assert got in wanted
+    with app.app_context():
+        everything_now = expected_rows(datetime.now(UTC))
+    if state == "all" and query != "kind=feedback&area=00694":
+        assert got and len(got) < len(everything_now)  # the filter bites
+
+
+def test_overdue_agrees_with_the_shared_sql_condition(app: Flask, built: dict[str, str]) -> None:
+    """The desk's lists, digests and exports use feedback.services.sla.overdue_condition."""
+    from feedback.services.sla import overdue_condition
+
+    with app.app_context():
+        for now in (datetime.now(UTC), datetime.now(UTC) + 2 * D, datetime.now(UTC) + 30 * D):
+            listed = {r["code"] for r in breaches(now, {"state": "overdue"})}
+            shared = set(database.session.scalars(select(Case.code).where(overdue_condition(now))))
+            assert listed == shared
+
+
+def test_monitor_rejects_bad_filters(client: FlaskClient, inspector: str) -> None:
+    response = client.get("/thanh-tra/?unit=NOPE&state=late")
+    assert response.status_code == 422
+    assert "unit" in response.text and "state" in response.text
+
+
+def test_breaches_service_on_demo_with_a_fixed_clock(app: Flask) -> None:
+    with app.app_context():
+        with unit_of_work():
+            load_demo(password=DEMO_PASSWORD, now=FIXED_NOW)
+        seen = set()
+        for now in (FIXED_NOW + k * 6 * H for k in range(-4, 12)):  # Tuesday to Friday
+            rows = breaches(now, {})
+            got = [(r["code"], r["state"], r["promise"], r["response_overdue"]) for r in rows]
+            assert got == expected_rows(now)
+            seen |= {(r["state"], r["promise"]) for r in rows}
+            assert [r["code"] for r in breaches(now, {"state": "at_risk"})] == [
+                c for c, s, *_ in got if s == "at_risk"
+            ]
+            assert [r["code"] for r in breaches(now, {"state": "overdue"})] == [
+                c for c, s, *_ in got if s == "overdue"
+            ]
+        assert seen == {(s, p) for s in ("overdue", "at_risk") for p in ("ack", "response")}
+        first = to_json(breaches(FIXED_NOW)[0])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", first["due_at"])
+        assert not {"reporter_name", "reporter_phone", "reporter"} & set(first)
+        with pytest.raises(ValidationError) as err:
+            breaches(FIXED_NOW, {"kind": "rumour", "area": "99999"})
+        assert set(err.value.fields) == {"kind", "area"}
+
+
+def test_monitor_on_demo_data(app: Flask, client: FlaskClient, demo: None, inspector: str) -> None:
+    _, got, wanted = get_agreeing(client, app, "/thanh-tra/", expected_rows, page_rows)
+    assert got in wanted
+    assert any(state == "overdue" for _, state, *_ in got)
+
+
+def test_officers_and_strangers_are_kept_out(
+    app: Flask, client: FlaskClient, login_as: Callable[..., str]
+) -> None:
+    for url in ("/thanh-tra/", "/thanh-tra/so-lieu"):
+        assert client.get(url).status_code == 302  # to the login page
+    login_as("officer")
+    for url in ("/thanh-tra/", "/thanh-tra/so-lieu"):
+        assert client.get(url).status_code == 403
+
+
+def test_coordinator_may_use_both_pages(client: FlaskClient, login_as: Callable[..., str]) -> None:
+    login_as("coordinator")
+    assert client.get("/thanh-tra/").status_code == 200
+    assert client.get("/thanh-tra/so-lieu").status_code == 200
+
+
+# --- the dashboard --------------------------------------------------------------------------
+
+
+def _dashboard_agrees(
+    app: Flask, client: FlaskClient, query: str, keep: Callable[[Case], bool] = lambda c: True
+) -> str:
+    start, end = date(2000, 1, 1), local_today() + timedelta(days=1)
+    text, got, wanted = get_agreeing(
+        client,
+        app,
+        f"/thanh-tra/so-lieu?{everything()}&{query}",
+        lambda now: expected_totals(start, end, now, keep),
+        page_totals,
+    )
+    assert any(close_to(got, w) for w in wanted), (got, wanted)
+    return text
+
+
+@pytest.mark.parametrize(
+    ("query", "keep"),
+    [
+        ("", lambda c: True),
+        ("unit=UBND-00694", lambda c: c.handling_unit.code == "UBND-00694"),
+        ("kind=petition", lambda c: c.kind == "petition"),
+    ],
+)
+def test_dashboard_totals_and_agreement_with_the_monitor(
+    app: Flask,
+    client: FlaskClient,
+    inspector: str,
+    built: dict[str, str],
+    query: str,
+    keep: Callable[[Case], bool],
+) -> None:
+    text = _dashboard_agrees(app, client, query, keep)
+    monitor = client.get(f"/thanh-tra/?{query}")
+    assert page_totals(text)["overdue_open"] == page_counts(monitor.text)["response_overdue"]
+    if not query:
+        totals = page_totals(text)
+        assert totals["received"] == 12  # the merged case is left out
+        assert totals["apology_share"] == 100.0  # the one late answer has its letter
+        assert totals["overdue_open"] == 3  # not the case waiting for the citizen
+
+
+def test_dashboard_on_demo_data(
+    app: Flask, client: FlaskClient, demo: None, inspector: str
+) -> None:
+    text = _dashboard_agrees(app, client, "")
+    monitor = client.get("/thanh-tra/")
+    assert page_totals(text)["overdue_open"] == page_counts(monitor.text)["response_overdue"]
+    assert page_totals(text)["overdue_open"] > 0
+    # A breakdown: the cases received per handling unit.
+    section = re.search(r'id="theo-unit">(.*?)</section>', text, re.S)
+    assert section is not None
+    per_unit = {
+        html.unescape(m[1]): int(re.search(r'data-figure="received" data-value="(\d+)"', m[2])[1])
+        for m in re.finditer(r'<tr data-group="([^"]*)">(.*?)</tr>', section[1], re.S)
+    }
+    with app.app_context():
+        wanted: dict[str, int] = {}
+        for case in database.session.scalars(select(Case).where(Case.status != "merged")):
+            wanted[case.handling_unit.name] = wanted.get(case.handling_unit.name, 0) + 1
+    assert per_unit == wanted
+    for label, definition in (("Hồ sơ tiếp nhận", "không tính hồ sơ trùng đã gộp"),
+                              ("Trả lời đúng hạn", "hồ sơ không tiếp nhận được tính")):  # fmt: skip
+        assert label in text and definition in text
+
+
+def test_dashboard_default_period_and_bad_dates(client: FlaskClient, inspector: str) -> None:
+    today = local_today()
+    page = client.get("/thanh-tra/so-lieu")
+    assert page.status_code == 200
+    assert f'value="{today.year}-01-01"' in page.text and f'value="{today.year}-12-31"' in page.text
+    assert client.get("/thanh-tra/so-lieu?from=2024-13-01").status_code == 422
+    assert client.get("/thanh-tra/so-lieu?from=2024-05-01&to=2024-04-01").status_code == 422
+
+
+def test_dashboard_svg_is_well_formed_and_labelled(
+    app: Flask, client: FlaskClient, demo: None, inspector: str
+) -> None:
+    text = client.get(f"/thanh-tra/so-lieu?{everything()}").text
+    charts = re.findall(r"<svg.*?</svg>", text, re.S)
+    assert len(charts) == 8  # totals, six breakdowns, months
+    words = []
+    for chart in charts:
+        root = ET.fromstring(chart)
+        assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+        assert root.find(f"{SVG}title") is not None and root.find(f"{SVG}desc") is not None
+        words.append(" ".join(root.itertext()))
+    everything_said = "\n".join(words)
+    for label in ("Chỉ tiêu 100%", "UBND Phường Quang Trung", "Tổng đài 1022", "Khiếu nại",
+                  "Phường Minh Khai", f"{local_today():%m/%Y}"):  # fmt: skip
+        assert label in everything_said, label
+    assert "<script" not in text
+
+
+def test_charts_escape_and_scale() -> None:
+    svg = bar_chart(
+        "t", "A & B <c>", "desc", ["x & y", "z"], [Series("s", [50.0, None])], target=100.0
+    )
+    root = ET.fromstring(str(svg))
+    assert "x & y" in "".join(root.itertext()) and "—" in "".join(root.itertext())
+    widths = [float(r.get("width", 0)) for r in root.iter(f"{SVG}rect")]
+    assert widths and max(widths) > 0
+    cols = ET.fromstring(str(column_chart("m", "t", "d", ["01/2024", "02/2024"], [3, 0])))
+    assert "01/2024" in "".join(cols.itertext())
+
+
+# --- no personal data -----------------------------------------------------------------------
+
+
+def test_no_reporter_identity_on_either_page(
+    app: Flask, client: FlaskClient, demo: None, inspector: str, built: dict[str, str]
+) -> None:
+    pages = [
+        client.get("/thanh-tra/").text,
+        client.get("/thanh-tra/?state=overdue").text,
+        client.get(f"/thanh-tra/so-lieu?{everything()}").text,
+    ]
+    secrets = [p for pair in NAMES.values() for p in pair]
+    secrets += [sample[5] for sample in DEMO_CASES if sample[5]]
+    secrets += [f"090000{sample[0]:04d}" for sample in DEMO_CASES]
+    for page in pages:
+        for secret in secrets:
+            assert secret not in page, secret
+    with app.app_context():
+        rows = breaches(datetime.now(UTC), {})
+        assert counts(rows)["overdue"] > 0
+        assert not any(secret in repr(to_json(r)) for r in rows for secret in secrets)
