@@ -354,3 +354,26 @@ def test_case_page_explains_each_due_time(
     steps = page.text.split('data-testid="deadline-steps"')[1].split("</details>")[0]
     assert "Tết" in steps and "19/02" in steps
     assert "Tạm dừng khi chờ người dân bổ sung" in steps and "đã tính lại 1 lần" in steps
+
+
+def test_a_second_acknowledgement_after_transfer_tells_nobody(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    code = make_case(
+        category_code="4.4",
+        area_code=None,
+        now=NOW,
+        reporter=Reporter(name="Lý Thị Sen", email="sen@example.vn"),
+    )
+    coordinator = users("coordinator", "VP")
+    nv = users("officer", "NV")
+    work(code, lambda c: handling.acknowledge(c, coordinator(), NOW))
+    work(code, lambda c: handling.transfer(c, coordinator(), NOW, "NV", "Thuộc Phòng Nội vụ."))
+    work(code, lambda c: handling.acknowledge(c, nv(), NOW + timedelta(hours=3)))
+    with state(app, code) as case:
+        assert case.acknowledged_at == NOW  # the promise was kept the first time
+        assert not case.events[-1].public
+        kinds = db.session.scalars(
+            select(Notification.kind).where(Notification.case_id == case.id)
+        ).all()
+        assert sorted(kinds) == ["acknowledged", "receipt"]

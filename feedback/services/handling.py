@@ -145,25 +145,34 @@ def _unit(code: str | None) -> Unit:
 
 
 def acknowledge(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:
+    """The first acknowledgement keeps the 24-hour promise and tells the citizen; a unit
+    taking over a transferred case that was already acknowledged only records it."""
     require(user, case, Op.ACKNOWLEDGE)
+    first = case.acknowledged_at is None
+    default = (
+        "Đã xác nhận tiếp nhận; hồ sơ đang được xem xét, giải quyết."
+        if first
+        else f"{case.handling_unit.name} tiếp nhận hồ sơ được chuyển đến."
+    )
     event = move(
         case,
         Action.ACKNOWLEDGE,
         user=user,
         now=now,
-        public=True,
-        note=note.strip() or "Đã xác nhận tiếp nhận; hồ sơ đang được xem xét, giải quyết.",
+        public=first,
+        note=note.strip() or default,
         values={"acknowledged_at": case.acknowledged_at or now},
     )
     recompute(case, now, "thụ lý")
-    tell_citizen(
-        case,
-        kind="acknowledged",
-        reason=str(event.id),
-        now=now,
-        text=f"Hồ sơ {case.code} đã được xác nhận tiếp nhận và giao "
-        f"{case.handling_unit.name} xử lý.",
-    )
+    if first:
+        tell_citizen(
+            case,
+            kind="acknowledged",
+            reason=str(event.id),
+            now=now,
+            text=f"Hồ sơ {case.code} đã được xác nhận tiếp nhận và giao "
+            f"{case.handling_unit.name} xử lý.",
+        )
     return event
 
 

@@ -4,71 +4,25 @@ the officer of the handling unit finds it in the inbox. The app runs in a backgr
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from conftest import PASSWORD
-from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import Browser, Page, expect
 
 from feedback.domain.states import STATUS_LABELS, Status
+from tests.browser.conftest import PHONE
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {"width": 390, "height": 844}
 
 CATEGORY_LABEL = "6.3b – Đường sá, giao thông, an toàn giao thông"
 AREA_LABEL = "Phường Quang Trung"
 HANDLING_UNIT = "UBND-00688"  # 6.3b in 00688, by the routing table
 SUBJECT = "Ổ gà lớn trên đường Nguyễn Thái Học"
 BODY = "Trước số nhà 45 có ổ gà sâu khoảng 20 cm, đã có người đi xe máy bị ngã."
-
-
-def _require_chromium() -> None:
-    if os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK):
-        return
-    message = f"Chromium not installed at {CHROMIUM}: install Debian's chromium package"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    _require_chromium()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 @pytest.fixture
