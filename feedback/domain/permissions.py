@@ -113,3 +113,10 @@ def granted(subject: Subject, case: CaseFacts) -> frozenset[Op]:
 
 def allowed(subject: Subject, op: Op, case: CaseFacts) -> bool:
     return op in granted(subject, case)
+
+
+def roles_holding(*ops: Op, roles: tuple[str, ...]) -> tuple[str, ...]:
+    """The roles that hold any of ``ops`` on some case: what a route's role gate admits,
+    derived from this table so that pages and API cannot drift apart."""
+    facts = CaseFacts(handling_unit_code="*", kind="feedback", created_by_id=0)
+    return tuple(r for r in roles if granted(Subject(r, "*", 0), facts) & set(ops))

@@ -22,9 +22,10 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
+from ..domain.permissions import Op, roles_holding
 from ..extensions import csrf, db
 from ..models import User
-from ..security import public, roles
+from ..security import STAFF_ROLES, public, roles
 from ..services import api_actions, api_cases
 from ..services.api_input import PayloadTooLarge, Unauthorized, read_body
 from ..services.api_views import dumps
@@ -146,31 +147,31 @@ def _act(code: str, action: str) -> Response:
 
 
 @bp.post("/cases/<code>/acknowledge")
-@roles(*api_actions.ACTION_ROLES)
+@roles(*roles_holding(Op.ACKNOWLEDGE, roles=STAFF_ROLES))
 def acknowledge(code: str) -> Response:
     return _act(code, "acknowledge")
 
 
 @bp.post("/cases/<code>/transfer")
-@roles(*api_actions.ACTION_ROLES)
+@roles(*roles_holding(Op.TRANSFER, roles=STAFF_ROLES))
 def transfer(code: str) -> Response:
     return _act(code, "transfer")
 
 
 @bp.post("/cases/<code>/answer")
-@roles(*api_actions.ACTION_ROLES)
+@roles(*roles_holding(Op.DRAFT_ANSWER, Op.APPROVE_ANSWER, roles=STAFF_ROLES))
 def answer(code: str) -> Response:
     return _act(code, "answer")
 
 
 @bp.post("/cases/<code>/close")
-@roles(*api_actions.ACTION_ROLES)
+@roles(*roles_holding(Op.CLOSE, roles=STAFF_ROLES))
 def close(code: str) -> Response:
     return _act(code, "close")
 
 
 @bp.post("/cases/<code>/reopen")
-@roles(*api_actions.ACTION_ROLES)
+@roles(*roles_holding(Op.REOPEN, roles=STAFF_ROLES))
 def reopen(code: str) -> Response:
     return _act(code, "reopen")
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..database import unit_of_work
-from ..domain.permissions import CaseFacts, Op, Subject, granted
+from ..domain.permissions import Op, roles_holding
 from ..domain.states import OPEN_STATUSES, Action, allowed_actions
 from ..domain.text import fold
 from ..extensions import db
@@ -90,8 +90,7 @@ DONE = {  # flashed on success; {code} and {note} (the event's note) are filled 
 
 def holders(op: Op) -> tuple[str, ...]:
     """The roles that can hold ``op`` on some case (for @roles), from the permission table."""
-    facts = CaseFacts(handling_unit_code="*", kind="feedback", created_by_id=0)
-    return tuple(r for r in STAFF_ROLES if op in granted(Subject(r, "*", 0), facts))
+    return roles_holding(op, roles=STAFF_ROLES)
 
 
 def triage_code() -> str:
