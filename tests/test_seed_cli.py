@@ -395,21 +395,24 @@ def test_an_extra_day_off_in_the_database_moves_the_due_date(app: Flask) -> None
     assert due_with == with_off.nth_working_day_after(received_again, 6)
 
 
-def test_a_make_up_saturday_in_the_database_moves_the_due_date(app: Flask) -> None:
-    calendar = _calendar(app)
-    today = datetime.now(LOCAL_TZ).date()
-    start = calendar.nth_working_day_after(today, 1)
-    saturday = start + timedelta(days=(5 - start.weekday()) % 7)
-    while calendar.is_working_day(saturday) or calendar.override_for(saturday) is not None:
-        saturday += timedelta(days=7)
-    received, due_without = _submit(app)
-    if saturday >= due_without:
-        pytest.skip("no idle Saturday inside this week's window (holiday season)")
+def test_a_make_up_saturday_in_the_database_moves_the_due_date(
+    app: Flask, make_case: Any
+) -> None:
+    """Received Mon 2 Mar 2026 09:00: due Tue 10 Mar; with Sat 7 Mar made a working day in
+    the database, the 6th working day is Mon 9 Mar."""
+    from feedback.domain.deadlines import local_date
 
-    _add_override(app, saturday, "work")
-    received_again, due_with = _submit(app)
-    with_work = _calendar(app)
-    assert with_work.is_working_day(saturday)
-    assert due_with == with_work.nth_working_day_after(received_again, 6)
-    if received_again == received:
-        assert due_with < due_without
+    received = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    before = make_case(now=received)
+    _add_override(app, date(2026, 3, 7), "work")
+    after = make_case(now=received)
+    from feedback.extensions import db
+    from feedback.models import Case
+
+    with app.app_context():
+        due = {
+            c.code: local_date(c.response_due_at)
+            for c in db.session.scalars(select(Case).where(Case.code.in_([before, after])))
+        }
+    assert due[before] == date(2026, 3, 10)
+    assert due[after] == date(2026, 3, 9)
