@@ -145,3 +145,19 @@ def test_a_denouncers_letter_scan_goes_with_the_identity(
     inspector = staff_client(app, make_user, "inspector", "TTR")
     assert (officer.get(url).status_code == 200) is officer_sees
     assert inspector.get(url).status_code == 200
+
+
+def test_the_mail_log_never_holds_a_denouncers_address(app: Flask, client: FlaskClient) -> None:
+    """Without a mail server, mail goes to instance/mail.log: a log, so no sealed address."""
+    from datetime import UTC, datetime
+
+    from feedback.services.delivery import deliver
+
+    _denounce(client)
+    with app.app_context():
+        assert app.config.get("MAIL_SERVER") is None
+        summary = deliver(datetime.now(UTC))
+    assert summary.get("sent") == 1
+    log = (Path(app.instance_path) / "mail.log").read_text(encoding="utf-8")
+    assert "To: undisclosed-recipients:;" in log
+    assert EMAIL not in log and NAME not in log

@@ -110,11 +110,14 @@ class Transport:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self.smtp.quit()
 
-    def send(self, msg: MIMEText) -> None:
+    def send(self, msg: MIMEText, *, confidential: bool = False) -> None:
         if self.smtp is not None:
             self.smtp.send_message(msg)
             return
         with self.log_path.open("a", encoding="utf-8") as log:
+            if confidential:
+                # A log is not a mailbox: a denouncer's address never lands in it.
+                msg.replace_header("To", "undisclosed-recipients:;")
             log.write(msg.as_string() + "\n" + "=" * 72 + "\n")
 
 
@@ -192,7 +195,9 @@ def _deliver_one(transport: Transport, note: Notification, now: datetime) -> str
         return "skipped"
     note.message_id = note.message_id or message_id(note)
     try:
-        transport.send(_build(note, recipient))
+        transport.send(
+            _build(note, recipient), confidential=note.recipient.startswith(SEALED_PREFIX)
+        )
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(code >= 500 for code in codes):
