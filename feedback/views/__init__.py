@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
         hotline,
         imports,
         letters,
+        open311,
         oversight,
         public,
         reports,
@@ -45,6 +46,7 @@ def register_blueprints(app: Flask) -> None:
         letters,
         exports,
         transparency,
+        open311,
     ):
         app.register_blueprint(module.bp)
     errors.register(app)
