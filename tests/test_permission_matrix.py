@@ -184,6 +184,8 @@ EXPECTED_PUBLIC = fs(
     "api.get_case",
     "api.add_attachments",
     "api.deadlines",
+    "api.openapi_json",
+    "api.docs",
     # Open311 GeoReport v2: reads are public by the standard; POST requests checks its
     # api_key (a staff token) itself.
     "open311.discovery",

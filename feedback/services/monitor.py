@@ -34,6 +34,7 @@ from ..domain.sla import Clock, Milestone, Thresholds, milestones
 from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import db
 from ..models import CASE_KINDS, CHANNELS, Area, Case, Category, SlaPolicy, Unit
+from .api_input import CODE
 from .errors import ValidationError
 from .policies import load_calendar
 from .sla import thresholds
@@ -99,7 +100,13 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
     found: dict[str, Any] = {}
     for name, model, message in _REFERENCES:
         if given[name]:
-            row = db.session.scalar(select(model).where(model.code == given[name][:32]))
+            # Only a well-formed code is looked up: PostgreSQL refuses NUL bytes outright.
+            code = given[name][:32]
+            row = (
+                db.session.scalar(select(model).where(model.code == code))
+                if CODE.fullmatch(code.upper())
+                else None
+            )
             if row is None:
                 errors[name] = message
             found[name] = row
