@@ -1,0 +1,102 @@
+"""Print the Markdown tables of BENCHMARKS.md from bench/results/*.json.
+
+.venv/bin/python -m bench.summarise [scale scale_rerun ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from .common import RESULTS
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def intake(data: dict[str, Any]) -> None:
+    print("| engine | floor req/s | floor p99 ms | intake req/s | p50 / p90 / p99 / max ms |"
+          " errors | ratio |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for r in data["runs"]:
+        f, i = r["floor"], r["intake"]
+        lat = i["latency_ms"]
+        errors = sum(i["errors"].values()) + i["non_2xx"]
+        print(f"| {r['engine']} | {f['rps']} | {f['latency_ms']['p99']} | {i['rps']} | "
+              f"{lat['p50']} / {lat['p90']} / {lat['p99']} / {lat['max']} | {errors} | "
+              f"{r['ratio']} |")  # fmt: skip
+
+
+def scale(data: dict[str, Any]) -> None:
+    print("| engine | cases | build s | sweep 1 % due (n) s | ms per due case | sweep 100 due s |"
+          " empty sweep s | dashboard this year s | dashboard 2 years s | monitor page s |"
+          " monitor API s | flagged rows | DB MiB | load 1 min |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in data["runs"]:
+        for s in r["sizes"]:
+            one = s["sweep_1pct"]
+            per = round(1000 * one["seconds"] / max(one["due"], 1), 1)
+            print(f"| {r['engine']} | {s['cases']:,} | {s['build_seconds']} | {one['seconds']} "
+                  f"({one['due']}) | {per} | {s['sweep_fixed']['seconds']} | "
+                  f"{s['sweep_nothing_due']['seconds']} | {s['dashboard_this_year']['seconds']} | "
+                  f"{s['dashboard_two_years']['seconds']} | {s['monitor_page']['seconds']} | "
+                  f"{s['monitor_api']['seconds']} | {s['service']['monitor_rows']:,} | "
+                  f"{s['db_mib']} | {s.get('loadavg_1min', '')} |")  # fmt: skip
+    print()
+    print("| engine | cases | dashboard rows (this year) | load_rows s | Python figures s |"
+          " monitor flagged() s |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for r in data["runs"]:
+        for s in r["sizes"]:
+            v = s["service"]
+            print(f"| {r['engine']} | {s['cases']:,} | {v['dashboard_rows']:,} | "
+                  f"{v['dashboard_load_rows_s']} | {v['dashboard_python_figures_s']} | "
+                  f"{v['monitor_flagged_s']} |")  # fmt: skip
+
+
+def memory(data: dict[str, Any]) -> None:
+    print(
+        "| engine | requests | worker RSS MiB start → 5k → 10k | worker PSS MiB at 10k | statuses |"
+    )
+    print("|---|---|---|---|---|")
+    for r in data["runs"]:
+        ws = list(r["after_all"]["workers"])
+        cells = []
+        for w in ws:
+            seq = [
+                r[k]["workers"].get(w, {}).get("rss_mib")
+                for k in ("start", "after_half", "after_all")
+            ]
+            cells.append(" → ".join(str(x) for x in seq))
+        pss = ", ".join(str(r["after_all"]["workers"][w]["pss_mib"]) for w in ws)
+        print(f"| {r['engine']} | {r['requests']} | {'; '.join(cells)} | {pss} | {r['statuses']} |")
+
+
+def fault(data: dict[str, Any]) -> None:
+    print("| engine | kills | requests | 201 | connection failed | committed, unanswered |"
+          " cases in DB | problems |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for r in data["runs"]:
+        problems = {k: len(v) for k, v in r["problems"].items() if v} or "none"
+        print(f"| {r['engine']} | {len(r['kills'])} | {r['requests']} | {r['answered_201']} | "
+              f"{r['connection_failed']} | {r['committed_but_unanswered']} | {r['cases_in_db']} | "
+              f"{problems} |")  # fmt: skip
+
+
+def main() -> None:
+    names = sys.argv[1:] or ["intake", "scale", "memory", "fault_kill"]
+    for name in names:
+        data = load(name)
+        if data is None:
+            continue
+        print(f"### {name}\n\nmachine: {json.dumps(data['machine'], ensure_ascii=False)}\n")
+        kind = "scale" if name.startswith("scale") else name
+        {"intake": intake, "scale": scale, "memory": memory, "fault_kill": fault}[kind](data)
+        print()
+
+
+if __name__ == "__main__":
+    main()
