@@ -250,6 +250,60 @@ def report_command(period: str, out_dir: str | None) -> None:
     click.echo(json.dumps(result, ensure_ascii=False, indent=1))
 
 
+@click.command("backup")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Thư mục ghi bản sao (mặc định instance/backups)",
+)
+@with_appcontext
+def backup_command(out_dir: str | None) -> None:
+    """Sao lưu cơ sở dữ liệu SQLite (khi ứng dụng vẫn chạy) và các tệp đính kèm.
+
+    Với PostgreSQL: in hướng dẫn pg_dump/pg_restore và thoát với mã 1."""
+    from .services.backup import BackupError, backup
+
+    try:
+        result = backup(datetime.now(UTC), Path(out_dir) if out_dir else None)
+    except BackupError as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Không hỏi lại (dùng trong kịch bản)")
+@with_appcontext
+def restore_command(file: str, yes: bool) -> None:
+    """Khôi phục cơ sở dữ liệu SQLite (và tệp đính kèm) từ một bản sao lưu.
+
+    Dừng web và bộ lập lịch trước. Trạng thái hiện tại được sao lưu thành pre-restore-*
+    trước khi bị thay thế. Với PostgreSQL: in hướng dẫn và thoát với mã 1."""
+    from .services.backup import BackupError, check_backup, database_path, restore
+
+    try:
+        live = database_path()
+        facts = check_backup(Path(file))
+    except BackupError as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    if not yes:
+        click.confirm(
+            f"Thay toàn bộ dữ liệu của {live} bằng {file} ({facts['cases']} hồ sơ)? "
+            "Web và bộ lập lịch phải đang dừng.",
+            abort=True,
+        )
+    try:
+        result = restore(Path(file), datetime.now(UTC))
+    except BackupError as exc:
+        click.echo(exc.message, err=True)
+        raise SystemExit(1) from None
+    click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(sla_cli)
     app.cli.add_command(outbox_cli)
@@ -261,3 +315,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(import_1022_command)
     app.cli.add_command(report_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

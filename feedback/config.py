@@ -56,6 +56,22 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAIL_USE_TLS": False,
         "MAIL_DEFAULT_SENDER": "no-reply@hagiang.invalid",
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
+        # Flask-Limiter. Memory storage counts per process: with several workers set
+        # REDIS_URL so every worker shares the counters. RATELIMIT_ENABLED defaults to on,
+        # and to off under TESTING (security.init_app), where tests that need it turn it on.
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_KEY_PREFIX": "feedback",
+        "RATELIMIT_STRATEGY": "fixed-window",
+        "RATELIMIT_HEADERS_ENABLED": False,
+        # Limits, per client address unless said otherwise (the API: per token, else address).
+        "RATELIMIT_SUBMIT": "10/minute;100/day",
+        "RATELIMIT_LOOKUP": "20/minute",
+        "RATELIMIT_LOGIN": "10/minute",
+        "RATELIMIT_API": "120/minute",
+        # Login throttling per user name, held in the database so it holds across workers.
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+        "LOGIN_LOCKOUT": timedelta(minutes=15),
     }
 
 
@@ -66,6 +82,15 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
     for name in ("FEEDBACK_SWEEP_SECONDS", "FEEDBACK_DELIVER_SECONDS"):
         if environ.get(name):
             cfg[name] = int(environ[name])
+    if environ.get("REDIS_URL"):
+        cfg["RATELIMIT_STORAGE_URI"] = environ["REDIS_URL"]
+    if environ.get("RATELIMIT_ENABLED"):
+        cfg["RATELIMIT_ENABLED"] = environ["RATELIMIT_ENABLED"].lower() in {
+            "1",
+            "true",
+            "on",
+            "yes",
+        }
     if environ.get("MAIL_PORT"):
         cfg["MAIL_PORT"] = int(environ["MAIL_PORT"])
     if environ.get("MAIL_USE_TLS"):

@@ -395,9 +395,7 @@ def test_an_extra_day_off_in_the_database_moves_the_due_date(app: Flask) -> None
     assert due_with == with_off.nth_working_day_after(received_again, 6)
 
 
-def test_a_make_up_saturday_in_the_database_moves_the_due_date(
-    app: Flask, make_case: Any
-) -> None:
+def test_a_make_up_saturday_in_the_database_moves_the_due_date(app: Flask, make_case: Any) -> None:
     """Received Mon 2 Mar 2026 09:00: due Tue 10 Mar; with Sat 7 Mar made a working day in
     the database, the 6th working day is Mon 9 Mar."""
     from feedback.domain.deadlines import local_date

@@ -12,7 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from ..database import unit_of_work
 from ..extensions import csrf
 from ..forms import LoginForm
-from ..security import STAFF_ROLES, public, roles
+from ..security import STAFF_ROLES, login_limit, public, roles
 from ..services.users import authenticate
 
 bp = Blueprint("auth", __name__, url_prefix="/can-bo")
@@ -28,6 +28,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/dang-nhap", methods=["GET", "POST"])
+@login_limit
 @public
 @csrf.exempt  # LoginForm validates its own CSRF token
 def login() -> Any:

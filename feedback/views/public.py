@@ -23,7 +23,7 @@ from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
 from ..forms import LookupForm, SubmitCaseForm
 from ..models import Case, Category
-from ..security import public
+from ..security import lookup_limit, public, submit_limit
 from ..services.attachments import ACCEPT, human_size, limits, read_uploads
 from ..services.duplicates import find_similar
 from ..services.errors import ValidationError
@@ -122,6 +122,7 @@ def _render_submit(
 
 
 @bp.route("/gui", methods=["GET", "POST"])
+@submit_limit
 @public
 @csrf.exempt  # the form checks its own token, so an expired one shows beside the data kept
 def submit() -> Any:
@@ -199,6 +200,7 @@ def submitted(code: str) -> Any:
 
 
 @bp.route("/tra-cuu", methods=["GET", "POST"])
+@lookup_limit
 @public
 @csrf.exempt  # as above: the form validates its own CSRF token
 def lookup() -> Any:
