@@ -15,16 +15,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..domain.states import Status
+from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import db
 from .reference import CASE_KINDS, Area, Category, Unit, in_list
 from .types import UTCDateTime, utcnow
 from .user import User
 
 STATUSES = tuple(s.value for s in Status)
+OPEN_STATUS_VALUES = tuple(s.value for s in Status if s in OPEN_STATUSES)
+# Written once, so the partial index's predicate and the queries that must match it agree.
+OPEN_CASES_SQL = in_list("status", OPEN_STATUS_VALUES)
 CHANNELS = ("web", "hotline", "box", "api", "email", "in_person")
 
 
@@ -62,6 +66,15 @@ class Case(db.Model):
         ),
         Index("ix_cases_unit_status", "handling_unit_id", "status"),
         Index("ix_cases_response_due", "response_due_at"),
+        # The dashboard's period filter, and the monitor's open cases only (a small,
+        # bounded index however many closed cases pile up).
+        Index("ix_cases_received_at", "received_at"),
+        Index(
+            "ix_cases_open_response_due",
+            "response_due_at",
+            sqlite_where=text(OPEN_CASES_SQL),
+            postgresql_where=text(OPEN_CASES_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
