@@ -1,6 +1,6 @@
 """The breach monitor (Thanh tra): every open case (not closed, rejected or merged) that
-is overdue or at risk, most late first. One query for the page (``/thanh-tra/``) and the
-JSON API (``GET /api/v1/oversight/breaches``).
+is overdue or at risk, most late first. The page (``/thanh-tra/``) and the JSON API
+(``GET /api/v1/oversight/breaches``) both show one page of it and its counts.
 
 Each case carries two promises: the acknowledgement (``ack``: 24 hours, or the statutory
 acceptance time for complaints and denunciations) until ``acknowledged_at`` is set, and the
@@ -12,32 +12,44 @@ thresholds). While a case waits for the citizen under a policy that stops the cl
 answer is neither overdue nor at risk (``feedback.services.sla.overdue_condition``, the
 sweep and the dashboard agree).
 
-SQL keeps the cases whose due times fall within the largest warning window of any policy
-(indexed, generous); exact milestones are computed in Python for those rows only. One row
-per case, ordered by its earliest flagged promise (``promises``, earliest due first): most
-overdue first, then the at-risk ones by time left. Nothing about the reporter is read.
+The rules are exact in SQL (``rules``): the acknowledgement warning is a per-kind number of
+hours before the due time; the answer warning (the morning of the N-th working day counted
+back from the due day) only moves forward with the due date, so for each N it becomes a
+cutoff computed once per request (``response_cutoff``). One aggregate query counts, one
+query picks the page's cases in order (the due time of the earliest flagged promise, then
+the code), both on the partial index of open cases; only the page's rows go through the
+Python arithmetic (``_flag``) for their promise details. Nothing about the reporter is read.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, func, literal_column, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain.calendar import LOCAL_TZ, WorkingCalendar
 from ..domain.deadlines import end_of_local_day, local_date
-from ..domain.sla import Clock, Milestone, Thresholds, milestones
-from ..domain.states import OPEN_STATUSES, Status
+from ..domain.sla import (
+    Clock,
+    Milestone,
+    Thresholds,
+    milestones,
+    response_warning_at,
+    start_of_local_day,
+)
+from ..domain.states import Status
 from ..extensions import db
 from ..models import CASE_KINDS, CHANNELS, Area, Case, Category, SlaPolicy, Unit
+from ..models.case import OPEN_STATUS_VALUES
 from .api_input import CODE
 from .errors import ValidationError
 from .policies import load_calendar
-from .sla import thresholds
+from .sla import pausing_kinds, thresholds
 
 OVERDUE, AT_RISK, ALL = "overdue", "at_risk", "all"
 STATES = (OVERDUE, AT_RISK, ALL)
@@ -45,6 +57,11 @@ STATE_LABELS = {OVERDUE: "Quá hạn", AT_RISK: "Sắp đến hạn", ALL: "Tấ
 FILTERS = ("unit", "kind", "channel", "area", "category", "state")
 RESPONSE_LABEL = "trả lời"
 NO_THRESHOLDS = Thresholds(None, None)
+PAGING = ("page", "per_page")
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000
+_DIGITS = re.compile(r"[0-9]{1,7}")
 
 _REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
     ("unit", Unit, "Không có đơn vị mã này."),
@@ -121,6 +138,35 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
     return Filters(**found)
 
 
+def _int_param(
+    args: Mapping[str, str], name: str, default: int, high: int, errors: dict[str, str]
+) -> int:
+    text = (args.get(name) or "").strip()
+    if not text:
+        return default
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= high:
+        errors[name] = f"Phải là số nguyên từ 1 đến {high}."
+        return default
+    return int(text)
+
+
+def parse_request(
+    args: Mapping[str, str], *, default_per_page: int = DEFAULT_PER_PAGE
+) -> tuple[Filters, int, int]:
+    """The filters, ``page`` and ``per_page`` (1 to ``MAX_PER_PAGE``); every bad parameter
+    is named at once."""
+    errors: dict[str, str] = {}
+    page = _int_param(args, "page", 1, MAX_PAGE, errors)
+    per_page = _int_param(args, "per_page", default_per_page, MAX_PER_PAGE, errors)
+    try:
+        filters = parse_filters(args)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, exc.fields | errors) from None
+    if errors:
+        raise ValidationError("Tham số phân trang không hợp lệ.", errors)
+    return filters, page, per_page
+
+
 def duration_text(seconds: float) -> str:
     """A span as staff say it: "2 ngày 3 giờ", "5 giờ", "40 phút" (rounded down)."""
     total = int(abs(seconds))
@@ -139,23 +185,6 @@ def ack_label(policy: SlaPolicy | None) -> str:
         return f"phản hồi {policy.ack_hours if policy else 24} giờ"
     working = " làm việc" if policy.ack_day_type == "working" else ""
     return f"thụ lý {policy.ack_days} ngày{working}"
-
-
-def _windows(
-    policies: dict[str, SlaPolicy], calendar: WorkingCalendar, now: datetime, state: str
-) -> tuple[datetime, datetime]:
-    """The latest acknowledgement and answer due times that can be flagged now: the
-    largest warning lead of any policy, rounded up to the end of a day (generous; the
-    exact milestones are computed afterwards)."""
-    if state == OVERDUE:
-        return now, now
-    ack_hours = max((p.warn_before_ack_hours or 0 for p in policies.values()), default=0)
-    days = max((p.warn_before_response_working_days or 0 for p in policies.values()), default=0)
-    response_until = now
-    if days:
-        last = calendar.nth_working_day_after(local_date(now), days)
-        response_until = end_of_local_day(last) + timedelta(days=1)
-    return now + timedelta(hours=ack_hours), response_until
 
 
 def _promise(name: str, label: str, due: datetime, state: str, now: datetime) -> dict[str, Any]:
@@ -200,73 +229,255 @@ def _flag(
     return sorted(flagged, key=lambda p: p["due_at"])
 
 
-def flagged(now: datetime, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Every open case overdue or at risk under ``filters`` (its ``state`` ignored)."""
-    filters = filters or Filters()
-    policies = {p.kind: p for p in db.session.scalars(select(SlaPolicy))}
-    calendar = load_calendar()
-    ack_until, response_until = _windows(policies, calendar, now, filters.state)
-    stmt = (
-        select(
-            Case.code,
-            Case.kind,
-            Case.channel,
-            Case.status,
-            Case.ack_due_at,
-            Case.response_due_at,
-            Case.acknowledged_at,
-            Case.answered_at,
-            Unit.code.label("unit_code"),
-            Unit.name.label("unit_name"),
-            Area.code.label("area_code"),
-            Area.name.label("area_name"),
-            Category.code.label("category_code"),
-            Category.name.label("category_name"),
-        )
-        .join(Unit, Case.handling_unit_id == Unit.id)
-        .outerjoin(Area, Case.area_id == Area.id)
-        .outerjoin(Category, Case.category_id == Category.id)
-        .where(
-            Case.status.in_([s.value for s in OPEN_STATUSES]),
-            *filters.conditions(),
-            or_(
-                and_(Case.acknowledged_at.is_(None), Case.ack_due_at <= ack_until),
-                and_(Case.answered_at.is_(None), Case.response_due_at <= response_until),
+# --- the flag rules in SQL ------------------------------------------------------------------
+
+# Literal values, written as the partial index ``ix_cases_open_response_due`` is, so that
+# SQLite (which matches a partial index's predicate term by term) and PostgreSQL use it.
+OPEN_CONDITION: ColumnElement[bool] = Case.status.in_(
+    [literal_column(f"'{value}'") for value in OPEN_STATUS_VALUES]
+)
+
+
+def response_cutoff(working_days: int, calendar: WorkingCalendar, now: datetime) -> datetime:
+    """The answers due before this time (and not yet due) are at risk now.
+
+    ``response_warning_at`` depends only on the local date of the due time and never
+    decreases with it, so the due dates whose warning has come are the days up to the last
+    one, D, whose warning start is at or before ``now``; the cutoff is 00:00 local of the
+    day after D. Every day up to today qualifies (its warning is at or before its own start).
+    """
+    day = local_date(now)
+    for _ in range(400):
+        following = day + timedelta(days=1)
+        if response_warning_at(end_of_local_day(following), working_days, calendar) > now:
+            break
+        day = following
+    return start_of_local_day(day + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The monitor's flags as SQL conditions on ``Case``, for one ``now``."""
+
+    ack_overdue: ColumnElement[bool]
+    response_overdue: ColumnElement[bool]
+    ack_flagged: ColumnElement[bool]
+    response_flagged: ColumnElement[bool]
+
+    @property
+    def flagged(self) -> ColumnElement[bool]:
+        return or_(self.ack_flagged, self.response_flagged)
+
+    @property
+    def overdue(self) -> ColumnElement[bool]:
+        return or_(self.ack_overdue, self.response_overdue)
+
+    def state(self, state: str) -> ColumnElement[bool]:
+        if state == OVERDUE:
+            return self.overdue
+        if state == AT_RISK:
+            return and_(self.flagged, not_(self.overdue))
+        return self.flagged
+
+    @property
+    def due(self) -> ColumnElement[datetime]:
+        """The due time of the case's earliest flagged promise (the sort key)."""
+        return case(
+            (
+                and_(
+                    self.ack_flagged,
+                    or_(not_(self.response_flagged), Case.ack_due_at <= Case.response_due_at),
+                ),
+                Case.ack_due_at,
             ),
+            else_=Case.response_due_at,
         )
+
+
+def rules(now: datetime, policies: Mapping[str, SlaPolicy], calendar: WorkingCalendar) -> Rules:
+    """The exact rules of ``_flag``: a promise pending and past due (``due < now``), or
+    pending, not yet due and past its kind's warning (``thresholds(policy)``; none when the
+    threshold is empty or 0, nor for a kind without a policy)."""
+    ack_pending = Case.acknowledged_at.is_(None)
+    response_pending: ColumnElement[bool] = Case.answered_at.is_(None)
+    paused_kinds = pausing_kinds()  # as in sla.overdue_condition
+    if paused_kinds:
+        paused = and_(Case.status == Status.WAITING_CITIZEN.value, Case.kind.in_(paused_kinds))
+        response_pending = and_(response_pending, not_(paused))
+    ack_kinds: dict[datetime, list[str]] = {}
+    response_kinds: dict[datetime, list[str]] = {}
+    cutoffs: dict[int, datetime] = {}
+    for kind, policy in sorted(policies.items()):
+        limits = thresholds(policy)
+        if limits.warn_before_ack_hours:
+            until = now + timedelta(hours=limits.warn_before_ack_hours)
+            ack_kinds.setdefault(until, []).append(kind)
+        days = limits.warn_before_response_working_days
+        if days:
+            if days not in cutoffs:
+                cutoffs[days] = response_cutoff(days, calendar, now)
+            response_kinds.setdefault(cutoffs[days], []).append(kind)
+    # ack: warned from due - hours, i.e. due <= now + hours (the due second is on time).
+    ack_soon = [
+        and_(Case.kind.in_(kinds), Case.ack_due_at <= until) for until, kinds in ack_kinds.items()
+    ]
+    response_soon = [
+        and_(Case.kind.in_(kinds), Case.response_due_at < cutoff)
+        for cutoff, kinds in response_kinds.items()
+    ]
+    return Rules(
+        ack_overdue=and_(ack_pending, Case.ack_due_at < now),
+        response_overdue=and_(response_pending, Case.response_due_at < now),
+        ack_flagged=and_(ack_pending, or_(Case.ack_due_at < now, *ack_soon)),
+        response_flagged=and_(response_pending, or_(Case.response_due_at < now, *response_soon)),
     )
-    rows = []
-    for r in db.session.execute(stmt):
-        policy = policies.get(r.kind)
-        promises = _flag(r, policy, calendar, now)
-        if not promises:
-            continue
-        first = promises[0]
-        rows.append(
-            {
-                "code": r.code,
-                "kind": r.kind,
-                "channel": r.channel,
-                "status": r.status,
-                "unit": {"code": r.unit_code, "name": r.unit_name},
-                "area": {"code": r.area_code, "name": r.area_name} if r.area_code else None,
-                "category": (
-                    {"code": r.category_code, "name": r.category_name} if r.category_code else None
-                ),
-                "state": OVERDUE if any(p["state"] == OVERDUE for p in promises) else AT_RISK,
-                "promise": first["promise"],
-                "promise_label": first["label"],
-                "due_at": first["due_at"],
-                "late_seconds": first["late_seconds"],
-                "text": first["text"],
-                "promises": promises,
-                "response_overdue": any(
-                    p["promise"] == "response" and p["state"] == OVERDUE for p in promises
-                ),
-            }
+
+
+# --- reading -------------------------------------------------------------------------------
+
+EMPTY_COUNTS = {"overdue": 0, "response_overdue": 0, "ack_overdue_only": 0, "at_risk": 0,
+                "total": 0}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MonitorPage:
+    """One page of the monitor and the counts of every flagged case under the filters."""
+
+    rows: list[dict[str, Any]]
+    counts: dict[str, int]
+    state: str
+    page: int
+    per_page: int
+
+    @property
+    def total(self) -> int:
+        """The cases listed under ``state``, on every page."""
+        return self.counts["total" if self.state == ALL else self.state]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class _Context:
+    """What one request reads once: the policies, the calendar and the SQL rules."""
+
+    def __init__(self, now: datetime, filters: Filters) -> None:
+        self.now, self.filters = now, filters
+        self.policies = {p.kind: p for p in db.session.scalars(select(SlaPolicy))}
+        self.calendar = load_calendar()
+        self.rules = rules(now, self.policies, self.calendar)
+
+    def where(self, condition: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+        return [OPEN_CONDITION, *self.filters.conditions(), condition]
+
+    def counts(self) -> dict[str, int]:
+        """One aggregate over the flagged cases (``state`` ignored)."""
+        total, overdue, response_overdue = db.session.execute(
+            select(
+                func.count(),
+                func.count(case((self.rules.overdue, 1))),
+                func.count(case((self.rules.response_overdue, 1))),
+            ).where(*self.where(self.rules.flagged))
+        ).one()
+        return {
+            "overdue": overdue,
+            "response_overdue": response_overdue,
+            "ack_overdue_only": overdue - response_overdue,
+            "at_risk": total - overdue,
+            "total": total,
+        }
+
+    def rows(self, state: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The flagged cases under ``state``, most late first, with their promises."""
+        due = self.rules.due
+        ids = list(
+            db.session.scalars(
+                select(Case.id)
+                .where(*self.where(self.rules.state(state)))
+                .order_by(due, Case.code)
+                .limit(limit)
+                .offset(offset or None)
+            )
         )
-    rows.sort(key=lambda row: (row["due_at"], row["code"]))
-    return rows
+        if not ids:
+            return []
+        found = {}
+        for chunk in range(0, len(ids), 500):
+            for r in db.session.execute(_DETAILS.where(Case.id.in_(ids[chunk : chunk + 500]))):
+                promises = _flag(r, self.policies.get(r.kind), self.calendar, self.now)
+                if promises:  # always, as the SQL and _flag apply the same rules
+                    found[r.id] = _row(r, promises)
+        return [found[i] for i in ids if i in found]
+
+
+_DETAILS = (
+    select(
+        Case.id,
+        Case.code,
+        Case.kind,
+        Case.channel,
+        Case.status,
+        Case.ack_due_at,
+        Case.response_due_at,
+        Case.acknowledged_at,
+        Case.answered_at,
+        Unit.code.label("unit_code"),
+        Unit.name.label("unit_name"),
+        Area.code.label("area_code"),
+        Area.name.label("area_name"),
+        Category.code.label("category_code"),
+        Category.name.label("category_name"),
+    )
+    .join(Unit, Case.handling_unit_id == Unit.id)
+    .outerjoin(Area, Case.area_id == Area.id)
+    .outerjoin(Category, Case.category_id == Category.id)
+)
+
+
+def _row(r: Any, promises: list[dict[str, Any]]) -> dict[str, Any]:
+    first = promises[0]
+    return {
+        "code": r.code,
+        "kind": r.kind,
+        "channel": r.channel,
+        "status": r.status,
+        "unit": {"code": r.unit_code, "name": r.unit_name},
+        "area": {"code": r.area_code, "name": r.area_name} if r.area_code else None,
+        "category": (
+            {"code": r.category_code, "name": r.category_name} if r.category_code else None
+        ),
+        "state": OVERDUE if any(p["state"] == OVERDUE for p in promises) else AT_RISK,
+        "promise": first["promise"],
+        "promise_label": first["label"],
+        "due_at": first["due_at"],
+        "late_seconds": first["late_seconds"],
+        "text": first["text"],
+        "promises": promises,
+        "response_overdue": any(
+            p["promise"] == "response" and p["state"] == OVERDUE for p in promises
+        ),
+    }
+
+
+def monitor_page(
+    now: datetime,
+    filters: Filters | None = None,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> MonitorPage:
+    """Page ``page`` of the monitor (``per_page`` rows) under ``filters`` and their
+    ``state``, and the counts: two queries, however many cases are flagged."""
+    filters = filters or Filters()
+    context = _Context(now, filters)
+    rows = context.rows(filters.state, per_page, (page - 1) * per_page)
+    return MonitorPage(rows, context.counts(), filters.state, page, per_page)
+
+
+def flagged(now: datetime, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Every open case overdue or at risk under ``filters`` (its ``state`` ignored),
+    unpaged: for small sets and checks (the page and the API use ``monitor_page``)."""
+    return _Context(now, filters or Filters()).rows(ALL)
 
 
 def select_state(rows: list[dict[str, Any]], state: str) -> list[dict[str, Any]]:
@@ -276,14 +487,14 @@ def select_state(rows: list[dict[str, Any]], state: str) -> list[dict[str, Any]]
 def breaches(
     now: datetime, filters: Filters | Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """The monitor's rows. ``filters`` may be raw parameters (``unit``, ``kind``,
+    """The monitor's rows, unpaged. ``filters`` may be raw parameters (``unit``, ``kind``,
     ``channel``, ``area``, ``category`` codes, ``state`` = overdue | at_risk | all): bad
     ones raise ValidationError naming each."""
     if filters is None or isinstance(filters, Filters):
         checked = filters or Filters()
     else:
         checked = parse_filters(filters)
-    return select_state(flagged(now, checked), checked.state)
+    return _Context(now, checked).rows(checked.state)
 
 
 def counts(rows: list[dict[str, Any]]) -> dict[str, int]:

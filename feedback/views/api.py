@@ -36,7 +36,7 @@ from ..services.attachments import read_uploads
 from ..services.case_files import add_files
 from ..services.deadlines import preview
 from ..services.errors import ServiceError
-from ..services.monitor import breaches, to_json
+from ..services.monitor import monitor_page, parse_request, to_json
 from ..services.search import SEARCH_ROLES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -192,9 +192,20 @@ def deadlines() -> Response:
 @bp.get("/oversight/breaches")
 @roles("inspector", "coordinator")
 def oversight_breaches() -> Response:
-    """Every overdue or at-risk open case (the breach monitor), filters as on the page."""
-    rows = breaches(datetime.now(UTC), request.args.to_dict())
-    return _json({"items": [to_json(row) for row in rows], "total": len(rows)})
+    """The overdue or at-risk open cases (the breach monitor), filters as on the page, one
+    page (``page``, ``per_page``) at a time, with the counts of all of them."""
+    filters, page, per_page = parse_request(request.args.to_dict())
+    result = monitor_page(datetime.now(UTC), filters, page, per_page)
+    return _json(
+        {
+            "items": [to_json(row) for row in result.rows],
+            "total": result.total,
+            "page": result.page,
+            "per_page": result.per_page,
+            "pages": result.pages,
+            "counts": result.counts,
+        }
+    )
 
 
 # --- the OpenAPI document and its human-readable page --------------------------------------

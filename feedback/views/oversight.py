@@ -27,12 +27,12 @@ from ..services.errors import ValidationError
 from ..services.intake import CHANNEL_LABELS, KIND_LABELS
 from ..services.monitor import (
     ALL,
+    EMPTY_COUNTS,
     STATE_LABELS,
     Filters,
-    counts,
-    flagged,
+    monitor_page,
     parse_filters,
-    select_state,
+    parse_request,
 )
 from .choices import category_groups
 
@@ -88,13 +88,24 @@ def _filters() -> tuple[Filters, dict[str, str]]:
 @bp.get("/")
 @roles(*OVERSIGHT_ROLES)
 def monitor() -> Any:
+    """One page of the flagged cases (``page``, ``per_page``) and the counts of all."""
     now = datetime.now(UTC)
-    filters, errors = _filters()
-    rows = [] if errors else flagged(now, filters)
+    try:
+        filters, number, per_page = parse_request(request.args)
+        errors: dict[str, str] = {}
+    except ValidationError as exc:
+        filters, number, per_page, errors = Filters(), 1, 0, exc.fields
+    result = None if errors else monitor_page(now, filters, number, per_page)
+    # Paging links keep the filters and the page size (when given), and nothing else.
+    keep = filters.params()
+    if result is not None and request.args.get("per_page"):
+        keep["per_page"] = str(result.per_page)
     page = render_template(
         "oversight/monitor.html",
-        rows=select_state(rows, filters.state),
-        counts=counts(rows),
+        result=result,
+        rows=result.rows if result else [],
+        counts=result.counts if result else EMPTY_COUNTS,
+        keep=keep,
         filters=filters,
         given={k: request.args.get(k, "") for k in ("unit", "kind", "channel", "area", "category")}
         | {"state": filters.state if not errors else request.args.get("state", ALL)},
