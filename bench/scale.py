@@ -275,7 +275,7 @@ def timed_get(client: Any, path: str, headers: dict[str, str] | None = None) -> 
 def service_times(app: Any, now: datetime, start: date, end: date) -> dict[str, Any]:
     from feedback.extensions import db
     from feedback.services import metrics
-    from feedback.services.monitor import flagged
+    from feedback.services.monitor import monitor_page
 
     out: dict[str, Any] = {}
     with app.app_context():
@@ -290,10 +290,13 @@ def service_times(app: Any, now: datetime, start: date, end: date) -> dict[str, 
         out["dashboard_load_rows_s"] = round(t1 - t0, 3)
         out["dashboard_python_figures_s"] = round(t2 - t1, 3)
         del rows
+        # What the page and the API call: page 1 (50 rows) and the counts of every flagged
+        # case. ``monitor_flagged_s`` keeps the name bench/summarise.py reads.
         t0 = time.perf_counter()
-        found = flagged(now)
-        out["monitor_flagged_s"] = round(time.perf_counter() - t0, 3)
-        out["monitor_rows"] = len(found)
+        found = monitor_page(now)
+        out["monitor_flagged_s"] = out["monitor_page_counts_s"] = round(time.perf_counter() - t0, 3)
+        out["monitor_rows"] = found.counts["total"]
+        out["monitor_page_rows"] = len(found.rows)
         db.session.remove()
     return out
 
