@@ -68,3 +68,63 @@ def test_breaches_for_inspectors_only(
         headers={"Authorization": f"Bearer {tokens['inspector']}"},
     )
     assert bad.status_code == 422
+
+
+def _inspector_token(app: Flask, make_user: Any) -> dict[str, str]:
+    from feedback.extensions import db
+
+    user_id, _ = make_user("inspector", unit_code="TTR")
+    with app.app_context(), unit_of_work():
+        token = issue_token(db.session.get(User, user_id), datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_breaches_page_by_page(
+    app: Flask, client: FlaskClient, make_user: Any, make_case: Any
+) -> None:
+    now = datetime.now(UTC)
+    late = [make_case(now=now - timedelta(days=20 + i)) for i in range(5)]
+    headers = _inspector_token(app, make_user)
+    everything = client.get("/api/v1/oversight/breaches", headers=headers).json
+    assert everything["page"] == 1 and everything["per_page"] == 50 and everything["pages"] == 1
+    codes = [item["code"] for item in everything["items"]]
+    assert set(late) <= set(codes) and everything["total"] == len(codes)
+    counts = everything["counts"]
+    assert counts["total"] == len(codes) and counts["overdue"] >= 5
+    assert counts["overdue"] + counts["at_risk"] == counts["total"]
+    assert counts["response_overdue"] + counts["ack_overdue_only"] == counts["overdue"]
+    pages = [
+        client.get(f"/api/v1/oversight/breaches?per_page=2&page={n}", headers=headers).json
+        for n in (1, 2, 3, 4)
+    ]
+    assert [item["code"] for p in pages for item in p["items"]] == codes
+    assert [len(p["items"]) for p in pages][:2] == [2, 2]
+    for p in pages:  # the counts do not depend on the page
+        assert p["counts"] == counts and p["total"] == len(codes)
+        assert p["per_page"] == 2 and p["pages"] == -(-len(codes) // 2)
+    assert pages[1]["page"] == 2 and pages[1]["items"][0]["code"] == codes[2]
+    overdue = client.get(
+        "/api/v1/oversight/breaches?state=overdue&per_page=200", headers=headers
+    ).json
+    assert overdue["total"] == counts["overdue"] and overdue["counts"] == counts
+
+
+def test_breaches_refuse_bad_pages(app: Flask, client: FlaskClient, make_user: Any) -> None:
+    headers = _inspector_token(app, make_user)
+    for query, fields in (
+        ("page=0", {"page"}),
+        ("page=abc", {"page"}),
+        ("page=-2", {"page"}),
+        ("page=2.5", {"page"}),
+        ("page=%00", {"page"}),
+        ("page=12345678", {"page"}),
+        ("per_page=201", {"per_page"}),
+        ("per_page=0", {"per_page"}),
+        ("per_page=ten&state=late", {"per_page", "state"}),
+    ):
+        response = client.get(f"/api/v1/oversight/breaches?{query}", headers=headers)
+        assert response.status_code == 422, query
+        body = response.json
+        assert body["error"] == "validation_failed" and set(body["fields"]) == fields, query
+        assert all("Phải là số nguyên từ 1 đến" in body["fields"][f] for f in fields - {"state"})
+    assert client.get("/api/v1/oversight/breaches?page=99", headers=headers).json["items"] == []
