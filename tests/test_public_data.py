@@ -292,7 +292,7 @@ def test_the_subject_of_an_export_is_redacted_with_what_the_reporter_told(
 def test_the_page_shows_the_figures_by_unit_and_month_with_their_definitions(
     app: Flask, client: FlaskClient, seeded: dict[str, str]
 ) -> None:
-    from feedback.services import metrics
+    from feedback.services import figures, metrics
 
     response = client.get(PAGE)
     assert response.status_code == 200
@@ -302,12 +302,13 @@ def test_the_page_shows_the_figures_by_unit_and_month_with_their_definitions(
     by_month = re.search(r'data-testid="by-month".*?</table>', text, re.S)
     assert by_unit and by_month
     with app.app_context():
-        rows = metrics.load_rows(datetime(year, 1, 1).date(), datetime(year + 1, 1, 1).date())
-        units = metrics.breakdown(rows, "unit", datetime.now(UTC))
-        months = metrics.breakdown(rows, "month", datetime.now(UTC))
+        summary = figures.summarise(
+            datetime(year, 1, 1).date(), datetime(year + 1, 1, 1).date(), datetime.now(UTC)
+        )
+        units, months = summary.breakdown("unit"), summary.breakdown("month")
     # Every kind is counted per unit and per month (7 cases, the complaint and the
     # denunciation among them); only the list leaves some out.
-    assert sum(f["received"] for _, f in units) == len(rows) == 7
+    assert sum(f["received"] for _, f in units) == summary.totals()["received"] == 7
     for unit, figures in units:
         row = re.search(rf"<th[^>]*>{re.escape(unit)}</th>(.*?)</tr>", by_unit.group(0), re.S)
         assert row, unit

@@ -14,6 +14,7 @@ from .case import (
 from .ops import (
     BoxOpening,
     FailedAddress,
+    FigureMonth,
     IdempotencyKey,
     ImportBatch,
     Notification,
@@ -52,6 +53,7 @@ __all__ = [
     "Category",
     "Dimension",
     "FailedAddress",
+    "FigureMonth",
     "IdempotencyKey",
     "ImportBatch",
     "Notification",

@@ -29,6 +29,7 @@ STATUSES = tuple(s.value for s in Status)
 OPEN_STATUS_VALUES = tuple(s.value for s in Status if s in OPEN_STATUSES)
 # Written once, so the partial index's predicate and the queries that must match it agree.
 OPEN_CASES_SQL = in_list("status", OPEN_STATUS_VALUES)
+UNANSWERED_SQL = f"answered_at IS NULL AND {OPEN_CASES_SQL}"
 CHANNELS = ("web", "hotline", "box", "api", "email", "in_person")
 
 
@@ -74,6 +75,20 @@ class Case(db.Model):
             "response_due_at",
             sqlite_where=text(OPEN_CASES_SQL),
             postgresql_where=text(OPEN_CASES_SQL),
+        ),
+        # Open cases still owing an answer, and cases never acknowledged: the dashboard
+        # counts those past due live.
+        Index(
+            "ix_cases_unanswered",
+            "response_due_at",
+            sqlite_where=text(UNANSWERED_SQL),
+            postgresql_where=text(UNANSWERED_SQL),
+        ),
+        Index(
+            "ix_cases_unacknowledged",
+            "ack_due_at",
+            sqlite_where=text("acknowledged_at IS NULL"),
+            postgresql_where=text("acknowledged_at IS NULL"),
         ),
     )
 

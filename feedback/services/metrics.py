@@ -6,23 +6,21 @@ computed (``DEFINITIONS``), shown beside it.
 
 Population: cases received in the period, without merged duplicates (they are answered
 through the case they joined).
+
+Figures are sums, so they are kept as ``Tally`` objects that add up: one per group of
+cases, merged across months and groups (``feedback.services.figures`` fills them from SQL
+and from the monthly rollups). Medians and 90th percentiles come from histograms in steps
+of 0.1 (hours to acknowledge, days to answer), interpolated as ``statistics.quantiles``
+does ("inclusive"); a figure is therefore within one step of the exact one.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
-
-from ..domain.calendar import LOCAL_TZ
 from ..domain.text import fold
-from ..extensions import db
-from ..models import ApologyLetter, Area, Case, Category, Dimension, Unit
 
 DEFINITIONS = {
     "received": "Số hồ sơ tiếp nhận trong kỳ (không tính hồ sơ trùng đã gộp).",
@@ -32,202 +30,186 @@ DEFINITIONS = {
     "quá hạn trả lời (hồ sơ không tiếp nhận được tính là đã trả lời).",
     "apology_share": "Tỷ lệ hồ sơ trả lời trễ hạn đã có văn bản xin lỗi (đã ban hành) trên "
     "tổng số hồ sơ trả lời trễ hạn. Chỉ tiêu: 100%.",
-    "ack_hours_median": "Trung vị thời gian từ khi tiếp nhận đến khi phản hồi tiếp nhận (giờ).",
+    "ack_hours_median": "Trung vị thời gian từ khi tiếp nhận đến khi phản hồi tiếp nhận (giờ; "
+    "tính theo khoảng 0,1 giờ).",
     "ack_hours_p90": "Phân vị 90 của thời gian phản hồi tiếp nhận (giờ): 90% hồ sơ nhanh hơn.",
-    "answer_days_median": "Trung vị thời gian từ khi tiếp nhận đến khi trả lời (ngày lịch).",
+    "answer_days_median": "Trung vị thời gian từ khi tiếp nhận đến khi trả lời (ngày lịch; "
+    "tính theo khoảng 0,1 ngày).",
     "answer_days_p90": "Phân vị 90 của thời gian trả lời (ngày lịch).",
     "satisfaction": "Điểm hài lòng trung bình (1–5) của người dân đã đánh giá.",
     "satisfied_share": "Tỷ lệ đánh giá hài lòng (4 hoặc 5 sao) trên số lượt đánh giá.",
     "overdue_open": "Số hồ sơ chưa trả lời đã quá hạn trả lời tại thời điểm lập số liệu.",
 }
 
-
-ENDED = frozenset({"closed", "rejected", "merged"})
-
-
-@dataclass(frozen=True)
-class Row:
-    """The few columns the figures need, with the labels of every breakdown."""
-
-    code: str
-    kind: str
-    channel: str
-    status: str
-    received_at: datetime
-    ack_due_at: datetime
-    response_due_at: datetime
-    acknowledged_at: datetime | None
-    answered_at: datetime | None
-    rating: int | None
-    apology: str | None
-    unit: str
-    dimension: str
-    category: str
-    area: str
-    paused: bool = False  # waiting for the citizen under a policy that stops the clock
-
-    @property
-    def month(self) -> str:
-        return self.received_at.astimezone(LOCAL_TZ).strftime("%Y-%m")
+ACK_STEP_HOURS = 0.1
+ANSWER_STEP_DAYS = 0.1
+UNCLASSIFIED = "Chưa phân loại"
+NO_AREA = "Không gắn địa bàn"
+# Counters of a Tally, in the order they are stored in a rollup.
+COUNTERS = (
+    "received",
+    "acknowledged",  # acknowledged at all
+    "ack_on_time_count",
+    "answered",  # answered at all (a rejection counts)
+    "answered_on_time_count",
+    "late_answers",
+    "late_with_apology",
+    "ack_overdue",  # never acknowledged and past the ack due time (moves with the clock)
+    "overdue_open",  # open, unanswered, not paused, past the response due time (idem)
+)
 
 
 @dataclass
-class Figures:
+class Tally:
+    """Everything the figures of one group of cases are made of; tallies add up."""
+
     received: int = 0
-    ack_decided: int = 0
+    acknowledged: int = 0
     ack_on_time_count: int = 0
-    answer_decided: int = 0
+    answered: int = 0
     answered_on_time_count: int = 0
     late_answers: int = 0
     late_with_apology: int = 0
+    ack_overdue: int = 0
     overdue_open: int = 0
-    ratings: list[int] = field(default_factory=list)
-    ack_hours: list[float] = field(default_factory=list)
-    answer_days: list[float] = field(default_factory=list)
+    ratings: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])  # count of 1..5
+    ack_hist: dict[int, int] = field(default_factory=dict)  # 0.1-hour step -> cases
+    answer_hist: dict[int, int] = field(default_factory=dict)  # 0.1-day step -> cases
 
-    @staticmethod
-    def _share(part: int, whole: int) -> float | None:
-        return round(100 * part / whole, 1) if whole else None
+    def add(self, other: Tally) -> None:
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.ratings = [a + b for a, b in zip(self.ratings, other.ratings, strict=True)]
+        for mine, theirs in (
+            (self.ack_hist, other.ack_hist),
+            (self.answer_hist, other.answer_hist),
+        ):
+            for step, n in theirs.items():
+                mine[step] = mine.get(step, 0) + n
 
-    @staticmethod
-    def _quantile(values: list[float], q: float) -> float | None:
-        if not values:
-            return None
-        if len(values) == 1:
-            return round(values[0], 1)
-        return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 1)
+    def to_json(self) -> list[Any]:
+        return [
+            [getattr(self, n) for n in COUNTERS],
+            self.ratings,
+            _dense(self.ack_hist),
+            _dense(self.answer_hist),
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Tally:
+        counters, ratings, ack, answer = data
+        tally = cls(*counters)
+        tally.ratings = ratings
+        tally.ack_hist = _sparse(ack)
+        tally.answer_hist = _sparse(answer)
+        return tally
 
     def as_dict(self) -> dict[str, Any]:
+        ack_decided = self.acknowledged + self.ack_overdue
+        answer_decided = self.answered + self.overdue_open
+        rated = sum(self.ratings)
         return {
             "received": self.received,
-            "ack_on_time": self._share(self.ack_on_time_count, self.ack_decided),
-            "answered_on_time": self._share(self.answered_on_time_count, self.answer_decided),
-            "apology_share": self._share(self.late_with_apology, self.late_answers),
+            "ack_on_time": share(self.ack_on_time_count, ack_decided),
+            "answered_on_time": share(self.answered_on_time_count, answer_decided),
+            "apology_share": share(self.late_with_apology, self.late_answers),
             "late_answers": self.late_answers,
-            "ack_hours_median": self._quantile(self.ack_hours, 0.5),
-            "ack_hours_p90": self._quantile(self.ack_hours, 0.9),
-            "answer_days_median": self._quantile(self.answer_days, 0.5),
-            "answer_days_p90": self._quantile(self.answer_days, 0.9),
-            "satisfaction": round(statistics.fmean(self.ratings), 2) if self.ratings else None,
-            "satisfied_share": self._share(sum(r >= 4 for r in self.ratings), len(self.ratings)),
-            "ratings": len(self.ratings),
+            "ack_hours_median": quantile(self.ack_hist, ACK_STEP_HOURS, 0.5),
+            "ack_hours_p90": quantile(self.ack_hist, ACK_STEP_HOURS, 0.9),
+            "answer_days_median": quantile(self.answer_hist, ANSWER_STEP_DAYS, 0.5),
+            "answer_days_p90": quantile(self.answer_hist, ANSWER_STEP_DAYS, 0.9),
+            "satisfaction": (
+                round(sum(i * n for i, n in enumerate(self.ratings, 1)) / rated, 2)
+                if rated
+                else None
+            ),
+            "satisfied_share": share(self.ratings[3] + self.ratings[4], rated),
+            "ratings": rated,
             "overdue_open": self.overdue_open,
         }
 
 
-def add(figures: Figures, row: Row, now: datetime) -> None:
-    figures.received += 1
-    if row.acknowledged_at is not None:
-        figures.ack_decided += 1
-        figures.ack_on_time_count += row.acknowledged_at <= row.ack_due_at
-        figures.ack_hours.append((row.acknowledged_at - row.received_at).total_seconds() / 3600)
-    elif row.ack_due_at < now:
-        figures.ack_decided += 1
-    if row.answered_at is not None:
-        figures.answer_decided += 1
-        on_time = row.answered_at <= row.response_due_at
-        figures.answered_on_time_count += on_time
-        figures.answer_days.append((row.answered_at - row.received_at).total_seconds() / 86400)
-        if not on_time:
-            figures.late_answers += 1
-            figures.late_with_apology += row.apology in {"issued", "delivered"}
-    elif row.response_due_at < now and not row.paused and row.status not in ENDED:
-        # closed without an answer (e.g. after a wait) is neither answered nor owed
-        figures.answer_decided += 1
-        figures.overdue_open += 1
-    if row.rating is not None:
-        figures.ratings.append(row.rating)
+def _dense(hist: dict[int, int]) -> list[Any]:
+    """[first step, [count per step from there]]: a twelfth of the JSON of pairs, and
+    plain integer lists decode fast (a rollup holds ~90 histograms)."""
+    if not hist:
+        return [0, []]
+    first = min(hist)
+    return [first, [hist.get(step, 0) for step in range(first, max(hist) + 1)]]
 
 
-def load_rows(
-    start: date | None = None, end: date | None = None, *, where: Iterable[Any] = ()
-) -> list[Row]:
-    """Cases received on local days [start, end) (None: unbounded), merged ones left out."""
-    handling = aliased(Unit)
-    stmt = (
-        select(
-            Case.code,
-            Case.kind,
-            Case.channel,
-            Case.status,
-            Case.received_at,
-            Case.ack_due_at,
-            Case.response_due_at,
-            Case.acknowledged_at,
-            Case.answered_at,
-            Case.rating,
-            ApologyLetter.status,
-            handling.name,
-            Dimension.name,
-            Category.code,
-            Category.name,
-            Area.name,
+def _sparse(dense: list[Any]) -> dict[int, int]:
+    first, counts = dense
+    return {first + i: n for i, n in enumerate(counts) if n}
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _values(hist: dict[int, int], step: float) -> Iterator[tuple[int, float]]:
+    """(cumulative count, value) per histogram step, smallest first; a step stands for
+    its middle."""
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        yield seen, (bucket + 0.5) * step
+
+
+def _nth(hist: dict[int, int], step: float, index: int) -> float:
+    for seen, value in _values(hist, step):
+        if index < seen:
+            return value
+    raise IndexError(index)
+
+
+def quantile(hist: dict[int, int], step: float, q: float) -> float | None:
+    """The ``q`` quantile of the values behind ``hist``, by the "inclusive" method of
+    ``statistics.quantiles`` (linear interpolation between the ordered values)."""
+    n = sum(hist.values())
+    if not n:
+        return None
+    position = q * (n - 1)
+    low = int(position)
+    low_value = _nth(hist, step, low)
+    high_value = _nth(hist, step, min(low + 1, n - 1))
+    return round(low_value + (high_value - low_value) * (position - low), 1)
+
+
+def empty() -> dict[str, Any]:
+    return Tally().as_dict()
+
+
+@dataclass
+class Summary:
+    """The figures of a period: the totals and a tally per group of every breakdown
+    (``unit``, ``channel``, ``kind``, ``dimension``, ``category``, ``area``, ``month``),
+    keyed by the groups' labels."""
+
+    total: Tally = field(default_factory=Tally)
+    groups: dict[str, dict[str, Tally]] = field(default_factory=dict)
+
+    def add(self, by: str, key: str, tally: Tally) -> None:
+        mine = self.groups.setdefault(by, {})
+        if key in mine:
+            mine[key].add(tally)
+        else:
+            mine[key] = Tally()
+            mine[key].add(tally)
+
+    def totals(self) -> dict[str, Any]:
+        return self.total.as_dict()
+
+    def breakdown(self, by: str) -> list[tuple[str, dict[str, Any]]]:
+        # Vietnamese order: "Điện lực" beside "Dân", not after "Văn phòng".
+        groups = self.groups.get(by, {})
+        return sorted(
+            ((k, t.as_dict()) for k, t in groups.items()), key=lambda kv: (fold(kv[0]), kv[0])
         )
-        .join(handling, Case.handling_unit_id == handling.id)
-        .outerjoin(Category, Case.category_id == Category.id)
-        .outerjoin(Dimension, Category.dimension_id == Dimension.id)
-        .outerjoin(Area, Case.area_id == Area.id)
-        .outerjoin(ApologyLetter, ApologyLetter.case_id == Case.id)
-        .where(Case.status != "merged", *where)
-    )
-    if start is not None:
-        stmt = stmt.where(
-            Case.received_at >= datetime.combine(start, datetime.min.time(), LOCAL_TZ)
-        )
-    if end is not None:
-        stmt = stmt.where(Case.received_at < datetime.combine(end, datetime.min.time(), LOCAL_TZ))
-    from .sla import pausing_kinds
-
-    pausing = set(pausing_kinds())
-    rows = []
-    for r in db.session.execute(stmt):
-        rows.append(
-            Row(
-                code=r[0],
-                kind=r[1],
-                channel=r[2],
-                status=r[3],
-                received_at=r[4],
-                ack_due_at=r[5],
-                response_due_at=r[6],
-                acknowledged_at=r[7],
-                answered_at=r[8],
-                rating=r[9],
-                apology=r[10],
-                unit=r[11],
-                dimension=r[12] or "Chưa phân loại",
-                category=f"{r[13]} {r[14]}" if r[13] else "Chưa phân loại",
-                area=r[15] or "Không gắn địa bàn",
-                paused=r[3] == "waiting_citizen" and r[1] in pausing,
-            )
-        )
-    return rows
 
 
-BREAKDOWNS: dict[str, Callable[[Row], str]] = {
-    "unit": lambda r: r.unit,
-    "channel": lambda r: r.channel,
-    "kind": lambda r: r.kind,
-    "dimension": lambda r: r.dimension,
-    "category": lambda r: r.category,
-    "area": lambda r: r.area,
-    "month": lambda r: r.month,
-}
-
-
-def totals(rows: Iterable[Row], now: datetime) -> dict[str, Any]:
-    figures = Figures()
-    for row in rows:
-        add(figures, row, now)
-    return figures.as_dict()
-
-
-def breakdown(rows: Iterable[Row], by: str, now: datetime) -> list[tuple[str, dict[str, Any]]]:
-    key = BREAKDOWNS[by]
-    groups: dict[str, Figures] = {}
-    for row in rows:
-        add(groups.setdefault(key(row), Figures()), row, now)
-    # Vietnamese order: "Điện lực" beside "Dân", not after "Văn phòng".
-    return sorted(
-        ((k, f.as_dict()) for k, f in groups.items()), key=lambda kv: (fold(kv[0]), kv[0])
-    )
+def merge(tallies: Iterable[Tally]) -> Tally:
+    found = Tally()
+    for tally in tallies:
+        found.add(tally)
+    return found

@@ -24,7 +24,7 @@ from ..domain.calendar import LOCAL_TZ
 from ..domain.text import fold
 from ..extensions import db
 from ..models import Category, Dimension, Unit, User
-from . import metrics
+from . import figures, metrics
 from .errors import ValidationError
 from .intake import CHANNEL_LABELS, KIND_LABELS
 from .notify import queue
@@ -181,10 +181,10 @@ def _label(by: str, key: str) -> str:
 
 
 def build_report(period: Period, now: datetime) -> Report:
-    rows = metrics.load_rows(period.start, period.end)
-    empty = metrics.totals([], now)
-    by_dimension = dict(metrics.breakdown(rows, "dimension", now))
-    by_category = dict(metrics.breakdown(rows, "category", now))
+    summary = figures.summarise(period.start, period.end, now)
+    empty = metrics.empty()
+    by_dimension = dict(summary.breakdown("dimension"))
+    by_category = dict(summary.breakdown("category"))
     categories = db.session.scalars(select(Category).order_by(Category.sort_order, Category.code))
     grouped: dict[int, list[Category]] = {}
     for cat in categories:
@@ -201,13 +201,13 @@ def build_report(period: Period, now: datetime) -> Report:
         sections.append(Section("", "Chưa phân loại lĩnh vực", unclassified))
     breakdowns = {}
     for by in BREAKDOWNS:  # months in order, names in Vietnamese alphabetical order
-        groups = [(_label(by, key), f) for key, f in metrics.breakdown(rows, by, now)]
+        groups = [(_label(by, key), f) for key, f in summary.breakdown(by)]
         breakdowns[by] = groups if by == "month" else sorted(groups, key=lambda g: fold(g[0]))
     city, place = city_place()
     return Report(
         period=period,
         now=now,
-        totals=metrics.totals(rows, now),
+        totals=summary.totals(),
         dimensions=sections,
         breakdowns=breakdowns,
         definitions=DEFINITIONS,

@@ -21,7 +21,7 @@ from ..domain.states import STATUS_LABELS
 from ..extensions import db
 from ..models import Area, Unit
 from ..security import roles
-from ..services import metrics
+from ..services import figures, metrics
 from ..services.charts import Series, bar_chart, column_chart, number
 from ..services.errors import ValidationError
 from ..services.intake import CHANNEL_LABELS, KIND_LABELS
@@ -176,11 +176,11 @@ def _share_chart(chart_id: str, title: str, groups: list[tuple[str, dict[str, An
 
 
 def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[str, Any]:
-    rows = metrics.load_rows(start, end + timedelta(days=1), where=filters.conditions())
-    totals = metrics.totals(rows, now)
+    summary = figures.summarise(start, end + timedelta(days=1), now, where=filters.conditions())
+    totals = summary.totals()
     sections = []
     for by, title in BREAKDOWNS:
-        groups = [(_label(by, k), f) for k, f in metrics.breakdown(rows, by, now)]
+        groups = [(_label(by, k), f) for k, f in summary.breakdown(by)]
         sections.append(
             {
                 "by": by,
@@ -189,7 +189,7 @@ def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[
                 "chart": _share_chart(f"chart-{by}", title, groups),
             }
         )
-    by_month = dict(metrics.breakdown(rows, "month", now))
+    by_month = dict(summary.breakdown("month"))
     today = now.astimezone(LOCAL_TZ).date()
     months = sorted(set(_months(start, end, today)) | set(by_month))
     month_chart = column_chart(

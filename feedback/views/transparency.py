@@ -34,7 +34,7 @@ from ..domain.calendar import LOCAL_TZ
 from ..extensions import db
 from ..models import Case, Category
 from ..security import public
-from ..services import metrics
+from ..services import figures, metrics
 from ..services.errors import ValidationError
 from ..services.redact import redact_case_text
 
@@ -140,15 +140,15 @@ def index() -> Any:
     first_year = _first_year(this_year)
     year = _int_arg("year", this_year, first_year, this_year)
     page = _int_arg("page", 1, 1, 1_000_000)
-    rows = metrics.load_rows(date(year, 1, 1), date(year + 1, 1, 1))
+    summary = figures.summarise(date(year, 1, 1), date(year + 1, 1, 1), now)
     cases, pages = listed_cases(year, page)
     html = render_template(
         "transparency/index.html",
         year=year,
         years=list(range(this_year, first_year - 1, -1)),
-        totals=metrics.totals(rows, now),
-        by_unit=metrics.breakdown(rows, "unit", now),
-        by_month=metrics.breakdown(rows, "month", now),
+        totals=summary.totals(),
+        by_unit=summary.breakdown("unit"),
+        by_month=summary.breakdown("month"),
         figures=FIGURES,
         definitions=metrics.DEFINITIONS,
         cases=cases,
