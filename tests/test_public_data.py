@@ -292,7 +292,8 @@ def test_the_subject_of_an_export_is_redacted_with_what_the_reporter_told(
 def test_the_page_shows_the_figures_by_unit_and_month_with_their_definitions(
     app: Flask, client: FlaskClient, seeded: dict[str, str]
 ) -> None:
-    from feedback.services import figures, metrics
+    from feedback.services import figures as figure_service
+    from feedback.services import metrics
 
     response = client.get(PAGE)
     assert response.status_code == 200
@@ -302,7 +303,7 @@ def test_the_page_shows_the_figures_by_unit_and_month_with_their_definitions(
     by_month = re.search(r'data-testid="by-month".*?</table>', text, re.S)
     assert by_unit and by_month
     with app.app_context():
-        summary = figures.summarise(
+        summary = figure_service.summarise(
             datetime(year, 1, 1).date(), datetime(year + 1, 1, 1).date(), datetime.now(UTC)
         )
         units, months = summary.breakdown("unit"), summary.breakdown("month")

@@ -24,7 +24,7 @@ from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import ApologyLetter, Case, Dimension, Notification, Unit, User
 from feedback.services import figures as figure_service
-from feedback.services import metrics, reports
+from feedback.services import reports
 from feedback.services.apology import owe_if_late
 from feedback.services.errors import ValidationError
 from feedback.services.intake import Reporter
