@@ -357,7 +357,7 @@ def _feed(summary: Summary, month: str | None, groups: Groups, labels: _Labels) 
     if month is None:
         for key, tally in groups.get("month", {}).items():
             summary.add("month", key, tally)
-    elif total is not None:
+    elif total is not None and total.received:  # an empty month is not a group
         summary.add("month", month, total)
     for by in BY_ID:
         for key, tally in groups[by].items():
