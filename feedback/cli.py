@@ -204,6 +204,25 @@ def outbox_deliver() -> None:
     click.echo(json.dumps(deliver(datetime.now(UTC)), ensure_ascii=False))
 
 
+@click.command("figures")
+@click.option("--all", "every", is_flag=True, help="Mọi tháng có hồ sơ, không chỉ tháng đã đổi.")
+@with_appcontext
+def figures_command(every: bool) -> None:
+    """Tổng hợp lại số liệu theo tháng cho trang số liệu (sau khi nâng cấp hoặc khôi phục,
+    để lượt xem đầu tiên không phải chờ)."""
+    from .services.figures import months_with_cases, rebuild, rebuild_dirty
+
+    now = datetime.now(UTC)
+    if not every:
+        click.echo(json.dumps({"rebuilt": rebuild_dirty(now, limit=1000)}, ensure_ascii=False))
+        return
+    months = months_with_cases()
+    for i, month in enumerate(months, 1):
+        rebuild(month, now)
+        click.echo(f"{i}/{len(months)} tháng {month[5:]}/{month[:4]}", err=True)
+    click.echo(json.dumps({"rebuilt": months}, ensure_ascii=False))
+
+
 @click.command("digest")
 @with_appcontext
 def digest_command() -> None:
@@ -308,6 +327,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(sla_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(digest_command)
+    app.cli.add_command(figures_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(up_command)
     app.cli.add_command(seed_command)

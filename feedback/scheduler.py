@@ -31,6 +31,7 @@ _lock = threading.Lock()
 
 SWEEP_SECONDS = 60
 DELIVER_SECONDS = 30
+FIGURES_SECONDS = 60
 IDEMPOTENCY_RETENTION = timedelta(days=2)
 
 
@@ -56,6 +57,13 @@ def _reports(now: datetime) -> Any:
     from .services.reports import draft_due_reports
 
     return draft_due_reports(now)
+
+
+def _figures(now: datetime) -> Any:
+    from .services.figures import rebuild_dirty
+
+    months = rebuild_dirty(now)
+    return {"figure_months_rebuilt": months} if months else None
 
 
 def _housekeeping(now: datetime) -> Any:
@@ -91,10 +99,13 @@ def configure(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
     now = datetime.now(UTC)
     sweep_s = int(app.config.get("FEEDBACK_SWEEP_SECONDS", SWEEP_SECONDS))
     deliver_s = int(app.config.get("FEEDBACK_DELIVER_SECONDS", DELIVER_SECONDS))
+    figures_s = int(app.config.get("FEEDBACK_FIGURES_SECONDS", FIGURES_SECONDS))
     jobs: list[tuple[str, Callable[[datetime], Any], dict[str, Any]]] = [
         # Run at start too: the first sweep after downtime catches up on everything missed.
         ("sweep", _sweep, {"trigger": "interval", "seconds": sweep_s, "next_run_time": now}),
         ("deliver", _deliver, {"trigger": "interval", "seconds": deliver_s, "next_run_time": now}),
+        # The dashboard's monthly rollups that changes have marked dirty.
+        ("figures", _figures, {"trigger": "interval", "seconds": figures_s}),
         (
             "digest",
             _digest,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import time as time_module
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -316,3 +317,49 @@ def test_a_tally_survives_its_json_form() -> None:
     again = metrics.Tally.from_json(tally.to_json())
     assert again == tally
     assert again.as_dict() == tally.as_dict()
+
+
+def test_a_running_scheduler_rebuilds_dirty_months(app: Flask, demo: None) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from feedback.scheduler import configure
+
+    with app.app_context():
+        figures.summarise(date(2000, 1, 1), TODAY + timedelta(days=1), NOW)
+        db.session.commit()
+        with unit_of_work():
+            db.session.execute(update(Case).values(rating=2))
+        dirty = set(db.session.scalars(select(FigureMonth.month).where(FigureMonth.dirty)))
+        db.session.remove()  # SQLite: hold no lock while the job runs
+    assert dirty
+    app.config.update(FEEDBACK_FIGURES_SECONDS=1, FEEDBACK_SWEEP_SECONDS=3600)
+    scheduler = configure(app, BackgroundScheduler(timezone="UTC"))
+    scheduler.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        left = dirty
+        while left and datetime.now(UTC) < deadline:
+            with app.app_context():
+                left = set(db.session.scalars(select(FigureMonth.month).where(FigureMonth.dirty)))
+                db.session.remove()
+            if left:
+                time_module.sleep(0.2)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert not left
+    with app.app_context():
+        ratings = figures.summarise(date(2000, 1, 1), TODAY + timedelta(days=1), NOW).totals()
+        assert ratings["satisfaction"] == 2.0
+
+
+def test_the_figures_command_rebuilds_every_month_with_progress(app: Flask, demo: None) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["figures", "--all"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        months = figures.months_with_cases()
+        stored = {r.month: r.dirty for r in db.session.scalars(select(FigureMonth))}
+    assert months and set(months) <= set(stored) and not any(stored.values())
+    assert f"{len(months)}/{len(months)} tháng" in result.output
+    again = runner.invoke(args=["figures"])
+    assert again.exit_code == 0 and '"rebuilt": []' in again.output

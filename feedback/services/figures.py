@@ -314,6 +314,18 @@ def rebuild_dirty(now: datetime, *, limit: int = 24) -> list[str]:
     return months
 
 
+def months_with_cases() -> list[str]:
+    """Every local month from the first case received to the last."""
+    first, last = db.session.execute(
+        select(func.min(Case.received_at), func.max(Case.received_at))
+    ).one()
+    if first is None:
+        return []
+    return _months(
+        first.astimezone(LOCAL_TZ).date(), last.astimezone(LOCAL_TZ).date() + timedelta(days=1)
+    )
+
+
 # -- a period ------------------------------------------------------------------------
 
 
