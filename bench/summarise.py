@@ -32,28 +32,41 @@ def intake(data: dict[str, Any]) -> None:
 
 def scale(data: dict[str, Any]) -> None:
     print("| engine | cases | build s | sweep 1 % due (n) s | ms per due case | sweep 100 due s |"
-          " empty sweep s | dashboard this year s | dashboard 2 years s | monitor page s |"
-          " monitor API s | flagged rows | DB MiB | load 1 min |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          " empty sweep s | DB MiB | load 1 min |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in data["runs"]:
         for s in r["sizes"]:
             one = s["sweep_1pct"]
             per = round(1000 * one["seconds"] / max(one["due"], 1), 1)
             print(f"| {r['engine']} | {s['cases']:,} | {s['build_seconds']} | {one['seconds']} "
                   f"({one['due']}) | {per} | {s['sweep_fixed']['seconds']} | "
-                  f"{s['sweep_nothing_due']['seconds']} | {s['dashboard_this_year']['seconds']} | "
-                  f"{s['dashboard_two_years']['seconds']} | {s['monitor_page']['seconds']} | "
-                  f"{s['monitor_api']['seconds']} | {s['service']['monitor_rows']:,} | "
-                  f"{s['db_mib']} | {s.get('loadavg_1min', '')} |")  # fmt: skip
+                  f"{s['sweep_nothing_due']['seconds']} | {s['db_mib']} | "
+                  f"{s.get('loadavg_1min', '')} |")  # fmt: skip
     print()
-    print("| engine | cases | dashboard rows (this year) | load_rows s | Python figures s |"
-          " monitor flagged() s |")  # fmt: skip
+    print("| engine | cases | dashboard this year s | 2 years s | current month rebuilt in"
+          " the request s | filter unit s | filter kind s | all months rebuilt s (months) |"
+          " monitor page s | monitor API s | flagged rows |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in data["runs"]:
+        for s in r["sizes"]:
+            g = s.get("figures_rebuild_all", {})
+            print(f"| {r['engine']} | {s['cases']:,} | {s['dashboard_this_year']['seconds']} | "
+                  f"{s['dashboard_two_years']['seconds']} | "
+                  f"{s['dashboard_current_month_rebuilt']['seconds']} | "
+                  f"{s['dashboard_filter_unit']['seconds']} | "
+                  f"{s['dashboard_filter_kind']['seconds']} | {g.get('seconds')} "
+                  f"({g.get('months')}) | {s['monitor_page']['seconds']} | "
+                  f"{s['monitor_api']['seconds']} | "
+                  f"{s['service']['monitor_rows']:,} |")  # fmt: skip
+    print()
+    print("| engine | cases | cases this year | figures.summarise s | live part s |"
+          " monitor page + counts s |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for r in data["runs"]:
         for s in r["sizes"]:
             v = s["service"]
-            print(f"| {r['engine']} | {s['cases']:,} | {v['dashboard_rows']:,} | "
-                  f"{v['dashboard_load_rows_s']} | {v['dashboard_python_figures_s']} | "
+            print(f"| {r['engine']} | {s['cases']:,} | {v['dashboard_cases']:,} | "
+                  f"{v['dashboard_summarise_s']} | {v['dashboard_live_part_s']} | "
                   f"{v['monitor_flagged_s']} |")  # fmt: skip
 
 
