@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,11 +21,13 @@ from ..domain.text import fold
 from ..extensions import db
 from ..i18n import format_local_long
 from ..models import CASE_KINDS, CHANNELS, Area, Case, CaseCounter, CaseEvent, Category, Unit, User
+from . import reference_cache
 from .attachments import Upload, store_upload
 from .errors import ValidationError
 from .identity import Identity, seal
 from .notify import tell_citizen
 from .policies import deadlines_for, route
+from .reference_cache import Reference
 from .settings import get_setting
 
 KIND_LABELS = {
@@ -107,7 +110,9 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def validate(data: CaseInput, now: datetime) -> tuple[Category | None, Area | None]:
+def validate(
+    data: CaseInput, now: datetime, ref: Reference | None = None
+) -> tuple[Category | None, Area | None]:
     """Check everything before anything is written; collect every problem at once."""
     errors: dict[str, str] = {}
     texts = {
@@ -139,14 +144,20 @@ def validate(data: CaseInput, now: datetime) -> tuple[Category | None, Area | No
     if data.address and len(data.address) > 300:
         errors["address"] = "Địa chỉ dài quá 300 ký tự."
     category = area = None
+    if data.category_code or data.area_code:
+        ref = ref or reference_cache.current()
     if data.category_code:
-        category = db.session.scalar(select(Category).where(Category.code == data.category_code))
-        if category is None:
+        row = ref.categories.get(data.category_code) if ref else None
+        if row is None:
             errors["category_code"] = "Lĩnh vực không tồn tại."
+        else:
+            category = reference_cache.attach(Category, row)
     if data.area_code:
-        area = db.session.scalar(select(Area).where(Area.code == data.area_code, Area.active))
-        if area is None:
+        row = ref.active_areas.get(data.area_code) if ref else None
+        if row is None:
             errors["area_code"] = "Xã, phường không tồn tại."
+        else:
+            area = reference_cache.attach(Area, row)
     if data.lat is not None and not -90 <= data.lat <= 90:
         errors["lat"] = "Vĩ độ phải nằm trong khoảng -90 đến 90."
     if data.lon is not None and not -180 <= data.lon <= 180:
@@ -183,21 +194,25 @@ def validate(data: CaseInput, now: datetime) -> tuple[Category | None, Area | No
     return category, area
 
 
-def next_case_code(now: datetime) -> str:
+_COUNTERS = CaseCounter.__table__
+# Built once (Core, on the session's connection): the ORM's bulk-insert machinery and a
+# statement built per call cost more than the statement itself.
+_NEXT_NUMBER = {
+    name: insert(_COUNTERS)
+    .on_conflict_do_update(index_elements=[_COUNTERS.c.year], set_={"last": _COUNTERS.c.last + 1})
+    .returning(_COUNTERS.c.last)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def next_case_code(now: datetime, ref: Reference | None = None) -> str:
     """HG-2026-000123: city prefix, year, a per-year sequence taken atomically."""
     year = now.year
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(CaseCounter)
-        .values(year=year, last=1)
-        .on_conflict_do_update(
-            index_elements=[CaseCounter.year], set_={"last": CaseCounter.last + 1}
-        )
-        .returning(CaseCounter.last)
-    )
-    number = db.session.execute(stmt).scalar_one()
-    return f"{get_setting('city_code', 'HG')}-{year}-{number:06d}"
+    conn = db.session.connection()
+    stmt = _NEXT_NUMBER["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    number = conn.execute(stmt, {"year": year, "last": 1}).scalar_one()
+    city = ref.setting("city_code", "HG") if ref is not None else get_setting("city_code", "HG")
+    return f"{city}-{year}-{number:06d}"
 
 
 def _existing(channel: str, external_ref: str | None) -> Case | None:
@@ -214,7 +229,10 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     case already made."""
     if data.external_ref is not None:
         data.external_ref = data.external_ref.strip()
-    category, area = validate(data, now)
+    # One reading of the reference data (category, area, rules, units, settings, policy,
+    # calendar) for the whole submission: see feedback.services.reference_cache.
+    ref = reference_cache.current()
+    category, area = validate(data, now, ref)
     found = _existing(data.channel, data.external_ref)
     if found is not None:
         return Submitted(found, None, created=False)
@@ -222,16 +240,14 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     # A sender whose clock runs a little fast is believed up to CLOCK_SKEW, then clamped:
     # a case is never received after it was entered.
     received_at = min(data.received_at or now, now)
-    routed = route(category, area)
-    deadlines = deadlines_for(data.kind, received_at)
-    handling = db.session.scalar(select(Unit).where(Unit.code == routed.handling_unit_code))
-    lead = (
-        db.session.scalar(select(Unit).where(Unit.code == routed.lead_unit_code))
-        if routed.lead_unit_code
-        else None
-    )
-    if handling is None:
+    routed = route(category, area, ref)
+    deadlines = deadlines_for(data.kind, received_at, ref)
+    handling_row = ref.units.get(routed.handling_unit_code)
+    lead_row = ref.units.get(routed.lead_unit_code) if routed.lead_unit_code else None
+    if handling_row is None:
         raise ValidationError("Chưa nạp dữ liệu đơn vị; hãy chạy lệnh seed.")
+    handling = reference_cache.attach(Unit, handling_row)
+    lead = reference_cache.attach(Unit, lead_row) if lead_row is not None else None
     rep = data.reporter
     identity = Identity(
         None if rep.anonymous else _clean(rep.name),
@@ -243,7 +259,7 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     shown = Identity() if confidential else identity
     key = new_access_key()
     case = Case(
-        code=next_case_code(now),
+        code=next_case_code(now, ref),
         access_key_hash=hash_access_key(key),
         kind=data.kind,
         status=Status.RECEIVED.value,
@@ -275,24 +291,22 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         created_at=now,
         updated_at=now,
     )
+    receipt = (
+        f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
+        f"với mã hồ sơ {case.code}. Cơ quan sẽ phản hồi việc tiếp nhận trước "
+        f"{format_local_long(case.ack_due_at)}."
+    )
+    # A savepoint, so a lost race on (channel, external_ref) undoes only this case, not the
+    # caller's other work (a CSV batch keeps its good rows), and so do refused files or a
+    # refused link. Without any of them nothing in here can fail but the database itself,
+    # and then the caller's whole transaction is rolled back anyway: no savepoint needed.
+    guarded = data.external_ref is not None or bool(data.uploads) or bool(data.link_to)
     try:
-        # A savepoint, so a lost race on (channel, external_ref) undoes only this case, not
-        # the caller's other work (a CSV batch keeps its good rows).
-        with db.session.begin_nested():
+        with db.session.begin_nested() if guarded else nullcontext():
             db.session.add(case)
             db.session.add(_submit_event(case, actor, now, handling, lead, routed.reason))
-            tell_citizen(
-                case,
-                kind="receipt",
-                reason="submit",
-                text=(
-                    f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
-                    f"với mã hồ sơ {case.code}. Cơ quan sẽ phản hồi việc tiếp nhận trước "
-                    f"{format_local_long(case.ack_due_at)}."
-                ),
-                now=now,
-            )
             db.session.flush()
+            tell_citizen(case, kind="receipt", reason="submit", text=receipt, now=now)
             for upload in data.uploads:
                 purpose = "letter_scan" if data.channel == "box" else "evidence"
                 store_upload(upload, case=case, purpose=purpose, actor=actor, now=now)
@@ -301,6 +315,8 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
 
                 link_cases(case, data.link_to, actor=actor, now=now)
     except IntegrityError:
+        if not guarded:
+            raise
         found = _existing(data.channel, data.external_ref)
         if found is None:
             raise

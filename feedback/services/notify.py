@@ -8,12 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..i18n import format_local_long
 from ..models import Case, Notification
 from .identity import identity_of, seal_recipient
 
+_OUTBOX = Notification.__table__
+# Built once; the other columns take their defaults (status pending, no attempt yet).
+_QUEUE_ONCE = {
+    name: insert(_OUTBOX).on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedupe_key])
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 SIGNATURE = "\n\n--\nHệ thống tiếp nhận phản ánh, kiến nghị – UBND thành phố Hà Giang"
 
 
@@ -45,6 +52,51 @@ def queue(
     return note
 
 
+def queue_once(
+    *,
+    dedupe_key: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    kind: str,
+    now: datetime,
+    case: Case | None = None,
+) -> bool:
+    """What :func:`queue` does, for callers that need no instance back: one
+    ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`` instead of a SELECT and an ORM
+    insert. True when the row was written."""
+    session = db.session
+    if session.autoflush:
+        session.flush()  # as the SELECT of queue() would: the case gets its id
+    if case is not None and case.id is None:  # not flushed (no_autoflush): the ORM way
+        return (
+            queue(
+                dedupe_key=dedupe_key,
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                kind=kind,
+                now=now,
+                case=case,
+            )
+            is not None
+        )
+    conn = session.connection()
+    stmt = _QUEUE_ONCE["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    params = {
+        "dedupe_key": dedupe_key,
+        "case_id": case.id if case is not None else None,
+        "kind": kind,
+        "channel": "email",
+        "recipient": recipient,
+        "subject": subject,
+        "body": body + SIGNATURE,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return conn.execute(stmt, params).rowcount == 1
+
+
 def tell_citizen(
     case: Case, *, kind: str, reason: str, text: str, now: datetime, with_due: bool = True
 ) -> None:
@@ -54,7 +106,7 @@ def tell_citizen(
     if not email:
         return
     recipient = seal_recipient(email) if case.identity_sealed else email
-    queue(
+    queue_once(
         dedupe_key=f"case:{case.code}:{kind}:{reason}",
         recipient=recipient,
         subject=f"[{case.code}] {case.subject}"[:300],
