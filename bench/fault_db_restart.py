@@ -16,8 +16,9 @@ restart``:
 Then every case has each of its four milestones (acknowledgement and response, warning
 and breach) recorded once, with one timeline event, and one outbox row per person to tell
 (dedupe keys); nothing lost, nothing doubled; the scheduler process never exited. Reported:
-how long each restart took (the command, and until the server accepted connections again),
-how long until the next successful sweep, the sweep and delivery runs that failed.
+how long each restart took (the command, and how long the server refused new connections,
+probed every 50 ms), when the next successful sweep started and ended, the sweep and
+delivery runs that failed.
 
 A restart drops every session on the server, other people's too: before each one the script
 waits (up to ``--wait`` seconds) until no other session is open on a ``feedback_test*`` or
@@ -36,6 +37,7 @@ import argparse
 import itertools
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,19 +135,44 @@ def wait_alone(admin_dsn: str, ours: str, limit: float) -> float:
     return time.monotonic() - t0
 
 
-def restart(version: str, name: str, dsn: str) -> dict[str, float]:
+def restart(version: str, name: str, dsn: str) -> tuple[dict[str, float], datetime]:
+    """Restart the cluster while a thread probes it with new connections every 50 ms.
+    Returns the timings and the wall-clock time it accepted connections again."""
+    probes: list[tuple[float, bool]] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        while not done.is_set() or not probes or not probes[-1][1]:
+            probes.append((time.monotonic(), accepting(dsn)))
+            if time.monotonic() - t0 > 120:
+                return
+            time.sleep(0.05)
+
     t0 = time.monotonic()
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "restart"],
-        check=True,
-        capture_output=True,
-    )
-    command = time.monotonic() - t0
-    while not accepting(dsn):
-        if time.monotonic() - t0 > 120:
-            raise RuntimeError("PostgreSQL did not come back within 120 s")
-        time.sleep(0.05)
-    return {"command_s": round(command, 2), "until_accepting_s": round(time.monotonic() - t0, 2)}
+    wall0 = datetime.now()
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    try:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "restart"],
+            check=True,
+            capture_output=True,
+        )
+    finally:
+        command = time.monotonic() - t0
+        done.set()
+        thread.join()
+    down = next((t for t, ok in probes if not ok), None)
+    up = next((t for t, ok in probes if ok and down is not None and t > down), None)
+    if up is None or not probes[-1][1]:
+        raise RuntimeError("PostgreSQL did not come back within 120 s")
+    timing = {
+        "command_s": round(command, 2),
+        "refused_from_s": round((down or t0) - t0, 2),
+        "accepting_again_s": round(up - t0, 2),
+        "unavailable_s": round(up - (down or t0), 2),
+    }
+    return timing, wall0 + timedelta(seconds=up - t0)
 
 
 def ensure_up(version: str, name: str) -> None:
@@ -423,8 +450,8 @@ def run(cases: int, wait_limit: float) -> dict[str, Any]:
         done = db.recorded(wave_ids[k])
         note(f"restart ({when})", wave=k + 1, milestones_of_the_wave_recorded=done)
         began = datetime.now()  # the scheduler logs local wall-clock times
-        timing = restart(version, name, admin)
-        up, up_wall = time.monotonic(), datetime.now()
+        timing, up_wall = restart(version, name, admin)
+        up = time.monotonic() - (datetime.now() - up_wall).total_seconds()
         note("server accepting again", **timing)
 
         def succeeded() -> SweepRun | None:
@@ -441,7 +468,6 @@ def run(cases: int, wait_limit: float) -> dict[str, Any]:
                 "milestones_of_the_wave_recorded_at_restart": done,
                 "milestones_of_the_wave": 4 * len(wave_ids[k]),
                 **timing,
-                # Negative: the sweep started as the server came up, before we saw it.
                 "first_successful_sweep_started_after_up_s": round(
                     (run.start - up_wall).total_seconds(), 2
                 ),
@@ -538,7 +564,8 @@ def main() -> None:
     print(
         f"postgresql: {r['cases']} cases in waves of {r['waves']}, 2 restarts: "
         + "; ".join(
-            f"{x['when']}: {x['until_accepting_s']} s until accepting, {x['sweeps_failed']}"
+            f"{x['when']}: refused connections for {x['unavailable_s']} s (the command took"
+            f" {x['command_s']} s), {x['sweeps_failed']}"
             f" sweeps failed, the next started {x['first_successful_sweep_started_after_up_s']}"
             f" s and succeeded {x['first_successful_sweep_done_after_up_s']} s after"
             for x in r["restarts"]
