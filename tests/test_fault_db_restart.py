@@ -388,9 +388,10 @@ def test_sqlite_file_locked_under_the_scheduler_loses_and_doubles_nothing(
             counts = Counts(reader)
             scheduler.wait(lambda: counts.events() > 0, "the first sweep commits a batch")
 
-            # 1. Locked for longer than the busy timeout (5 s), from the first gap between
-            #    two batches of the sweep on: the runs that wait for it fail with "database
-            #    is locked"; the next ones go on.
+            # 1. Locked for longer than the busy timeout (5 s), taken as soon as the sweep
+            #    lets go of the write lock (often between two of its batches, else after
+            #    it): the runs that wait for it fail with "database is locked"; the next
+            #    ones go on.
             long_lock = FileLock(path, 7.5)
             assert long_lock.acquired.wait(TIMEOUT), "the long lock was never taken"
             at_lock = counts.events()
