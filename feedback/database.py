@@ -38,6 +38,19 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# A server that vanishes without closing the socket (a network partition, a host that
+# died) would leave a job blocked on a dead connection for the kernel's two hours; with
+# keepalives the connection is given up after about a minute and the next run goes on.
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                 "keepalives_count": 3}  # fmt: skip
+
+
+def _pg_keepalives(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+    if dialect.name == "postgresql":
+        for key, value in PG_KEEPALIVES.items():
+            cparams.setdefault(key, value)
+
+
 def install_engine_listeners() -> None:
     """Class-level listeners: they apply to every engine, including Alembic's."""
     global _installed
@@ -45,6 +58,7 @@ def install_engine_listeners() -> None:
         return
     event.listen(Engine, "connect", _sqlite_connect)
     event.listen(Engine, "begin", _sqlite_begin)
+    event.listen(Engine, "do_connect", _pg_keepalives)
     _installed = True
 
 

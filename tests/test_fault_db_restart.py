@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from smtp_helpers import MailServer, add_staff
-from sqlalchemy import select
+from sqlalchemy import select, text
 from test_two_schedulers import AREAS, STAFF, scheduler_env, told
 
 from feedback import PROJECT_ROOT
@@ -426,3 +426,19 @@ def test_sqlite_file_locked_under_the_scheduler_loses_and_doubles_nothing(
         f"{short_failures} on the short one; {outcome}"
     )
     assert "database is locked" in log
+
+
+def test_postgresql_connections_use_tcp_keepalives(app: Flask) -> None:
+    """A vanished server must not hold a job forever on a dead socket."""
+    from feedback.database import PG_KEEPALIVES
+    from feedback.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            # SQLite has no socket; what matters there is that nothing was passed to it.
+            assert db.session.execute(text("SELECT 1")).scalar() == 1
+            return
+        raw = db.session.connection().connection.dbapi_connection
+        params = raw.info.get_parameters()
+        for key, value in PG_KEEPALIVES.items():
+            assert params.get(key) == str(value), (key, params)
