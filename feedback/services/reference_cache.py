@@ -118,11 +118,6 @@ def current() -> Reference:
     return loaded
 
 
-def forget() -> None:
-    """Drop every kept value (never needed for correctness; for tests and tools)."""
-    _kept.clear()
-
-
 def attach(model: type[M], row: Row) -> M:
     """The session's instance of ``model`` for ``row``, made without a query if needed."""
     session = db.session
