@@ -11,8 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.permissions import CONFIDENTIAL_KINDS
@@ -20,7 +19,7 @@ from ..domain.states import Status
 from ..domain.text import fold
 from ..extensions import db
 from ..i18n import format_local_long
-from ..models import CASE_KINDS, CHANNELS, Area, Case, CaseCounter, CaseEvent, Category, Unit, User
+from ..models import CASE_KINDS, CHANNELS, Area, Case, CaseEvent, Category, Unit, User
 from . import reference_cache
 from .attachments import Upload, store_upload
 from .errors import ValidationError
@@ -197,23 +196,19 @@ def validate(
     return category, area
 
 
-_COUNTERS = CaseCounter.__table__
-# Built once (Core, on the session's connection): the ORM's bulk-insert machinery and a
-# statement built per call cost more than the statement itself.
-_NEXT_NUMBER = {
-    name: insert(_COUNTERS)
-    .on_conflict_do_update(index_elements=[_COUNTERS.c.year], set_={"last": _COUNTERS.c.last + 1})
-    .returning(_COUNTERS.c.last)
-    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+# Plain SQL that SQLite (3.35+) and PostgreSQL both speak, so SQLAlchemy caches its
+# compiled form: the dialects' insert().on_conflict_do_update() has no cache key and was
+# compiled afresh on every submission.
+_NEXT_NUMBER = text(
+    "INSERT INTO case_counters (year, last) VALUES (:year, 1) "
+    "ON CONFLICT (year) DO UPDATE SET last = case_counters.last + 1 RETURNING last"
+)
 
 
 def next_case_code(now: datetime, ref: Reference | None = None) -> str:
     """HG-2026-000123: city prefix, year, a per-year sequence taken atomically."""
     year = now.year
-    conn = db.session.connection()
-    stmt = _NEXT_NUMBER["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
-    number = conn.execute(stmt, {"year": year, "last": 1}).scalar_one()
+    number = db.session.connection().execute(_NEXT_NUMBER, {"year": year}).scalar_one()
     city = ref.setting("city_code", "HG") if ref is not None else get_setting("city_code", "HG")
     return f"{city}-{year}-{number:06d}"
 

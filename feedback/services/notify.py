@@ -7,20 +7,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text
 
 from ..extensions import db
 from ..i18n import format_local_long
-from ..models import Case, Notification
+from ..models import Case, Notification, UTCDateTime
 from .identity import identity_of, seal_recipient
 
-_OUTBOX = Notification.__table__
-# Built once; the other columns take their defaults (status pending, no attempt yet).
-_QUEUE_ONCE = {
-    name: insert(_OUTBOX).on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedupe_key])
-    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+# Plain SQL both engines speak, so its compiled form is cached (the dialects'
+# insert().on_conflict_do_nothing() has no cache key and was compiled on every call).
+_QUEUE_ONCE = text(
+    "INSERT INTO notifications (dedupe_key, case_id, kind, channel, recipient, subject, body,"
+    " status, attempts, next_attempt_at, created_at) VALUES (:dedupe_key, :case_id, :kind,"
+    " 'email', :recipient, :subject, :body, 'pending', 0, :next_attempt_at, :created_at)"
+    " ON CONFLICT (dedupe_key) DO NOTHING"
+).bindparams(
+    bindparam("next_attempt_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime())
+)
 SIGNATURE = "\n\n--\nHệ thống tiếp nhận phản ánh, kiến nghị – UBND thành phố Hà Giang"
 
 
@@ -81,20 +84,17 @@ def queue_once(
             )
             is not None
         )
-    conn = session.connection()
-    stmt = _QUEUE_ONCE["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
     params = {
         "dedupe_key": dedupe_key,
         "case_id": case.id if case is not None else None,
         "kind": kind,
-        "channel": "email",
         "recipient": recipient,
         "subject": subject,
         "body": body + SIGNATURE,
         "next_attempt_at": now,
         "created_at": now,
     }
-    return conn.execute(stmt, params).rowcount == 1
+    return session.connection().execute(_QUEUE_ONCE, params).rowcount == 1
 
 
 def tell_citizen(
