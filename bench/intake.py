@@ -93,14 +93,16 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(common.ENGINES))
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--out", default="intake", help="result name (bench/results/NAME.json)")
     args = parser.parse_args()
     runs = [bench_engine(e, args.seconds, args.clients) for e in args.engines.split(",")]
     common.write_result(
-        "intake",
+        args.out,
         {
             "method": "gunicorn -w 2 (sync workers), closed-loop Python load generator "
             f"(bench/loadgen.py), {args.clients} clients, 3 s warm-up, {args.seconds} s measured, "
-            "floor first then intake, each on the same fresh database",
+            "floor first then intake, each on the same fresh database; rate-limit storage "
+            + ("Redis (REDIS_URL)" if os.environ.get("REDIS_URL") else "in memory"),
             "runs": runs,
         },
     )
