@@ -34,7 +34,7 @@ def snapshot(master_pid: int) -> dict[str, Any]:
     }
 
 
-def bench_engine(engine: str, total: int) -> dict[str, Any]:
+def bench_engine(engine: str, total: int, preload: bool = False) -> dict[str, Any]:
     url = common.database_url(engine, "memory")
     common.migrate_and_seed(url)
     created: list[tuple[str, str]] = []
@@ -66,12 +66,13 @@ def bench_engine(engine: str, total: int) -> dict[str, Any]:
             headers = {**headers, "X-Access-Key": key}
         return data, headers
 
-    with common.gunicorn("wsgi:app", url, log=f"memory-{engine}") as (master, port):
+    extra = ("--preload",) if preload else ()
+    with common.gunicorn("wsgi:app", url, log=f"memory-{engine}", extra=extra) as (master, port):
         for _ in range(4):  # reach both workers at least once
             urllib.request.urlopen(
                 f"http://127.0.0.1:{port}/api/v1/deadlines?received_at=2026-02-06T10:00:00%2B07:00&kind=feedback"
             )
-        out: dict[str, Any] = {"engine": engine, "start": snapshot(master.pid)}
+        out: dict[str, Any] = {"engine": engine, "preload": preload, "start": snapshot(master.pid)}
         out["loadavg_before"] = os.getloadavg()[0]
         loads = []
         for label in ("after_half", "after_all"):
@@ -104,9 +105,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engines", default=",".join(common.ENGINES))
     parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument(
+        "--preload", action="store_true",
+        help="gunicorn --preload: the app is imported once in the master, workers share it",
+    )  # fmt: skip
+    parser.add_argument("--out", default="memory", help="result name (bench/results/NAME.json)")
     args = parser.parse_args()
-    runs = [bench_engine(e, args.requests) for e in args.engines.split(",")]
-    common.write_result("memory", {"method": __doc__, "runs": runs})
+    runs = [bench_engine(e, args.requests, args.preload) for e in args.engines.split(",")]
+    common.write_result(args.out, {"method": __doc__, "runs": runs})
 
 
 if __name__ == "__main__":
