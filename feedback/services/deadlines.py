@@ -106,7 +106,7 @@ def recompute(
 ) -> bool:
     """Store the derived due times if they changed: a new deadline revision, a fresh SLA
     check, and an event saying why. True when something moved."""
-    from .handling import record
+    from .moves import record
 
     derived = derive(case, calendar)
     if (derived.ack_due_at, derived.response_due_at) == (case.ack_due_at, case.response_due_at):

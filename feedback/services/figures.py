@@ -17,8 +17,10 @@ the figures are summed from the cases themselves.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
+from itertools import repeat
 from typing import Any
 
 from flask import current_app
@@ -105,17 +107,6 @@ def _new_groups() -> Groups:
     return {"total": {"": Tally()}} | {by: {} for by in BY_ID}
 
 
-def _targets(groups: Groups, key: tuple[Any, ...]) -> list[Tally]:
-    found = [groups["total"][""]]
-    for by, value in zip(BY_ID, key, strict=True):
-        slot = groups[by]
-        name = "" if value is None else str(value)
-        if name not in slot:
-            slot[name] = Tally()
-        found.append(slot[name])
-    return found
-
-
 def settled(
     lo: datetime | None, hi: datetime | None, where: Iterable[ColumnElement[bool]] = ()
 ) -> dict[str, Groups]:
@@ -144,27 +135,50 @@ def settled(
         .outerjoin(ApologyLetter, ApologyLetter.case_id == Case.id)
         .where(*_period(lo, hi), *where)
     )
-    months: dict[str, Groups] = {}
-    for month, *rest in db.session.execute(stmt):
-        key, (ack, ack_step, answer, answer_step, rating) = tuple(rest[:5]), rest[5:]
-        groups = months.get(month)
-        if groups is None:
-            groups = months[month] = _new_groups()
-        for t in _targets(groups, key):
-            t.received += 1
-            if ack:
-                t.acknowledged += 1
-                t.ack_on_time_count += ack == 2
-                t.ack_hist[ack_step] = t.ack_hist.get(ack_step, 0) + 1
-            if answer:
-                t.answered += 1
-                t.answered_on_time_count += answer == 1
-                t.late_answers += answer >= 2
-                t.late_with_apology += answer == 3
-                t.answer_hist[answer_step] = t.answer_hist.get(answer_step, 0) + 1
-            if rating:
-                t.ratings[rating - 1] += 1
-    return months
+    by_month: dict[str, list[Any]] = {}
+    # Core rows on the session's connection: the ORM's loading layer costs more than the
+    # query for a month of cases.
+    for row in db.session.connection().execute(stmt).all():
+        by_month.setdefault(row[0], []).append(row)
+    return {month: _tally_rows(rows) for month, rows in by_month.items()}
+
+
+def _slot(groups: Groups, by: str, value: Any) -> Tally:
+    name = "" if value is None else str(value)
+    slot = groups[by]
+    if name not in slot:
+        slot[name] = Tally()
+    return slot[name]
+
+
+def _tally_rows(rows: list[Any]) -> Groups:
+    """One month's rows into tallies. Counted column-wise with ``Counter`` (C speed):
+    a case's counters take one of 72 shapes and its steps a few hundred values, so each
+    breakdown is a handful of counts to spread, not a Python loop over every case."""
+    _, *keys, ack, ack_step, answer, answer_step, rating = zip(*rows, strict=True)
+    groups = _new_groups()
+    columns = (("total", repeat(None, len(rows))), *zip(BY_ID, keys, strict=True))
+    for by, column in columns:
+        keyed = list(column)
+        for (value, a, an, r), n in Counter(zip(keyed, ack, answer, rating, strict=True)).items():
+            t = _slot(groups, by, value)
+            t.received += n
+            if a:
+                t.acknowledged += n
+                t.ack_on_time_count += n if a == 2 else 0
+            if an:
+                t.answered += n
+                t.answered_on_time_count += n if an == 1 else 0
+                t.late_answers += n if an >= 2 else 0
+                t.late_with_apology += n if an == 3 else 0
+            if r:
+                t.ratings[r - 1] += n
+        for steps, hist_of in ((ack_step, "ack_hist"), (answer_step, "answer_hist")):
+            for (value, step), n in Counter(zip(keyed, steps, strict=True)).items():
+                if step is not None:
+                    hist = getattr(_slot(groups, by, value), hist_of)
+                    hist[step] = hist.get(step, 0) + n
+    return groups
 
 
 def moving(

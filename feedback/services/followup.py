@@ -13,7 +13,7 @@ from ..models import Case, CaseEvent, User
 from .attachments import Upload, store_upload
 from .deadlines import recompute
 from .errors import Conflict, ValidationError
-from .handling import _text, move, record, require
+from .moves import checked_text, move, record, require
 from .notify import tell_citizen
 from .policies import load_policy
 
@@ -21,7 +21,7 @@ from .policies import load_policy
 def citizen_reply(
     case: Case, now: datetime, text: str, uploads: Sequence[Upload] = ()
 ) -> CaseEvent:
-    text = _text(text, "reply", "nội dung bổ sung")
+    text = checked_text(text, "reply", "nội dung bổ sung")
     stored = [
         store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
         for upload in uploads
@@ -50,7 +50,7 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
     deadline counted from today."""
     if user is not None:
         require(user, case, Op.REOPEN)
-    reason = _text(reason, "reason", "lý do chưa đồng ý với kết quả")
+    reason = checked_text(reason, "reason", "lý do chưa đồng ý với kết quả")
     until = reopen_deadline(case)
     if until is None or now > until:
         raise Conflict(

@@ -10,126 +10,24 @@ commits. Refusals are ServiceErrors with a Vietnamese message; nothing is half-d
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..domain.permissions import Op
-from ..domain.states import OPEN_STATUSES, Action, InvalidTransition, Status, next_status
+from ..domain.states import Action
 from ..extensions import db
 from ..models import Case, CaseEvent, Unit, User
 from .apology import owe_if_late
 from .deadlines import recompute
-from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .errors import Conflict, NotFound, ValidationError
+from .moves import OPEN, checked_text
+from .moves import InvalidMove as InvalidMove  # the core, used through this module too
+from .moves import move as move
+from .moves import record as record
+from .moves import require as require
 from .notify import tell_citizen
 from .policies import load_policy
 from .settings import get_setting
-from .visibility import ops_for
-
-MIN_REASON = 5
-OPEN = {s.value for s in OPEN_STATUSES}
-
-
-class InvalidMove(Conflict):
-    code = "invalid_transition"
-
-
-def require(user: User, case: Case, op: Op) -> None:
-    if op not in ops_for(user, case):
-        raise Forbidden("Ông/bà không có quyền thực hiện thao tác này với hồ sơ.")
-
-
-def _text(value: str | None, field: str, label: str, minimum: int = MIN_REASON) -> str:
-    text = (value or "").strip()
-    if len(text) < minimum:
-        raise ValidationError(
-            f"Cần nhập {label}.", {field: f"{label.capitalize()} (ít nhất {minimum} ký tự)."}
-        )
-    if len(text) > 10000:
-        raise ValidationError(f"{label.capitalize()} quá dài.", {field: "Tối đa 10.000 ký tự."})
-    return text
-
-
-def move(
-    case: Case,
-    action: Action,
-    *,
-    user: User | None,
-    now: datetime,
-    note: str,
-    public: bool,
-    data: dict[str, Any] | None = None,
-    values: dict[str, Any] | None = None,
-    label: str | None = None,
-) -> CaseEvent:
-    """Apply one transition: refuse what the state machine refuses, and lose no race."""
-    current = Status(case.status)
-    try:
-        target = next_status(current, action)
-    except InvalidTransition as exc:
-        raise InvalidMove(str(exc)) from None
-    values = dict(values or {})
-    resumes = current is Status.WAITING_CITIZEN and case.waiting_since is not None
-    if resumes:
-        # Leaving the wait, however it ends (the citizen's reply, an answer, a closure):
-        # deadlines.derive credits the pause from "paused_since".
-        data = {**(data or {}), "paused_since": case.waiting_since.isoformat()}
-        values["waiting_since"] = None
-    result = db.session.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.status == current.value)
-        .values(status=target.value, updated_at=now, next_sla_check_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise Conflict("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại.")
-    db.session.refresh(case)
-    event = record(
-        case,
-        action.value,
-        user=user,
-        now=now,
-        note=note,
-        public=public,
-        data=data,
-        from_status=current.value,
-        to_status=target.value,
-        label=label,
-    )
-    if resumes:
-        recompute(case, now, "kết thúc thời gian chờ người dân bổ sung")
-    return event
-
-
-def record(
-    case: Case,
-    action: str,
-    *,
-    user: User | None,
-    now: datetime,
-    note: str,
-    public: bool = False,
-    data: dict[str, Any] | None = None,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    label: str | None = None,
-) -> CaseEvent:
-    event = CaseEvent(
-        case_id=case.id,
-        at=now,
-        actor_id=user.id if user else None,
-        actor_label=label or (user.display_name if user else "Người dân"),
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        public=public,
-        note=note,
-        data=data or {},
-    )
-    db.session.add(event)
-    db.session.flush()
-    db.session.expire(case, ["events"])
-    return event
 
 
 def _unit(code: str | None) -> Unit:
@@ -197,7 +95,7 @@ def transfer(
 ) -> CaseEvent:
     """To another unit, or back to triage (``unit_code`` None or the triage unit)."""
     require(user, case, Op.TRANSFER)
-    reason = _text(reason, "reason", "lý do chuyển")
+    reason = checked_text(reason, "reason", "lý do chuyển")
     triage_code = get_setting("triage_unit", "VP")
     target = _unit(unit_code or triage_code)
     if target.id == case.handling_unit_id:
@@ -226,7 +124,7 @@ def reject(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
     """Not accepted (outside the city's competence, no content, ...): counts as both
     acknowledged and answered, with the reason as the answer."""
     require(user, case, Op.REJECT)
-    reason = _text(reason, "reason", "lý do không tiếp nhận")
+    reason = checked_text(reason, "reason", "lý do không tiếp nhận")
     answer = f"Hồ sơ không được tiếp nhận giải quyết. Lý do: {reason}"
     event = move(
         case,
@@ -351,12 +249,14 @@ def start(case: Case, user: User, now: datetime) -> CaseEvent:
 
 def add_note(case: Case, user: User, now: datetime, text: str) -> CaseEvent:
     require(user, case, Op.NOTE)
-    return record(case, "note", user=user, now=now, note=_text(text, "note", "nội dung ghi chú", 2))
+    return record(
+        case, "note", user=user, now=now, note=checked_text(text, "note", "nội dung ghi chú", 2)
+    )
 
 
 def ask_citizen(case: Case, user: User, now: datetime, question: str) -> CaseEvent:
     require(user, case, Op.ASK_CITIZEN)
-    question = _text(question, "question", "nội dung cần người dân bổ sung")
+    question = checked_text(question, "question", "nội dung cần người dân bổ sung")
     event = move(
         case,
         Action.ASK_CITIZEN,
@@ -381,7 +281,7 @@ def draft_answer(case: Case, user: User, now: datetime, body: str) -> CaseEvent:
     require(user, case, Op.DRAFT_ANSWER)
     if Action.ANSWER not in _allowed(case):
         raise InvalidMove(f"Hồ sơ ở trạng thái này chưa thể trả lời ({case.status}).")
-    body = _text(body, "body", "nội dung trả lời", 10)
+    body = checked_text(body, "body", "nội dung trả lời", 10)
     case.answer_draft, case.answer_drafted_by_id, case.answer_drafted_at = body, user.id, now
     return record(
         case,
@@ -396,7 +296,7 @@ def approve_answer(case: Case, user: User, now: datetime, body: str | None = Non
     """The unit head approves (and may edit) the draft, or writes the answer directly:
     the answer is sent to the citizen and published on the follow-up page."""
     require(user, case, Op.APPROVE_ANSWER)
-    text = _text(
+    text = checked_text(
         body if body and body.strip() else case.answer_draft, "body", "nội dung trả lời", 10
     )
     event = move(
@@ -448,8 +348,8 @@ def extend(case: Case, user: User, now: datetime, reason: str, decision: str) ->
         raise InvalidMove("Chỉ gia hạn được hồ sơ đang giải quyết.")
     if case.extensions >= allowed:
         raise Conflict(f"Loại hồ sơ này được gia hạn tối đa {allowed} lần; không thể gia hạn thêm.")
-    reason = _text(reason, "reason", "lý do gia hạn")
-    decision = _text(decision, "decision", "số, ngày quyết định gia hạn", 3)
+    reason = checked_text(reason, "reason", "lý do gia hạn")
+    decision = checked_text(decision, "decision", "số, ngày quyết định gia hạn", 3)
     days = int(extra.get("extension_days") or 0)
     case.extensions += 1
     event = record(
@@ -470,7 +370,7 @@ def classify(
 ) -> CaseEvent:
     """Mark a case complex or in a remote area: the statutory limits of its policy change."""
     require(user, case, Op.CLASSIFY)
-    reason = _text(reason, "reason", "lý do")
+    reason = checked_text(reason, "reason", "lý do")
     case.is_complex, case.is_remote = complex_case, remote
     labels = [t for t, on in (("phức tạp", complex_case), ("vùng sâu, vùng xa", remote)) if on]
     event = record(

@@ -23,9 +23,9 @@ from ..domain.permissions import Op
 from ..extensions import db
 from ..models import ApologyLetter, Case, Unit, User
 from .errors import Conflict, Forbidden, NotFound, ValidationError
-from .handling import record
 from .identity import identity_of
 from .intake import KIND_LABELS
+from .moves import record
 from .notify import tell_citizen
 from .pdf import Document, place_date
 from .reports import city_place

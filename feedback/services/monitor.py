@@ -23,148 +23,43 @@ Python arithmetic (``_flag``) for their promise details. Nothing about the repor
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, not_, or_, select, true
+from sqlalchemy import case, func, not_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..domain.calendar import LOCAL_TZ, WorkingCalendar
-from ..domain.deadlines import end_of_local_day, local_date
-from ..domain.sla import (
-    Clock,
-    Milestone,
-    Thresholds,
-    milestones,
-    response_warning_at,
-    start_of_local_day,
-)
+from ..domain.sla import Clock, Milestone, Thresholds, milestones
 from ..domain.states import Status
 from ..extensions import db
-from ..models import CASE_KINDS, CHANNELS, Area, Case, Category, SlaPolicy, Unit
-from ..models.case import OPEN_STATUS_VALUES
-from .api_input import CODE
-from .errors import ValidationError
-from .policies import load_calendar
-from .sla import pausing_kinds, thresholds
+from ..models import Area, Case, Category, SlaPolicy, Unit
 
-OVERDUE, AT_RISK, ALL = "overdue", "at_risk", "all"
-STATES = (OVERDUE, AT_RISK, ALL)
-STATE_LABELS = {OVERDUE: "Quá hạn", AT_RISK: "Sắp đến hạn", ALL: "Tất cả"}
-FILTERS = ("unit", "kind", "channel", "area", "category", "state")
+# The filters and the SQL rules live in their own modules; callers use them through here.
+from .monitor_filters import ALL as ALL
+from .monitor_filters import AT_RISK as AT_RISK
+from .monitor_filters import DEFAULT_PER_PAGE as DEFAULT_PER_PAGE
+from .monitor_filters import FILTERS as FILTERS
+from .monitor_filters import MAX_PAGE as MAX_PAGE
+from .monitor_filters import MAX_PER_PAGE as MAX_PER_PAGE
+from .monitor_filters import OVERDUE as OVERDUE
+from .monitor_filters import PAGING as PAGING
+from .monitor_filters import STATE_LABELS as STATE_LABELS
+from .monitor_filters import STATES as STATES
+from .monitor_filters import Filters as Filters
+from .monitor_filters import parse_filters as parse_filters
+from .monitor_filters import parse_request as parse_request
+from .monitor_rules import OPEN_CONDITION as OPEN_CONDITION
+from .monitor_rules import Rules as Rules
+from .monitor_rules import response_cutoff as response_cutoff
+from .monitor_rules import rules as rules
+from .policies import load_calendar
+from .sla import thresholds
+
 RESPONSE_LABEL = "trả lời"
 NO_THRESHOLDS = Thresholds(None, None)
-PAGING = ("page", "per_page")
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
-MAX_PAGE = 1_000_000
-_DIGITS = re.compile(r"[0-9]{1,7}")
-
-_REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
-    ("unit", Unit, "Không có đơn vị mã này."),
-    ("area", Area, "Không có xã, phường mã này."),
-    ("category", Category, "Không có lĩnh vực mã này."),
-)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """A checked set of filters; the same ones narrow the dashboard's figures."""
-
-    unit: Unit | None = None
-    kind: str | None = None
-    channel: str | None = None
-    area: Area | None = None
-    category: Category | None = None
-    state: str = ALL
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """On ``Case`` columns only, so ``metrics.load_rows(where=...)`` can take them."""
-        found: list[ColumnElement[bool]] = []
-        for column, row in (
-            (Case.handling_unit_id, self.unit),
-            (Case.area_id, self.area),
-            (Case.category_id, self.category),
-        ):
-            if row is not None:
-                found.append(column == row.id)
-        if self.kind is not None:
-            found.append(Case.kind == self.kind)
-        if self.channel is not None:
-            found.append(Case.channel == self.channel)
-        return found
-
-    def params(self, *, state: bool = True) -> dict[str, str]:
-        """The filters as query parameters (for links that keep them)."""
-        found = {
-            name: row.code
-            for name, row in (("unit", self.unit), ("area", self.area), ("category", self.category))
-            if row is not None
-        }
-        found.update({k: v for k, v in (("kind", self.kind), ("channel", self.channel)) if v})
-        if state and self.state != ALL:
-            found["state"] = self.state
-        return found
-
-
-def parse_filters(args: Mapping[str, str]) -> Filters:
-    """Check the known parameters (others are ignored); every bad one is named at once."""
-    given = {name: (args.get(name) or "").strip() for name in FILTERS}
-    errors: dict[str, str] = {}
-    found: dict[str, Any] = {}
-    for name, model, message in _REFERENCES:
-        if given[name]:
-            # Only a well-formed code is looked up: PostgreSQL refuses NUL bytes outright.
-            code = given[name][:32]
-            row = (
-                db.session.scalar(select(model).where(model.code == code))
-                if CODE.fullmatch(code.upper())
-                else None
-            )
-            if row is None:
-                errors[name] = message
-            found[name] = row
-    for name, allowed in (("kind", CASE_KINDS), ("channel", CHANNELS), ("state", STATES)):
-        if given[name]:
-            if given[name] in allowed:
-                found[name] = given[name]
-            else:
-                errors[name] = f"Giá trị phải là một trong: {', '.join(allowed)}."
-    if errors:
-        raise ValidationError("Bộ lọc không hợp lệ.", errors)
-    return Filters(**found)
-
-
-def _int_param(
-    args: Mapping[str, str], name: str, default: int, high: int, errors: dict[str, str]
-) -> int:
-    text = (args.get(name) or "").strip()
-    if not text:
-        return default
-    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= high:
-        errors[name] = f"Phải là số nguyên từ 1 đến {high}."
-        return default
-    return int(text)
-
-
-def parse_request(
-    args: Mapping[str, str], *, default_per_page: int = DEFAULT_PER_PAGE
-) -> tuple[Filters, int, int]:
-    """The filters, ``page`` and ``per_page`` (1 to ``MAX_PER_PAGE``); every bad parameter
-    is named at once."""
-    errors: dict[str, str] = {}
-    page = _int_param(args, "page", 1, MAX_PAGE, errors)
-    per_page = _int_param(args, "per_page", default_per_page, MAX_PER_PAGE, errors)
-    try:
-        filters = parse_filters(args)
-    except ValidationError as exc:
-        raise ValidationError(exc.message, exc.fields | errors) from None
-    if errors:
-        raise ValidationError("Tham số phân trang không hợp lệ.", errors)
-    return filters, page, per_page
 
 
 def duration_text(seconds: float) -> str:
@@ -227,110 +122,6 @@ def _flag(
         elif warning in warnings and warnings[warning] <= now:
             flagged.append(_promise(name, label, due, AT_RISK, now))
     return sorted(flagged, key=lambda p: p["due_at"])
-
-
-# --- the flag rules in SQL ------------------------------------------------------------------
-
-# Literal values, written as the partial index ``ix_cases_open_response_due`` is, so that
-# SQLite (which matches a partial index's predicate term by term) and PostgreSQL use it.
-OPEN_CONDITION: ColumnElement[bool] = Case.status.in_(
-    [literal_column(f"'{value}'") for value in OPEN_STATUS_VALUES]
-)
-
-
-def response_cutoff(working_days: int, calendar: WorkingCalendar, now: datetime) -> datetime:
-    """The answers due before this time (and not yet due) are at risk now.
-
-    ``response_warning_at`` depends only on the local date of the due time and never
-    decreases with it, so the due dates whose warning has come are the days up to the last
-    one, D, whose warning start is at or before ``now``; the cutoff is 00:00 local of the
-    day after D. Every day up to today qualifies (its warning is at or before its own start).
-    """
-    day = local_date(now)
-    for _ in range(400):
-        following = day + timedelta(days=1)
-        if response_warning_at(end_of_local_day(following), working_days, calendar) > now:
-            break
-        day = following
-    return start_of_local_day(day + timedelta(days=1))
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The monitor's flags as SQL conditions on ``Case``, for one ``now``."""
-
-    ack_overdue: ColumnElement[bool]
-    response_overdue: ColumnElement[bool]
-    ack_flagged: ColumnElement[bool]
-    response_flagged: ColumnElement[bool]
-
-    @property
-    def flagged(self) -> ColumnElement[bool]:
-        return or_(self.ack_flagged, self.response_flagged)
-
-    @property
-    def overdue(self) -> ColumnElement[bool]:
-        return or_(self.ack_overdue, self.response_overdue)
-
-    def state(self, state: str) -> ColumnElement[bool]:
-        if state == OVERDUE:
-            return self.overdue
-        if state == AT_RISK:
-            return and_(self.flagged, not_(self.overdue))
-        return self.flagged
-
-    @property
-    def due(self) -> ColumnElement[datetime]:
-        """The due time of the case's earliest flagged promise (the sort key)."""
-        return case(
-            (
-                and_(
-                    self.ack_flagged,
-                    or_(not_(self.response_flagged), Case.ack_due_at <= Case.response_due_at),
-                ),
-                Case.ack_due_at,
-            ),
-            else_=Case.response_due_at,
-        )
-
-
-def rules(now: datetime, policies: Mapping[str, SlaPolicy], calendar: WorkingCalendar) -> Rules:
-    """The exact rules of ``_flag``: a promise pending and past due (``due < now``), or
-    pending, not yet due and past its kind's warning (``thresholds(policy)``; none when the
-    threshold is empty or 0, nor for a kind without a policy)."""
-    ack_pending = Case.acknowledged_at.is_(None)
-    response_pending: ColumnElement[bool] = Case.answered_at.is_(None)
-    paused_kinds = pausing_kinds()  # as in sla.overdue_condition
-    if paused_kinds:
-        paused = and_(Case.status == Status.WAITING_CITIZEN.value, Case.kind.in_(paused_kinds))
-        response_pending = and_(response_pending, not_(paused))
-    ack_kinds: dict[datetime, list[str]] = {}
-    response_kinds: dict[datetime, list[str]] = {}
-    cutoffs: dict[int, datetime] = {}
-    for kind, policy in sorted(policies.items()):
-        limits = thresholds(policy)
-        if limits.warn_before_ack_hours:
-            until = now + timedelta(hours=limits.warn_before_ack_hours)
-            ack_kinds.setdefault(until, []).append(kind)
-        days = limits.warn_before_response_working_days
-        if days:
-            if days not in cutoffs:
-                cutoffs[days] = response_cutoff(days, calendar, now)
-            response_kinds.setdefault(cutoffs[days], []).append(kind)
-    # ack: warned from due - hours, i.e. due <= now + hours (the due second is on time).
-    ack_soon = [
-        and_(Case.kind.in_(kinds), Case.ack_due_at <= until) for until, kinds in ack_kinds.items()
-    ]
-    response_soon = [
-        and_(Case.kind.in_(kinds), Case.response_due_at < cutoff)
-        for cutoff, kinds in response_kinds.items()
-    ]
-    return Rules(
-        ack_overdue=and_(ack_pending, Case.ack_due_at < now),
-        response_overdue=and_(response_pending, Case.response_due_at < now),
-        ack_flagged=and_(ack_pending, or_(Case.ack_due_at < now, *ack_soon)),
-        response_flagged=and_(response_pending, or_(Case.response_due_at < now, *response_soon)),
-    )
 
 
 # --- reading -------------------------------------------------------------------------------
