@@ -106,7 +106,7 @@ def main() -> None:
         if data is None:
             continue
         print(f"### {name}\n\nmachine: {json.dumps(data['machine'], ensure_ascii=False)}\n")
-        kind = "scale" if name.startswith("scale") else name
+        kind = next(k for k in ("scale", "memory", "intake", "fault_kill") if name.startswith(k))
         {"intake": intake, "scale": scale, "memory": memory, "fault_kill": fault}[kind](data)
         print()
 
