@@ -21,11 +21,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, TEST_SECRET, csrf_from
 
 from feedback import create_app
 
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
-PASSWORD = "mat-khau-thu-nghiem-1"
 _counter = itertools.count()
 
 
@@ -179,14 +178,6 @@ def db(app: Flask) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "no CSRF token in page"
-    return match.group(1)
 
 
 @pytest.fixture

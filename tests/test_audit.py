@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
@@ -21,7 +22,6 @@ from feedback.services import handling, letters
 from feedback.services.calendar_admin import add_override, remove_override
 from feedback.services.import1022 import import_1022
 from feedback.services.users import create_user, issue_token
-from tests.conftest import PASSWORD, csrf_from
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from conftest import PASSWORD, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
 from sqlalchemy import select
 
 LOGIN = "/can-bo/dang-nhap"

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import csrf_from
 from sqlalchemy import select
 
 from feedback.domain.deadlines import local_date
 from feedback.models import CalendarOverride, Case
-from tests.conftest import csrf_from
 
 
 def _case(app: Flask, code: str) -> Case:

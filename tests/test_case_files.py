@@ -8,14 +8,13 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import EXE, csrf_from, png_bytes
 from sqlalchemy import func, select
 
 from feedback.database import unit_of_work
 from feedback.i18n import LOCAL_TZ
 from feedback.models import Attachment, Case
 from feedback.services.users import issue_token
-from tests.conftest import csrf_from
-from tests.test_attachments import EXE, png_bytes
 
 
 def _count(app: Flask) -> int:

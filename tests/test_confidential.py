@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import csrf_from
 from sqlalchemy import select
 
 from feedback.models import Case, Notification
 from feedback.services.identity import identity_of, open_recipient
 from feedback.services.intake import Reporter
-from tests.conftest import csrf_from
 
 NAME = "Hoàng Thị Mỵ Denouncer"
 PHONE = "0987 654 321"
@@ -123,10 +123,11 @@ def test_a_denouncers_letter_scan_goes_with_the_identity(
 ) -> None:
     """A scanned letter (box) names its writer: inspectors only. Evidence (web) does not:
     the handling unit may open it to work the case."""
+    from helpers import png_bytes, staff_client
+
     from feedback.extensions import db
     from feedback.models import Attachment
     from feedback.services.attachments import make_upload
-    from tests.test_attachments import png_bytes, staff_client
 
     with app.app_context():
         upload = make_upload("thu-to-cao.png", png_bytes())

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
 from openpyxl import load_workbook
 
 from feedback.database import unit_of_work

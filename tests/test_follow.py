@@ -16,9 +16,9 @@ from typing import Any
 
 import itsdangerous
 import pytest
-from conftest import csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import csrf_from
 from sqlalchemy import func, select, update
 
 from feedback.database import unit_of_work

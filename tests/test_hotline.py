@@ -7,13 +7,13 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import csrf_from
 from sqlalchemy import func, select
 
 from feedback.domain.deadlines import compute_deadlines
 from feedback.i18n import LOCAL_TZ
 from feedback.models import Case, CaseLink
 from feedback.services.policies import load_calendar, load_policy, to_domain_policy
-from tests.conftest import csrf_from
 
 URL = "/can-bo/1022/"
 

@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
 from sqlalchemy import func, inspect, select, text
+from test_boxes import BASE as BOXES
+from test_boxes import early_morning, local_text, post_letter, record
 
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case, User
 from feedback.services.boxes import BoxInput, create_box
 from feedback.services.users import issue_token
-from tests.conftest import PASSWORD, csrf_from
-from tests.test_boxes import BASE as BOXES
-from tests.test_boxes import early_morning, local_text, post_letter, record
 
 XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "javascript:alert(1)")
 SQLI = ("' OR 1=1 --", '"; DROP TABLE cases; --')
@@ -434,7 +434,7 @@ def test_api_json_fields(app: Flask, client: FlaskClient, make_user: Any, staff:
 
 def test_uploaded_file_names_are_inert(app: Flask, client: FlaskClient, staff: Any) -> None:
     page = client.get("/gui")
-    from tests.test_boxes import png_bytes
+    from test_boxes import png_bytes
 
     response = client.post(
         "/gui",

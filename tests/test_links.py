@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import csrf_from
 from sqlalchemy import select
 
 from feedback.models import CaseLink
-from tests.conftest import csrf_from
 
 
 def _link(client: FlaskClient, code: str, other: str) -> Any:

@@ -35,9 +35,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PASSWORD, csrf_from
 from flask import Flask, url_for
 from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
 from sqlalchemy import select
 from werkzeug.routing import Rule
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from conftest import csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import csrf_from
 from sqlalchemy import func, select, text
 
 from feedback.domain.calendar import LOCAL_TZ

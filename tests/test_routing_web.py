@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, csrf_from
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
 from sqlalchemy import select
 
 AREAS = ("00688", "00691", "00692", "00694", "00697", "00700", "00946", "00949")

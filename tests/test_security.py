@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, TEST_SECRET, csrf_from
 from sqlalchemy import func, select, update
 
 from feedback import config as cfg
@@ -22,7 +23,6 @@ from feedback.models import User
 from feedback.models.ops import AuditLog, LoginThrottle
 from feedback.security import CONTENT_SECURITY_POLICY
 from feedback.services.users import issue_token
-from tests.conftest import PASSWORD, TEST_SECRET, csrf_from
 
 LOGIN = "/can-bo/dang-nhap"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

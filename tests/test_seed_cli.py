@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import csrf_from
 from flask import Flask
+from helpers import csrf_from
 from sqlalchemy import func, select
 
 from feedback.domain.calendar import LOCAL_TZ

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import PASSWORD, csrf_from
 from sqlalchemy import select, update
 
 from feedback.database import unit_of_work
@@ -19,7 +20,6 @@ from feedback.extensions import db
 from feedback.models import Case
 from feedback.services import followup
 from feedback.views.workflow import STEPS, holders, time_left
-from tests.conftest import PASSWORD, csrf_from
 
 CASE = "/can-bo/ho-so/{}"
 

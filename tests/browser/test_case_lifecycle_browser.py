@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from conftest import PASSWORD
 from flask import Flask
+from helpers import PASSWORD
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 

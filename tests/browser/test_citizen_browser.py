@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import PASSWORD
+from helpers import PASSWORD
 from playwright.sync_api import Browser, Page, expect
 
 from feedback.domain.states import STATUS_LABELS, Status
