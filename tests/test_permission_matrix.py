@@ -118,6 +118,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "boxes.opening": BOX_OPENERS | {"inspector"},  # an opening lists cases: not admins
     "boxes.transcribe": BOX_OPENERS,
     "boxes.close": BOX_OPENERS,
+    "boxes.correct_count": fs("coordinator"),  # the minutes' count: Văn phòng only
     # the desk: everyone lands on the inbox after login (an admin's is empty)
     "desk.inbox": EVERYONE,
     "desk.case": CASE_ROLES,
@@ -453,7 +454,7 @@ class World:
             args["letter_id"] = self.new_letter(kind="denunciation", issued=True)
         if endpoint == "boxes.deactivate":
             args["box_id"] = self.new_box()
-        if endpoint == "boxes.close":
+        if endpoint in ("boxes.close", "boxes.correct_count"):
             args["opening_id"] = self.new_opening()
         if endpoint == "admin.calendar_remove":
             args["override_id"] = self.new_override()

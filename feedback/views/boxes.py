@@ -21,6 +21,7 @@ from ..i18n import parse_local_datetime
 from ..models import Area, BoxOpening, Case, SuggestionBox, Unit, User
 from ..security import roles
 from ..services import attachments
+from ..services.box_correction import CORRECTORS, correct_letter_count
 from ..services.boxes import (
     MAX_OPENING_AGE,
     REGISTER_ROLES,
@@ -241,7 +242,12 @@ def record(box_id: int) -> Any:
     return _opening_page(form, found, message, 422)
 
 
-def _opening_view(found: BoxOpening, error: str | None = None, status: int = 200) -> Any:
+def _opening_view(
+    found: BoxOpening,
+    error: str | None = None,
+    status: int = 200,
+    correction: dict[str, Any] | None = None,
+) -> Any:
     user = _user()
     cases = transcribed_cases(found)
     return (
@@ -256,6 +262,8 @@ def _opening_view(found: BoxOpening, error: str | None = None, status: int = 200
             readable={c.id for c in cases if can_view(user, c)},
             count=len(cases),
             can_act=can_open(user, found.box),
+            can_correct=user.role in CORRECTORS and found.status == "open",
+            correction=correction or {"given": {}, "errors": {}},
             error=error,
         ),
         status,
@@ -278,6 +286,26 @@ def close(opening_id: int) -> Any:
     except ServiceError as exc:
         return _opening_view(found, exc.message, exc.status)
     flash("Đã đóng lần mở hòm thư: số hồ sơ khớp với số thư trong biên bản.", "success")
+    return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
+
+
+@bp.post("/lan-mo/<int:opening_id>/so-thu")
+@roles(*CORRECTORS)
+def correct_count(opening_id: int) -> Any:
+    found = _opening_or_404(opening_id)
+    given = {k: request.form.get(k, "") for k in ("letter_count", "reason")}
+    text = given["letter_count"].strip()
+    count = int(text) if text.isdigit() and len(text) <= 6 else None
+    try:
+        with unit_of_work():
+            correct_letter_count(
+                found, letter_count=count, reason=given["reason"], actor=_user(), now=_now()
+            )
+    except ServiceError as exc:
+        fields = exc.fields if isinstance(exc, ValidationError) else {}
+        correction = {"given": given, "errors": fields}
+        return _opening_view(found, exc.message, exc.status, correction)
+    flash(f"Đã sửa số thư trong biên bản thành {found.letter_count}.", "success")
     return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
 
 
