@@ -222,6 +222,31 @@ def transcribe(client: FlaskClient, opening_id: int, **fields: str) -> str:
     return match.group(1)
 
 
+def test_the_reply_slip_shows_the_access_key_once_and_the_key_opens_the_case(
+    app: Flask, staff: Callable[..., tuple[int, FlaskClient]], make_box: Callable[..., int]
+) -> None:
+    """A letter's writer has no screen: the clerk prints the slip with the code and the key
+    from the first page after the save; only the key's hash is kept."""
+    _, clerk = staff("clerk", "UBND-00688")
+    opening_id = record(clerk, make_box())
+    code = transcribe(clerk, opening_id)
+    url = f"{BASE}/lan-mo/{opening_id}/nhap-thu?vua_tao={code}"
+    first = clerk.get(url)
+    assert 'data-testid="reply-slip"' in first.text
+    assert re.search(rf'data-testid="slip-code">{code}<', first.text)
+    key = re.search(r'data-testid="slip-key">([^<]+)<', first.text)
+    assert key, first.text
+    again = clerk.get(url)
+    assert again.status_code == 200 and 'data-testid="reply-slip"' not in again.text
+    assert key.group(1) not in again.text
+    public = app.test_client()
+    answer = public.get(f"/api/v1/cases/{code}", headers={"X-Access-Key": key.group(1)})
+    assert answer.status_code == 200, answer.text
+    assert answer.get_json()["code"] == code
+    wrong = public.get(f"/api/v1/cases/{code}", headers={"X-Access-Key": "SAI-MA-TRA-CUU"})
+    assert wrong.status_code in (403, 404)
+
+
 def stored_files(app: Flask) -> list[Path]:
     return [p for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*") if p.is_file()]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import Field
@@ -329,12 +329,14 @@ def _letter_page(
     hints: list[Any] | None = None,
     checked: bool = False,
     created: Case | None = None,
+    access_key: str | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Any:
     return (
         render_template(
             "boxes/transcribe.html",
+            access_key=access_key,
             form=form,
             accept=attachments.ACCEPT,
             opening=found,
@@ -363,12 +365,17 @@ def transcribe(opening_id: int) -> Any:
             flash("Lần mở hòm thư này đã đóng; không nhập thêm thư được.", "error")
             return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
         form.area_code.data = found.box.area.code
-        created = None
+        created, access_key = None, None
         if code := request.args.get("vua_tao"):
             created = db.session.scalar(
                 select(Case).where(Case.code == code, Case.box_opening_id == found.id)
             )
-        return _letter_page(form, found, created=created)
+            # The key is shown once, on the first page after the save (only its hash is
+            # kept): the clerk prints the reply slip for the letter's writer from it.
+            slip = session.pop("box_slip", None)
+            if created is not None and slip and slip.get("code") == created.code:
+                access_key = slip.get("key")
+        return _letter_page(form, found, created=created, access_key=access_key)
     if found.status != "open":
         return _letter_page(
             form, found, error="Lần mở hòm thư này đã đóng; không nhập thêm thư được.", status=409
@@ -396,7 +403,9 @@ def transcribe(opening_id: int) -> Any:
     )
     try:
         with unit_of_work():
-            code = transcribe_letter(found, data, actor=_user(), now=now).case.code
+            result = transcribe_letter(found, data, actor=_user(), now=now)
+            code = result.case.code
+        session["box_slip"] = {"code": code, "key": result.access_key}
     except ServiceError as exc:
         _attach(form, exc.fields, LETTER_FIELDS)
         status = 422 if exc.status in (400, 404) else exc.status
