@@ -363,3 +363,53 @@ def test_the_figures_command_rebuilds_every_month_with_progress(app: Flask, demo
     assert f"{len(months)}/{len(months)} tháng" in result.output
     again = runner.invoke(args=["figures"])
     assert again.exit_code == 0 and '"rebuilt": []' in again.output
+
+
+def test_a_change_in_flight_is_waited_for_before_a_month_is_summed(app: Flask, demo: None) -> None:
+    """A writer whose change is made but not committed when a rebuild starts: the rebuild
+    waits for it (PostgreSQL: the month's advisory lock; SQLite: the write lock), so the
+    stored month holds the change and is clean. Without the wait it would be summed
+    without the change and marked clean: stale until the month changed again."""
+    import threading
+
+    with app.app_context():
+        case = db.session.scalars(
+            select(Case).where(Case.rating.is_(None), Case.status == "closed")
+        ).first()
+        assert case is not None
+        month, case_id = _month_of(case), case.id
+        figures.rebuild(month, NOW)
+        with unit_of_work():  # committed: the month is dirty, so the writer takes no row lock
+            db.session.execute(update(Case).where(Case.id == case_id).values(rating=1))
+        assert _rollup(month).dirty is True
+        db.session.remove()
+        engine = db.engine
+    writer = engine.connect()
+    in_flight = writer.begin()
+    writer.execute(update(Case).where(Case.id == case_id).values(rating=5))
+    done: list[str] = []
+
+    def rebuild() -> None:
+        with app.app_context():
+            figures.rebuild(month, NOW)
+            done.append(month)
+            db.session.remove()
+
+    thread = threading.Thread(target=rebuild)
+    thread.start()
+    try:
+        thread.join(1.0)
+        assert thread.is_alive() and not done, "the rebuild did not wait for the writer"
+    finally:
+        in_flight.commit()
+        writer.close()
+    thread.join(20)
+    assert done == [month]
+    with app.app_context():
+        row = _rollup(month)
+        assert row is not None and row.dirty is False
+        total = metrics.Tally.from_json(row.data["groups"]["total"][""])
+        first = date.fromisoformat(month + "-01")
+        after = (first + timedelta(days=32)).replace(day=1)
+        fives = sum(c.rating == 5 for c in cases_between(first, after))
+        assert total.ratings[4] == fives and fives >= 1

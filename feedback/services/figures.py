@@ -37,6 +37,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import Integer
 
 from ..database import unit_of_work
@@ -48,6 +49,7 @@ from ..models.case import UNANSWERED_SQL
 from .metrics import NO_AREA, UNCLASSIFIED, Summary, Tally
 
 ROLLUP_VERSION = 2  # bump when the stored form changes: old rows are rebuilt
+MONTH_LOCK = 7_302_023  # advisory lock namespace of a month (its key: YYYYMM), see rebuild
 BY_ID = ("unit", "channel", "kind", "category", "area")
 Groups = dict[str, dict[str, Tally]]  # "total" -> {"": tally}, "unit" -> {"12": tally}, ...
 
@@ -257,12 +259,30 @@ def _upsert(values: dict[str, Any], update: Iterable[str]) -> None:
 
 
 def rebuild(month: str, now: datetime) -> Groups:
-    """Sum one month again. ``dirty`` is cleared and committed *before* the cases are
-    read: a change that commits while we read marks the month dirty again."""
+    """Sum one month again and store it. Commits the session (call it with no pending
+    writes of your own).
+
+    ``dirty`` is cleared and committed *before* the cases are read, so a change that
+    commits while we read marks the month dirty again. A change already made but not yet
+    committed must not slip through either: on PostgreSQL every writer of the month holds a
+    shared advisory lock on it (the trigger takes it) and the clearing waits for the
+    exclusive one; on SQLite every transaction holds the database's write lock from its
+    first statement, so none can be in flight at all. If the lock cannot be had within
+    a few seconds (a long import), the month is summed for this caller and not stored."""
     db.session.commit()  # end any read transaction the request had open
-    with unit_of_work():
-        _upsert({"month": month, "dirty": False}, ["dirty"])
     first = _month_start(month)
+    try:
+        with unit_of_work():
+            if _dialect() == "postgresql":
+                db.session.execute(text("SET LOCAL lock_timeout = '5s'"))
+                db.session.execute(
+                    text("SELECT pg_advisory_xact_lock(:ns, :m)"),
+                    {"ns": MONTH_LOCK, "m": int(month.replace("-", ""))},
+                )
+            _upsert({"month": month, "dirty": False}, ["dirty"])
+    except OperationalError:
+        lo, hi = _local(first), _local(_next_month(first))
+        return settled(lo, hi).get(month) or _new_groups()
     with unit_of_work():
         groups = settled(_local(first), _local(_next_month(first))).get(month) or _new_groups()
         _upsert(

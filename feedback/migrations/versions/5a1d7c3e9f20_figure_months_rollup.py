@@ -27,7 +27,6 @@ UNANSWERED = (
     "'waiting_citizen', 'answered', 'transferred', 'reopened')"
 )
 SQLITE_MONTH = "strftime('%Y-%m', {ref}.received_at, '+7 hours')"
-PG_MONTH = "to_char({ref}.received_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM')"
 
 
 def _sqlite_mark(month_sql: str) -> str:
@@ -69,27 +68,40 @@ SQLITE_NAMES = (
 )
 
 
+# Advisory lock namespace of the months (feedback.services.figures.MONTH_LOCK).
+MONTH_LOCK = 7_302_023
+
+
 def _pg_statements() -> list[str]:
-    # "AND NOT dirty": once a month is dirty, further writers find no row to update and
-    # take no lock, so busy months cost intake nothing.
-    mark = "UPDATE figure_months SET dirty = true WHERE month = {m} AND NOT dirty;"
+    # Every writer of a month holds a *shared* advisory lock on it until it commits (writers
+    # never wait for each other); a rebuild takes the *exclusive* lock before it clears the
+    # mark, so no change can be in flight, unseen, while a month is summed. "AND NOT dirty":
+    # once a month is dirty, further writers find no row to update and take no row lock.
+    mark = (
+        f"PERFORM pg_advisory_xact_lock_shared({MONTH_LOCK}, to_char({{t}}, 'YYYYMM')::int); "
+        "UPDATE figure_months SET dirty = true WHERE month = to_char({t}, 'YYYY-MM') AND NOT dirty;"
+    )
+    local = "{ref}.received_at AT TIME ZONE 'Asia/Ho_Chi_Minh'"
     case_body = (
         "BEGIN "
         "IF TG_OP IN ('UPDATE', 'DELETE') THEN "
-        + mark.format(m=PG_MONTH.format(ref="OLD"))
+        + mark.format(t=local.format(ref="OLD"))
         + " END IF; "
         "IF TG_OP IN ('INSERT', 'UPDATE') THEN "
-        + mark.format(m=PG_MONTH.format(ref="NEW"))
+        + mark.format(t=local.format(ref="NEW"))
         + " END IF; RETURN NULL; END"
     )
-    letter_mark = mark.format(
-        m="(SELECT " + PG_MONTH.format(ref="cases") + " FROM cases WHERE cases.id = {ref}.case_id)"
+    letter_local = (
+        "(SELECT cases.received_at AT TIME ZONE 'Asia/Ho_Chi_Minh' FROM cases "
+        "WHERE cases.id = {ref}.case_id)"
     )
     letter_body = (
         "BEGIN "
-        "IF TG_OP IN ('UPDATE', 'DELETE') THEN " + letter_mark.replace("{ref}", "OLD") + " END IF; "
+        "IF TG_OP IN ('UPDATE', 'DELETE') THEN "
+        + mark.format(t=letter_local.format(ref="OLD"))
+        + " END IF; "
         "IF TG_OP IN ('INSERT', 'UPDATE') THEN "
-        + letter_mark.replace("{ref}", "NEW")
+        + mark.format(t=letter_local.format(ref="NEW"))
         + " END IF; RETURN NULL; END"
     )
     return [
