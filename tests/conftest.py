@@ -181,6 +181,18 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def smtp() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, stopped afterwards."""
+    from smtp_helpers import MailServer
+
+    server = MailServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def make_user(app: Flask) -> Callable[..., Any]:
     """Create a staff account: make_user("officer", unit_code="UBND-00688")."""
     from feedback.database import unit_of_work

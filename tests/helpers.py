@@ -12,6 +12,20 @@ from typing import Any
 
 from flask import Flask
 
+
+def server_database(reason: str) -> list[Any]:
+    """The ``database_url`` parameters of a test that needs a database server: PostgreSQL
+    only. Without TEST_DATABASE_URL it cannot run here, and says why (``reason``); under
+    CI it is never skipped: a missing server is an error."""
+    import os
+
+    import pytest
+
+    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("CI") == "true":
+        return ["postgresql"]
+    return [pytest.param("postgresql", marks=pytest.mark.skip(reason=reason))]
+
+
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "mat-khau-thu-nghiem-1"
 

@@ -22,7 +22,6 @@ TEST_DATABASE_URL is set, like test_two_schedulers.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -30,13 +29,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from helpers import server_database
 from smtp_helpers import MailServer, add_staff
 from sqlalchemy import select, text
 from test_two_schedulers import AREAS, STAFF, scheduler_env, told
@@ -70,24 +70,6 @@ sla.sweep = functools.partial(sla.sweep, batch=int(sys.argv.pop(1)))
 sys.argv[0] = "flask"
 sys.exit(main())
 """
-
-
-def _server_database() -> list[Any]:
-    """Terminating backends needs a server database: PostgreSQL only. Without
-    TEST_DATABASE_URL the test cannot run here (and must not be silently skipped in CI)."""
-    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("CI") == "true":
-        return ["postgresql"]  # in CI a missing server is an error, not a skip
-    reason = "terminating backends needs PostgreSQL: set TEST_DATABASE_URL"
-    return [pytest.param("postgresql", marks=pytest.mark.skip(reason=reason))]
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    server = MailServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # --- the scheduler process -------------------------------------------------------------------
@@ -250,7 +232,11 @@ def terminate_all(admin: Any) -> list[tuple[str, str, bool, str]]:
     return [(r[0], r[1], r[2], r[3]) for r in rows if r[4]]
 
 
-@pytest.mark.parametrize("database_url", _server_database(), indirect=True)
+@pytest.mark.parametrize(
+    "database_url",
+    server_database("terminating backends needs PostgreSQL: set TEST_DATABASE_URL"),
+    indirect=True,
+)
 def test_postgresql_backends_terminated_under_the_scheduler_lose_and_double_nothing(
     app: Flask,
     database_url: str,

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
+from helpers import server_database
 from smtp_helpers import MailServer, add_staff
 from sqlalchemy import func, select
 
@@ -86,26 +87,12 @@ def told(area: str, milestone: str) -> set[str]:
     return {officer, head}
 
 
-def _server_database() -> list[Any]:
-    """Two processes need one server database: PostgreSQL only, never SQLite. Without
-    TEST_DATABASE_URL the test cannot run here (and must not be silently skipped in CI)."""
-    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("CI") == "true":
-        return ["postgresql"]  # in CI a missing server is an error, not a skip
-    reason = "two scheduler processes need PostgreSQL: set TEST_DATABASE_URL"
-    return [pytest.param("postgresql", marks=pytest.mark.skip(reason=reason))]
-
-
 # Replace the app fixture's engine parameter (sqlite, postgresql) by PostgreSQL alone.
-pytestmark = pytest.mark.parametrize("database_url", _server_database(), indirect=True)
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    server = MailServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+pytestmark = pytest.mark.parametrize(
+    "database_url",
+    server_database("two scheduler processes need PostgreSQL: set TEST_DATABASE_URL"),
+    indirect=True,
+)
 
 
 def scheduler_env(database_url: str, instance: Path, smtp: MailServer) -> dict[str, str]:
