@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, text
 
 from ..extensions import db
 from ..i18n import format_local_long
-from ..models import Case, Notification, UTCDateTime
+from ..models import Case, UTCDateTime
 from .identity import identity_of, seal_recipient
 
 # Plain SQL both engines speak, so its compiled form is cached (the dialects'
 # insert().on_conflict_do_nothing() has no cache key and was compiled on every call).
-_QUEUE_ONCE = text(
+_QUEUE = text(
     "INSERT INTO notifications (dedupe_key, case_id, kind, channel, recipient, subject, body,"
     " status, attempts, next_attempt_at, created_at) VALUES (:dedupe_key, :case_id, :kind,"
     " 'email', :recipient, :subject, :body, 'pending', 0, :next_attempt_at, :created_at)"
@@ -36,54 +36,15 @@ def queue(
     kind: str,
     now: datetime,
     case: Case | None = None,
-) -> Notification | None:
-    """Add one message unless its key was already written (then None)."""
-    if db.session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key)):
-        return None
-    note = Notification(
-        dedupe_key=dedupe_key,
-        case=case,
-        kind=kind,
-        channel="email",
-        recipient=recipient,
-        subject=subject,
-        body=body + SIGNATURE,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    db.session.add(note)
-    return note
-
-
-def queue_once(
-    *,
-    dedupe_key: str,
-    recipient: str,
-    subject: str,
-    body: str,
-    kind: str,
-    now: datetime,
-    case: Case | None = None,
 ) -> bool:
-    """What :func:`queue` does, for callers that need no instance back: one
-    ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`` instead of a SELECT and an ORM
-    insert. True when the row was written."""
+    """Add one message unless its key was already written; True when it was written.
+
+    One ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`` on the session's connection: a
+    retry, or another process writing the same message at the same moment, writes nothing
+    and fails nothing."""
     session = db.session
-    if session.autoflush:
-        session.flush()  # as the SELECT of queue() would: the case gets its id
-    if case is not None and case.id is None:  # not flushed (no_autoflush): the ORM way
-        return (
-            queue(
-                dedupe_key=dedupe_key,
-                recipient=recipient,
-                subject=subject,
-                body=body,
-                kind=kind,
-                now=now,
-                case=case,
-            )
-            is not None
-        )
+    if case is not None and case.id is None:
+        session.flush()  # the row refers to the case by its id
     params = {
         "dedupe_key": dedupe_key,
         "case_id": case.id if case is not None else None,
@@ -94,7 +55,7 @@ def queue_once(
         "next_attempt_at": now,
         "created_at": now,
     }
-    return session.connection().execute(_QUEUE_ONCE, params).rowcount == 1
+    return session.connection().execute(_QUEUE, params).rowcount == 1
 
 
 def tell_citizen(
@@ -106,7 +67,7 @@ def tell_citizen(
     if not email:
         return
     recipient = seal_recipient(email) if case.identity_sealed else email
-    queue_once(
+    queue(
         dedupe_key=f"case:{case.code}:{kind}:{reason}",
         recipient=recipient,
         subject=f"[{case.code}] {case.subject}"[:300],

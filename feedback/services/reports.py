@@ -314,16 +314,13 @@ def draft_due_reports(now: datetime) -> dict[str, Any]:
                 "đúng hạn."
             )
             for address in _reminder_recipients():
-                summary["reminders"] += (
-                    queue(
-                        dedupe_key=f"report:{period.key}:reminder:{address}",
-                        recipient=address,
-                        subject=f"Nhắc hạn báo cáo {period.label} ({period.due_text})",
-                        body=body,
-                        kind="report_reminder",
-                        now=now,
-                    )
-                    is not None
+                summary["reminders"] += queue(
+                    dedupe_key=f"report:{period.key}:reminder:{address}",
+                    recipient=address,
+                    subject=f"Nhắc hạn báo cáo {period.label} ({period.due_text})",
+                    body=body,
+                    kind="report_reminder",
+                    now=now,
                 )
     db.session.commit()
     return summary

@@ -174,7 +174,7 @@ class Sweeper:
             )
         )
         for address in self.recipients(case, milestone):
-            note = queue(
+            written = queue(
                 dedupe_key=f"sla:{event_id}:{address}",
                 recipient=address,
                 subject=f"[{case.code}] {LABELS[milestone]}",
@@ -183,7 +183,7 @@ class Sweeper:
                 now=self.now,
                 case=case,
             )
-            if note is not None:
+            if written:
                 self.summary["escalations" if milestone.is_breach else "warned"] += 1
 
     def message(self, case: Case, milestone: Milestone, due: datetime) -> str:
