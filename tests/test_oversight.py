@@ -469,7 +469,7 @@ def test_sql_rules_agree_with_the_python_arithmetic(
     ``_flag`` computes for it, at moments around weekends, holidays and an override, with
     one kind's warnings switched off; the monitor's page and counts follow."""
     from feedback.models import CalendarOverride
-    from feedback.services import monitor
+    from feedback.services import monitor, monitor_rules
     from feedback.services.sla import pausing_kinds
 
     code = make_case(now=datetime(2024, 8, 26, 9, 0, tzinfo=LOCAL))
@@ -492,10 +492,10 @@ def test_sql_rules_agree_with_the_python_arithmetic(
         seen: set[tuple[str, str, str]] = set()
         for now in AGREEMENT_NOWS:
             now = now.astimezone(UTC)
-            rules = monitor.rules(now, policies, calendar)
+            rules = monitor_rules.rules(now, policies, calendar)
             stmt = select(
                 Case, rules.flagged, rules.overdue, rules.response_overdue, rules.due
-            ).where(monitor.OPEN_CONDITION)
+            ).where(monitor_rules.OPEN_CONDITION)
             wanted_order = []
             for case, flagged, overdue, response_overdue, due in database.session.execute(stmt):
                 promises = monitor._flag(case, policies.get(case.kind), calendar, now)
@@ -528,7 +528,7 @@ def test_response_cutoff_across_the_break(app: Flask) -> None:
     """One working day's warning: on Friday the answers due up to Tuesday's end (the
     break) are at risk, not Wednesday's; three working days (Fri, Wed, Thu) reach to
     Thursday's end."""
-    from feedback.services.monitor import response_cutoff
+    from feedback.services.monitor_rules import response_cutoff
 
     with app.app_context():
         calendar = load_calendar()
@@ -543,10 +543,10 @@ def test_monitor_query_uses_the_partial_index(app: Flask) -> None:
     """SQLite matches a partial index's predicate term by term: the query must carry it.
     PostgreSQL proves the implication itself; on a near-empty table it would rather scan,
     so sequential scans are switched off to ask whether the index *can* serve."""
-    from feedback.services import monitor
+    from feedback.services import monitor, monitor_filters
 
     with app.app_context():
-        context = monitor._Context(datetime.now(UTC), monitor.Filters())
+        context = monitor._Context(datetime.now(UTC), monitor_filters.Filters())
         stmt = select(Case.id).where(*context.where(context.rules.flagged))
         sql = str(stmt.compile(database.engine, compile_kwargs={"literal_binds": True}))
         if database.engine.dialect.name == "sqlite":

@@ -191,11 +191,9 @@ class Summary:
 
     def add(self, by: str, key: str, tally: Tally) -> None:
         mine = self.groups.setdefault(by, {})
-        if key in mine:
-            mine[key].add(tally)
-        else:
-            mine[key] = Tally()
-            mine[key].add(tally)
+        if key not in mine:
+            mine[key] = Tally()  # a copy: the tallies added may be shared (cached rollups)
+        mine[key].add(tally)
 
     def totals(self) -> dict[str, Any]:
         return self.total.as_dict()

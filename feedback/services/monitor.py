@@ -36,25 +36,8 @@ from ..domain.sla import Clock, Milestone, Thresholds, milestones
 from ..domain.states import Status
 from ..extensions import db
 from ..models import Area, Case, Category, SlaPolicy, Unit
-
-# The filters and the SQL rules live in their own modules; callers use them through here.
-from .monitor_filters import ALL as ALL
-from .monitor_filters import AT_RISK as AT_RISK
-from .monitor_filters import DEFAULT_PER_PAGE as DEFAULT_PER_PAGE
-from .monitor_filters import FILTERS as FILTERS
-from .monitor_filters import MAX_PAGE as MAX_PAGE
-from .monitor_filters import MAX_PER_PAGE as MAX_PER_PAGE
-from .monitor_filters import OVERDUE as OVERDUE
-from .monitor_filters import PAGING as PAGING
-from .monitor_filters import STATE_LABELS as STATE_LABELS
-from .monitor_filters import STATES as STATES
-from .monitor_filters import Filters as Filters
-from .monitor_filters import parse_filters as parse_filters
-from .monitor_filters import parse_request as parse_request
-from .monitor_rules import OPEN_CONDITION as OPEN_CONDITION
-from .monitor_rules import Rules as Rules
-from .monitor_rules import response_cutoff as response_cutoff
-from .monitor_rules import rules as rules
+from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, OVERDUE, Filters, parse_filters
+from .monitor_rules import OPEN_CONDITION, rules
 from .policies import load_calendar
 from .sla import thresholds
 

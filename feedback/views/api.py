@@ -36,7 +36,8 @@ from ..services.attachments import read_uploads
 from ..services.case_files import add_files
 from ..services.deadlines import preview
 from ..services.errors import ServiceError
-from ..services.monitor import monitor_page, parse_request, to_json
+from ..services.monitor import monitor_page, to_json
+from ..services.monitor_filters import parse_request
 from ..services.search import SEARCH_ROLES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

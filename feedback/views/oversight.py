@@ -25,15 +25,8 @@ from ..services import figures, metrics
 from ..services.charts import Series, bar_chart, column_chart, number
 from ..services.errors import ValidationError
 from ..services.intake import CHANNEL_LABELS, KIND_LABELS
-from ..services.monitor import (
-    ALL,
-    EMPTY_COUNTS,
-    STATE_LABELS,
-    Filters,
-    monitor_page,
-    parse_filters,
-    parse_request,
-)
+from ..services.monitor import EMPTY_COUNTS, monitor_page
+from ..services.monitor_filters import ALL, STATE_LABELS, Filters, parse_filters, parse_request
 from .choices import category_groups
 
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
