@@ -17,6 +17,7 @@ from feedback.models import Case, CaseEvent, Notification, User
 from feedback.services import followup, handling
 from feedback.services.errors import Conflict, Forbidden, ServiceError, ValidationError
 from feedback.services.intake import Reporter
+from feedback.services.moves import InvalidMove
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Giang
 
@@ -120,7 +121,7 @@ def test_invalid_moves_change_nothing(app: Flask, make_case: Any, work: Any, use
 
     before = events()
     # answering a case nobody acknowledged: the state machine refuses
-    with pytest.raises(handling.InvalidMove, match="Không thể"):
+    with pytest.raises(InvalidMove, match="Không thể"):
         work(code, lambda c: handling.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
     # transfer without a reason
     with pytest.raises(ValidationError) as info:
@@ -136,7 +137,7 @@ def test_invalid_moves_change_nothing(app: Flask, make_case: Any, work: Any, use
     assert events() == before + 1  # only the acknowledgement
     work(code, lambda c: handling.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
     work(code, lambda c: handling.close(c, head(), NOW))
-    with pytest.raises(handling.InvalidMove):
+    with pytest.raises(InvalidMove):
         work(
             code, lambda c: handling.approve_answer(c, head(), NOW, "Trả lời lần hai sau khi đóng.")
         )
@@ -317,7 +318,7 @@ def test_assign_refused_on_a_finished_case(
     officer = users("officer", "UBND-00688")
     coordinator = users("coordinator", "VP")
     work(code, lambda c: handling.reject(c, coordinator(), NOW, "Không thuộc thẩm quyền."))
-    with pytest.raises(handling.InvalidMove):
+    with pytest.raises(InvalidMove):
         work(code, lambda c: handling.assign(c, head(), NOW, officer().username))
 
 

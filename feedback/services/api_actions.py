@@ -39,6 +39,7 @@ from .api_cases import case_for_staff
 from .api_input import fields_of
 from .api_views import iso, staff_view
 from .errors import Conflict
+from .moves import InvalidMove
 from .visibility import ops_for
 
 ACTION_ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector")
@@ -102,14 +103,14 @@ def _close(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Outco
 def _reopen(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Outcome:
     try:
         followup.reopen(case, now, f["reason"] or "", user=user)
-    except handling.InvalidMove:
+    except InvalidMove:
         raise
     except Conflict as exc:
         # followup.reopen refuses a case never answered, or past its window, with a plain
         # Conflict; for the API that is a transition the rules do not allow.
         until = followup.reopen_deadline(case)
         if until is None or now > until:
-            raise handling.InvalidMove(exc.message, exc.fields) from None
+            raise InvalidMove(exc.message, exc.fields) from None
         raise
     return _done(case, user, now)
 

@@ -20,11 +20,7 @@ from ..models import Case, CaseEvent, Unit, User
 from .apology import owe_if_late
 from .deadlines import recompute
 from .errors import Conflict, NotFound, ValidationError
-from .moves import OPEN, checked_text
-from .moves import InvalidMove as InvalidMove  # the core, used through this module too
-from .moves import move as move
-from .moves import record as record
-from .moves import require as require
+from .moves import OPEN, InvalidMove, checked_text, move, record, require
 from .notify import tell_citizen
 from .policies import load_policy
 from .settings import get_setting
