@@ -27,7 +27,6 @@ from .identity import Identity, seal
 from .notify import tell_citizen
 from .policies import deadlines_for, route
 from .reference_cache import Reference
-from .settings import get_setting
 
 KIND_LABELS = {
     "feedback": "Phản ánh",
@@ -205,11 +204,11 @@ _NEXT_NUMBER = text(
 )
 
 
-def next_case_code(now: datetime, ref: Reference | None = None) -> str:
+def next_case_code(now: datetime, ref: Reference) -> str:
     """HG-2026-000123: city prefix, year, a per-year sequence taken atomically."""
     year = now.year
     number = db.session.connection().execute(_NEXT_NUMBER, {"year": year}).scalar_one()
-    city = ref.setting("city_code", "HG") if ref is not None else get_setting("city_code", "HG")
+    city = ref.setting("city_code", "HG")
     return f"{city}-{year}-{number:06d}"
 
 

@@ -13,10 +13,9 @@ from ..domain.calendar import CalendarOverride as DomainOverride
 from ..domain.calendar import OverrideKind, WorkingCalendar
 from ..domain.deadlines import CountFrom, DayType, Deadlines, compute_deadlines
 from ..domain.deadlines import SlaPolicy as DomainPolicy
-from ..domain.routing import HandlingTarget, Route, RoutingRule, route_case
+from ..domain.routing import Route, route_case
 from ..extensions import db
-from ..models import Area, CalendarOverride, Category, SlaPolicy, Unit
-from ..models import RoutingRule as RuleRow
+from ..models import Area, CalendarOverride, Category, SlaPolicy
 from .errors import ValidationError
 
 if TYPE_CHECKING:
@@ -86,48 +85,12 @@ def deadlines_for(kind: str, received_at: datetime, ref: Reference | None = None
     return compute_deadlines(received_at, policy, ref.calendar)
 
 
-def _domain_rules(category_id: int) -> list[RoutingRule]:
-    rows = db.session.scalars(select(RuleRow).where(RuleRow.category_id == category_id)).all()
-    return [
-        RoutingRule(
-            category_code=r.category.code,
-            handling=HandlingTarget(r.handling),
-            handling_unit_code=r.handling_unit.code if r.handling_unit else None,
-            lead_unit_code=r.lead_unit.code if r.lead_unit else None,
-            area_code=r.area.code if r.area else None,
-        )
-        for r in rows
-    ]
-
-
-def _area_units(area: Area | None) -> dict[str, dict[str, str]]:
-    if area is None:
-        return {}
-    units = db.session.scalars(select(Unit).where(Unit.area_id == area.id, Unit.active)).all()
-    return {area.code: {u.function: u.code for u in units if u.function}}
-
-
-def triage_unit_code() -> str:
-    from .settings import get_setting
-
-    return get_setting("triage_unit", "VP")
-
-
-def route(category: Category | None, area: Area | None, ref: Reference | None = None) -> Route:
-    """Who handles and who leads; from ``ref`` when the caller has it."""
-    if ref is not None:
-        return route_case(
-            category.code if category else None,
-            area.code if area else None,
-            ref.rules.get(category.id, ()) if category else [],
-            {area.code: ref.area_units.get(area.id, {})} if area else {},
-            triage_unit_code=ref.setting("triage_unit", "VP"),
-        )
-    rules = _domain_rules(category.id) if category else []
+def route(category: Category | None, area: Area | None, ref: Reference) -> Route:
+    """Who handles and who leads, from one reading of the reference data."""
     return route_case(
         category.code if category else None,
         area.code if area else None,
-        rules,
-        _area_units(area),
-        triage_unit_code=triage_unit_code(),
+        ref.rules.get(category.id, ()) if category else [],
+        {area.code: ref.area_units.get(area.id, {})} if area else {},
+        triage_unit_code=ref.setting("triage_unit", "VP"),
     )
