@@ -65,7 +65,7 @@ FAR = datetime(2100, 1, 1, tzinfo=UTC)  # "not due yet" until a wave makes the c
 
 
 def told(area: str, milestone: str) -> set[str]:
-    """Who the sweep tells, for these staff (services.sla.Sweeper.recipients)."""
+    """Who the sweep tells, for these staff (services.sla.sweep.Sweeper.recipients)."""
     officer, head = STAFF[("officer", f"UBND-{area}")], STAFF[("unit_head", f"UBND-{area}")]
     if milestone.endswith("breach"):
         return {head, STAFF[("unit_head", "QLDT")], STAFF[("inspector", "TTR")]}
@@ -209,9 +209,9 @@ class Db:
         self.query("UPDATE cases SET next_sla_check_at = now() WHERE id = ANY(%s)", (ids,))
 
     def sweeping(self) -> bool:
-        """A sweep has been at work for a moment: its advisory lock (services.sla.LOCK_KEY,
+        """A sweep has been at work for a moment: its advisory lock (services.sla.sweep.LOCK_KEY,
         held until the first batch commits) is held by a transaction older than 0.2 s."""
-        from feedback.services.sla import LOCK_KEY
+        from feedback.services.sla.sweep import LOCK_KEY
 
         return bool(
             self.count(
@@ -239,8 +239,8 @@ def build(url: str, cases: int) -> tuple[dict[int, str], float]:
     from feedback.database import unit_of_work
     from feedback.extensions import db
     from feedback.models import Case
-    from feedback.services.intake import CaseInput, Reporter, submit_case
-    from feedback.services.users import create_user
+    from feedback.services.accounts.users import create_user
+    from feedback.services.intake.submission import CaseInput, Reporter, submit_case
 
     t0 = time.perf_counter()
     app = make_app(url)
@@ -408,7 +408,7 @@ class Scheduler:
 
 
 def run(cases: int, wait_limit: float) -> dict[str, Any]:
-    from feedback.services.sla import BATCH
+    from feedback.services.sla.sweep import BATCH
 
     version, name = cluster()
     url = common.database_url("postgresql", NAME)

@@ -67,7 +67,7 @@ def kill_a_worker(master_pid: int, rng: random.Random) -> int | None:
 
 def verify(url: str, outcomes: dict[str, tuple[int, dict[str, Any] | None]]) -> dict[str, Any]:
     """The invariants above; every list of problems must be empty."""
-    from feedback.services.intake import hash_access_key
+    from feedback.services.intake.submission import hash_access_key
 
     engine = create_engine(url)
     with engine.connect() as conn:

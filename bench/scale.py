@@ -16,7 +16,7 @@ intake service is far too slow for a million). The cases look like two years of 
 At each size, after ``ANALYZE``:
 
 1. **sweep, 1 % due**: fresh open cases (never swept) are made due until 1 % of all cases
-   have ``next_sla_check_at <= now``, then ``feedback.services.sla.sweep(now)`` is timed;
+   have ``next_sla_check_at <= now``, then ``feedback.services.sla.sweep.sweep(now)`` is timed;
 2. **sweep, fixed 100 due**: the same with exactly 100 due cases, whatever the total — the
    issue's target "time follows the due cases, not the total (1M ≤ 2 × 10k)" is judged
    here (with 1 % due the work itself is 100 × larger at 1M);
@@ -220,7 +220,7 @@ def _db(value: datetime, conn: Any) -> Any:
 
 def timed_sweep(app: Any, now: datetime) -> dict[str, Any]:
     from feedback.extensions import db
-    from feedback.services.sla import sweep
+    from feedback.services.sla.sweep import sweep
 
     with app.app_context():
         t0 = time.perf_counter()
@@ -250,7 +250,7 @@ def login(app: Any) -> tuple[Any, str]:
     from feedback.database import unit_of_work
     from feedback.extensions import db
     from feedback.models import User
-    from feedback.services.users import issue_token
+    from feedback.services.accounts.users import issue_token
 
     with app.app_context(), unit_of_work():
         user = db.session.scalar(select(User).where(User.username == INSPECTOR))
@@ -278,8 +278,8 @@ def timed_get(client: Any, path: str, headers: dict[str, str] | None = None) -> 
 
 def service_times(app: Any, now: datetime, start: date, end: date) -> dict[str, Any]:
     from feedback.extensions import db
-    from feedback.services import figures
-    from feedback.services.monitor import monitor_page
+    from feedback.services.oversight import figures
+    from feedback.services.oversight.monitor import monitor_page
 
     out: dict[str, Any] = {}
     with app.app_context():
@@ -309,7 +309,7 @@ def rebuild_all_months(app: Any) -> dict[str, Any]:
     """Every month's rollup rebuilt, as `flask figures --all` does (the first dashboard
     after an upgrade would otherwise pay it)."""
     from feedback.extensions import db
-    from feedback.services import figures
+    from feedback.services.oversight import figures
 
     with app.app_context():
         now = datetime.now(UTC)

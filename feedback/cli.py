@@ -27,7 +27,7 @@ def _fail(exc: ServiceError) -> None:
 @with_appcontext
 def seed_command(file: str | None) -> None:
     """Nạp dữ liệu tham chiếu (đơn vị, địa bàn, lĩnh vực, định tuyến, thời hạn, lịch)."""
-    from .services.reference import DEFAULT_FILE, load_reference
+    from .services.reference.loader import DEFAULT_FILE, load_reference
 
     try:
         with unit_of_work():
@@ -55,7 +55,7 @@ def users_create(
     email: str | None,
 ) -> None:
     """Tạo tài khoản cán bộ."""
-    from .services.users import create_user
+    from .services.accounts.users import create_user
 
     generated = password is None
     password = password or secrets.token_urlsafe(12)
@@ -81,7 +81,7 @@ def users_token(username: str, name: str) -> None:
 
     from .extensions import db
     from .models import User
-    from .services.users import issue_token
+    from .services.accounts.users import issue_token
 
     with unit_of_work():
         user = db.session.scalar(select(User).where(User.username == username.lower()))
@@ -118,7 +118,7 @@ def up_command(host: str, port: int, demo: bool) -> None:
     from werkzeug.serving import run_simple
 
     from .services.demo import load_demo
-    from .services.reference import load_reference
+    from .services.reference.loader import load_reference
 
     upgrade()
     with unit_of_work():
@@ -153,7 +153,7 @@ def import_1022_command(file: str, username: str | None) -> None:
 
     from .extensions import db
     from .models import User
-    from .services.import1022 import MAX_BYTES, import_1022, summary
+    from .services.intake.import1022 import MAX_BYTES, import_1022, summary
 
     try:
         with open(file, "rb") as handle:
@@ -190,7 +190,7 @@ outbox_cli = AppGroup("outbox", help="Hộp thư đi.")
 @with_appcontext
 def sla_sweep() -> None:
     """Quét một lần: cảnh báo, quá hạn, báo cáo vượt cấp; in tóm tắt JSON."""
-    from .services.sla import sweep
+    from .services.sla.sweep import sweep
 
     click.echo(json.dumps(sweep(datetime.now(UTC)), ensure_ascii=False))
 
@@ -199,7 +199,7 @@ def sla_sweep() -> None:
 @with_appcontext
 def outbox_deliver() -> None:
     """Gửi các thư đang chờ trong hộp thư đi."""
-    from .services.delivery import deliver
+    from .services.sla.delivery import deliver
 
     click.echo(json.dumps(deliver(datetime.now(UTC)), ensure_ascii=False))
 
@@ -210,7 +210,7 @@ def outbox_deliver() -> None:
 def figures_command(every: bool) -> None:
     """Tổng hợp lại số liệu theo tháng cho trang số liệu (sau khi nâng cấp hoặc khôi phục,
     để lượt xem đầu tiên không phải chờ)."""
-    from .services.figures import months_with_cases, rebuild, rebuild_dirty
+    from .services.oversight.figures import months_with_cases, rebuild, rebuild_dirty
 
     now = datetime.now(UTC)
     if not every:
@@ -227,7 +227,7 @@ def figures_command(every: bool) -> None:
 @with_appcontext
 def digest_command() -> None:
     """Gửi bản tin buổi sáng cho các đơn vị (chỉ ngày làm việc)."""
-    from .services.digest import send_digests
+    from .services.sla.digest import send_digests
 
     click.echo(json.dumps(send_digests(datetime.now(UTC)), ensure_ascii=False))
 
@@ -258,7 +258,7 @@ def scheduler_command() -> None:
 @with_appcontext
 def report_command(period: str, out_dir: str | None) -> None:
     """Lập báo cáo kỳ (XLSX và PDF) theo 8 chỉ số PAPI; in đường dẫn và số liệu tổng hợp."""
-    from .services.reports import generate, parse_period
+    from .services.reports.period import generate, parse_period
 
     try:
         parsed = parse_period(period)

@@ -36,31 +36,31 @@ IDEMPOTENCY_RETENTION = timedelta(days=2)
 
 
 def _sweep(now: datetime) -> Any:
-    from .services.sla import sweep
+    from .services.sla.sweep import sweep
 
     return sweep(now)
 
 
 def _deliver(now: datetime) -> Any:
-    from .services.delivery import deliver
+    from .services.sla.delivery import deliver
 
     return deliver(now)
 
 
 def _digest(now: datetime) -> Any:
-    from .services.digest import send_digests
+    from .services.sla.digest import send_digests
 
     return send_digests(now)
 
 
 def _reports(now: datetime) -> Any:
-    from .services.reports import draft_due_reports
+    from .services.reports.period import draft_due_reports
 
     return draft_due_reports(now)
 
 
 def _figures(now: datetime) -> Any:
-    from .services.figures import rebuild_dirty
+    from .services.oversight.figures import rebuild_dirty
 
     months = rebuild_dirty(now)
     return {"figure_months_rebuilt": months} if months else None

@@ -35,7 +35,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     test_auth against the module's own hasher settings."""
     from argon2 import PasswordHasher
 
-    from feedback.services import users
+    from feedback.services.accounts import users
 
     monkeypatch.setattr(
         users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -64,7 +64,7 @@ def _build_template(app: Flask) -> None:
 
     from feedback.database import unit_of_work
     from feedback.extensions import db
-    from feedback.services.reference import load_reference
+    from feedback.services.reference.loader import load_reference
 
     with app.app_context():
         upgrade()
@@ -196,7 +196,7 @@ def smtp() -> Iterator[Any]:
 def make_user(app: Flask) -> Callable[..., Any]:
     """Create a staff account: make_user("officer", unit_code="UBND-00688")."""
     from feedback.database import unit_of_work
-    from feedback.services.users import create_user
+    from feedback.services.accounts.users import create_user
 
     def factory(role: str, unit_code: str | None = None, username: str | None = None) -> Any:
         name = username or f"{role}{next(_counter)}"
@@ -232,7 +232,7 @@ def login_as(client: FlaskClient, make_user: Callable[..., Any]) -> Callable[...
 def make_case(app: Flask) -> Callable[..., str]:
     """Submit a case through the intake service; returns its code."""
     from feedback.database import unit_of_work
-    from feedback.services.intake import CaseInput, Reporter, submit_case
+    from feedback.services.intake.submission import CaseInput, Reporter, submit_case
 
     def factory(**overrides: Any) -> str:
         now = overrides.pop("now", None) or datetime.now(UTC)

@@ -121,7 +121,7 @@ class MailServer:
 def add_staff(app: Flask, role: str, unit_code: str | None, email_address: str) -> int:
     """A staff account with an e-mail address; call it outside any open unit of work."""
     from feedback.database import unit_of_work
-    from feedback.services.users import create_user
+    from feedback.services.accounts.users import create_user
 
     name = f"{role}_mail{next(_names)}"
     with app.app_context(), unit_of_work():

@@ -18,13 +18,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from feedback.api import cases as api_cases
+from feedback.api import inputs
+from feedback.api.outputs import iso
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case, CaseEvent, IdempotencyKey, Notification, User
-from feedback.services import api_cases, api_input
-from feedback.services.api_views import iso
-from feedback.services.policies import deadlines_for
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
+from feedback.services.reference.policies import deadlines_for
 
 URL = "/api/v1/cases"
 ERROR_KEYS = {"error", "message", "fields"}
@@ -590,7 +591,7 @@ def test_oversized_body_without_content_length_is_413(app: Flask, client: FlaskC
 
 def test_body_just_under_the_limit_is_read(client: FlaskClient) -> None:
     text = json.dumps(body(body="x" * 60_000)).encode()
-    assert len(text) < api_input.MAX_BODY_BYTES
+    assert len(text) < inputs.MAX_BODY_BYTES
     response = client.post(URL, data=text, content_type="application/json")
     # Read and parsed: refused by the service's own 10,000-character limit, not by size.
     assert "body" in assert_error(response, 422, "validation_failed")["fields"]

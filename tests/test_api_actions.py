@@ -18,12 +18,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from feedback.database import unit_of_work
-from feedback.domain.permissions import Op, roles_holding
+from feedback.domain.permissions import STAFF_ROLES, Op, roles_holding
 from feedback.extensions import db
 from feedback.models import Case, CaseEvent, Notification, User
-from feedback.security import STAFF_ROLES
-from feedback.services import handling
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
+from feedback.services.handling import actions as handling
 
 URL = "/api/v1/cases"
 UNIT = "UBND-00688"  # handles 6.3b (street lights) in Phường Quang Trung
@@ -488,7 +487,7 @@ def test_citizens_get_401(
     login_as: Callable[..., str],
     action: str,
 ) -> None:
-    from feedback.services.intake import CaseInput, Reporter, submit_case
+    from feedback.services.intake.submission import CaseInput, Reporter, submit_case
 
     with app.app_context(), unit_of_work():
         submitted = submit_case(

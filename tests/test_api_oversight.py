@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from feedback.database import unit_of_work
 from feedback.models import User
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
 
 
 def test_deadlines_follow_the_calendar(client: FlaskClient) -> None:

@@ -83,7 +83,7 @@ def attachment_error(response: Any) -> str | None:
 def case_with_attachment(app: Flask, make_case: Callable[..., str], **case_fields: Any) -> int:
     """A case (area 00694 → UBND-00694) with a stored PNG; the attachment's id."""
     from feedback.extensions import db
-    from feedback.services.attachments import make_upload
+    from feedback.services.intake.attachments import make_upload
 
     with app.app_context():
         upload = make_upload("ảnh hiện trường.png", png_bytes())
@@ -281,7 +281,7 @@ class EndlessStream:
 
 
 def test_read_uploads_reads_at_most_one_byte_over_the_limit(app: Flask) -> None:
-    from feedback.services.attachments import read_uploads
+    from feedback.services.intake.attachments import read_uploads
 
     stream = EndlessStream(png_bytes())
     with app.app_context(), pytest.raises(ValidationError) as refused:
@@ -291,7 +291,7 @@ def test_read_uploads_reads_at_most_one_byte_over_the_limit(app: Flask) -> None:
 
 
 def test_read_uploads_cleans_names_and_skips_empty_parts(app: Flask) -> None:
-    from feedback.services.attachments import read_uploads
+    from feedback.services.intake.attachments import read_uploads
 
     parts = [
         FileStorage(stream=io.BytesIO(b""), filename=""),
@@ -312,7 +312,7 @@ def test_read_uploads_cleans_names_and_skips_empty_parts(app: Flask) -> None:
 
 
 def test_read_uploads_names_the_field(app: Flask) -> None:
-    from feedback.services.attachments import read_uploads
+    from feedback.services.intake.attachments import read_uploads
 
     parts = [FileStorage(stream=io.BytesIO(EXE), filename="thu.png")]
     with app.app_context(), pytest.raises(ValidationError) as refused:
@@ -325,7 +325,7 @@ def test_read_uploads_names_the_field(app: Flask) -> None:
 
 
 def _store(case: Any, name: str = "a.png") -> Any:
-    from feedback.services.attachments import make_upload, store_upload
+    from feedback.services.intake.attachments import make_upload, store_upload
 
     return store_upload(
         make_upload(name, png_bytes()),
@@ -429,25 +429,25 @@ def test_submit_case_failing_after_storing_leaves_no_file(
     """intake stores uploads inside its savepoint; a failure after that undoes the file."""
     from feedback.database import unit_of_work
     from feedback.models import Case
-    from feedback.services import intake
-    from feedback.services.attachments import make_upload
+    from feedback.services.intake import submission
+    from feedback.services.intake.attachments import make_upload
 
     def broken_link(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("link failed")
 
-    monkeypatch.setattr("feedback.services.duplicates.link_cases", broken_link)
-    data = intake.CaseInput(
+    monkeypatch.setattr("feedback.services.intake.duplicates.link_cases", broken_link)
+    data = submission.CaseInput(
         kind="feedback",
         subject=SUBJECT,
         body=BODY,
         category_code="6.3b",
         area_code="00688",
-        reporter=intake.Reporter(name="Hoàng Văn Nam", phone="0915222333"),
+        reporter=submission.Reporter(name="Hoàng Văn Nam", phone="0915222333"),
         uploads=[make_upload("a.png", png_bytes())],
         link_to="HG-2024-000001",
     )
     with pytest.raises(RuntimeError), unit_of_work():
-        intake.submit_case(data, actor=_StaffStub(), now=datetime.now(UTC))
+        submission.submit_case(data, actor=_StaffStub(), now=datetime.now(UTC))
     assert files_on_disk(app) == []
     assert db.session.scalar(select(func.count()).select_from(Case)) == 0
 
@@ -553,7 +553,7 @@ def test_a_stored_name_cannot_escape_the_upload_folder(
 ) -> None:
     from feedback.extensions import db
     from feedback.models import Attachment
-    from feedback.services.attachments import open_attachment
+    from feedback.services.intake.attachments import open_attachment
 
     secret = Path(app.instance_path) / "secret.txt"
     secret.write_bytes(b"%PDF-1.4 not for you")
@@ -579,7 +579,7 @@ def test_box_opening_minutes_are_for_the_opener_unit_and_citywide_roles(
     from feedback.database import unit_of_work
     from feedback.extensions import db
     from feedback.models import Area, BoxOpening, SuggestionBox, Unit
-    from feedback.services.attachments import make_upload, store_upload
+    from feedback.services.intake.attachments import make_upload, store_upload
 
     clerk_id, _ = make_user("clerk", unit_code="UBND-00688")
     now = datetime.now(UTC)

@@ -16,12 +16,12 @@ from sqlalchemy.exc import DatabaseError
 
 from feedback.database import unit_of_work
 from feedback.extensions import db
-from feedback.models import ApologyLetter, Case, User
-from feedback.models.ops import AuditLog
-from feedback.services import handling, letters
-from feedback.services.calendar_admin import add_override, remove_override
-from feedback.services.import1022 import import_1022
-from feedback.services.users import create_user, issue_token
+from feedback.models import ApologyLetter, AuditLog, Case, User
+from feedback.services.accounts.users import create_user, issue_token
+from feedback.services.handling import actions as handling
+from feedback.services.handling import letters
+from feedback.services.intake.import1022 import import_1022
+from feedback.services.reference.calendar import add_override, remove_override
 
 DATA = Path(__file__).parent / "data"
 

@@ -115,7 +115,7 @@ def test_production_password_hashing_is_argon2id_at_owasp_strength() -> None:
 
     import argon2
 
-    spec = importlib.util.find_spec("feedback.services.users")
+    spec = importlib.util.find_spec("feedback.services.accounts.users")
     assert spec is not None and spec.loader is not None
     fresh = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fresh)
@@ -231,7 +231,7 @@ def _dummy_url(app: Flask, rule: Any) -> str:
 
 
 def test_every_route_is_public_or_names_its_roles(app: Flask) -> None:
-    from feedback.security import STAFF_ROLES
+    from feedback.domain.permissions import STAFF_ROLES
 
     checked = 0
     for rule in app.url_map.iter_rules():

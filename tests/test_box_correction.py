@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from feedback.database import unit_of_work
 from feedback.extensions import db
-from feedback.models import BoxOpening, User
-from feedback.models.ops import AuditLog
-from feedback.services.attachments import make_upload
-from feedback.services.box_correction import correct_letter_count
-from feedback.services.boxes import (
+from feedback.models import AuditLog, BoxOpening, User
+from feedback.services.errors import Forbidden, ValidationError
+from feedback.services.intake.attachments import make_upload
+from feedback.services.intake.box_correction import correct_letter_count
+from feedback.services.intake.boxes import (
     BoxInput,
     Conflict,
     OpeningInput,
@@ -28,8 +28,7 @@ from feedback.services.boxes import (
     record_opening,
     transcribe_letter,
 )
-from feedback.services.errors import Forbidden, ValidationError
-from feedback.services.intake import CaseInput, Reporter
+from feedback.services.intake.submission import CaseInput, Reporter
 
 NOW = datetime.now(UTC)
 REASON = "Đếm lại cùng hai người chứng kiến: có 2 thư dính vào nhau."

@@ -36,7 +36,8 @@ from feedback.models import (
     SuggestionBox,
     User,
 )
-from feedback.services.boxes import (
+from feedback.services.errors import Forbidden
+from feedback.services.intake.boxes import (
     BoxInput,
     Conflict,
     OpeningInput,
@@ -46,8 +47,7 @@ from feedback.services.boxes import (
     record_opening,
     transcribe_letter,
 )
-from feedback.services.errors import Forbidden
-from feedback.services.intake import CaseInput, Reporter
+from feedback.services.intake.submission import CaseInput, Reporter
 
 BASE = "/can-bo/hom-thu"
 WITNESSES = "Nguyễn Văn An\nTrần Thị Bình"
@@ -363,7 +363,7 @@ def test_a_transcribed_letter_becomes_a_case_received_at_the_opening(
     app: Flask, staff: Callable[..., tuple[int, FlaskClient]], make_box: Callable[..., int]
 ) -> None:
     from feedback.domain.deadlines import compute_deadlines
-    from feedback.services.policies import load_calendar, load_policy, to_domain_policy
+    from feedback.services.reference.policies import load_calendar, load_policy, to_domain_policy
 
     box_id = make_box()
     clerk_id, clerk = staff("clerk", "UBND-00688")
@@ -554,7 +554,7 @@ def race(
     app: Flask, make_user: Callable[..., Any], make_box: Callable[..., int]
 ) -> Iterator[dict[str, Any]]:
     """An opening of one letter with that letter already a case: closable as it stands."""
-    from feedback.services.attachments import make_upload
+    from feedback.services.intake.attachments import make_upload
 
     box_id = make_box()
     clerk_id, _ = make_user("clerk", unit_code="UBND-00688")
@@ -837,7 +837,7 @@ def test_a_clerk_of_another_unit_cannot_open_this_box(
 def test_the_service_refuses_a_clerk_of_another_unit(
     app: Flask, make_user: Callable[..., Any], make_box: Callable[..., int]
 ) -> None:
-    from feedback.services.attachments import make_upload
+    from feedback.services.intake.attachments import make_upload
 
     box_id = make_box()
     other_id, _ = make_user("clerk", unit_code="UBND-00691")

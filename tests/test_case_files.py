@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from feedback.database import unit_of_work
 from feedback.i18n import LOCAL_TZ
 from feedback.models import Attachment, Case
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
 
 
 def _count(app: Flask) -> int:

@@ -12,8 +12,8 @@ from helpers import csrf_from
 from sqlalchemy import select
 
 from feedback.models import Case, Notification
-from feedback.services.identity import identity_of, open_recipient
-from feedback.services.intake import Reporter
+from feedback.services.intake.identity import identity_of, open_recipient
+from feedback.services.intake.submission import Reporter
 
 NAME = "Hoàng Thị Mỵ Denouncer"
 PHONE = "0987 654 321"
@@ -127,7 +127,7 @@ def test_a_denouncers_letter_scan_goes_with_the_identity(
 
     from feedback.extensions import db
     from feedback.models import Attachment
-    from feedback.services.attachments import make_upload
+    from feedback.services.intake.attachments import make_upload
 
     with app.app_context():
         upload = make_upload("thu-to-cao.png", png_bytes())
@@ -152,7 +152,7 @@ def test_the_mail_log_never_holds_a_denouncers_address(app: Flask, client: Flask
     """Without a mail server, mail goes to instance/mail.log: a log, so no sealed address."""
     from datetime import UTC, datetime
 
-    from feedback.services.delivery import deliver
+    from feedback.services.sla.delivery import deliver
 
     _denounce(client)
     with app.app_context():

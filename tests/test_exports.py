@@ -24,9 +24,9 @@ from feedback.database import unit_of_work
 from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import User
-from feedback.services import exports
-from feedback.services.intake import CaseInput, Reporter, submit_case
-from feedback.services.search import search
+from feedback.services.intake.submission import CaseInput, Reporter, submit_case
+from feedback.services.oversight import exports
+from feedback.services.oversight.search import search
 
 CSV = "/can-bo/xuat/cases.csv"
 XLSX = "/can-bo/xuat/cases.xlsx"

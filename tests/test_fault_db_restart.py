@@ -45,9 +45,9 @@ from feedback import PROJECT_ROOT
 from feedback.domain.sla import Milestone, arrived
 from feedback.extensions import db
 from feedback.models import Case, CaseEvent, Notification, SlaEvent, SlaPolicy
-from feedback.services.intake import Reporter
-from feedback.services.policies import load_calendar
-from feedback.services.sla import clock_of, thresholds
+from feedback.services.intake.submission import Reporter
+from feedback.services.reference.policies import load_calendar
+from feedback.services.sla.sweep import clock_of, thresholds
 
 CASES = {"postgresql": 200, "sqlite": 100}  # due when the scheduler starts
 LATE_CASES = 20  # made due after the outages
@@ -64,9 +64,9 @@ import sys
 
 from flask.cli import main
 
-from feedback.services import sla
+from feedback.services.sla import sweep as sla_sweep
 
-sla.sweep = functools.partial(sla.sweep, batch=int(sys.argv.pop(1)))
+sla_sweep.sweep = functools.partial(sla_sweep.sweep, batch=int(sys.argv.pop(1)))
 sys.argv[0] = "flask"
 sys.exit(main())
 """

@@ -1,4 +1,4 @@
-"""The dashboard's figures from monthly rollups (feedback.services.figures): they agree
+"""The dashboard's figures from monthly rollups (feedback.services.oversight.figures): they agree
 with the cases counted one by one, for whole and cut months and with filters; the
 triggers mark a month dirty whatever writes it; a rebuild never loses a change."""
 
@@ -19,8 +19,8 @@ from feedback.database import unit_of_work
 from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import ApologyLetter, Case, FigureMonth, SlaPolicy
-from feedback.services import figures, metrics
 from feedback.services.demo import load_demo
+from feedback.services.oversight import figures, metrics
 
 NOW = datetime.now(UTC)
 TODAY = NOW.astimezone(LOCAL_TZ).date()

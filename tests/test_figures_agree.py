@@ -22,7 +22,7 @@ Q2 = (date(2026, 4, 1), date(2026, 7, 1))
 
 
 def _independent(app: Flask, now: datetime) -> dict[str, int]:
-    """Counted straight from the rows, without feedback.services.metrics."""
+    """Counted straight from the rows, without feedback.services.oversight.metrics."""
     from feedback.extensions import db
 
     with app.app_context():
@@ -55,8 +55,8 @@ def _independent(app: Flask, now: datetime) -> dict[str, int]:
 
 def test_monitor_dashboard_and_report_agree(app: Flask, client: FlaskClient, login_as: Any) -> None:
     from feedback.services.demo import load_demo
-    from feedback.services.report_files import xlsx_bytes
-    from feedback.services.reports import build_report, parse_period
+    from feedback.services.reports.files import xlsx_bytes
+    from feedback.services.reports.period import build_report, parse_period
 
     with app.app_context(), unit_of_work():
         load_demo(password="demo-matkhau-1", now=DEMO_NOW)

@@ -26,7 +26,8 @@ from feedback.domain.calendar import LOCAL_TZ
 from feedback.domain.states import STATUS_LABELS, Status
 from feedback.extensions import db
 from feedback.models import Attachment, Case, CaseEvent, Notification, SlaPolicy, User
-from feedback.services import followup, handling
+from feedback.services.handling import actions as handling
+from feedback.services.handling import followup
 
 SUBJECT = "Cống thoát nước tổ 7 bị tắc"
 BODY = "Cống thoát nước trước nhà số 12 tổ 7 bị tắc, nước tràn ra đường mỗi khi mưa."

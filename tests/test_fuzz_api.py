@@ -51,7 +51,7 @@ from sqlalchemy import select
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Area, Category, Unit, User
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
 
 MAX_EXAMPLES = 100
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]

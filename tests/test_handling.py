@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case, CaseEvent, Notification, User
-from feedback.services import followup, handling
 from feedback.services.errors import Conflict, Forbidden, ServiceError, ValidationError
-from feedback.services.intake import Reporter
-from feedback.services.moves import InvalidMove
+from feedback.services.handling import actions, followup
+from feedback.services.handling.moves import InvalidMove
+from feedback.services.intake.submission import Reporter
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Giang
 
@@ -65,25 +65,25 @@ def test_from_submission_to_a_rated_answer(
     )
     officer = users("officer", "UBND-00688")
     head = users("unit_head", "UBND-00688")
-    work(code, lambda c: handling.acknowledge(c, officer(), NOW + timedelta(hours=1)))
-    work(code, lambda c: handling.assign(c, head(), NOW + timedelta(hours=2), officer().username))
-    work(code, lambda c: handling.start(c, officer(), NOW + timedelta(hours=3)))
+    work(code, lambda c: actions.acknowledge(c, officer(), NOW + timedelta(hours=1)))
+    work(code, lambda c: actions.assign(c, head(), NOW + timedelta(hours=2), officer().username))
+    work(code, lambda c: actions.start(c, officer(), NOW + timedelta(hours=3)))
     work(
         code,
-        lambda c: handling.ask_citizen(
+        lambda c: actions.ask_citizen(
             c, officer(), NOW + timedelta(hours=4), "Xin cho biết số nhà cụ thể."
         ),
     )
     work(code, lambda c: followup.citizen_reply(c, NOW + timedelta(hours=5), "Trước số nhà 120."))
     work(
         code,
-        lambda c: handling.draft_answer(
+        lambda c: actions.draft_answer(
             c, officer(), NOW + timedelta(days=1), "Đã thay bóng đèn trước số nhà 120."
         ),
     )
-    work(code, lambda c: handling.approve_answer(c, head(), NOW + timedelta(days=1, hours=1)))
+    work(code, lambda c: actions.approve_answer(c, head(), NOW + timedelta(days=1, hours=1)))
     work(code, lambda c: followup.rate(c, NOW + timedelta(days=2), 5, "Nhanh, cảm ơn."))
-    work(code, lambda c: handling.close(c, head(), NOW + timedelta(days=3)))
+    work(code, lambda c: actions.close(c, head(), NOW + timedelta(days=3)))
     with state(app, code) as case:
         assert case.status == "closed"
         assert case.answer_body == "Đã thay bóng đèn trước số nhà 120."
@@ -122,24 +122,24 @@ def test_invalid_moves_change_nothing(app: Flask, make_case: Any, work: Any, use
     before = events()
     # answering a case nobody acknowledged: the state machine refuses
     with pytest.raises(InvalidMove, match="Không thể"):
-        work(code, lambda c: handling.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
+        work(code, lambda c: actions.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
     # transfer without a reason
     with pytest.raises(ValidationError) as info:
-        work(code, lambda c: handling.transfer(c, officer(), NOW, "DL", "  "))
+        work(code, lambda c: actions.transfer(c, officer(), NOW, "DL", "  "))
     assert "reason" in info.value.fields
     # an officer may not approve; an officer of another unit may do nothing
-    work(code, lambda c: handling.acknowledge(c, officer(), NOW))
+    work(code, lambda c: actions.acknowledge(c, officer(), NOW))
     with pytest.raises(Forbidden):
-        work(code, lambda c: handling.approve_answer(c, officer(), NOW, "Nội dung trả lời đủ dài."))
+        work(code, lambda c: actions.approve_answer(c, officer(), NOW, "Nội dung trả lời đủ dài."))
     dl_officer = users("officer", "DL")
     with pytest.raises(Forbidden):
-        work(code, lambda c: handling.start(c, dl_officer(), NOW))
+        work(code, lambda c: actions.start(c, dl_officer(), NOW))
     assert events() == before + 1  # only the acknowledgement
-    work(code, lambda c: handling.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
-    work(code, lambda c: handling.close(c, head(), NOW))
+    work(code, lambda c: actions.approve_answer(c, head(), NOW, "Nội dung trả lời đủ dài."))
+    work(code, lambda c: actions.close(c, head(), NOW))
     with pytest.raises(InvalidMove):
         work(
-            code, lambda c: handling.approve_answer(c, head(), NOW, "Trả lời lần hai sau khi đóng.")
+            code, lambda c: actions.approve_answer(c, head(), NOW, "Trả lời lần hai sau khi đóng.")
         )
     with state(app, code) as case:
         assert case.status == "closed" and case.answer_body == "Nội dung trả lời đủ dài."
@@ -150,8 +150,8 @@ def test_reopen_inside_and_after_the_window(
 ) -> None:
     code = make_case(category_code="6.3b", area_code="00688", now=NOW)
     head = users("unit_head", "UBND-00688")
-    work(code, lambda c: handling.acknowledge(c, head(), NOW))
-    work(code, lambda c: handling.approve_answer(c, head(), NOW, "Đã xử lý xong việc này."))
+    work(code, lambda c: actions.acknowledge(c, head(), NOW))
+    work(code, lambda c: actions.approve_answer(c, head(), NOW, "Đã xử lý xong việc này."))
     with pytest.raises(Conflict, match="quá thời hạn"):
         work(
             code, lambda c: followup.reopen(c, NOW + timedelta(days=7, seconds=1), "Chưa sửa xong.")
@@ -170,17 +170,17 @@ def test_triage_transfer_and_back(app: Flask, make_case: Any, work: Any, users: 
     with state(app, code) as case:
         assert case.needs_triage and case.handling_unit.code == "VP"
     with pytest.raises(ValidationError):
-        work(code, lambda c: handling.confirm_routing(c, coordinator(), NOW))
+        work(code, lambda c: actions.confirm_routing(c, coordinator(), NOW))
     work(
         code,
-        lambda c: handling.transfer(c, coordinator(), NOW, "NV", "Tuyển dụng thuộc Phòng Nội vụ."),
+        lambda c: actions.transfer(c, coordinator(), NOW, "NV", "Tuyển dụng thuộc Phòng Nội vụ."),
     )
     with state(app, code) as case:
         assert case.status == "transferred" and case.handling_unit.code == "NV"
         assert not case.needs_triage
         assert "Phòng Nội vụ" in case.events[-1].note
     nv_officer = users("officer", "NV")
-    work(code, lambda c: handling.transfer(c, nv_officer(), NOW, None, "Sai thẩm quyền."))
+    work(code, lambda c: actions.transfer(c, nv_officer(), NOW, None, "Sai thẩm quyền."))
     with state(app, code) as case:
         assert case.handling_unit.code == "VP" and case.needs_triage
 
@@ -190,7 +190,7 @@ def test_reject_counts_as_acknowledged_and_answered(
 ) -> None:
     code = make_case(reporter=Reporter(name="Lý Thị Sen", email="sen@example.vn"), now=NOW)
     coordinator = users("coordinator", "VP")
-    work(code, lambda c: handling.reject(c, coordinator(), NOW, "Không thuộc thẩm quyền."))
+    work(code, lambda c: actions.reject(c, coordinator(), NOW, "Không thuộc thẩm quyền."))
     with state(app, code) as case:
         assert case.status == "rejected"
         assert case.acknowledged_at == NOW and case.answered_at == NOW
@@ -205,8 +205,8 @@ def test_merge_tells_where_to_follow(app: Flask, make_case: Any, work: Any, user
     duplicate = make_case(now=NOW)
     coordinator = users("coordinator", "VP")
     with pytest.raises(ServiceError):
-        work(duplicate, lambda c: handling.merge(c, coordinator(), NOW, duplicate))
-    work(duplicate, lambda c: handling.merge(c, coordinator(), NOW, original))
+        work(duplicate, lambda c: actions.merge(c, coordinator(), NOW, duplicate))
+    work(duplicate, lambda c: actions.merge(c, coordinator(), NOW, original))
     with state(app, duplicate) as case:
         assert case.status == "merged" and case.merged_into_id is not None
         assert original in case.events[-1].note
@@ -226,7 +226,7 @@ def test_a_stale_move_loses_the_race(app: Flask, make_case: Any, users: Any) -> 
         )
         case.status = case_status_seen  # this request still believes "received"
         with pytest.raises(Conflict, match="vừa được người khác cập nhật"):
-            handling.acknowledge(case, coordinator(), NOW)
+            actions.acknowledge(case, coordinator(), NOW)
         db.session.rollback()
         events = db.session.scalar(
             select(func.count(CaseEvent.id)).join(Case).where(Case.code == code)
@@ -241,10 +241,10 @@ def test_waiting_for_the_citizen_pauses_the_response_clock(
     Tue 3 and Wed 4 were lost → due Thu 12 Mar 23:59:59 local."""
     code = make_case(category_code="6.3b", area_code="00688", now=NOW)
     officer = users("officer", "UBND-00688")
-    work(code, lambda c: handling.acknowledge(c, officer(), NOW))
+    work(code, lambda c: actions.acknowledge(c, officer(), NOW))
     with state(app, code) as case:
         assert case.response_due_at == datetime(2026, 3, 10, 16, 59, 59, tzinfo=UTC)
-    work(code, lambda c: handling.ask_citizen(c, officer(), NOW + timedelta(days=1), "Số nhà?"))
+    work(code, lambda c: actions.ask_citizen(c, officer(), NOW + timedelta(days=1), "Số nhà?"))
     work(code, lambda c: followup.citizen_reply(c, NOW + timedelta(days=3), "Số nhà 12."))
     with state(app, code) as case:
         assert case.response_due_at == datetime(2026, 3, 12, 16, 59, 59, tzinfo=UTC)
@@ -260,15 +260,15 @@ def test_denunciation_extensions_follow_the_law(
     each extension adds the policy's days, by a recorded decision."""
     code = make_case(kind="denunciation", category_code="4.1", area_code="00688", now=NOW)
     coordinator = users("coordinator", "VP")
-    work(code, lambda c: handling.transfer(c, coordinator(), NOW, "TTR", "Thẩm quyền Thanh tra."))
+    work(code, lambda c: actions.transfer(c, coordinator(), NOW, "TTR", "Thẩm quyền Thanh tra."))
     head = users("unit_head", "TTR")
-    work(code, lambda c: handling.acknowledge(c, head(), NOW + timedelta(days=1)))
+    work(code, lambda c: actions.acknowledge(c, head(), NOW + timedelta(days=1)))
     with state(app, code) as case:
         due = case.response_due_at
         rev = case.deadline_rev
     work(
         code,
-        lambda c: handling.extend(
+        lambda c: actions.extend(
             c, head(), NOW + timedelta(days=20), "Cần xác minh thêm.", "QĐ 12/QĐ-TTr"
         ),
     )
@@ -278,11 +278,11 @@ def test_denunciation_extensions_follow_the_law(
     with pytest.raises(Conflict, match="tối đa 1 lần"):
         work(
             code,
-            lambda c: handling.extend(c, head(), NOW + timedelta(days=21), "Thêm nữa.", "QĐ 13"),
+            lambda c: actions.extend(c, head(), NOW + timedelta(days=21), "Thêm nữa.", "QĐ 13"),
         )
     work(
         code,
-        lambda c: handling.classify(
+        lambda c: actions.classify(
             c,
             head(),
             NOW + timedelta(days=22),
@@ -293,7 +293,7 @@ def test_denunciation_extensions_follow_the_law(
     )
     work(
         code,
-        lambda c: handling.extend(
+        lambda c: actions.extend(
             c, head(), NOW + timedelta(days=23), "Vụ việc đặc biệt phức tạp.", "QĐ 14/QĐ-TTr"
         ),
     )
@@ -307,7 +307,7 @@ def test_officers_cannot_extend(app: Flask, make_case: Any, work: Any, users: An
     code = make_case(kind="complaint", category_code="6.3b", area_code="00688", now=NOW)
     officer = users("officer", "UBND-00688")
     with pytest.raises(Forbidden):
-        work(code, lambda c: handling.extend(c, officer(), NOW, "Lý do đủ dài.", "QĐ 1"))
+        work(code, lambda c: actions.extend(c, officer(), NOW, "Lý do đủ dài.", "QĐ 1"))
 
 
 def test_assign_refused_on_a_finished_case(
@@ -317,9 +317,9 @@ def test_assign_refused_on_a_finished_case(
     head = users("unit_head", "UBND-00688")
     officer = users("officer", "UBND-00688")
     coordinator = users("coordinator", "VP")
-    work(code, lambda c: handling.reject(c, coordinator(), NOW, "Không thuộc thẩm quyền."))
+    work(code, lambda c: actions.reject(c, coordinator(), NOW, "Không thuộc thẩm quyền."))
     with pytest.raises(InvalidMove):
-        work(code, lambda c: handling.assign(c, head(), NOW, officer().username))
+        work(code, lambda c: actions.assign(c, head(), NOW, officer().username))
 
 
 def test_starting_a_transferred_case_acknowledges_it(
@@ -328,8 +328,8 @@ def test_starting_a_transferred_case_acknowledges_it(
     code = make_case(category_code="4.4", area_code=None, now=NOW)
     coordinator = users("coordinator", "VP")
     nv = users("officer", "NV")
-    work(code, lambda c: handling.transfer(c, coordinator(), NOW, "NV", "Thuộc Phòng Nội vụ."))
-    work(code, lambda c: handling.start(c, nv(), NOW + timedelta(hours=2)))
+    work(code, lambda c: actions.transfer(c, coordinator(), NOW, "NV", "Thuộc Phòng Nội vụ."))
+    work(code, lambda c: actions.start(c, nv(), NOW + timedelta(hours=2)))
     with state(app, code) as case:
         assert case.status == "in_progress"
         assert case.acknowledged_at == NOW + timedelta(hours=2)
@@ -344,10 +344,8 @@ def test_case_page_explains_each_due_time(
     received = datetime(2024, 2, 2, 3, 0, tzinfo=UTC)
     code = make_case(category_code="6.3b", area_code="00688", now=received)
     officer = users("officer", "UBND-00688")
-    work(code, lambda c: handling.acknowledge(c, officer(), received + timedelta(hours=1)))
-    work(
-        code, lambda c: handling.ask_citizen(c, officer(), received + timedelta(days=3), "Số nhà?")
-    )
+    work(code, lambda c: actions.acknowledge(c, officer(), received + timedelta(hours=1)))
+    work(code, lambda c: actions.ask_citizen(c, officer(), received + timedelta(days=3), "Số nhà?"))
     work(code, lambda c: followup.citizen_reply(c, received + timedelta(days=5), "Số 12."))
     login_as("officer", "UBND-00688")
     page = client.get(f"/can-bo/ho-so/{code}")
@@ -368,9 +366,9 @@ def test_a_second_acknowledgement_after_transfer_tells_nobody(
     )
     coordinator = users("coordinator", "VP")
     nv = users("officer", "NV")
-    work(code, lambda c: handling.acknowledge(c, coordinator(), NOW))
-    work(code, lambda c: handling.transfer(c, coordinator(), NOW, "NV", "Thuộc Phòng Nội vụ."))
-    work(code, lambda c: handling.acknowledge(c, nv(), NOW + timedelta(hours=3)))
+    work(code, lambda c: actions.acknowledge(c, coordinator(), NOW))
+    work(code, lambda c: actions.transfer(c, coordinator(), NOW, "NV", "Thuộc Phòng Nội vụ."))
+    work(code, lambda c: actions.acknowledge(c, nv(), NOW + timedelta(hours=3)))
     with state(app, code) as case:
         assert case.acknowledged_at == NOW  # the promise was kept the first time
         assert not case.events[-1].public

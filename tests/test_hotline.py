@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from feedback.domain.deadlines import compute_deadlines
 from feedback.i18n import LOCAL_TZ
 from feedback.models import Case, CaseLink
-from feedback.services.policies import load_calendar, load_policy, to_domain_policy
+from feedback.services.reference.policies import load_calendar, load_policy, to_domain_policy
 
 URL = "/can-bo/1022/"
 

@@ -52,7 +52,7 @@ def run_import(app: Flask, data: bytes, *, actor_id: int | None = None, now: dat
     from feedback.database import unit_of_work
     from feedback.extensions import db
     from feedback.models import User
-    from feedback.services.import1022 import import_1022
+    from feedback.services.intake.import1022 import import_1022
 
     with app.app_context(), unit_of_work():
         actor = db.session.get(User, actor_id) if actor_id else None
@@ -103,7 +103,7 @@ def test_a_good_file_becomes_routed_hotline_cases_with_the_domains_due_dates(
     from feedback.domain.deadlines import DEFAULT_POLICY, compute_deadlines
     from feedback.extensions import db
     from feedback.models import Case
-    from feedback.services.policies import load_calendar, load_policy, to_domain_policy
+    from feedback.services.reference.policies import load_calendar, load_policy, to_domain_policy
 
     operator_id, _ = make_user("operator", unit_code="VP")
     # A spreadsheet's "CSV UTF-8" starts with a byte-order mark: accepted.
@@ -358,7 +358,7 @@ def test_files_that_are_not_usable_csv_are_refused(app: Flask, data: bytes, expe
 
 
 def test_size_and_row_limits(app: Flask) -> None:
-    from feedback.services.import1022 import MAX_BYTES, MAX_ROWS
+    from feedback.services.intake.import1022 import MAX_BYTES, MAX_ROWS
 
     assert "5 MB" in refused(app, b"x" * (MAX_BYTES + 1))
     # A file with one row too many is refused before any row is written, even though
@@ -370,7 +370,7 @@ def test_size_and_row_limits(app: Flask) -> None:
 def test_a_crash_mid_way_leaves_nothing_half_written(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedback.services import import1022
+    from feedback.services.intake import import1022
 
     real = import1022.submit_case
     calls = {"n": 0}
@@ -391,7 +391,7 @@ def test_a_crash_mid_way_leaves_nothing_half_written(
 
 
 def test_received_at_spellings() -> None:
-    from feedback.services.import1022 import parse_received_at
+    from feedback.services.intake.import1022 import parse_received_at
 
     utc = datetime(2024, 2, 5, 1, 30, tzinfo=UTC)
     for text in (
@@ -412,7 +412,7 @@ def test_received_at_spellings() -> None:
 
 
 def test_kind_and_anonymous_spellings() -> None:
-    from feedback.services.import1022 import parse_anonymous, parse_kind
+    from feedback.services.intake.import1022 import parse_anonymous, parse_kind
 
     assert parse_kind("Phản ánh") == parse_kind("PHAN ANH") == parse_kind("feedback") == "feedback"
     assert parse_kind(" kiến  nghị ") == "petition"
@@ -559,7 +559,7 @@ def test_upload_page_refuses_unusable_files_with_422_and_writes_nothing(
     data: Any,
     expected: str,
 ) -> None:
-    from feedback.services.import1022 import MAX_BYTES
+    from feedback.services.intake.import1022 import MAX_BYTES
 
     login_as("coordinator", unit_code="VP")
     if data == "cp1258":

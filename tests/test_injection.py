@@ -22,8 +22,8 @@ from test_boxes import early_morning, local_text, post_letter, record
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case, User
-from feedback.services.boxes import BoxInput, create_box
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
+from feedback.services.intake.boxes import BoxInput, create_box
 
 XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "javascript:alert(1)")
 SQLI = ("' OR 1=1 --", '"; DROP TABLE cases; --')

@@ -22,9 +22,9 @@ from feedback.database import unit_of_work
 from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import ApologyLetter, Case, CaseEvent, Notification, User
-from feedback.services import handling, letters
 from feedback.services.errors import Conflict, Forbidden
-from feedback.services.intake import Reporter
+from feedback.services.handling import actions, letters
+from feedback.services.intake.submission import Reporter
 
 UNIT = "UBND-00694"  # handles 6.3b in Phường Nguyễn Trãi
 REPORTER = "Trần Thị Bình"
@@ -59,11 +59,11 @@ def late_case(app: Flask, make_case: Callable[..., str], head: int) -> Callable[
         with app.app_context(), unit_of_work():
             user = db.session.get(User, answerer or head)
             case = db.session.scalar(select(Case).where(Case.code == code))
-            handling.acknowledge(case, user, local(2024, 3, 4, 10))
+            actions.acknowledge(case, user, local(2024, 3, 4, 10))
         answered = local(2024, 5, 20, 9) if fields.get("kind") == "denunciation" else None
         with app.app_context(), unit_of_work():
             case = db.session.scalar(select(Case).where(Case.code == code))
-            handling.approve_answer(
+            actions.approve_answer(
                 case,
                 db.session.get(User, answerer or head),
                 answered or local(2024, 3, 13, 9),

@@ -23,9 +23,10 @@ from sqlalchemy import select
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case, FailedAddress, Notification, User
-from feedback.services import delivery, handling
-from feedback.services.intake import Reporter
-from feedback.services.sla import sweep
+from feedback.services.handling import actions
+from feedback.services.intake.submission import Reporter
+from feedback.services.sla import delivery
+from feedback.services.sla.sweep import sweep
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Hà Giang, no holiday near
 CITIZEN = "tran.thi.binh@example.vn"
@@ -208,7 +209,7 @@ def test_receipt_acknowledgement_warning_breach_and_answer_each_arrive_once(
     )
 
     # 4. The acknowledgement to the citizen.
-    act(app, code, handling.acknowledge, officer, NOW + timedelta(hours=25))
+    act(app, code, actions.acknowledge, officer, NOW + timedelta(hours=25))
     step(
         NOW + timedelta(hours=25),
         {CITIZEN: (subject, "đã được xác nhận tiếp nhận và giao UBND Phường Quang Trung xử lý")},
@@ -219,7 +220,7 @@ def test_receipt_acknowledgement_warning_breach_and_answer_each_arrive_once(
     act(
         app,
         code,
-        lambda c, u, n: handling.approve_answer(c, u, n, answer),
+        lambda c, u, n: actions.approve_answer(c, u, n, answer),
         head,
         NOW + timedelta(days=2),
     )
@@ -303,7 +304,7 @@ def test_vietnamese_subjects_reach_the_reader_word_for_word(app: Flask, smtp: Ma
     """Long Vietnamese subjects are folded into several RFC 2047 encoded-words; the space
     between two words must survive (CPython's default policy drops it when it falls at a
     fold between two encoded-words, CPython gh-144156: "tiếp nhận" arrives as "tiếpnhận")."""
-    from feedback.services.notify import queue
+    from feedback.services.sla.notify import queue
 
     with app.app_context(), unit_of_work():
         for number, subject in enumerate(SUBJECTS):
@@ -334,7 +335,7 @@ def test_a_mail_server_that_is_down_loses_nothing(
 
     smtp.stop()
     t1 = NOW + timedelta(hours=1)
-    act(app, first, handling.acknowledge, officer, t1)
+    act(app, first, actions.acknowledge, officer, t1)
     make_case(
         now=t1,
         subject="Rác thải không được thu gom ở tổ 5",
@@ -408,8 +409,8 @@ def test_an_address_refused_for_good_is_marked_and_never_tried_again(
     assert smtp.rcpt_seen.count(BAD) == 1
 
     # Later mail to that address is not attempted; mail to others still goes.
-    act(app, bad_case, handling.acknowledge, officer, NOW + timedelta(hours=1))
-    act(app, good_case, handling.acknowledge, officer, NOW + timedelta(hours=1))
+    act(app, bad_case, actions.acknowledge, officer, NOW + timedelta(hours=1))
+    act(app, good_case, actions.acknowledge, officer, NOW + timedelta(hours=1))
     assert deliver(app, NOW + timedelta(hours=1)) == [{"skipped": 1, "sent": 1}, {}, {}]
     assert smtp.rcpt_seen.count(BAD) == 1, "the refused address was tried again"
     later = [r for r in outbox(app) if r["recipient"] == BAD][1]
@@ -495,7 +496,7 @@ def test_one_undeliverable_row_does_not_stop_the_mail_behind_it(
     another key) must fail alone, with its reason, not block every message after it."""
     from cryptography.fernet import Fernet
 
-    from feedback.services.notify import queue
+    from feedback.services.sla.notify import queue
 
     other_key = Fernet(Fernet.generate_key())
     sealed_elsewhere = "sealed:" + other_key.encrypt(DENOUNCER.encode()).decode()

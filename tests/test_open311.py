@@ -24,12 +24,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from feedback.api.outputs import iso
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case, Category, Unit, User
-from feedback.services.api_views import iso
-from feedback.services.intake import Reporter
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
+from feedback.services.intake.submission import Reporter
 
 FORMATS = ("json", "xml")
 CONTENT_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}

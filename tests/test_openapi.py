@@ -19,11 +19,11 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate as validate_openapi
 
+from feedback.api.routes import OPENAPI_PATH
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import User
-from feedback.services.users import issue_token
-from feedback.views.api import OPENAPI_PATH
+from feedback.services.accounts.users import issue_token
 
 PREFIX = "/api/v1"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

@@ -2,9 +2,9 @@
 
 Expectations are computed here, independently, from the cases themselves (their due times,
 the policies' thresholds and the working calendar), never through
-``feedback.services.monitor`` or ``feedback.services.metrics``. Pages run on the real
-clock, so each page is compared with the expectation computed just before and just after
-the request (a boundary crossed in between cannot make the test flaky).
+``feedback.services.oversight.monitor`` or ``feedback.services.oversight.metrics``.
+Pages run on the real clock, so each page is compared with the expectation computed
+just before and just after the request (a boundary crossed in between cannot make the test flaky).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from feedback.database import unit_of_work
 from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db as database
 from feedback.models import ApologyLetter, Case, SlaPolicy
-from feedback.services.charts import Series, bar_chart, column_chart
 from feedback.services.demo import CASES as DEMO_CASES
 from feedback.services.demo import load_demo
 from feedback.services.errors import ValidationError
-from feedback.services.intake import Reporter
-from feedback.services.monitor import breaches, counts, to_json
-from feedback.services.policies import load_calendar
+from feedback.services.intake.submission import Reporter
+from feedback.services.oversight.charts import Series, bar_chart, column_chart
+from feedback.services.oversight.monitor import breaches, counts, to_json
+from feedback.services.reference.policies import load_calendar
 
 DEMO_PASSWORD = "demo-matkhau-thu"
 FIXED_NOW = datetime(2024, 3, 20, 3, 0, tzinfo=UTC)
@@ -170,7 +170,7 @@ def page_totals(text: str) -> dict[str, float | None]:
 
 def close_to(page: dict[str, float | None], wanted: dict[str, Any]) -> bool:
     """Equal as shown (one decimal); medians and p90s within one 0.1 step of the
-    exact figure, the histogram's resolution (feedback.services.metrics)."""
+    exact figure, the histogram's resolution (feedback.services.oversight.metrics)."""
     for key, value in wanted.items():
         got = page[key]
         limit = 0.101 if key.endswith(("_median", "_p90")) else 0.051
@@ -349,8 +349,8 @@ def test_monitor_filters(
 
 
 def test_overdue_agrees_with_the_shared_sql_condition(app: Flask, built: dict[str, str]) -> None:
-    """The desk's lists, digests and exports use feedback.services.sla.overdue_condition."""
-    from feedback.services.sla import overdue_condition
+    """The desk's lists, digests and exports use feedback.services.sla.sweep.overdue_condition."""
+    from feedback.services.sla.sweep import overdue_condition
 
     with app.app_context():
         for now in (datetime.now(UTC), datetime.now(UTC) + 2 * D, datetime.now(UTC) + 30 * D):
@@ -469,8 +469,8 @@ def test_sql_rules_agree_with_the_python_arithmetic(
     ``_flag`` computes for it, at moments around weekends, holidays and an override, with
     one kind's warnings switched off; the monitor's page and counts follow."""
     from feedback.models import CalendarOverride
-    from feedback.services import monitor, monitor_rules
-    from feedback.services.sla import pausing_kinds
+    from feedback.services.oversight import monitor, monitor_rules
+    from feedback.services.sla.sweep import pausing_kinds
 
     code = make_case(now=datetime(2024, 8, 26, 9, 0, tzinfo=LOCAL))
     with app.app_context(), unit_of_work():
@@ -528,7 +528,7 @@ def test_response_cutoff_across_the_break(app: Flask) -> None:
     """One working day's warning: on Friday the answers due up to Tuesday's end (the
     break) are at risk, not Wednesday's; three working days (Fri, Wed, Thu) reach to
     Thursday's end."""
-    from feedback.services.monitor_rules import response_cutoff
+    from feedback.services.oversight.monitor_rules import response_cutoff
 
     with app.app_context():
         calendar = load_calendar()
@@ -543,7 +543,7 @@ def test_monitor_query_uses_the_partial_index(app: Flask) -> None:
     """SQLite matches a partial index's predicate term by term: the query must carry it.
     PostgreSQL proves the implication itself; on a near-empty table it would rather scan,
     so sequential scans are switched off to ask whether the index *can* serve."""
-    from feedback.services import monitor, monitor_filters
+    from feedback.services.oversight import monitor, monitor_filters
 
     with app.app_context():
         context = monitor._Context(datetime.now(UTC), monitor_filters.Filters())

@@ -52,14 +52,15 @@ from feedback.models import (
     SuggestionBox,
     User,
 )
-from feedback.security import API_PREFIXES
-from feedback.services import handling, letters
-from feedback.services.attachments import make_upload
-from feedback.services.boxes import BoxInput, OpeningInput, create_box, record_opening
-from feedback.services.calendar_admin import add_override
-from feedback.services.import1022 import import_1022
-from feedback.services.intake import CaseInput, Reporter, submit_case
-from feedback.services.users import issue_token
+from feedback.security.access import API_PREFIXES
+from feedback.services.accounts.users import issue_token
+from feedback.services.handling import actions as handling
+from feedback.services.handling import letters
+from feedback.services.intake.attachments import make_upload
+from feedback.services.intake.boxes import BoxInput, OpeningInput, create_box, record_opening
+from feedback.services.intake.import1022 import import_1022
+from feedback.services.intake.submission import CaseInput, Reporter, submit_case
+from feedback.services.reference.calendar import add_override
 
 ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector", "admin")
 UNIT = "UBND-00688"  # handles 6.3b (roads, street lights) in Phường Quang Trung

@@ -29,10 +29,10 @@ from feedback.database import unit_of_work
 from feedback.domain.text import fold
 from feedback.extensions import db
 from feedback.models import Case, User
-from feedback.services import handling
-from feedback.services.intake import CaseInput, Reporter, submit_case
-from feedback.services.redact import PLACEHOLDER, Known, redact
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
+from feedback.services.handling import actions
+from feedback.services.intake.submission import CaseInput, Reporter, submit_case
+from feedback.services.oversight.redact import PLACEHOLDER, Known, redact
 from feedback.views import transparency
 
 PAGE = "/cong-khai/"
@@ -98,10 +98,10 @@ def answer(app: Flask, make_user: Any, code: str, text: str, *, close: bool = Fa
         case = db.session.scalar(select(Case).where(Case.code == code))
         head = db.session.get(User, head_id)
         now = datetime.now(UTC)
-        handling.acknowledge(case, head, now)
-        handling.approve_answer(case, head, now, text)
+        actions.acknowledge(case, head, now)
+        actions.approve_answer(case, head, now, text)
         if close:
-            handling.close(case, head, now)
+            actions.close(case, head, now)
 
 
 @pytest.fixture
@@ -292,8 +292,8 @@ def test_the_subject_of_an_export_is_redacted_with_what_the_reporter_told(
 def test_the_page_shows_the_figures_by_unit_and_month_with_their_definitions(
     app: Flask, client: FlaskClient, seeded: dict[str, str]
 ) -> None:
-    from feedback.services import figures as figure_service
-    from feedback.services import metrics
+    from feedback.services.oversight import figures as figure_service
+    from feedback.services.oversight import metrics
 
     response = client.get(PAGE)
     assert response.status_code == 200
@@ -421,7 +421,7 @@ def test_redact(text: str, expected: str) -> None:
 def test_redact_removes_the_cases_own_address_and_sealed_identity(
     app: Flask, make_case: Callable[..., str]
 ) -> None:
-    from feedback.services.redact import redact_case_text
+    from feedback.services.oversight.redact import redact_case_text
 
     code = make_case(
         kind="denunciation",

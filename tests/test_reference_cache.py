@@ -1,4 +1,4 @@
-"""Intake keeps the reference data per process (feedback.services.reference_cache), keyed
+"""Intake keeps the reference data per process (feedback.services.reference.cache), keyed
 on a stamp the database's own triggers change: whatever path changes a category, an area,
 a routing rule, a unit, a setting, an SLA policy or a calendar override, the very next
 submission sees it, in this process as in any other."""
@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from feedback.models import Case
-from feedback.services import reference_cache
-from feedback.services.intake import Reporter
+from feedback.services.intake.submission import Reporter
+from feedback.services.reference import cache as reference_cache
 
 # Monday 2 March 2026, 09:00 in Hà Giang: an ordinary working week around it.
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -70,7 +70,7 @@ def post(client: FlaskClient, **changes: Any) -> Any:
 def expected_deadlines(app: Flask, kind: str = "feedback") -> tuple[datetime, datetime]:
     """Both due times computed the old way: policy and calendar read from the database."""
     from feedback.extensions import db
-    from feedback.services.policies import deadlines_for
+    from feedback.services.reference.policies import deadlines_for
 
     with app.app_context():
         due = deadlines_for(kind, NOW)
@@ -120,7 +120,7 @@ def test_calendar_override_added_by_the_admin_service_moves_the_next_deadline(
     app: Flask, make_case: Callable[..., str]
 ) -> None:
     from feedback.database import unit_of_work
-    from feedback.services.calendar_admin import add_override
+    from feedback.services.reference.calendar import add_override
 
     first = case_row(app, make_case(now=NOW))
     with app.app_context(), unit_of_work():
@@ -137,7 +137,7 @@ def test_calendar_override_added_by_the_admin_service_moves_the_next_deadline(
         )
         override_id = row.id
         db.session.remove()
-    from feedback.services.calendar_admin import remove_override
+    from feedback.services.reference.calendar import remove_override
 
     with app.app_context(), unit_of_work():
         remove_override(override_id, now=NOW)
@@ -229,7 +229,7 @@ def test_receipt_is_queued_once_per_key(app: Flask, make_case: Callable[..., str
     from feedback.database import unit_of_work
     from feedback.extensions import db
     from feedback.models import Notification
-    from feedback.services.notify import tell_citizen
+    from feedback.services.sla.notify import tell_citizen
 
     code = make_case(reporter=Reporter(name="Lê Văn C", email="c@example.vn"))
     with app.app_context(), unit_of_work():

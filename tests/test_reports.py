@@ -23,12 +23,12 @@ from feedback.database import unit_of_work
 from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import ApologyLetter, Case, Dimension, Notification, Unit, User
-from feedback.services import figures as figure_service
-from feedback.services import reports
-from feedback.services.apology import owe_if_late
 from feedback.services.errors import ValidationError
-from feedback.services.intake import Reporter
-from feedback.services.report_files import pdf_bytes, xlsx_bytes
+from feedback.services.handling.apology import owe_if_late
+from feedback.services.intake.submission import Reporter
+from feedback.services.oversight import figures as figure_service
+from feedback.services.reports import period as reports
+from feedback.services.reports.files import pdf_bytes, xlsx_bytes
 
 SECRET_NAME = "Phạm Thị Riêng Tư"
 SECRET_PHONE = "0912999888"

@@ -22,9 +22,9 @@ from sqlalchemy import select
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case, User
-from feedback.services import handling
-from feedback.services.intake import Reporter
-from feedback.services.users import issue_token
+from feedback.services.accounts.users import issue_token
+from feedback.services.handling import actions
+from feedback.services.intake.submission import Reporter
 
 PAGE = "/can-bo/tim-kiem/"
 API = "/api/v1/cases"
@@ -188,8 +188,8 @@ def test_an_answered_case_is_no_longer_overdue(
     with app.app_context(), unit_of_work():
         case = db.session.scalar(select(Case).where(Case.code == code))
         head = db.session.get(User, head_id)
-        handling.acknowledge(case, head, datetime.now(UTC))
-        handling.approve_answer(case, head, datetime.now(UTC), "Đã sửa xong đèn đường tổ 3.")
+        actions.acknowledge(case, head, datetime.now(UTC))
+        actions.approve_answer(case, head, datetime.now(UTC), "Đã sửa xong đèn đường tổ 3.")
     assert page_codes(client.get(PAGE, query_string={"overdue": "1"})) == set()
     listed = client.get(API, headers=headers).get_json()["items"]
     assert [(i["code"], i["status"], i["overdue"]) for i in listed] == [(code, "answered", False)]

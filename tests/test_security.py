@@ -19,10 +19,9 @@ from sqlalchemy import func, select, update
 from feedback import config as cfg
 from feedback.database import unit_of_work
 from feedback.extensions import db
-from feedback.models import User
-from feedback.models.ops import AuditLog, LoginThrottle
-from feedback.security import CONTENT_SECURITY_POLICY
-from feedback.services.users import issue_token
+from feedback.models import AuditLog, LoginThrottle, User
+from feedback.security.headers import CONTENT_SECURITY_POLICY
+from feedback.services.accounts.users import issue_token
 
 LOGIN = "/can-bo/dang-nhap"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

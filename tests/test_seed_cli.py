@@ -79,7 +79,7 @@ def seed_json(result: Any) -> dict[str, Any]:
 
 
 def default_toml() -> str:
-    from feedback.services.reference import DEFAULT_FILE
+    from feedback.services.reference.loader import DEFAULT_FILE
 
     return DEFAULT_FILE.read_text(encoding="utf-8")
 
@@ -211,7 +211,7 @@ def test_seed_of_a_missing_file_fails(app: Flask, tmp_path: Path) -> None:
 def test_users_create_with_password(app: Flask) -> None:
     from feedback.extensions import db
     from feedback.models import User
-    from feedback.services.users import authenticate
+    from feedback.services.accounts.users import authenticate
 
     result = run(
         app,
@@ -244,7 +244,7 @@ def test_users_create_with_password(app: Flask) -> None:
 
 
 def test_users_create_generates_a_password_once(app: Flask) -> None:
-    from feedback.services.users import authenticate
+    from feedback.services.accounts.users import authenticate
 
     result = run(app, "users", "create", "thanhtra1", "--role", "inspector")
     assert result.exit_code == 0, result.output
@@ -280,7 +280,7 @@ def test_users_token_prints_a_token_once_and_stores_its_hash(
 ) -> None:
     from feedback.extensions import db
     from feedback.models import ApiToken
-    from feedback.services.users import user_for_token
+    from feedback.services.accounts.users import user_for_token
 
     user_id, username = make_user("operator")
     result = run(app, "users", "token", username)

@@ -27,12 +27,12 @@ from feedback.domain.calendar import LOCAL_TZ
 from feedback.domain.sla import Clock, Milestone, Thresholds, milestones
 from feedback.extensions import db
 from feedback.models import ApologyLetter, Case, CaseEvent, Notification, SlaEvent, SlaPolicy, User
-from feedback.services import followup, handling
-from feedback.services.calendar_admin import add_override
-from feedback.services.digest import send_digests
-from feedback.services.intake import Reporter
-from feedback.services.policies import load_calendar
-from feedback.services.sla import sweep
+from feedback.services.handling import actions, followup
+from feedback.services.intake.submission import Reporter
+from feedback.services.reference.calendar import add_override
+from feedback.services.reference.policies import load_calendar
+from feedback.services.sla.digest import send_digests
+from feedback.services.sla.sweep import sweep
 
 SECOND = timedelta(seconds=1)
 MILESTONES = tuple(m.value for m in Milestone)
@@ -322,7 +322,7 @@ def test_the_assignee_hears_of_every_milestone_and_other_officers_only_of_warnin
     work(
         app,
         code,
-        lambda c: handling.assign(
+        lambda c: actions.assign(
             c, user(staff.ids["head"]), local(2024, 3, 4, 9, 30), "cb_duocgiao"
         ),
     )
@@ -642,7 +642,7 @@ def test_acknowledged_case_has_no_ack_milestones(
     work(
         app,
         code,
-        lambda c: handling.acknowledge(c, user(staff.ids["officer"]), local(2024, 2, 2, 15)),
+        lambda c: actions.acknowledge(c, user(staff.ids["officer"]), local(2024, 2, 2, 15)),
     )
     for when in (local(2024, 2, 3, 6), local(2024, 2, 3, 10), local(2024, 2, 4)):
         sweep_at(app, when, times=2)
@@ -666,7 +666,7 @@ def test_acknowledged_between_warning_and_deadline_stops_the_breach(
     work(
         app,
         code,
-        lambda c: handling.acknowledge(c, user(staff.ids["officer"]), local(2024, 2, 3, 8)),
+        lambda c: actions.acknowledge(c, user(staff.ids["officer"]), local(2024, 2, 3, 8)),
     )
     sweep_at(app, local(2024, 2, 3, 10), times=2)
     sweep_at(app, local(2024, 2, 18))
@@ -680,12 +680,12 @@ def test_finished_case_has_no_milestones(
     code = feedback_case(make_case, local(2024, 3, 4, 9))
     head, t = user_getter(staff.ids["head"]), local(2024, 3, 4, 11)
     if how == "rejected":
-        work(app, code, lambda c: handling.reject(c, head(), t, "Không thuộc thẩm quyền."))
+        work(app, code, lambda c: actions.reject(c, head(), t, "Không thuộc thẩm quyền."))
     else:
-        work(app, code, lambda c: handling.acknowledge(c, head(), t))
-        work(app, code, lambda c: handling.approve_answer(c, head(), t, "Đã sửa xong đèn."))
+        work(app, code, lambda c: actions.acknowledge(c, head(), t))
+        work(app, code, lambda c: actions.approve_answer(c, head(), t, "Đã sửa xong đèn."))
         if how == "closed":
-            work(app, code, lambda c: handling.close(c, head(), t))
+            work(app, code, lambda c: actions.close(c, head(), t))
     for when in (local(2024, 3, 5, 4), local(2024, 3, 5, 9), local(2024, 3, 13), local(2024, 6, 1)):
         sweep_at(app, when)
         assert snapshot(app, code).milestones == []
@@ -703,10 +703,10 @@ def test_waiting_citizen_pauses_the_response_clock_and_the_reply_moves_it(
     # Mon 4 Mar 2024 09:00: response due Tue 12 Mar (Tue 5 … Mon 11, Tue 12).
     code = feedback_case(make_case, local(2024, 3, 4, 9))
     officer = user_getter(staff.ids["officer"])
-    work(app, code, lambda c: handling.acknowledge(c, officer(), local(2024, 3, 4, 10)))
-    work(app, code, lambda c: handling.start(c, officer(), local(2024, 3, 4, 10, 5)))
+    work(app, code, lambda c: actions.acknowledge(c, officer(), local(2024, 3, 4, 10)))
+    work(app, code, lambda c: actions.start(c, officer(), local(2024, 3, 4, 10, 5)))
     asked = local(2024, 3, 6, 10)
-    work(app, code, lambda c: handling.ask_citizen(c, officer(), asked, "Xin cho biết số nhà."))
+    work(app, code, lambda c: actions.ask_citizen(c, officer(), asked, "Xin cho biết số nhà."))
     assert case_row(app, code)["status"] == "waiting_citizen"
     for when in (
         local(2024, 3, 12, 0, 0),
@@ -757,12 +757,12 @@ def test_waiting_citizen_under_a_policy_that_does_not_pause(
     officer = user_getter(staff.ids["officer"])
     # Accepted (thụ lý) Mon 5 Feb: 30 calendar days from that day → Wed 6 Mar; its warning
     # 3 working days back: Wed 6 (1), Tue 5 (2), Mon 4 (3) → 00:00 Mon 4 Mar.
-    work(app, code, lambda c: handling.acknowledge(c, officer(), local(2024, 2, 5, 9)))
+    work(app, code, lambda c: actions.acknowledge(c, officer(), local(2024, 2, 5, 9)))
     assert case_row(app, code)["response_due_at"] == local(2024, 3, 6, 23, 59, 59)
     work(
         app,
         code,
-        lambda c: handling.ask_citizen(c, officer(), local(2024, 3, 1, 9), "Bổ sung giấy tờ."),
+        lambda c: actions.ask_citizen(c, officer(), local(2024, 3, 1, 9), "Bổ sung giấy tờ."),
     )
     walk(
         app,
@@ -783,13 +783,13 @@ def test_a_moved_due_time_is_warned_about_again(
     model: "Bumped whenever a due time is recomputed (pause, extension, reopening ...)")."""
     code = feedback_case(make_case, local(2024, 3, 4, 9))
     officer = user_getter(staff.ids["officer"])
-    work(app, code, lambda c: handling.acknowledge(c, officer(), local(2024, 3, 4, 10)))
+    work(app, code, lambda c: actions.acknowledge(c, officer(), local(2024, 3, 4, 10)))
     sweep_at(app, local(2024, 3, 12, 0, 0))  # warned: due tonight
     assert snapshot(app, code).milestones == [RESPONSE_WARNING]
     work(
         app,
         code,
-        lambda c: handling.ask_citizen(c, officer(), local(2024, 3, 12, 10), "Xin số nhà."),
+        lambda c: actions.ask_citizen(c, officer(), local(2024, 3, 12, 10), "Xin số nhà."),
     )
     # Replied Mon 18 Mar: Tue 12 … Fri 15 lost (4 working days) → due Mon 18 Mar.
     replied = local(2024, 3, 18, 10)
@@ -810,13 +810,13 @@ def test_a_reopened_case_is_escalated_again_when_its_new_deadline_passes(
 ) -> None:
     code = feedback_case(make_case, local(2024, 3, 4, 9))
     head = user_getter(staff.ids["head"])
-    work(app, code, lambda c: handling.acknowledge(c, head(), local(2024, 3, 4, 10)))
+    work(app, code, lambda c: actions.acknowledge(c, head(), local(2024, 3, 4, 10)))
     sweep_at(app, local(2024, 3, 13))  # breached Tue 12 Mar
     assert snapshot(app, code).milestones == [RESPONSE_WARNING, RESPONSE_BREACH]
     work(
         app,
         code,
-        lambda c: handling.approve_answer(c, head(), local(2024, 3, 14, 10), "Đã sửa xong đèn."),
+        lambda c: actions.approve_answer(c, head(), local(2024, 3, 14, 10), "Đã sửa xong đèn."),
     )
     work(app, code, lambda c: followup.reopen(c, local(2024, 3, 15, 10), "Đèn vẫn chưa sáng."))
     # Reopened Fri 15 Mar: Mon 18 … Fri 22, Mon 25 → due Mon 25 Mar.
@@ -875,7 +875,7 @@ def test_denunciation_accepted_then_extended_once_by_decision(
     head = user_getter(staff.ids["head"])
     # Accepted (thụ lý) Thu 2 May: 30 days from that day → Sat 1 Jun; its warning 3 working
     # days back: Fri 31 May (1), Thu 30 (2), Wed 29 (3).
-    work(app, code, lambda c: handling.acknowledge(c, head(), local(2024, 5, 2, 9)))
+    work(app, code, lambda c: actions.acknowledge(c, head(), local(2024, 5, 2, 9)))
     row = case_row(app, code)
     assert row["response_due_at"] == local(2024, 6, 1, 23, 59, 59)
     assert row["rev"] == 1
@@ -885,7 +885,7 @@ def test_denunciation_accepted_then_extended_once_by_decision(
     work(
         app,
         code,
-        lambda c: handling.extend(
+        lambda c: actions.extend(
             c, head(), local(2024, 5, 30, 9), "Cần xác minh tại nhiều nơi.", "QĐ 15/QĐ-UBND"
         ),
     )
@@ -914,11 +914,11 @@ def test_denunciation_accepted_then_extended_once_by_decision(
         {(RESPONSE_WARNING, r): 2 for r in staff.response_warned}
         | {(RESPONSE_BREACH, r): 1 for r in staff.escalated}
     )
-    with pytest.raises(handling.Conflict):
+    with pytest.raises(actions.Conflict):
         work(
             app,
             code,
-            lambda c: handling.extend(
+            lambda c: actions.extend(
                 c, head(), local(2024, 7, 2, 9), "Gia hạn lần hai.", "QĐ 16/QĐ-UBND"
             ),
         )
@@ -933,18 +933,18 @@ def test_answering_while_the_clock_is_paused_owes_no_apology_for_the_paused_days
     working day used before the pause (Wed 6), so an answer on Wed 13 is on time."""
     code = feedback_case(make_case, local(2024, 3, 4, 9))  # due Tue 12 Mar
     officer, head = user_getter(staff.ids["officer"]), user_getter(staff.ids["head"])
-    work(app, code, lambda c: handling.acknowledge(c, officer(), local(2024, 3, 4, 10)))
+    work(app, code, lambda c: actions.acknowledge(c, officer(), local(2024, 3, 4, 10)))
     work(
         app,
         code,
-        lambda c: handling.ask_citizen(c, officer(), local(2024, 3, 6, 10), "Xin số nhà."),
+        lambda c: actions.ask_citizen(c, officer(), local(2024, 3, 6, 10), "Xin số nhà."),
     )
     sweep_at(app, local(2024, 3, 13, 8))
     assert snapshot(app, code).milestones == []  # paused: never breached
     work(
         app,
         code,
-        lambda c: handling.approve_answer(c, head(), local(2024, 3, 13, 9), "Đã sửa xong đèn."),
+        lambda c: actions.approve_answer(c, head(), local(2024, 3, 13, 9), "Đã sửa xong đèn."),
     )
     assert apologies(app, code) == []
 
@@ -1008,7 +1008,7 @@ def test_a_sweep_after_a_day_of_downtime_records_every_breach_of_that_day(
             kw["reporter"] = Reporter(name="Người tố cáo", phone="0912000333")
         codes.append(feedback_case(make_case, received, **kw))
         if i % 7 == 3:
-            work(app, codes[-1], lambda c, t=entered: handling.acknowledge(c, officer(), t))
+            work(app, codes[-1], lambda c, t=entered: actions.acknowledge(c, officer(), t))
     last_before = local(2024, 3, 4, 23, 59, 59)
     sweep_at(app, last_before)
     before = recorded_milestones(app)
@@ -1086,9 +1086,9 @@ def test_a_case_answered_late_owes_exactly_one_apology(
 ) -> None:
     code = feedback_case(make_case, local(2024, 3, 4, 9))  # due Tue 12 Mar 23:59:59
     head = user_getter(staff.ids["head"])
-    work(app, code, lambda c: handling.acknowledge(c, head(), local(2024, 3, 4, 10)))
+    work(app, code, lambda c: actions.acknowledge(c, head(), local(2024, 3, 4, 10)))
     answered = local(2024, 3, 13, 9)
-    work(app, code, lambda c: handling.approve_answer(c, head(), answered, "Đã sửa xong đèn."))
+    work(app, code, lambda c: actions.approve_answer(c, head(), answered, "Đã sửa xong đèn."))
     late_by = int((answered - local(2024, 3, 12, 23, 59, 59)).total_seconds())
     assert late_by == 9 * 3600 + 1
     assert apologies(app, code) == [("owed", late_by, answered)]
@@ -1097,7 +1097,7 @@ def test_a_case_answered_late_owes_exactly_one_apology(
     work(
         app,
         code,
-        lambda c: handling.approve_answer(c, head(), local(2024, 4, 30), "Đã thay cả cột đèn."),
+        lambda c: actions.approve_answer(c, head(), local(2024, 4, 30), "Đã thay cả cột đèn."),
     )
     assert apologies(app, code) == [("owed", late_by, answered)]
 
@@ -1112,8 +1112,8 @@ def test_a_case_answered_on_time_owes_no_apology(
 ) -> None:
     code = feedback_case(make_case, local(2024, 3, 4, 9))
     head = user_getter(staff.ids["head"])
-    work(app, code, lambda c: handling.acknowledge(c, head(), local(2024, 3, 4, 10)))
-    work(app, code, lambda c: handling.approve_answer(c, head(), answered, "Đã sửa xong đèn."))
+    work(app, code, lambda c: actions.acknowledge(c, head(), local(2024, 3, 4, 10)))
+    work(app, code, lambda c: actions.approve_answer(c, head(), answered, "Đã sửa xong đèn."))
     assert apologies(app, code) == []
 
 
@@ -1123,7 +1123,7 @@ def test_a_late_rejection_owes_an_apology_too(
     code = feedback_case(make_case, local(2024, 3, 4, 9))
     head = user_getter(staff.ids["head"])
     rejected = local(2024, 3, 14, 8)
-    work(app, code, lambda c: handling.reject(c, head(), rejected, "Không thuộc thẩm quyền."))
+    work(app, code, lambda c: actions.reject(c, head(), rejected, "Không thuộc thẩm quyền."))
     assert apologies(app, code) == [
         ("owed", int((rejected - local(2024, 3, 12, 23, 59, 59)).total_seconds()), rejected)
     ]
@@ -1173,19 +1173,17 @@ def test_morning_digest_once_per_address_per_unit_on_working_days_only(
     answered = feedback_case(make_case, local(2024, 3, 4, 9))
     elsewhere = feedback_case(make_case, local(2024, 3, 1, 9), area_code="00688")
     for code in (due_today, overdue, waiting, answered):
-        work(app, code, lambda c: handling.acknowledge(c, officer(), local(2024, 3, 11, 9, 30)))
-    work(
-        app, elsewhere, lambda c: handling.acknowledge(c, user(ward_head_id), local(2024, 3, 4, 8))
-    )
+        work(app, code, lambda c: actions.acknowledge(c, officer(), local(2024, 3, 11, 9, 30)))
+    work(app, elsewhere, lambda c: actions.acknowledge(c, user(ward_head_id), local(2024, 3, 4, 8)))
     work(
         app,
         waiting,
-        lambda c: handling.ask_citizen(c, officer(), local(2024, 3, 11, 10), "Xin số nhà cụ thể."),
+        lambda c: actions.ask_citizen(c, officer(), local(2024, 3, 11, 10), "Xin số nhà cụ thể."),
     )
     work(
         app,
         answered,
-        lambda c: handling.approve_answer(c, head(), local(2024, 3, 11, 11), "Đã sửa xong đèn."),
+        lambda c: actions.approve_answer(c, head(), local(2024, 3, 11, 11), "Đã sửa xong đèn."),
     )
 
     # Sunday, and a day of Tết: nothing.
@@ -1236,11 +1234,11 @@ def test_digest_does_not_call_a_case_overdue_while_its_clock_is_paused(
     still, the sweep records no breach, so the digest lists it as waiting, not overdue."""
     officer = user_getter(staff.ids["officer"])
     code = feedback_case(make_case, local(2024, 3, 1, 9))
-    work(app, code, lambda c: handling.acknowledge(c, officer(), local(2024, 3, 4, 8)))
+    work(app, code, lambda c: actions.acknowledge(c, officer(), local(2024, 3, 4, 8)))
     work(
         app,
         code,
-        lambda c: handling.ask_citizen(c, officer(), local(2024, 3, 4, 10), "Xin số nhà."),
+        lambda c: actions.ask_citizen(c, officer(), local(2024, 3, 4, 10), "Xin số nhà."),
     )
     tuesday = local(2024, 3, 12, 7, 30)
     sweep_at(app, tuesday)

@@ -32,9 +32,9 @@ from feedback import PROJECT_ROOT
 from feedback.domain.sla import Milestone, arrived
 from feedback.extensions import db
 from feedback.models import Case, CaseEvent, Notification, SlaEvent, SlaPolicy
-from feedback.services.intake import Reporter
-from feedback.services.policies import load_calendar
-from feedback.services.sla import clock_of, thresholds
+from feedback.services.intake.submission import Reporter
+from feedback.services.reference.policies import load_calendar
+from feedback.services.sla.sweep import clock_of, thresholds
 
 CASES = 40
 RUN_AT_LEAST = 10.0  # seconds both processes keep sweeping, after which they are stopped
@@ -62,7 +62,7 @@ import sys
 import sqlalchemy
 from flask.cli import main
 
-from feedback.services import sla
+from feedback.services.sla import sweep as sla_sweep
 
 
 def text(sql, *args, **kwargs):
@@ -71,7 +71,7 @@ def text(sql, *args, **kwargs):
     return sqlalchemy.text(sql, *args, **kwargs)
 
 
-sla.text = text
+sla_sweep.text = text
 sys.argv[0] = "flask"
 sys.exit(main())
 """

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import Case
-from feedback.services import followup
+from feedback.services.handling import followup
 from feedback.views.workflow import STEPS, holders, time_left
 
 CASE = "/can-bo/ho-so/{}"

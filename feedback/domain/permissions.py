@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+STAFF_ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector", "admin")
+"""Every staff role (a citizen has no account)."""
+
 
 class Op(StrEnum):
     VIEW = "view"

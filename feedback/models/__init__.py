@@ -1,5 +1,16 @@
-"""The persistent model. Import from here so every table is registered with the metadata."""
+"""The persistent model. Import from here: every table is registered with the metadata
+when this package is imported, and every model is exported."""
 
+from __future__ import annotations
+
+from .audit import (
+    AuditLog,
+    LoginThrottle,
+)
+from .boxes import (
+    BoxOpening,
+    SuggestionBox,
+)
 from .case import (
     CHANNELS,
     STATUSES,
@@ -11,14 +22,14 @@ from .case import (
     CaseLink,
     SlaEvent,
 )
-from .ops import (
-    BoxOpening,
-    FailedAddress,
-    FigureMonth,
+from .intake import (
     IdempotencyKey,
     ImportBatch,
+)
+from .outbox import (
+    OUTBOX_STATUSES,
+    FailedAddress,
     Notification,
-    SuggestionBox,
 )
 from .reference import (
     CASE_KINDS,
@@ -31,12 +42,24 @@ from .reference import (
     SlaPolicy,
     Unit,
 )
-from .types import UTCDateTime, utcnow
-from .user import ROLE_LABELS, ROLES, ApiToken, User
+from .rollups import (
+    FigureMonth,
+)
+from .types import (
+    UTCDateTime,
+    utcnow,
+)
+from .user import (
+    ROLE_LABELS,
+    ROLES,
+    ApiToken,
+    User,
+)
 
 __all__ = [
     "CASE_KINDS",
     "CHANNELS",
+    "OUTBOX_STATUSES",
     "ROLES",
     "ROLE_LABELS",
     "STATUSES",
@@ -44,6 +67,7 @@ __all__ = [
     "ApologyLetter",
     "Area",
     "Attachment",
+    "AuditLog",
     "BoxOpening",
     "CalendarOverride",
     "Case",
@@ -56,6 +80,7 @@ __all__ = [
     "FigureMonth",
     "IdempotencyKey",
     "ImportBatch",
+    "LoginThrottle",
     "Notification",
     "RoutingRule",
     "Setting",

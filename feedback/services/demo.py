@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from ..domain.states import Action, Status, next_status
 from ..extensions import db
 from ..models import Case, CaseEvent, Unit, User
-from .apology import owe_if_late
+from .accounts.users import create_user
 from .errors import ValidationError
-from .intake import CaseInput, Reporter, submit_case
-from .users import create_user
+from .handling.apology import owe_if_late
+from .intake.submission import CaseInput, Reporter, submit_case
 
 # username, role, unit code, full name
 USERS: tuple[tuple[str, str, str | None, str], ...] = (

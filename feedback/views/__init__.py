@@ -6,9 +6,10 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
+    from ..api import open311 as open311_routes
+    from ..api import routes as api_routes
     from . import (
         admin,
-        api,
         auth,
         boxes,
         desk,
@@ -19,7 +20,6 @@ def register_blueprints(app: Flask) -> None:
         hotline,
         imports,
         letters,
-        open311,
         oversight,
         public,
         reports,
@@ -39,14 +39,14 @@ def register_blueprints(app: Flask) -> None:
         boxes,
         imports,
         files,
-        api,
+        api_routes,
         admin,
         oversight,
         reports,
         letters,
         exports,
         transparency,
-        open311,
+        open311_routes,
     ):
         app.register_blueprint(module.bp)
     errors.register(app)

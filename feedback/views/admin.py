@@ -13,9 +13,9 @@ from ..database import unit_of_work
 from ..domain.calendar import HOLIDAY_LANGUAGE
 from ..extensions import db
 from ..models import CalendarOverride
-from ..security import roles
-from ..services.calendar_admin import add_override, remove_override
+from ..security.access import roles
 from ..services.errors import ServiceError
+from ..services.reference.calendar import add_override, remove_override
 
 bp = Blueprint("admin", __name__, url_prefix="/quan-tri")
 

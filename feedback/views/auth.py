@@ -6,14 +6,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..database import unit_of_work
+from ..domain.permissions import STAFF_ROLES
 from ..extensions import csrf
-from ..forms import LoginForm
-from ..security import STAFF_ROLES, login_limit, public, roles
-from ..services.users import authenticate
+from ..security.access import public, roles
+from ..security.limits import login_limit
+from ..services.accounts.throttle import LOCKED_MESSAGE, note_failure, refuse_if_locked
+from ..services.accounts.users import authenticate
+from .forms.common import LoginForm
 
 bp = Blueprint("auth", __name__, url_prefix="/can-bo")
 
@@ -36,13 +39,33 @@ def login() -> Any:
         return redirect(url_for("desk.inbox"))
     form = LoginForm()
     if form.is_submitted():
-        if form.validate():
+        username = (request.form.get("username") or "").strip()
+        # A locked name is refused before its password is even checked.
+        if username:
             with unit_of_work():
-                user = authenticate(form.username.data, form.password.data, datetime.now(UTC))
+                seconds = refuse_if_locked(username, datetime.now(UTC))
+            if seconds is not None:
+                minutes = max(1, (seconds + 59) // 60)
+                form.password.errors = [LOCKED_MESSAGE.format(minutes=minutes)]
+                body = render_template("desk/login.html", form=form)
+                return body, 429, {"Retry-After": str(seconds)}
+        if form.validate():
+            now = datetime.now(UTC)
+            with unit_of_work():
+                user = authenticate(form.username.data, form.password.data, now)
             if user is not None:
                 session.clear()
                 login_user(user)
                 return redirect(_safe_next(request.args.get("next")))
+            config = current_app.config
+            with unit_of_work():
+                note_failure(
+                    username,
+                    now,
+                    max_failures=config["LOGIN_MAX_FAILURES"],
+                    window=config["LOGIN_FAILURE_WINDOW"],
+                    lockout=config["LOGIN_LOCKOUT"],
+                )
             form.password.errors = ["Tên đăng nhập hoặc mật khẩu không đúng."]
         return render_template("desk/login.html", form=form), 422
     return render_template("desk/login.html", form=form)

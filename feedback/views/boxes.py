@@ -16,13 +16,14 @@ from wtforms import Field
 from ..database import unit_of_work
 from ..domain.calendar import LOCAL_TZ
 from ..extensions import csrf, db
-from ..forms_boxes import BoxForm, LetterForm, OpeningForm
 from ..i18n import parse_local_datetime
 from ..models import Area, BoxOpening, Case, SuggestionBox, Unit, User
-from ..security import roles
-from ..services import attachments
-from ..services.box_correction import CORRECTORS, correct_letter_count
-from ..services.boxes import (
+from ..security.access import roles
+from ..services.errors import ServiceError, ValidationError
+from ..services.handling.visibility import can_view
+from ..services.intake import attachments
+from ..services.intake.box_correction import CORRECTORS, correct_letter_count
+from ..services.intake.boxes import (
     MAX_OPENING_AGE,
     REGISTER_ROLES,
     BoxInput,
@@ -42,11 +43,10 @@ from ..services.boxes import (
     visible_boxes,
     visible_openings,
 )
-from ..services.duplicates import find_similar
-from ..services.errors import ServiceError, ValidationError
-from ..services.visibility import can_view
-from .choices import area_choices, category_choices
-from .formdata import case_input
+from ..services.intake.duplicates import find_similar
+from .forms.boxes import BoxForm, LetterForm, OpeningForm
+from .forms.choices import area_choices, category_choices
+from .forms.formdata import case_input
 
 bp = Blueprint("boxes", __name__, url_prefix="/can-bo/hom-thu")
 

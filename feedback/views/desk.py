@@ -13,12 +13,12 @@ from ..database import unit_of_work
 from ..domain.permissions import Op
 from ..extensions import db
 from ..models import Case, CaseLink
-from ..security import roles
-from ..services.deadlines import derive
-from ..services.duplicates import link_cases
+from ..security.access import roles
 from ..services.errors import ServiceError
-from ..services.identity import identity_of
-from ..services.visibility import inbox_query, ops_for
+from ..services.handling.deadlines import derive
+from ..services.handling.visibility import inbox_query, ops_for
+from ..services.intake.duplicates import link_cases
+from ..services.intake.identity import identity_of
 
 bp = Blueprint("desk", __name__, url_prefix="/can-bo")
 

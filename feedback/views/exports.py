@@ -2,7 +2,7 @@
 
 ``GET /can-bo/xuat/cases.csv`` and ``/cases.xlsx`` take the staff search's filters
 (``unit``, ``status``, ``kind``, ``channel``, ``area``, ``category``, ``overdue``, ``q``)
-and export what the search would list to the same user (feedback.services.exports says
+and export what the search would list to the same user (feedback.services.oversight.exports says
 which columns, and which never). Every staff role but admin; bad parameters are a 422.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user
 
-from ..security import roles
-from ..services import exports
+from ..security.access import roles
 from ..services.errors import ValidationError
-from ..services.search import SEARCH_ROLES
+from ..services.oversight import exports
+from ..services.oversight.search import SEARCH_ROLES
 
 bp = Blueprint("exports", __name__, url_prefix="/can-bo/xuat")
 

@@ -10,10 +10,10 @@ from flask_login import current_user
 from ..domain.permissions import CONFIDENTIAL_KINDS, Op
 from ..extensions import db
 from ..models import Attachment, BoxOpening, User
-from ..security import roles
-from ..services.attachments import TYPES, download_name, open_attachment, type_label
+from ..security.access import roles
 from ..services.errors import NotFound
-from ..services.visibility import CITYWIDE_ROLES, ops_for
+from ..services.handling.visibility import CITYWIDE_ROLES, ops_for
+from ..services.intake.attachments import TYPES, download_name, open_attachment, type_label
 
 bp = Blueprint("files", __name__, url_prefix="/can-bo/tep")
 

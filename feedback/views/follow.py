@@ -21,14 +21,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..database import unit_of_work
 from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import csrf, db
-from ..forms import Form
-from ..forms_follow import RATING_LABELS, ForgetForm, RateForm, ReopenForm, ReplyForm
 from ..i18n import format_local
 from ..models import Case, CaseEvent
-from ..security import public
-from ..services import followup
-from ..services.attachments import ACCEPT, Upload, human_size, limits, read_uploads
+from ..security.access import public
 from ..services.errors import ServiceError, ValidationError
+from ..services.handling import followup
+from ..services.intake.attachments import ACCEPT, Upload, human_size, limits, read_uploads
+from .forms.common import Form
+from .forms.follow import RATING_LABELS, ForgetForm, RateForm, ReopenForm, ReplyForm
 
 bp = Blueprint("follow", __name__, url_prefix="/tra-cuu")
 

@@ -11,15 +11,15 @@ from sqlalchemy import select
 
 from ..database import unit_of_work
 from ..extensions import csrf, db
-from ..forms import HotlineForm
 from ..i18n import LOCAL_TZ, parse_local_datetime
 from ..models import Case, Category
-from ..security import roles
-from ..services.attachments import read_uploads
-from ..services.duplicates import find_similar
+from ..security.access import roles
 from ..services.errors import ServiceError
-from ..services.intake import CaseInput, Reporter, submit_case
-from .choices import area_choices, category_groups
+from ..services.intake.attachments import read_uploads
+from ..services.intake.duplicates import find_similar
+from ..services.intake.submission import CaseInput, Reporter, submit_case
+from .forms.choices import area_choices, category_groups
+from .forms.common import HotlineForm
 
 bp = Blueprint("hotline", __name__, url_prefix="/can-bo/1022")
 

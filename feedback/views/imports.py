@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from ..database import unit_of_work
 from ..extensions import csrf, db
-from ..forms import Form
 from ..models import ImportBatch, User
-from ..security import roles
+from ..security.access import roles
 from ..services.errors import ValidationError
-from ..services.import1022 import COLUMNS, MAX_BYTES, MAX_ROWS, REQUIRED_COLUMNS, import_1022
+from ..services.intake.import1022 import COLUMNS, MAX_BYTES, MAX_ROWS, REQUIRED_COLUMNS, import_1022
+from .forms.common import Form
 
 bp = Blueprint("imports", __name__, url_prefix="/can-bo/nhap-1022")
 

@@ -3,7 +3,7 @@
 ``GET /can-bo/thu-xin-loi/`` lists what the user may see (``?trang_thai=owed|issued|
 delivered``); ``POST .../<id>/ban-hanh`` issues, ``POST .../<id>/da-gui`` records the
 delivery, ``GET .../<id>.pdf`` sends the letter. A letter out of the user's reach is a
-404; an action the user may not take is a 403. feedback.services.letters decides.
+404; an action the user may not take is a 403. feedback.services.handling.letters decides.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from flask_login import current_user
 
 from ..database import unit_of_work
 from ..extensions import db
-from ..security import roles
-from ..services import letters
+from ..security.access import roles
 from ..services.errors import Forbidden, NotFound, ServiceError
+from ..services.handling import letters
 
 bp = Blueprint("letters", __name__, url_prefix="/can-bo/thu-xin-loi")
 

@@ -1,9 +1,10 @@
 """Oversight for Thanh tra: the breach monitor and the dashboard of the plan's figures.
 
 Both pages are GET forms (bookmarkable, no CSRF token, no script). The monitor lists what
-``feedback.services.monitor`` finds; the dashboard shows what ``feedback.services.metrics``
-computes, each figure beside the sentence that defines it. The same filters narrow both,
-so the dashboard's "overdue, unanswered" equals the monitor's count of overdue answers.
+``feedback.services.oversight.monitor`` finds; the dashboard shows what
+``feedback.services.oversight.metrics`` computes, each figure beside the sentence that
+defines it. The same filters narrow both, so the dashboard's "overdue, unanswered"
+equals the monitor's count of overdue answers.
 Neither page reads or shows anything about who reported a case.
 """
 
@@ -20,14 +21,20 @@ from ..domain.calendar import LOCAL_TZ
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
 from ..models import Area, Unit
-from ..security import roles
-from ..services import figures, metrics
-from ..services.charts import Series, bar_chart, column_chart, number
+from ..security.access import roles
 from ..services.errors import ValidationError
-from ..services.intake import CHANNEL_LABELS, KIND_LABELS
-from ..services.monitor import EMPTY_COUNTS, monitor_page
-from ..services.monitor_filters import ALL, STATE_LABELS, Filters, parse_filters, parse_request
-from .choices import category_groups
+from ..services.intake.submission import CHANNEL_LABELS, KIND_LABELS
+from ..services.oversight import figures, metrics
+from ..services.oversight.charts import Series, bar_chart, column_chart, number
+from ..services.oversight.monitor import EMPTY_COUNTS, monitor_page
+from ..services.oversight.monitor_filters import (
+    ALL,
+    STATE_LABELS,
+    Filters,
+    parse_filters,
+    parse_request,
+)
+from .forms.choices import category_groups
 
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
 

@@ -21,21 +21,22 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..database import unit_of_work
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
-from ..forms import LookupForm, SubmitCaseForm
 from ..models import Case, Category
-from ..security import lookup_limit, public, submit_limit
-from ..services.attachments import ACCEPT, human_size, limits, read_uploads
-from ..services.duplicates import find_similar
+from ..security.access import public
+from ..security.limits import lookup_limit, submit_limit
 from ..services.errors import ValidationError
-from ..services.intake import (
+from ..services.intake.attachments import ACCEPT, human_size, limits, read_uploads
+from ..services.intake.duplicates import find_similar
+from ..services.intake.submission import (
     CHANNEL_LABELS,
     KIND_LABELS,
     access_key_matches,
     submit_case,
 )
-from .choices import area_choices, category_choices
 from .follow import remember
-from .formdata import case_input
+from .forms.choices import area_choices, category_choices
+from .forms.common import LookupForm, SubmitCaseForm
+from .forms.formdata import case_input
 
 bp = Blueprint("public", __name__)
 

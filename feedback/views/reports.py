@@ -17,9 +17,9 @@ from flask import Blueprint, abort, render_template, send_file
 from flask_login import current_user
 
 from ..domain.calendar import LOCAL_TZ
-from ..security import roles
-from ..services import reports
-from ..services.report_files import pdf_bytes, xlsx_bytes
+from ..security.access import roles
+from ..services.reports import period as reports
+from ..services.reports.files import pdf_bytes, xlsx_bytes
 
 bp = Blueprint("reports", __name__, url_prefix="/bao-cao")
 

@@ -1,4 +1,4 @@
-"""Staff search across the cases a user may see (feedback.services.search, the same query
+"""Staff search across the cases a user may see (feedback.services.oversight.search, the same query
 as ``GET /api/v1/cases``).
 
 A GET form, so a search is a bookmarkable address and needs no CSRF token. Bad parameters
@@ -19,12 +19,12 @@ from sqlalchemy import select
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
 from ..models import Area, Unit
-from ..security import roles
+from ..security.access import roles
 from ..services.errors import ValidationError
-from ..services.intake import CHANNEL_LABELS, KIND_LABELS
-from ..services.search import FILTERS, SEARCH_ROLES, Results, search
-from ..services.sla import is_overdue
-from .choices import category_groups
+from ..services.intake.submission import CHANNEL_LABELS, KIND_LABELS
+from ..services.oversight.search import FILTERS, SEARCH_ROLES, Results, search
+from ..services.sla.sweep import is_overdue
+from .forms.choices import category_groups
 
 bp = Blueprint("search", __name__, url_prefix="/can-bo/tim-kiem")
 

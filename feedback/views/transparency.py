@@ -4,13 +4,13 @@ personal data.
 ``GET /cong-khai/?year=2024&page=2``, no login:
 
 - the plan's figures for the year, by handling unit and by month of receipt, computed by
-  feedback.services.metrics (the dashboard's and the reports' own numbers), each with the
+  feedback.services.oversight.metrics (the dashboard's and the reports' own numbers), each with the
   sentence that defines it. They count every kind: a count per unit says nothing about
   who complained or denounced;
 - the answered cases (answered or closed) received that year whose category is public
   (``Category.public``) and whose kind is neither a complaint nor a denunciation, newest
   answer first: code, category, area, dates, on time or late, and the subject and answer
-  with personal data removed (feedback.services.redact, with what the reporter told us
+  with personal data removed (feedback.services.oversight.redact, with what the reporter told us
   about themselves and the case's address). Body, address and reporter never appear.
 
 Anonymous visitors get ``Cache-Control: public, max-age=300``. A signed-in member of staff
@@ -33,10 +33,10 @@ from sqlalchemy.orm import selectinload
 from ..domain.calendar import LOCAL_TZ
 from ..extensions import db
 from ..models import Case, Category
-from ..security import public
-from ..services import figures, metrics
+from ..security.access import public
 from ..services.errors import ValidationError
-from ..services.redact import redact_case_text
+from ..services.oversight import figures, metrics
+from ..services.oversight.redact import redact_case_text
 
 bp = Blueprint("transparency", __name__, url_prefix="/cong-khai")
 

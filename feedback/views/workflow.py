@@ -19,16 +19,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..database import unit_of_work
-from ..domain.permissions import Op, roles_holding
+from ..domain.permissions import STAFF_ROLES, Op, roles_holding
 from ..domain.states import OPEN_STATUSES, Action, allowed_actions
 from ..domain.text import fold
 from ..extensions import db
 from ..models import Case, CaseEvent, Unit, User
-from ..security import STAFF_ROLES, roles
-from ..services import followup, handling
+from ..security.access import roles
 from ..services.errors import Forbidden, ServiceError
-from ..services.settings import get_setting
-from ..services.visibility import ops_for, visible_condition
+from ..services.handling import actions as handling
+from ..services.handling import followup
+from ..services.handling.visibility import ops_for, visible_condition
+from ..services.reference.settings import get_setting
 
 bp = Blueprint("workflow", __name__, url_prefix="/can-bo")
 

@@ -68,7 +68,7 @@ SQLITE_NAMES = (
 )
 
 
-# Advisory lock namespace of the months (feedback.services.figures.MONTH_LOCK).
+# Advisory lock namespace of the months (feedback.services.oversight.figures.MONTH_LOCK).
 MONTH_LOCK = 7_302_023
 
 

@@ -8,7 +8,7 @@ One row whose ``stamp`` is set to a fresh random value by triggers after every I
 UPDATE or DELETE (and, on PostgreSQL, TRUNCATE) of the reference tables, whoever writes
 them: the admin pages, ``flask seed``, a bulk ``update()``, psql. A process may keep what
 it read of those tables for as long as the stamp it reads is the one it read them under
-(feedback.services.reference_cache). Random rather than a counter, so a rolled-back change,
+(feedback.services.reference.cache). Random rather than a counter, so a rolled-back change,
 a restored backup or another database of the same name never reuses a stamp for other data.
 
 """
@@ -21,7 +21,7 @@ down_revision = "5a1d7c3e9f20"
 branch_labels = None
 depends_on = None
 
-# Frozen copy of feedback.services.reference_cache.REFERENCE_TABLES at this revision.
+# Frozen copy of feedback.services.reference.cache.REFERENCE_TABLES at this revision.
 TABLES = (
     "settings",
     "areas",

@@ -6,14 +6,34 @@ Create Date: 2026-11-27 03:23:03.817045
 
 """
 
+import base64
+import hashlib
+import json
+
 import sqlalchemy as sa
 from alembic import op
+from cryptography.fernet import Fernet
+from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = "be1f9575d217"
 down_revision = "e8097e4e7e9d"
 branch_labels = None
 depends_on = None
+
+
+def _seal(name, phone, email):
+    """A frozen copy of how feedback.services.intake.identity sealed an identity at this
+    revision (Fernet under IDENTITY_KEY, or the development key derived from SECRET_KEY),
+    so the migration does not change when that code does."""
+    if not (name or phone or email):
+        return None
+    key = current_app.config.get("IDENTITY_KEY")
+    if not key:
+        digest = hashlib.sha256(b"identity:" + current_app.config["SECRET_KEY"].encode()).digest()
+        key = base64.urlsafe_b64encode(digest)
+    payload = json.dumps({"name": name, "phone": phone, "email": email}, ensure_ascii=False)
+    return Fernet(key).encrypt(payload.encode()).decode()
 
 
 def upgrade():
@@ -49,8 +69,6 @@ def upgrade():
     # ### end Alembic commands ###
 
     # Seal the identity of every denunciation already stored, then forbid clear text.
-    from feedback.services.identity import Identity, seal
-
     conn = op.get_bind()
     rows = conn.execute(
         sa.text(
@@ -59,7 +77,7 @@ def upgrade():
         )
     ).all()
     for row in rows:
-        token = seal(Identity(row.reporter_name, row.reporter_phone, row.reporter_email))
+        token = _seal(row.reporter_name, row.reporter_phone, row.reporter_email)
         conn.execute(
             sa.text(
                 "UPDATE cases SET identity_sealed = :t, reporter_name = NULL, "

@@ -6,6 +6,9 @@ Create Date: 2026-11-27 03:18:28.164156
 
 """
 
+import re
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -102,15 +105,22 @@ def upgrade():
     # ### end Alembic commands ###
 
     # Fill the folded search text of existing cases, as intake now does for new ones.
-    from feedback.domain.text import fold
-
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT id, subject, body, address FROM cases")).all()
     for row in rows:
-        folded = fold(" ".join(part or "" for part in (row.subject, row.body, row.address)))
+        folded = _fold(" ".join(part or "" for part in (row.subject, row.body, row.address)))
         conn.execute(
             sa.text("UPDATE cases SET search_text = :t WHERE id = :i"), {"t": folded, "i": row.id}
         )
+
+
+def _fold(text):
+    """A frozen copy of feedback.domain.text.fold as it stood at this revision, so the
+    migration does not change when that code does."""
+    text = (text or "").replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^0-9a-z]+", " ", stripped.lower()).strip()
 
 
 def downgrade():

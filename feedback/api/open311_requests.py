@@ -1,0 +1,302 @@
+"""Open311 GeoReport v2: reading and writing service requests (cases). What is accepted
+and what may leave is decided in feedback.api.open311's docstring; in short: POST needs
+an operator's or the coordinator's API token as ``api_key``; GET lists only cases of
+public categories that are neither complaints nor denunciations."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
+
+from ..domain.states import Status
+from ..extensions import db
+from ..i18n import format_local_long
+from ..models import Area, Case, Category, User
+from ..services.accounts.users import user_for_token
+from ..services.errors import ServiceError
+from ..services.intake.submission import KIND_LABELS, CaseInput, Reporter, submit_case
+
+Params = dict[str, list[str]]
+POST_ROLES = frozenset({"operator", "coordinator"})
+HIDDEN_KINDS = ("complaint", "denunciation")
+CLOSED = (Status.CLOSED.value, Status.REJECTED.value, Status.MERGED.value)
+WINDOW = timedelta(days=90)
+DEFAULT_LIMIT, MAX_PAGE_SIZE, MAX_IDS = 1000, 100, 100
+_CODE = re.compile(r"[0-9A-Za-z._\-]{1,32}")
+_NUMBER = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{1,20})?")
+_INT = re.compile(r"[0-9]{1,7}")
+_URL = re.compile(r"https?://[^\s<>\"\x00-\x1f\x7f]{1,490}")
+_ATTRIBUTE = re.compile(r"attribute\[([^\]]{0,64})\](\[\])?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FIELD_NAMES = {
+    "subject": "description",
+    "body": "description",
+    "address": "address_string",
+    "lon": "long",
+    "area_code": "address_id",
+    "category_code": "service_code",
+    "kind": "attribute[kind]",
+    "reporter.name": "first_name/last_name",
+    "reporter.phone": "phone",
+    "reporter.email": "email",
+}
+
+
+class Open311Error(Exception):
+    """An answer in the specification's error format: HTTP status and descriptions."""
+
+    def __init__(self, status: int, *descriptions: str) -> None:
+        super().__init__(descriptions[0] if descriptions else "")
+        self.status = status
+        self.descriptions = list(dict.fromkeys(descriptions)) or ["Yêu cầu không hợp lệ."]
+
+
+def _one(params: Params, name: str) -> str:
+    values = params.get(name) or [""]
+    return values[0].strip()
+
+
+# --- lookups ----------------------------------------------------------------------------
+
+
+def find_category(code: str) -> Category | None:
+    if not _CODE.fullmatch(code):
+        return None
+    return db.session.scalar(select(Category).where(Category.code == code))
+
+
+def areas() -> list[Area]:
+    return list(db.session.scalars(select(Area).where(Area.active).order_by(Area.code)))
+
+
+# --- POST requests -----------------------------------------------------------------------
+
+
+def _coordinate(text: str, name: str, limit: int, errors: list[str]) -> float | None:
+    value = float(text) if _NUMBER.fullmatch(text) else math.nan
+    if not -limit <= value <= limit:
+        errors.append(f"{name} phải là số thập phân từ -{limit} đến {limit}.")
+        return None
+    return value
+
+
+def _attributes(params: Params, errors: list[str]) -> dict[str, str]:
+    allowed = {"kind": set(KIND_LABELS), "area": {a.code for a in areas()}}
+    found: dict[str, str] = {}
+    for key, values in params.items():
+        m = _ATTRIBUTE.fullmatch(key)
+        if not key.startswith("attribute"):
+            continue
+        code = m.group(1) if m else key
+        value = values[0].strip() if len(values) == 1 else ""
+        if code not in allowed:
+            errors.append(f"Thuộc tính «{code[:40]}» không có trong định nghĩa dịch vụ.")
+        elif value not in allowed[code]:
+            errors.append(f"attribute[{code}] phải là đúng một giá trị trong định nghĩa dịch vụ.")
+        else:
+            found[code] = value
+    return found
+
+
+def _subject(description: str, category: Category) -> str:
+    first = next((line.strip() for line in description.splitlines() if line.strip()), "")
+    first = re.sub(r"\s+", " ", first)
+    if len(first) < 5:
+        first = f"{category.citizen_label}: {first}".rstrip(": ")
+    return first if len(first) <= 200 else first[:199].rstrip() + "…"
+
+
+def _staff(api_key: str, now: datetime) -> User:
+    user = user_for_token(api_key, now) if api_key else None
+    if user is None:
+        raise Open311Error(403, "Thiếu hoặc sai api_key: không thể tạo yêu cầu.")
+    if user.role not in POST_ROLES:
+        raise Open311Error(
+            403,
+            "api_key này không được tạo yêu cầu (chỉ điện thoại viên 1022 và Văn phòng điều phối).",
+        )
+    return user
+
+
+def _extras(params: Params, errors: list[str]) -> list[str]:
+    lines = []
+    media = _one(params, "media_url")
+    if media and not _URL.fullmatch(media):
+        errors.append("media_url phải là một địa chỉ http(s) không quá 500 ký tự.")
+    elif media:
+        lines.append(f"Tư liệu (media_url): {media}")
+    for name, label in (("device_id", "Thiết bị"), ("account_id", "Tài khoản")):
+        value = _one(params, name)
+        if len(value) > 200 or _CONTROL.search(value):
+            errors.append(f"{name} không hợp lệ (tối đa 200 ký tự).")
+        elif value:
+            lines.append(f"{label} ({name}): {value}")
+    return lines
+
+
+def create_request(params: Params, now: datetime) -> tuple[Case, str | None]:
+    """The new case and the citizen's access key; Open311Error when refused."""
+    user = _staff(_one(params, "api_key"), now)
+    code = _one(params, "service_code")
+    if not code:
+        raise Open311Error(400, "Thiếu service_code.")
+    category = find_category(code)
+    if category is None:
+        raise Open311Error(404, f"Không có dịch vụ (service_code) «{code[:40]}».")
+    errors: list[str] = []
+    attributes = _attributes(params, errors)
+    lat_text, lon_text = _one(params, "lat"), _one(params, "long")
+    lat = _coordinate(lat_text, "lat", 90, errors) if lat_text else None
+    lon = _coordinate(lon_text, "long", 180, errors) if lon_text else None
+    if bool(lat_text) != bool(lon_text):
+        errors.append("lat và long phải được gửi cùng nhau.")
+    address, area = _one(params, "address_string"), _one(params, "address_id")
+    if area and attributes.get("area", area) != area:
+        errors.append("address_id và attribute[area] chỉ hai xã, phường khác nhau.")
+    area = area or attributes.get("area", "")
+    if area and not (_CODE.fullmatch(area) and area in {a.code for a in areas()}):
+        errors.append("address_id phải là mã một xã, phường (xem attribute[area]).")
+    if not (lat_text and lon_text) and not address and not area:
+        errors.append("Cần vị trí: lat và long, hoặc address_string, hoặc address_id.")
+    description = (params.get("description") or [""])[0].strip()
+    if len(description) < 10:
+        errors.append("description cần ít nhất 10 ký tự để cơ quan hiểu và xử lý được.")
+    elif len(description) > 4000:
+        errors.append("description dài quá 4000 ký tự.")
+    extras = _extras(params, errors)
+    if errors:
+        raise Open311Error(400, *errors)
+    name = " ".join(p for p in (_one(params, "last_name"), _one(params, "first_name")) if p)
+    phone, email = _one(params, "phone"), _one(params, "email")
+    data = CaseInput(
+        kind=attributes.get("kind", "feedback"),
+        subject=_subject(description, category),
+        body="\n\n".join([description, "\n".join(extras)]) if extras else description,
+        category_code=category.code,
+        area_code=area or None,
+        address=address or None,
+        lat=lat,
+        lon=lon,
+        reporter=Reporter(
+            name=name or None,
+            phone=phone or None,
+            email=email or None,
+            anonymous=not (name or phone or email),
+        ),
+        channel="api",
+    )
+    try:
+        submitted = submit_case(data, actor=user, now=now)
+    except ServiceError as exc:
+        fields = [f"{_FIELD_NAMES.get(k, k)}: {v}" for k, v in exc.fields.items()]
+        raise Open311Error(400, *(fields or [exc.message])) from None
+    return submitted.case, submitted.access_key
+
+
+def notice(case: Case) -> str:
+    return (
+        f"Hồ sơ {case.code}: cơ quan xác nhận tiếp nhận trước "
+        f"{format_local_long(case.ack_due_at)} và trả lời trước "
+        f"{format_local_long(case.response_due_at)}."
+    )
+
+
+# --- GET requests ------------------------------------------------------------------------
+
+
+def listed() -> Select[tuple[Case]]:
+    """The cases Open311 may show: public categories, no complaints, no denunciations."""
+    return (
+        select(Case)
+        .join(Category, Case.category_id == Category.id)
+        .where(Category.public.is_(True), Case.kind.not_in(HIDDEN_KINDS))
+        .options(
+            selectinload(Case.category),
+            selectinload(Case.area),
+            selectinload(Case.handling_unit),
+        )
+    )
+
+
+def _date(params: Params, name: str) -> datetime | None:
+    text = _one(params, name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+        if value.tzinfo is None or not 2000 <= value.year <= 2100:
+            raise ValueError
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise Open311Error(
+            400, f"{name} phải theo W3C, có múi giờ, ví dụ 2024-01-01T00:00:00+07:00."
+        ) from None
+
+
+def _window(params: Params, now: datetime) -> tuple[datetime, datetime]:
+    start, end = _date(params, "start_date"), _date(params, "end_date")
+    if start and end:
+        if not start <= end <= start + WINDOW:
+            raise Open311Error(400, "end_date phải sau start_date và không quá 90 ngày.")
+        return start, end
+    if start:
+        return start, start + WINDOW
+    end = end or now
+    return end - WINDOW, end
+
+
+def _paging(params: Params) -> tuple[int, int]:
+    """(limit, offset)."""
+    page, size = _one(params, "page"), _one(params, "page_size")
+    if not page and not size:
+        return DEFAULT_LIMIT, 0
+    if (page and not _INT.fullmatch(page)) or (page and int(page) < 1):
+        raise Open311Error(400, "page phải là số nguyên dương.")
+    if (size and not _INT.fullmatch(size)) or (size and not 1 <= int(size) <= MAX_PAGE_SIZE):
+        raise Open311Error(400, f"page_size phải là số nguyên từ 1 đến {MAX_PAGE_SIZE}.")
+    limit = int(size) if size else MAX_PAGE_SIZE
+    return limit, (int(page or 1) - 1) * limit
+
+
+def _csv(params: Params, name: str) -> list[str]:
+    return [v.strip() for raw in params.get(name, []) for v in raw.split(",") if v.strip()]
+
+
+def query_requests(params: Params, now: datetime) -> list[Case]:
+    limit, offset = _paging(params)
+    stmt = listed()
+    ids = _csv(params, "service_request_id")
+    if ids:
+        if len(ids) > MAX_IDS:
+            raise Open311Error(400, f"Tối đa {MAX_IDS} service_request_id mỗi lần.")
+        stmt = stmt.where(Case.code.in_([i for i in ids if _CODE.fullmatch(i)]))
+    else:
+        codes = _csv(params, "service_code")
+        unknown = [c for c in codes if find_category(c) is None]
+        if unknown:
+            raise Open311Error(400, f"Không có dịch vụ (service_code) «{unknown[0][:40]}».")
+        statuses = _csv(params, "status")
+        if set(statuses) - {"open", "closed"}:
+            raise Open311Error(400, "status chỉ nhận open, closed.")
+        start, end = _window(params, now)
+        stmt = stmt.where(Case.received_at >= start, Case.received_at <= end)
+        if codes:
+            stmt = stmt.where(Category.code.in_(codes))
+        if set(statuses) == {"open"}:
+            stmt = stmt.where(Case.status.not_in(CLOSED))
+        elif set(statuses) == {"closed"}:
+            stmt = stmt.where(Case.status.in_(CLOSED))
+    stmt = stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+    return list(db.session.scalars(stmt))
+
+
+def one_request(code: str) -> Case:
+    """A listed case, or 404 (unknown and hidden cases are answered alike)."""
+    case = db.session.scalar(listed().where(Case.code == code)) if _CODE.fullmatch(code) else None
+    if case is None:
+        raise Open311Error(404, f"Không có yêu cầu (service_request_id) «{code[:40]}».")
+    return case

@@ -1,0 +1,50 @@
+"""Intake bookkeeping: stored answers for idempotent API posts, and 1022 import batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class IdempotencyKey(db.Model):
+    """The first answer to a POST carrying an ``Idempotency-Key``, replayed to retries.
+
+    ``scope`` separates clients (a token's user, or the public), so one client's key cannot
+    fetch another's answer; ``request_hash`` refuses the same key reused for another body."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response_body: Mapped[str] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ImportBatch(db.Model):
+    """One CSV batch from the provincial 1022 system, with its line-by-line report."""
+
+    __tablename__ = "import_batches"
+    __table_args__ = (
+        CheckConstraint("imported >= 0 AND already_present >= 0 AND rejected >= 0", name="counts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    imported: Mapped[int] = mapped_column(default=0)
+    already_present: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

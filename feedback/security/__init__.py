@@ -1,0 +1,55 @@
+"""Security wiring: default-deny access (access.py), security headers (headers.py) and
+rate limits (limits.py). Nothing here imports a view: views and the API apply the limit
+decorators themselves, and login throttling is a service the login view calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, session
+from flask_login import user_logged_in, user_logged_out
+
+from ..extensions import limiter, login_manager
+from .access import check_access, load_user, load_user_from_token
+from .headers import security_headers
+
+
+def _on_login(app: Any, user: Any, **extra: Any) -> None:
+    from ..database import unit_of_work
+    from ..services.accounts import audit
+    from ..services.accounts.throttle import clear_failures
+
+    session.permanent = True  # PERMANENT_SESSION_LIFETIME (8 hours) for staff
+    with unit_of_work():
+        clear_failures(user.username)
+        audit.record("auth.login", actor=(user.id, f"{user.display_name} ({user.username})"))
+
+
+def _on_logout(app: Any, user: Any, **extra: Any) -> None:
+    from ..database import unit_of_work
+    from ..services.accounts import audit
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return
+    with unit_of_work():
+        audit.record("auth.logout", actor=(user.id, f"{user.display_name} ({user.username})"))
+
+
+def init_app(app: Flask) -> None:
+    from ..services.accounts import audit
+
+    login_manager.user_loader(load_user)
+    login_manager.request_loader(load_user_from_token)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.session_protection = "strong"
+    # Rate limits come first, so refused requests (401s, locked names) count too. They are
+    # on by default; the test suite turns them on only where it tests them.
+    app.config.setdefault("RATELIMIT_ENABLED", not app.testing)
+    limiter.init_app(app)
+    app.before_request(check_access)
+    app.after_request(security_headers)
+    audit.install()
+    # Blinker signals are process-wide; connect_via(app) scopes each to its own app.
+    user_logged_in.connect(_on_login, app)
+    user_logged_out.connect(_on_logout, app)

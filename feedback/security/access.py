@@ -1,0 +1,83 @@
+"""Default-deny access control for every route.
+
+A view is reachable without login only when it is decorated with ``@public``; every other
+view must name the roles allowed to use it with ``@roles(...)``, or nobody may use it.
+This is SecureDrop's allowlist idea: forgetting a decorator fails closed, not open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask_login import current_user
+
+from ..domain.permissions import STAFF_ROLES
+from ..extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+API_PREFIXES = ("/api/", "/open311/")
+
+
+def public(view: F) -> F:
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    unknown = set(allowed) - set(STAFF_ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def mark(view: F) -> F:
+        view.allowed_roles = frozenset(allowed)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def wants_json() -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def check_access() -> Any:
+    endpoint = request.endpoint
+    if endpoint is None or endpoint == "static":
+        return None  # 404s and static files
+    view = current_app.view_functions.get(endpoint)
+    if view is None or getattr(view, "is_public", False):
+        return None
+    if not current_user.is_authenticated:
+        if wants_json():
+            body = jsonify(
+                error="unauthorized", message="Cần mã truy cập (Bearer token).", fields={}
+            )
+            return body, 401, {"WWW-Authenticate": 'Bearer realm="feedback"'}
+        return redirect(url_for("auth.login", next=request.full_path))
+    allowed = getattr(view, "allowed_roles", frozenset())
+    if current_user.role not in allowed:
+        if wants_json():
+            return jsonify(error="forbidden", message="Không có quyền.", fields={}), 403
+        abort(403)
+    return None
+
+
+def load_user(user_id: str) -> Any:
+    from ..models import User
+
+    # The JSON API is CSRF-exempt, so it must never trust the browser's session cookie:
+    # there, only a bearer token (below) authenticates.
+    if request.path.startswith(API_PREFIXES) or not user_id.isdigit():
+        return None
+    return db.session.get(User, int(user_id))
+
+
+def load_user_from_token(req: Any) -> Any:
+    from ..services.accounts.users import user_for_token
+
+    header = req.headers.get("Authorization", "")
+    if not req.path.startswith(API_PREFIXES) or not header.startswith("Bearer "):
+        return None
+    return user_for_token(header.removeprefix("Bearer ").strip(), datetime.now(UTC))

@@ -1,0 +1,110 @@
+"""The citizen's side of a case (holder of the code and access key): answering a request
+for information, rating the answer, reopening within the policy's window. Staff may
+reopen on a citizen's behalf (a phone call) under the same window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from ...domain.permissions import Op
+from ...domain.states import Action
+from ...models import Case, CaseEvent, User
+from ..errors import Conflict, ValidationError
+from ..intake.attachments import Upload, store_upload
+from ..reference.policies import load_policy
+from ..sla.notify import tell_citizen
+from .deadlines import recompute
+from .moves import checked_text, move, record, require
+
+
+def citizen_reply(
+    case: Case, now: datetime, text: str, uploads: Sequence[Upload] = ()
+) -> CaseEvent:
+    text = checked_text(text, "reply", "nội dung bổ sung")
+    stored = [
+        store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
+        for upload in uploads
+    ]
+    files = (" Kèm tệp: " + ", ".join(a.original_name for a in stored) + ".") if stored else ""
+    event = move(
+        case,
+        Action.CITIZEN_REPLY,
+        user=None,
+        now=now,
+        public=True,
+        note=f"Người dân bổ sung: {text}{files}",
+    )
+    return event
+
+
+def reopen_deadline(case: Case) -> datetime | None:
+    """Until when the answer may be contested; None before any answer."""
+    if case.answered_at is None:
+        return None
+    return case.answered_at + timedelta(days=load_policy(case.kind).reopen_window_days)
+
+
+def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) -> CaseEvent:
+    """The citizen is not satisfied: the case goes back to its unit with a new response
+    deadline counted from today."""
+    if user is not None:
+        require(user, case, Op.REOPEN)
+    reason = checked_text(reason, "reason", "lý do chưa đồng ý với kết quả")
+    until = reopen_deadline(case)
+    if until is None or now > until:
+        raise Conflict(
+            "Đã quá thời hạn mở lại hồ sơ "
+            f"({load_policy(case.kind).reopen_window_days} ngày kể từ khi trả lời)."
+            if until is not None
+            else "Hồ sơ chưa được trả lời nên chưa thể mở lại."
+        )
+    event = move(
+        case,
+        Action.REOPEN,
+        user=user,
+        now=now,
+        public=True,
+        note=f"Mở lại theo đề nghị của người dân. Lý do: {reason}",
+        data={"reason": reason, "previous_answered_at": case.answered_at.isoformat()},
+        values={
+            "answered_at": None,
+            "closed_at": None,
+            "reopen_count": case.reopen_count + 1,
+            "rating": None,
+            "rating_comment": None,
+            "rated_at": None,
+        },
+        label=None if user else "Người dân",
+    )
+    recompute(case, now, "mở lại hồ sơ")
+    tell_citizen(
+        case,
+        kind="reopened",
+        reason=str(event.id),
+        now=now,
+        text=f"Hồ sơ {case.code} đã được mở lại để xem xét, giải quyết tiếp.",
+    )
+    return event
+
+
+def rate(case: Case, now: datetime, rating: int, comment: str = "") -> CaseEvent:
+    if case.status not in {"answered", "closed"} or case.answer_body is None:
+        raise Conflict("Chỉ đánh giá được sau khi cơ quan đã trả lời.")
+    if case.rated_at is not None:
+        raise Conflict("Ông/bà đã đánh giá hồ sơ này.")
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValidationError("Mức đánh giá từ 1 đến 5.", {"rating": "Chọn từ 1 đến 5 sao."})
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ValidationError("Nhận xét quá dài.", {"comment": "Tối đa 2.000 ký tự."})
+    case.rating, case.rating_comment, case.rated_at = rating, comment or None, now
+    return record(
+        case,
+        "rate",
+        user=None,
+        now=now,
+        public=True,
+        note=f"Người dân đánh giá {rating}/5." + (f" Nhận xét: {comment}" if comment else ""),
+        data={"rating": rating},
+    )

@@ -1,0 +1,128 @@
+"""Moving a case and recording what happened: the core every case action is built on.
+
+``move`` applies one transition of the state machine with a conditional UPDATE on the
+expected status (two officers acting at once cannot both win) and appends its event;
+``record`` appends an event without a move. ``require`` checks the permission table and
+``checked_text`` the free text an action needs. The actions themselves live in
+``handling`` (staff) and ``followup`` (the citizen).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+
+from ...domain.permissions import Op
+from ...domain.states import OPEN_STATUSES, Action, InvalidTransition, Status, next_status
+from ...extensions import db
+from ...models import Case, CaseEvent, User
+from ..errors import Conflict, Forbidden, ValidationError
+from .deadlines import recompute
+from .visibility import ops_for
+
+MIN_REASON = 5
+OPEN = {s.value for s in OPEN_STATUSES}
+
+
+class InvalidMove(Conflict):
+    code = "invalid_transition"
+
+
+def require(user: User, case: Case, op: Op) -> None:
+    if op not in ops_for(user, case):
+        raise Forbidden("Ông/bà không có quyền thực hiện thao tác này với hồ sơ.")
+
+
+def checked_text(value: str | None, field: str, label: str, minimum: int = MIN_REASON) -> str:
+    text = (value or "").strip()
+    if len(text) < minimum:
+        raise ValidationError(
+            f"Cần nhập {label}.", {field: f"{label.capitalize()} (ít nhất {minimum} ký tự)."}
+        )
+    if len(text) > 10000:
+        raise ValidationError(f"{label.capitalize()} quá dài.", {field: "Tối đa 10.000 ký tự."})
+    return text
+
+
+def move(
+    case: Case,
+    action: Action,
+    *,
+    user: User | None,
+    now: datetime,
+    note: str,
+    public: bool,
+    data: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> CaseEvent:
+    """Apply one transition: refuse what the state machine refuses, and lose no race."""
+    current = Status(case.status)
+    try:
+        target = next_status(current, action)
+    except InvalidTransition as exc:
+        raise InvalidMove(str(exc)) from None
+    values = dict(values or {})
+    resumes = current is Status.WAITING_CITIZEN and case.waiting_since is not None
+    if resumes:
+        # Leaving the wait, however it ends (the citizen's reply, an answer, a closure):
+        # deadlines.derive credits the pause from "paused_since".
+        data = {**(data or {}), "paused_since": case.waiting_since.isoformat()}
+        values["waiting_since"] = None
+    result = db.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.status == current.value)
+        .values(status=target.value, updated_at=now, next_sla_check_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại.")
+    db.session.refresh(case)
+    event = record(
+        case,
+        action.value,
+        user=user,
+        now=now,
+        note=note,
+        public=public,
+        data=data,
+        from_status=current.value,
+        to_status=target.value,
+        label=label,
+    )
+    if resumes:
+        recompute(case, now, "kết thúc thời gian chờ người dân bổ sung")
+    return event
+
+
+def record(
+    case: Case,
+    action: str,
+    *,
+    user: User | None,
+    now: datetime,
+    note: str,
+    public: bool = False,
+    data: dict[str, Any] | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    label: str | None = None,
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id,
+        at=now,
+        actor_id=user.id if user else None,
+        actor_label=label or (user.display_name if user else "Người dân"),
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        public=public,
+        note=note,
+        data=data or {},
+    )
+    db.session.add(event)
+    db.session.flush()
+    db.session.expire(case, ["events"])
+    return event

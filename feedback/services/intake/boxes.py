@@ -1,0 +1,427 @@
+"""Suggestion boxes (hòm thư góp ý): the register, the record of each opening, the
+transcription of every letter into a case, and closing an opening once the letters and
+the cases agree.
+
+A letter's receipt time is the opening of the box (DESIGN.md), so a transcribed case gets
+``received_at = opening.opened_at`` and its deadlines from that moment, however late the
+clerk types it in. The minutes (biên bản) name the number of letters and at least two
+witnesses besides the opener; an opening closes only when every letter is a case, checked
+by one conditional UPDATE so two clerks working at once cannot break it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, false, func, select, true, update
+from sqlalchemy.exc import IntegrityError
+
+from ...domain.text import fold
+from ...extensions import db
+from ...i18n import format_local
+from ...models import Area, Attachment, BoxOpening, Case, SuggestionBox, Unit, User
+from ..errors import Forbidden, ServiceError, ValidationError
+from . import attachments
+from .submission import CaseInput, Submitted, submit_case
+
+BOX_CODE = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9]+)+$")
+MAX_OPENING_AGE = timedelta(days=30)
+MIN_WITNESSES = 2
+MAX_WITNESSES = 20
+MAX_LETTERS = 1000
+# A photo from a phone or a page from the office scanner.
+SCAN_TYPES_LABEL = "ảnh (JPEG, PNG, …) hoặc PDF"
+
+REGISTER_ROLES = frozenset({"admin", "coordinator"})
+CITYWIDE_ROLES = frozenset({"admin", "coordinator", "inspector"})
+# Who may record an opening, transcribe its letters and close it: the opener unit's clerks,
+# and the coordinator (the city desk) for any box.
+OPENER_ROLES = frozenset({"clerk", "coordinator"})
+
+
+class Conflict(ServiceError):
+    """The opening is not in a state that allows this (closed, or counts disagree)."""
+
+    status = 409
+    code = "conflict"
+
+
+# --- the register -----------------------------------------------------------------------
+
+
+@dataclass
+class BoxInput:
+    code: str
+    location: str
+    area_code: str
+    opener_unit_code: str | None = None  # None: the area's People's Committee
+
+
+def default_opener(area: Area) -> Unit | None:
+    """The People's Committee (UBND) of the box's ward or commune."""
+    return db.session.scalar(
+        select(Unit).where(Unit.area_id == area.id, Unit.function == "people_committee")
+    )
+
+
+def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
+    if actor.role not in REGISTER_ROLES:
+        raise Forbidden("Chỉ quản trị và Văn phòng HĐND-UBND được thêm hòm thư.")
+    errors: dict[str, str] = {}
+    code = (data.code or "").strip().upper()
+    if not code:
+        errors["code"] = "Vui lòng nhập mã hòm thư."
+    elif len(code) > 32 or not BOX_CODE.match(code):
+        errors["code"] = (
+            "Mã hòm thư gồm chữ in hoa và số, nối bằng dấu gạch ngang, tối đa 32 ký tự "
+            "(ví dụ HT-00688-01)."
+        )
+    elif db.session.scalar(select(SuggestionBox.id).where(SuggestionBox.code == code)):
+        errors["code"] = f"Mã hòm thư {code} đã có trong sổ."
+    location = " ".join((data.location or "").split())
+    if len(location) < 3:
+        errors["location"] = "Vui lòng ghi nơi đặt hòm thư (ví dụ: Nhà văn hóa tổ 5)."
+    elif len(location) > 300:
+        errors["location"] = "Nơi đặt dài quá 300 ký tự."
+    area = None
+    if data.area_code:
+        area = db.session.scalar(select(Area).where(Area.code == data.area_code, Area.active))
+    if area is None:
+        errors["area_code"] = "Vui lòng chọn xã, phường nơi đặt hòm thư."
+    opener = None
+    if data.opener_unit_code:
+        opener = db.session.scalar(
+            select(Unit).where(Unit.code == data.opener_unit_code, Unit.active)
+        )
+        if opener is None:
+            errors["opener_unit_code"] = "Đơn vị mở hòm thư không tồn tại."
+    elif area is not None:
+        opener = default_opener(area)
+        if opener is None:
+            errors["opener_unit_code"] = (
+                f"{area.name} chưa có UBND trong danh mục đơn vị; hãy chọn đơn vị mở hòm thư."
+            )
+    if errors:
+        raise ValidationError("Chưa thêm được hòm thư, vui lòng kiểm tra lại.", errors)
+    assert area is not None and opener is not None
+    box = SuggestionBox(
+        code=code, location=location, area=area, opener_unit=opener, active=True, created_at=now
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(box)
+    except IntegrityError:  # the same code added by someone else a moment ago
+        raise ValidationError(
+            "Chưa thêm được hòm thư, vui lòng kiểm tra lại.",
+            {"code": f"Mã hòm thư {code} đã có trong sổ."},
+        ) from None
+    return box
+
+
+def deactivate_box(box: SuggestionBox, *, actor: User, now: datetime) -> bool:
+    """Stop using a box: no new openings. Openings already recorded carry on. Returns
+    False when the box was already out of use."""
+    if actor.role not in REGISTER_ROLES:
+        raise Forbidden("Chỉ quản trị và Văn phòng HĐND-UBND được ngừng sử dụng hòm thư.")
+    result = db.session.execute(
+        update(SuggestionBox)
+        .where(SuggestionBox.id == box.id, SuggestionBox.active.is_(True))
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(box)
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def visible_boxes(user: User) -> Select[tuple[SuggestionBox]]:
+    """Clerks see the boxes their own unit opens; the city's offices see every box."""
+    if user.role in CITYWIDE_ROLES:
+        condition = true()
+    elif user.role == "clerk" and user.unit_id is not None:
+        condition = SuggestionBox.opener_unit_id == user.unit_id
+    else:
+        condition = false()
+    return select(SuggestionBox).where(condition).order_by(SuggestionBox.code)
+
+
+def can_see_box(user: User, box: SuggestionBox) -> bool:
+    if user.role in CITYWIDE_ROLES:
+        return True
+    return user.role == "clerk" and user.unit_id is not None and user.unit_id == box.opener_unit_id
+
+
+def can_open(user: User, box: SuggestionBox) -> bool:
+    """May ``user`` record openings of ``box``, transcribe their letters and close them?"""
+    if user.role == "coordinator":
+        return True
+    return user.role == "clerk" and user.unit_id is not None and user.unit_id == box.opener_unit_id
+
+
+def _require_opener(user: User, box: SuggestionBox) -> None:
+    if not can_open(user, box):
+        raise Forbidden(
+            "Chỉ cán bộ của đơn vị mở hòm thư này (hoặc Văn phòng HĐND-UBND) được thực hiện."
+        )
+
+
+# --- recording an opening ---------------------------------------------------------------
+
+
+def parse_witnesses(text: str | None) -> list[str]:
+    """The distinct names, one per line, in the order written. A name repeated with or
+    without diacritics ("Nguyễn Văn An" / "Nguyen Van An") counts once."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for line in (text or "").splitlines():
+        name = " ".join(line.split())
+        key = fold(name)
+        if name and key not in seen:
+            seen.add(key)
+            names.append(name)
+    return names
+
+
+def _opener_keys(actor: User) -> set[str]:
+    return {fold(n) for n in (actor.full_name, actor.display_name, actor.username) if n}
+
+
+def counted_witnesses(text: str | None, actor: User) -> list[str]:
+    """The witnesses who count towards the minimum: the opener himself does not."""
+    own = _opener_keys(actor)
+    return [n for n in parse_witnesses(text) if fold(n) not in own]
+
+
+@dataclass
+class OpeningInput:
+    opened_at: datetime | None
+    witnesses: str
+    letter_count: int | None
+    minutes: attachments.Upload | None
+    note: str = ""
+
+
+def is_scan(upload: attachments.Upload) -> bool:
+    """A photo or a scanned page: any image type, or PDF (as told by the content)."""
+    return upload.content_type.startswith("image/") or upload.content_type == "application/pdf"
+
+
+def opening_problems(
+    box: SuggestionBox, data: OpeningInput, *, actor: User, now: datetime
+) -> dict[str, str]:
+    """Everything wrong with an opening record, by field; empty when it may be written."""
+    errors: dict[str, str] = {}
+    if data.opened_at is None:
+        errors["opened_at"] = "Vui lòng nhập ngày giờ mở hòm thư (ví dụ 15/03/2024 08:30)."
+    elif data.opened_at.tzinfo is None:
+        errors["opened_at"] = "Thời điểm mở hòm thư phải có múi giờ."
+    elif data.opened_at > now:
+        errors["opened_at"] = "Thời điểm mở hòm thư không được ở tương lai."
+    elif data.opened_at < now - MAX_OPENING_AGE:
+        errors["opened_at"] = (
+            f"Chỉ ghi nhận lần mở trong vòng {MAX_OPENING_AGE.days} ngày trở lại "
+            f"(từ {format_local(now - MAX_OPENING_AGE)})."
+        )
+    elif db.session.scalar(
+        select(BoxOpening.id).where(
+            BoxOpening.box_id == box.id, BoxOpening.opened_at == data.opened_at
+        )
+    ):
+        errors["opened_at"] = (
+            f"Lần mở hòm thư {box.code} lúc {format_local(data.opened_at)} đã được ghi nhận."
+        )
+    names = parse_witnesses(data.witnesses)
+    counted = counted_witnesses(data.witnesses, actor)
+    if any(len(n) > 120 for n in names):
+        errors["witnesses"] = "Mỗi tên người chứng kiến tối đa 120 ký tự."
+    elif len(names) > MAX_WITNESSES:
+        errors["witnesses"] = f"Tối đa {MAX_WITNESSES} người chứng kiến."
+    elif len(counted) < MIN_WITNESSES:
+        errors["witnesses"] = (
+            f"Cần ít nhất {MIN_WITNESSES} người chứng kiến khác nhau, mỗi dòng một người, "
+            f"không kể người mở hòm thư (mới có {len(counted)})."
+        )
+    if data.letter_count is None:
+        errors["letter_count"] = "Vui lòng nhập số thư trong hòm (0 nếu không có thư)."
+    elif not 0 <= data.letter_count <= MAX_LETTERS:
+        errors["letter_count"] = f"Số thư phải từ 0 đến {MAX_LETTERS}."
+    if data.minutes is None:
+        errors["minutes"] = "Vui lòng đính kèm ảnh chụp hoặc bản quét biên bản mở hòm thư."
+    elif not is_scan(data.minutes):
+        errors["minutes"] = f"Biên bản phải là {SCAN_TYPES_LABEL}."
+    if len(data.note or "") > 2000:
+        errors["note"] = "Ghi chú dài quá 2.000 ký tự."
+    return errors
+
+
+def record_opening(
+    box: SuggestionBox, data: OpeningInput, *, actor: User, now: datetime
+) -> BoxOpening:
+    """Write the opening and its minutes, or nothing at all."""
+    _require_opener(actor, box)
+    if not box.active:
+        raise Conflict(f"Hòm thư {box.code} đã ngừng sử dụng; không ghi nhận lần mở mới.")
+    errors = opening_problems(box, data, actor=actor, now=now)
+    if errors:
+        raise ValidationError("Chưa ghi nhận được lần mở hòm thư, vui lòng kiểm tra lại.", errors)
+    assert data.opened_at is not None and data.letter_count is not None
+    assert data.minutes is not None
+    opening = BoxOpening(
+        box=box,
+        opened_at=data.opened_at,
+        opened_by_id=actor.id,
+        witnesses="\n".join(counted_witnesses(data.witnesses, actor)),
+        letter_count=data.letter_count,
+        note=(data.note or "").strip(),
+        status="open",
+        created_at=now,
+    )
+    db.session.add(opening)
+    db.session.flush()
+    attachments.store_upload(
+        data.minutes, box_opening=opening, purpose="minutes", actor=actor, now=now
+    )
+    return opening
+
+
+def visible_openings(user: User, box: SuggestionBox) -> list[BoxOpening]:
+    if not can_see_box(user, box):
+        return []
+    return list(
+        db.session.scalars(
+            select(BoxOpening)
+            .where(BoxOpening.box_id == box.id)
+            .order_by(BoxOpening.opened_at.desc(), BoxOpening.id.desc())
+        )
+    )
+
+
+def minutes_of(opening: BoxOpening) -> list[Attachment]:
+    return list(
+        db.session.scalars(
+            select(Attachment)
+            .where(Attachment.box_opening_id == opening.id, Attachment.purpose == "minutes")
+            .order_by(Attachment.id)
+        )
+    )
+
+
+# --- transcription ----------------------------------------------------------------------
+
+
+def transcribed_count(opening_id: int) -> int:
+    return (
+        db.session.scalar(select(func.count(Case.id)).where(Case.box_opening_id == opening_id)) or 0
+    )
+
+
+def transcribed_counts(opening_ids: list[int]) -> dict[int, int]:
+    if not opening_ids:
+        return {}
+    rows = db.session.execute(
+        select(Case.box_opening_id, func.count(Case.id))
+        .where(Case.box_opening_id.in_(opening_ids))
+        .group_by(Case.box_opening_id)
+    ).all()
+    return {opening_id: count for opening_id, count in rows if opening_id is not None}
+
+
+def transcribed_cases(opening: BoxOpening) -> list[Case]:
+    return list(
+        db.session.scalars(select(Case).where(Case.box_opening_id == opening.id).order_by(Case.id))
+    )
+
+
+def _claim_open(opening: BoxOpening) -> None:
+    """Lock the opening row while it is still open, or refuse.
+
+    A no-op conditional UPDATE: it takes the row lock that ``close_opening``'s UPDATE
+    needs, so a close and a transcription running at once are serialised on PostgreSQL
+    (on SQLite, BEGIN IMMEDIATE already serialises writers). Whichever comes second sees
+    the first one's result."""
+    result = db.session.execute(
+        update(BoxOpening)
+        .where(BoxOpening.id == opening.id, BoxOpening.status == "open")
+        .values(status="open")
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.refresh(opening)
+        raise Conflict(
+            f"Lần mở hòm thư này đã đóng lúc {format_local(opening.closed_at)}; "
+            "không nhập thêm thư được."
+        )
+
+
+def transcribe_letter(
+    opening: BoxOpening, data: CaseInput, *, actor: User, now: datetime
+) -> Submitted:
+    """One letter becomes one case: channel box, received when the box was opened, its
+    scan attached (purpose letter_scan), optionally linked to a case it repeats."""
+    _require_opener(actor, opening.box)
+    _claim_open(opening)
+    if not data.uploads:
+        raise ValidationError(
+            "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư.",
+            {"uploads": "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư."},
+        )
+    if not all(is_scan(u) for u in data.uploads):
+        raise ValidationError(
+            f"Bản quét thư phải là {SCAN_TYPES_LABEL}.",
+            {"uploads": f"Bản quét thư phải là {SCAN_TYPES_LABEL}."},
+        )
+    letter = replace(
+        data,
+        channel="box",
+        received_at=opening.opened_at,
+        box_opening_id=opening.id,
+        external_ref=None,
+    )
+    return submit_case(letter, actor=actor, now=now)
+
+
+# --- closing ----------------------------------------------------------------------------
+
+
+def _count_problem(letter_count: int, count: int) -> str:
+    if count < letter_count:
+        return (
+            f"Chưa đóng được: biên bản ghi {letter_count} thư nhưng mới nhập {count} hồ sơ, "
+            f"còn thiếu {letter_count - count} thư."
+        )
+    return (
+        f"Chưa đóng được: biên bản ghi {letter_count} thư nhưng đã nhập {count} hồ sơ, "
+        f"thừa {count - letter_count} hồ sơ so với biên bản."
+    )
+
+
+def close_opening(opening: BoxOpening, *, actor: User, now: datetime) -> BoxOpening:
+    """Close when, and only when, every letter of the minutes is a case.
+
+    The rule lives in one conditional UPDATE (status still open, letter count equal to the
+    cases counted in the same statement) and its rowcount. On PostgreSQL the count in the
+    statement is taken at its start: a transcription holding the row lock (see
+    ``_claim_open``) commits before this UPDATE proceeds, so the count is taken again
+    afterwards, under the lock this UPDATE now holds, and a difference undoes the close."""
+    _require_opener(actor, opening.box)
+    counted = select(func.count(Case.id)).where(Case.box_opening_id == opening.id).scalar_subquery()
+    result = db.session.execute(
+        update(BoxOpening)
+        .where(
+            BoxOpening.id == opening.id,
+            BoxOpening.status == "open",
+            BoxOpening.letter_count == counted,
+        )
+        .values(status="closed", closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    count = transcribed_count(opening.id)
+    db.session.refresh(opening)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        if opening.status == "closed":
+            raise Conflict(f"Lần mở hòm thư này đã đóng lúc {format_local(opening.closed_at)}.")
+        raise Conflict(_count_problem(opening.letter_count, count))
+    if count != opening.letter_count:
+        raise Conflict(_count_problem(opening.letter_count, count))
+    return opening

@@ -1,0 +1,391 @@
+"""Batch import of the entries the provincial 1022 system forwards to the city, as CSV.
+
+The file format (also in README.md, "Importing 1022 batches"):
+
+- UTF-8 text (a UTF-8 byte-order mark is accepted), comma-separated, standard CSV quoting
+  (a field holding a comma, a quote or a line break is written in double quotes); a header
+  row is required and names the columns, in any order and any letter case:
+
+  ``ticket`` (required), ``received_at`` (required), ``kind`` (required), ``subject``
+  (required), ``body`` (required), ``category_code``, ``area_code``, ``address``,
+  ``caller_name``, ``caller_phone``, ``caller_email``, ``anonymous``.
+
+- Other columns are ignored and listed in the report; a missing required column refuses the
+  whole file.
+
+Every row goes through :func:`feedback.services.intake.submission.submit_case` on the ``hotline``
+channel with the ticket number as ``external_ref``, so a ticket already imported (in an
+earlier batch, or entered through the API) is reported as "already present" and never
+becomes a second case. A bad row is reported with its physical line number in the file
+(the header is line 1) and the reasons, in Vietnamese, while the good rows go in.
+
+The service never commits: the caller's unit of work commits the cases and the batch row
+together, or, if anything unexpected fails mid-way, rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ...domain.calendar import LOCAL_TZ
+from ...domain.text import fold
+from ...extensions import db
+from ...models import ImportBatch, User
+from ..errors import ValidationError
+from .submission import CaseInput, Reporter, submit_case, validate
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 5000
+
+REQUIRED_COLUMNS = ("ticket", "received_at", "kind", "subject", "body")
+OPTIONAL_COLUMNS = (
+    "category_code",
+    "area_code",
+    "address",
+    "caller_name",
+    "caller_phone",
+    "caller_email",
+    "anonymous",
+)
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+# Kinds by their code or their Vietnamese label, folded (no case, no diacritics).
+KINDS = {
+    "feedback": "feedback",
+    "petition": "petition",
+    "suggestion": "suggestion",
+    "complaint": "complaint",
+    "denunciation": "denunciation",
+    "phan anh": "feedback",
+    "kien nghi": "petition",
+    "gop y": "suggestion",
+    "khieu nai": "complaint",
+    "to cao": "denunciation",
+}
+_YES = frozenset({"1", "co", "true"})
+_NO = frozenset({"0", "khong", "false", ""})
+
+# The service's field names → the CSV's column names, so a reason names what to fix.
+FIELD_TO_COLUMN = {
+    "external_ref": "ticket",
+    "reporter.name": "caller_name",
+    "reporter.phone": "caller_phone",
+    "reporter.email": "caller_email",
+}
+
+_VN_DATETIME = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_XLSX_MAGIC = b"PK\x03\x04"
+# The csv module's complaints, in words an operator can act on.
+_CSV_ERRORS = {
+    "unexpected end of data": "thiếu dấu ngoặc kép đóng",
+    "expected after": "sau dấu ngoặc kép đóng phải là dấu phẩy hoặc hết dòng",
+    "field larger than field limit": "có ô quá dài (thường do thiếu dấu ngoặc kép đóng)",
+}
+
+BAD_DATE = (
+    "Thời điểm tiếp nhận không đúng định dạng: dùng ISO 8601 (2024-02-05T08:30, "
+    "2024-02-05T08:30:00+07:00) hoặc dd/mm/yyyy HH:MM (05/02/2024 08:30)."
+)
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict[str, str]
+    cells: int  # how many cells the record has
+    width: int  # how many columns the header has
+
+
+@dataclass
+class _Report:
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rejected": self.rejected,
+            "already_present": self.already_present,
+            "imported": self.imported,
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+def parse_received_at(text: str) -> datetime:
+    """A moment in one of the accepted spellings, as aware UTC. A time without an offset is
+    local time (Asia/Ho_Chi_Minh). Raises ``ValueError`` with the Vietnamese reason."""
+    text = text.strip()
+    if not text:
+        raise ValueError("Thiếu thời điểm tiếp nhận.")
+    match = _VN_DATETIME.match(text)
+    try:
+        if match:
+            day, month, year, hour, minute, second = match.groups()
+            moment = datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second or 0)
+            )
+        elif _ISO_DATETIME.match(text):
+            moment = datetime.fromisoformat(text)
+        else:
+            raise ValueError(BAD_DATE)
+    except ValueError:
+        raise ValueError(BAD_DATE) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    return moment.astimezone(UTC)
+
+
+def parse_kind(text: str) -> str:
+    folded = fold(text)
+    if not folded:
+        raise ValueError("Thiếu loại hồ sơ.")
+    kind = KINDS.get(folded)
+    if kind is None:
+        raise ValueError(
+            f"Loại hồ sơ «{text.strip()[:40]}» không hợp lệ: dùng Phản ánh, Kiến nghị, Góp ý, "
+            "Khiếu nại, Tố cáo (hoặc feedback, petition, suggestion, complaint, denunciation)."
+        )
+    return kind
+
+
+def parse_anonymous(text: str) -> bool:
+    folded = fold(text)
+    if folded in _YES:
+        return True
+    if folded in _NO:
+        return False
+    raise ValueError("Cột ẩn danh chỉ nhận 1/0, có/không hoặc true/false.")
+
+
+def _area_code(text: str) -> str | None:
+    text = text.strip()
+    # Spreadsheets drop the leading zeros of "00697"; area codes are five digits.
+    if text.isdigit() and len(text) < 5:
+        text = text.zfill(5)
+    return text or None
+
+
+def _decode(data: bytes) -> str:
+    if not data:
+        raise ValidationError("Tệp trống.", {"file": "Tệp trống."})
+    if len(data) > MAX_BYTES:
+        message = f"Tệp lớn hơn {MAX_BYTES // (1024 * 1024)} MB; hãy chia thành nhiều tệp nhỏ hơn."
+        raise ValidationError(message, {"file": message})
+    if data.startswith(_XLSX_MAGIC):
+        message = (
+            "Đây là tệp Excel, không phải tệp CSV. Trong Excel, chọn Lưu thành → "
+            "«CSV UTF-8 (phân tách bằng dấu phẩy)» rồi tải lên tệp đó."
+        )
+        raise ValidationError(message, {"file": message})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        message = (
+            f"Tệp không phải văn bản UTF-8 (byte không hợp lệ ở dòng {line}). Hãy lưu tệp "
+            "dưới dạng CSV mã hóa UTF-8; các bảng mã cũ như Windows-1258 hay TCVN3 không "
+            "được chấp nhận."
+        )
+        raise ValidationError(message, {"file": message}) from None
+    if "\x00" in text:
+        message = "Tệp chứa ký tự NUL: đây không phải tệp CSV dạng văn bản."
+        raise ValidationError(message, {"file": message})
+    return text
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(physical line where the record starts, cells) for every non-blank record."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = str(exc)
+            for needle, vietnamese in _CSV_ERRORS.items():
+                if needle in reason:
+                    reason = vietnamese
+                    break
+            message = (
+                f"Tệp CSV hỏng ở dòng {start}: {reason}. Kiểm tra dấu ngoặc kép của ô bắt đầu "
+                "ở dòng này."
+            )
+            raise ValidationError(message, {"file": message}) from None
+        if any(c.strip() for c in cells):
+            yield start, cells
+        start = reader.line_num + 1
+
+
+def _read(text: str) -> tuple[list[_Row], list[str]]:
+    """Check the header and split the file into rows; refuse the file as a whole when the
+    header or the size is wrong. Nothing is written here."""
+    records = _records(text)
+    first = next(records, None)
+    if first is None:
+        message = "Tệp không có dòng tiêu đề (tên các cột)."
+        raise ValidationError(message, {"file": message})
+    _, header = first
+    names = [h.strip().lower() for h in header]
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            message = f"Cột «{name}» xuất hiện hai lần ở dòng tiêu đề."
+            raise ValidationError(message, {"file": message})
+        seen.add(name)
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    if missing:
+        message = (
+            "Tệp thiếu cột bắt buộc: "
+            + ", ".join(missing)
+            + ". Dòng đầu tiên phải là tên các cột, ví dụ: "
+            + ",".join(COLUMNS)
+            + "."
+        )
+        raise ValidationError(message, {"file": message})
+    ignored = [
+        header[i].strip() or f"(cột thứ {i + 1} không có tên)"
+        for i, name in enumerate(names)
+        if name not in COLUMNS
+    ]
+    rows: list[_Row] = []
+    for line, cells in records:
+        if len(rows) >= MAX_ROWS:
+            limit = f"{MAX_ROWS:,}".replace(",", ".")  # Vietnamese thousands separator
+            message = (
+                f"Tệp có hơn {limit} dòng dữ liệu (dòng {line} vượt giới hạn); "
+                "hãy chia thành nhiều tệp nhỏ hơn."
+            )
+            raise ValidationError(message, {"file": message})
+        values = {
+            name: cells[i].strip() if i < len(cells) else ""
+            for i, name in enumerate(names)
+            if name in COLUMNS
+        }
+        rows.append(_Row(line, values, len(cells), len(names)))
+    return rows, ignored
+
+
+def _errors_of(exc: ValidationError) -> dict[str, str]:
+    if not exc.fields:
+        return {"row": exc.message}
+    return {FIELD_TO_COLUMN.get(k, k): v for k, v in exc.fields.items()}
+
+
+def _row_input(row: _Row) -> tuple[CaseInput, dict[str, str]]:
+    """The intake input for one row, and the problems found while parsing it."""
+    v = row.values
+    errors: dict[str, str] = {}
+    if row.cells != row.width:
+        errors["row"] = (
+            f"Dòng có {row.cells} ô nhưng dòng tiêu đề có {row.width} cột; ô chứa dấu phẩy, "
+            "dấu ngoặc kép hoặc xuống dòng phải được đặt trong ngoặc kép."
+        )
+    ticket = v.get("ticket", "")
+    if not ticket:
+        errors["ticket"] = "Thiếu số phiếu 1022."
+    received_at = None
+    try:
+        received_at = parse_received_at(v.get("received_at", ""))
+    except ValueError as exc:
+        errors["received_at"] = str(exc)
+    kind = "feedback"  # a stand-in, so the other checks still run and report every problem
+    try:
+        kind = parse_kind(v.get("kind", ""))
+    except ValueError as exc:
+        errors["kind"] = str(exc)
+    anonymous = False
+    try:
+        anonymous = parse_anonymous(v.get("anonymous", ""))
+    except ValueError as exc:
+        errors["anonymous"] = str(exc)
+    data = CaseInput(
+        kind=kind,
+        subject=v.get("subject", ""),
+        body=v.get("body", ""),
+        category_code=v.get("category_code") or None,
+        area_code=_area_code(v.get("area_code", "")),
+        address=v.get("address") or None,
+        reporter=Reporter(
+            name=v.get("caller_name") or None,
+            phone=v.get("caller_phone") or None,
+            email=v.get("caller_email") or None,
+            anonymous=anonymous,
+        ),
+        channel="hotline",
+        received_at=received_at,
+        external_ref=ticket or None,
+    )
+    return data, errors
+
+
+def import_1022(data: bytes, filename: str, *, actor: User | None, now: datetime) -> ImportBatch:
+    """Import one CSV batch; returns the flushed (not committed) ``ImportBatch``.
+
+    Raises :class:`ValidationError` (nothing written) when the file as a whole is unusable:
+    empty, too big, not UTF-8, not CSV, without a required column, or with too many rows."""
+    text = _decode(data)
+    rows, ignored = _read(text)
+    report = _Report(ignored_columns=ignored)
+    first_line_of: dict[str, int] = {}
+    for row in rows:
+        case_input, errors = _row_input(row)
+        ticket = case_input.external_ref
+        if ticket is not None:
+            if ticket in first_line_of:
+                errors["ticket"] = (
+                    f"Số phiếu {ticket} trùng với dòng {first_line_of[ticket]} của cùng tệp."
+                )
+            else:
+                first_line_of[ticket] = row.line
+        if errors:
+            # Report the intake's own objections too, so one pass shows everything to fix.
+            try:
+                validate(case_input, now)
+            except ValidationError as exc:
+                for key, message in _errors_of(exc).items():
+                    errors.setdefault(key, message)
+            report.rejected.append({"line": row.line, "ticket": ticket, "errors": errors})
+            continue
+        try:
+            result = submit_case(case_input, actor=actor, now=now)
+        except ValidationError as exc:
+            report.rejected.append({"line": row.line, "ticket": ticket, "errors": _errors_of(exc)})
+            continue
+        if result.created:
+            report.imported.append(result.case.code)
+        else:
+            report.already_present.append(result.case.external_ref or ticket or "")
+    batch = ImportBatch(
+        filename=(filename or "1022.csv").replace("\\", "/").rsplit("/", 1)[-1][:255],
+        sha256=hashlib.sha256(data).hexdigest(),
+        uploaded_by_id=actor.id if actor else None,
+        created_at=now,
+        imported=len(report.imported),
+        already_present=len(report.already_present),
+        rejected=len(report.rejected),
+        report=report.as_json(),
+    )
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def summary(batch: ImportBatch) -> dict[str, Any]:
+    """What the CLI prints: the counts and the rejected line numbers."""
+    return {
+        "imported": batch.imported,
+        "already_present": batch.already_present,
+        "rejected": batch.rejected,
+        "rejected_lines": [r["line"] for r in batch.report.get("rejected", [])],
+    }

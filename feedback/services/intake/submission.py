@@ -1,0 +1,343 @@
+"""Intake: turning what a citizen said, on any channel, into a routed case with deadlines."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from ...domain.permissions import CONFIDENTIAL_KINDS
+from ...domain.states import Status
+from ...domain.text import fold
+from ...extensions import db
+from ...i18n import format_local_long
+from ...models import CASE_KINDS, CHANNELS, Area, Case, CaseEvent, Category, Unit, User
+from ..errors import ValidationError
+from ..reference import cache as reference_cache
+from ..reference.cache import Reference
+from ..reference.policies import deadlines_for, route
+from ..sla.notify import tell_citizen
+from .attachments import Upload, store_upload
+from .identity import Identity, seal
+
+KIND_LABELS = {
+    "feedback": "Phản ánh",
+    "petition": "Kiến nghị",
+    "suggestion": "Góp ý",
+    "complaint": "Khiếu nại",
+    "denunciation": "Tố cáo",
+}
+CHANNEL_LABELS = {
+    "web": "Cổng trực tuyến",
+    "hotline": "Tổng đài 1022",
+    "box": "Hòm thư góp ý",
+    "api": "Kết nối API",
+    "email": "Thư điện tử",
+    "in_person": "Trực tiếp",
+}
+# Crockford's alphabet: no I, L, O, U, so a key read aloud or copied by hand survives.
+_KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CLOCK_SKEW = timedelta(minutes=2)
+_PHONE = re.compile(r"^\+?[0-9 .\-]{8,15}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # below space, but tab, CR, LF
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class Reporter:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    anonymous: bool = False
+
+
+@dataclass
+class CaseInput:
+    kind: str
+    subject: str
+    body: str
+    category_code: str | None = None
+    area_code: str | None = None
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    reporter: Reporter = field(default_factory=Reporter)
+    channel: str = "web"
+    received_at: datetime | None = None
+    external_ref: str | None = None
+    box_opening_id: int | None = None
+    uploads: Sequence[Upload] = ()
+    link_to: str | None = None  # a staff member's "same matter as" this case code
+
+
+@dataclass
+class Submitted:
+    case: Case
+    access_key: str | None  # None when an existing case was returned (idempotent replay)
+    created: bool
+
+
+def new_access_key() -> str:
+    # 80 random bits, five per character: uniform over the alphabet, one call to the OS.
+    bits = int.from_bytes(secrets.token_bytes(10), "big")
+    raw = "".join(_KEY_ALPHABET[(bits >> (5 * i)) & 31] for i in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def normalise_access_key(key: str) -> str:
+    cleaned = re.sub(r"[\s\-]", "", key or "").upper()
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
+    return "-".join(cleaned[i : i + 4] for i in range(0, len(cleaned), 4))
+
+
+def hash_access_key(key: str) -> str:
+    return hashlib.sha256(normalise_access_key(key).encode()).hexdigest()
+
+
+def access_key_matches(case: Case, key: str) -> bool:
+    return hmac.compare_digest(case.access_key_hash, hash_access_key(key))
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def validate(
+    data: CaseInput, now: datetime, ref: Reference | None = None
+) -> tuple[Category | None, Area | None]:
+    """Check everything before anything is written; collect every problem at once."""
+    errors: dict[str, str] = {}
+    texts = {
+        "subject": data.subject,
+        "body": data.body,
+        "address": data.address,
+        "external_ref": data.external_ref,
+        "reporter.name": data.reporter.name,
+        "reporter.phone": data.reporter.phone,
+        "reporter.email": data.reporter.email,
+    }
+    for name, value in texts.items():
+        if value and _CONTROL.search(value):
+            errors[name] = "Có ký tự điều khiển không hợp lệ."
+    if data.kind not in CASE_KINDS:
+        errors["kind"] = "Loại hồ sơ không hợp lệ."
+    if data.channel not in CHANNELS:
+        errors["channel"] = "Kênh tiếp nhận không hợp lệ."
+    subject = (data.subject or "").strip()
+    if len(subject) < 5:
+        errors["subject"] = "Tiêu đề cần ít nhất 5 ký tự."
+    elif len(subject) > 200:
+        errors["subject"] = "Tiêu đề dài quá 200 ký tự."
+    body = (data.body or "").strip()
+    if len(body) < 10:
+        errors["body"] = "Nội dung cần ít nhất 10 ký tự để cơ quan hiểu và xử lý được."
+    elif len(body) > 10000:
+        errors["body"] = "Nội dung dài quá 10.000 ký tự."
+    if data.address and len(data.address) > 300:
+        errors["address"] = "Địa chỉ dài quá 300 ký tự."
+    category = area = None
+    if data.category_code or data.area_code:
+        ref = ref or reference_cache.current()
+    if data.category_code:
+        row = ref.categories.get(data.category_code) if ref else None
+        if row is None:
+            errors["category_code"] = "Lĩnh vực không tồn tại."
+        else:
+            category = reference_cache.attach(Category, row)
+    if data.area_code:
+        row = ref.active_areas.get(data.area_code) if ref else None
+        if row is None:
+            errors["area_code"] = "Xã, phường không tồn tại."
+        else:
+            area = reference_cache.attach(Area, row)
+    if data.lat is not None and not -90 <= data.lat <= 90:
+        errors["lat"] = "Vĩ độ phải nằm trong khoảng -90 đến 90."
+    if data.lon is not None and not -180 <= data.lon <= 180:
+        errors["lon"] = "Kinh độ phải nằm trong khoảng -180 đến 180."
+    rep = data.reporter
+    if not rep.anonymous:
+        # Online a name is asked for; a caller or a letter may give only a phone number.
+        if not _clean(rep.name) and data.channel in {"web", "api"}:
+            errors["reporter.name"] = "Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh."
+        # Online and by phone we need a way to answer; a letter may carry only a name and
+        # the address on its envelope.
+        if data.channel != "box" and not _clean(rep.phone) and not _clean(rep.email):
+            errors["reporter.phone"] = (
+                "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
+                "hoặc chọn gửi ẩn danh."
+            )
+        if _clean(rep.phone) and not _PHONE.match(rep.phone or ""):
+            errors["reporter.phone"] = "Số điện thoại không hợp lệ (8–15 chữ số)."
+        if len(rep.email or "") > 200:
+            errors["reporter.email"] = "Địa chỉ thư điện tử dài quá 200 ký tự."
+        elif _clean(rep.email) and not _EMAIL.match((rep.email or "").strip()):
+            errors["reporter.email"] = "Địa chỉ thư điện tử không hợp lệ."
+        if rep.name and len(rep.name) > 120:
+            errors["reporter.name"] = "Họ tên dài quá 120 ký tự."
+    if data.received_at is not None:
+        if data.received_at.tzinfo is None:
+            errors["received_at"] = "Thời điểm tiếp nhận phải có múi giờ."
+        elif data.received_at > now + CLOCK_SKEW:
+            errors["received_at"] = "Thời điểm tiếp nhận không được ở tương lai."
+    if data.external_ref is not None and not (0 < len(data.external_ref.strip()) <= 64):
+        errors["external_ref"] = "Mã tham chiếu ngoài phải có từ 1 đến 64 ký tự."
+    if errors:
+        raise ValidationError("Thông tin chưa hợp lệ, vui lòng kiểm tra lại.", errors)
+    return category, area
+
+
+# Plain SQL that SQLite (3.35+) and PostgreSQL both speak, so SQLAlchemy caches its
+# compiled form: the dialects' insert().on_conflict_do_update() has no cache key and was
+# compiled afresh on every submission.
+_NEXT_NUMBER = text(
+    "INSERT INTO case_counters (year, last) VALUES (:year, 1) "
+    "ON CONFLICT (year) DO UPDATE SET last = case_counters.last + 1 RETURNING last"
+)
+
+
+def next_case_code(now: datetime, ref: Reference) -> str:
+    """HG-2026-000123: city prefix, year, a per-year sequence taken atomically."""
+    year = now.year
+    number = db.session.connection().execute(_NEXT_NUMBER, {"year": year}).scalar_one()
+    city = ref.setting("city_code", "HG")
+    return f"{city}-{year}-{number:06d}"
+
+
+def _existing(channel: str, external_ref: str | None) -> Case | None:
+    if external_ref is None:
+        return None
+    return db.session.scalar(
+        select(Case).where(Case.channel == channel, Case.external_ref == external_ref)
+    )
+
+
+def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submitted:
+    """Create, route and time a case in one transaction, with its first event and the
+    receipt message to the citizen. Replaying the same (channel, external_ref) returns the
+    case already made."""
+    if data.external_ref is not None:
+        data.external_ref = data.external_ref.strip()
+    # One reading of the reference data (category, area, rules, units, settings, policy,
+    # calendar) for the whole submission: see feedback.services.reference.cache.
+    ref = reference_cache.current()
+    category, area = validate(data, now, ref)
+    found = _existing(data.channel, data.external_ref)
+    if found is not None:
+        return Submitted(found, None, created=False)
+
+    # A sender whose clock runs a little fast is believed up to CLOCK_SKEW, then clamped:
+    # a case is never received after it was entered.
+    received_at = min(data.received_at or now, now)
+    routed = route(category, area, ref)
+    deadlines = deadlines_for(data.kind, received_at, ref)
+    handling_row = ref.units.get(routed.handling_unit_code)
+    lead_row = ref.units.get(routed.lead_unit_code) if routed.lead_unit_code else None
+    if handling_row is None:
+        raise ValidationError("Chưa nạp dữ liệu đơn vị; hãy chạy lệnh seed.")
+    handling = reference_cache.attach(Unit, handling_row)
+    lead = reference_cache.attach(Unit, lead_row) if lead_row is not None else None
+    rep = data.reporter
+    identity = Identity(
+        None if rep.anonymous else _clean(rep.name),
+        None if rep.anonymous else _clean(rep.phone),
+        None if rep.anonymous else _clean(rep.email),
+    )
+    # A denouncer's identity is never stored in clear text (see services.identity).
+    confidential = data.kind in CONFIDENTIAL_KINDS
+    shown = Identity() if confidential else identity
+    key = new_access_key()
+    case = Case(
+        code=next_case_code(now, ref),
+        access_key_hash=hash_access_key(key),
+        kind=data.kind,
+        status=Status.RECEIVED.value,
+        channel=data.channel,
+        external_ref=data.external_ref,
+        subject=data.subject.strip(),
+        body=data.body.strip(),
+        category=category,
+        area=area,
+        address=_clean(data.address),
+        lat=data.lat,
+        lon=data.lon,
+        anonymous=rep.anonymous,
+        reporter_name=shown.name,
+        reporter_phone=shown.phone,
+        reporter_email=shown.email,
+        identity_sealed=seal(identity) if confidential else None,
+        handling_unit=handling,
+        lead_unit=lead,
+        needs_triage=routed.needs_triage,
+        routing_reason=routed.reason,
+        received_at=received_at,
+        box_opening_id=data.box_opening_id,
+        next_sla_check_at=now,
+        search_text=fold(" ".join(p for p in (data.subject, data.body, data.address or "") if p)),
+        ack_due_at=deadlines.ack_due_at,
+        response_due_at=deadlines.response_due_at,
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+        updated_at=now,
+    )
+    receipt = (
+        f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
+        f"với mã hồ sơ {case.code}. Cơ quan sẽ phản hồi việc tiếp nhận trước "
+        f"{format_local_long(case.ack_due_at)}."
+    )
+    # A savepoint, so a lost race on (channel, external_ref) undoes only this case, not the
+    # caller's other work (a CSV batch keeps its good rows), and so do refused files or a
+    # refused link. Without any of them nothing in here can fail but the database itself,
+    # and then the caller's whole transaction is rolled back anyway: no savepoint needed.
+    guarded = data.external_ref is not None or bool(data.uploads) or bool(data.link_to)
+    try:
+        with db.session.begin_nested() if guarded else nullcontext():
+            db.session.add(case)
+            db.session.add(_submit_event(case, actor, now, handling, lead, routed.reason))
+            db.session.flush()
+            tell_citizen(case, kind="receipt", reason="submit", text=receipt, now=now)
+            for upload in data.uploads:
+                purpose = "letter_scan" if data.channel == "box" else "evidence"
+                store_upload(upload, case=case, purpose=purpose, actor=actor, now=now)
+            if data.link_to and actor is not None:
+                from .duplicates import link_cases
+
+                link_cases(case, data.link_to, actor=actor, now=now)
+    except IntegrityError:
+        if not guarded:
+            raise
+        found = _existing(data.channel, data.external_ref)
+        if found is None:
+            raise
+        return Submitted(found, None, created=False)
+    return Submitted(case, key, created=True)
+
+
+def _submit_event(
+    case: Case, actor: User | None, now: datetime, handling: Unit, lead: Unit | None, reason: str
+) -> CaseEvent:
+    return CaseEvent(
+        case=case,
+        at=now,
+        actor_id=actor.id if actor else None,
+        actor_label=actor.display_name if actor else "Người dân",
+        action="submit",
+        from_status=None,
+        to_status=Status.RECEIVED.value,
+        public=True,
+        note=f"Tiếp nhận qua {CHANNEL_LABELS[case.channel].lower()}.",
+        data={
+            "handling_unit": handling.code,
+            "lead_unit": lead.code if lead else None,
+            "needs_triage": case.needs_triage,
+            "routing_reason": reason,
+        },
+    )

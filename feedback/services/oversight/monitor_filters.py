@@ -1,0 +1,130 @@
+"""The breach monitor's filters and paging, checked once for the page, the API and the
+dashboard (whose figures the same filters narrow)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ...api.inputs import CODE
+from ...extensions import db
+from ...models import CASE_KINDS, CHANNELS, Area, Case, Category, Unit
+from ..errors import ValidationError
+
+OVERDUE, AT_RISK, ALL = "overdue", "at_risk", "all"
+STATES = (OVERDUE, AT_RISK, ALL)
+STATE_LABELS = {OVERDUE: "Quá hạn", AT_RISK: "Sắp đến hạn", ALL: "Tất cả"}
+FILTERS = ("unit", "kind", "channel", "area", "category", "state")
+PAGING = ("page", "per_page")
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000
+_DIGITS = re.compile(r"[0-9]{1,7}")
+
+_REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
+    ("unit", Unit, "Không có đơn vị mã này."),
+    ("area", Area, "Không có xã, phường mã này."),
+    ("category", Category, "Không có lĩnh vực mã này."),
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A checked set of filters; the same ones narrow the dashboard's figures."""
+
+    unit: Unit | None = None
+    kind: str | None = None
+    channel: str | None = None
+    area: Area | None = None
+    category: Category | None = None
+    state: str = ALL
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """On ``Case`` columns only, so ``figures.summarise(where=...)`` can take them."""
+        found: list[ColumnElement[bool]] = []
+        for column, row in (
+            (Case.handling_unit_id, self.unit),
+            (Case.area_id, self.area),
+            (Case.category_id, self.category),
+        ):
+            if row is not None:
+                found.append(column == row.id)
+        if self.kind is not None:
+            found.append(Case.kind == self.kind)
+        if self.channel is not None:
+            found.append(Case.channel == self.channel)
+        return found
+
+    def params(self, *, state: bool = True) -> dict[str, str]:
+        """The filters as query parameters (for links that keep them)."""
+        found = {
+            name: row.code
+            for name, row in (("unit", self.unit), ("area", self.area), ("category", self.category))
+            if row is not None
+        }
+        found.update({k: v for k, v in (("kind", self.kind), ("channel", self.channel)) if v})
+        if state and self.state != ALL:
+            found["state"] = self.state
+        return found
+
+
+def parse_filters(args: Mapping[str, str]) -> Filters:
+    """Check the known parameters (others are ignored); every bad one is named at once."""
+    given = {name: (args.get(name) or "").strip() for name in FILTERS}
+    errors: dict[str, str] = {}
+    found: dict[str, Any] = {}
+    for name, model, message in _REFERENCES:
+        if given[name]:
+            # Only a well-formed code is looked up: PostgreSQL refuses NUL bytes outright.
+            code = given[name][:32]
+            row = (
+                db.session.scalar(select(model).where(model.code == code))
+                if CODE.fullmatch(code.upper())
+                else None
+            )
+            if row is None:
+                errors[name] = message
+            found[name] = row
+    for name, allowed in (("kind", CASE_KINDS), ("channel", CHANNELS), ("state", STATES)):
+        if given[name]:
+            if given[name] in allowed:
+                found[name] = given[name]
+            else:
+                errors[name] = f"Giá trị phải là một trong: {', '.join(allowed)}."
+    if errors:
+        raise ValidationError("Bộ lọc không hợp lệ.", errors)
+    return Filters(**found)
+
+
+def _int_param(
+    args: Mapping[str, str], name: str, default: int, high: int, errors: dict[str, str]
+) -> int:
+    text = (args.get(name) or "").strip()
+    if not text:
+        return default
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= high:
+        errors[name] = f"Phải là số nguyên từ 1 đến {high}."
+        return default
+    return int(text)
+
+
+def parse_request(
+    args: Mapping[str, str], *, default_per_page: int = DEFAULT_PER_PAGE
+) -> tuple[Filters, int, int]:
+    """The filters, ``page`` and ``per_page`` (1 to ``MAX_PER_PAGE``); every bad parameter
+    is named at once."""
+    errors: dict[str, str] = {}
+    page = _int_param(args, "page", 1, MAX_PAGE, errors)
+    per_page = _int_param(args, "per_page", default_per_page, MAX_PER_PAGE, errors)
+    try:
+        filters = parse_filters(args)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, exc.fields | errors) from None
+    if errors:
+        raise ValidationError("Tham số phân trang không hợp lệ.", errors)
+    return filters, page, per_page

@@ -1,0 +1,208 @@
+"""Staff search over the cases a user may see: one query for the JSON API
+(``GET /api/v1/cases``) and the search page (``/can-bo/tim-kiem/``).
+
+Parameters (each at most once; empty means "no filter"): ``unit``, ``area``, ``category``
+(codes), ``status``, ``kind``, ``channel`` (values of the model), ``overdue`` (``1``/``0``),
+``q`` (words), ``page``, ``per_page``. Every bad parameter is named in one
+ValidationError, so a bookmark with a typo gets a 422 that says what is wrong, never a 500.
+
+Visibility comes first (feedback.services.handling.visibility.visible_condition): a filter narrows
+what the user may see, it never widens it. ``q`` matches whole folded syllables of
+``Case.search_text`` (subject, body and address, never the reporter), in any order and
+with or without diacritics.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, literal, select
+from sqlalchemy.orm import selectinload
+
+from ...api.inputs import CODE
+from ...domain.states import OPEN_STATUSES, Status
+from ...domain.text import fold
+from ...extensions import db
+from ...models import CASE_KINDS, CHANNELS, STATUSES, Area, Case, Category, Unit, User
+from ..errors import ValidationError
+from ..handling.visibility import visible_condition
+from ..sla.sweep import overdue_condition
+
+SEARCH_ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector")
+FILTERS = ("unit", "status", "kind", "channel", "area", "category", "overdue", "q")
+PAGING = ("page", "per_page")
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+MAX_PAGE = 1_000_000
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 12
+_DIGITS = re.compile(r"[0-9]{1,7}")
+OWED_STATUSES = OPEN_STATUSES - {Status.ANSWERED}
+"""Cases still owed an answer: only these can be overdue."""
+
+_REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
+    ("unit", Unit, "Không có đơn vị mã này."),
+    ("area", Area, "Không có xã, phường mã này."),
+    ("category", Category, "Không có lĩnh vực mã này."),
+)
+_VALUES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("status", STATUSES),
+    ("kind", CASE_KINDS),
+    ("channel", CHANNELS),
+)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """A checked search: reference rows looked up, words folded."""
+
+    unit: Unit | None = None
+    area: Area | None = None
+    category: Category | None = None
+    status: str | None = None
+    kind: str | None = None
+    channel: str | None = None
+    overdue: bool = False
+    words: tuple[str, ...] = ()
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+
+@dataclass(frozen=True)
+class Results:
+    cases: list[Case]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+# --- reading the parameters ---------------------------------------------------------------
+
+
+def _single(args: Mapping[str, list[str]], errors: dict[str, str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, given in args.items():
+        if name not in FILTERS + PAGING:
+            errors[name] = "Tham số không được hỗ trợ."
+        elif len(given) != 1:
+            errors[name] = "Chỉ được truyền một giá trị."
+        elif given[0].strip():
+            values[name] = given[0].strip()
+    return values
+
+
+def _int_param(
+    p: Mapping[str, str], name: str, default: int, low: int, high: int, errors: dict[str, str]
+) -> int:
+    if name not in p:
+        return default
+    text = p[name]
+    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
+        errors[name] = f"Phải là số nguyên từ {low} đến {high}."
+        return default
+    return int(text)
+
+
+def parse(args: Mapping[str, list[str]], *, default_per_page: int = DEFAULT_PER_PAGE) -> Criteria:
+    """Check every parameter (a multi-dict as ``request.args.to_dict(flat=False)``)."""
+    errors: dict[str, str] = {}
+    p = _single(args, errors)
+    found: dict[str, Any] = {}
+    for name, model, message in _REFERENCES:
+        if name in p:
+            code = p[name]
+            row = (
+                db.session.scalar(select(model).where(model.code == code))
+                if CODE.fullmatch(code.upper())
+                else None
+            )
+            if row is None:
+                errors[name] = message
+            found[name] = row
+    for name, allowed in _VALUES:
+        if name in p:
+            if p[name] in allowed:
+                found[name] = p[name]
+            else:
+                errors[name] = f"Giá trị phải là một trong: {', '.join(allowed)}."
+    overdue = p.get("overdue", "0").lower()
+    if overdue not in ("0", "false", "1", "true"):
+        errors["overdue"] = "Giá trị phải là 1 hoặc 0."
+    q = p.get("q", "")
+    words = fold(q).split()
+    if len(q) > MAX_QUERY_CHARS or len(words) > MAX_QUERY_WORDS:
+        errors["q"] = "Từ khóa tìm kiếm quá dài."
+    page = _int_param(p, "page", 1, 1, MAX_PAGE, errors)
+    per_page = _int_param(p, "per_page", default_per_page, 1, MAX_PER_PAGE, errors)
+    if errors:
+        raise ValidationError("Tham số tìm kiếm không hợp lệ.", errors)
+    return Criteria(
+        **found,
+        overdue=overdue in ("1", "true"),
+        words=tuple(dict.fromkeys(words)),
+        page=page,
+        per_page=per_page,
+    )
+
+
+# --- the query ----------------------------------------------------------------------------
+
+
+def query(user: User, criteria: Criteria, now: datetime) -> Select[tuple[Case]]:
+    """The visible cases matching ``criteria``, unordered and unpaged."""
+    stmt = select(Case).where(visible_condition(user))
+    for column, row in (
+        (Case.handling_unit_id, criteria.unit),
+        (Case.area_id, criteria.area),
+        (Case.category_id, criteria.category),
+    ):
+        if row is not None:
+            stmt = stmt.where(column == row.id)
+    for column, value in (
+        (Case.status, criteria.status),
+        (Case.kind, criteria.kind),
+        (Case.channel, criteria.channel),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if criteria.overdue:
+        stmt = stmt.where(overdue_condition(now))
+    # Whole syllables (Vietnamese writes each syllable apart): "o ga" must not match
+    # "ngay". Folded to [0-9a-z], a word holds nothing LIKE would treat specially.
+    padded = literal(" ") + Case.search_text + literal(" ")
+    for word in criteria.words:
+        stmt = stmt.where(padded.like(f"% {word} %"))
+    return stmt
+
+
+def run(user: User, criteria: Criteria, now: datetime) -> Results:
+    """One page of matches, newest received first, and the total."""
+    stmt = query(user, criteria, now)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.scalars(
+        stmt.options(
+            selectinload(Case.category), selectinload(Case.area), selectinload(Case.handling_unit)
+        )
+        .order_by(Case.received_at.desc(), Case.id.desc())
+        .limit(criteria.per_page)
+        .offset((criteria.page - 1) * criteria.per_page)
+    ).all()
+    return Results(list(rows), total, criteria.page, criteria.per_page)
+
+
+def search(
+    user: User,
+    args: Mapping[str, list[str]],
+    now: datetime,
+    *,
+    default_per_page: int = DEFAULT_PER_PAGE,
+) -> Results:
+    return run(user, parse(args, default_per_page=default_per_page), now)

@@ -1,0 +1,178 @@
+"""What intake reads of the reference data, kept per process for as long as it is true.
+
+Every submission needs the category, the area, the routing rules, the units, two settings,
+the SLA policy of its kind and the calendar overrides: a dozen SELECTs of rows that change
+a few times a year. A process keeps them as plain immutable values (never ORM instances),
+keyed on the database and on ``reference_version.stamp``, which triggers in the database
+set to a fresh random value after every INSERT, UPDATE, DELETE (or TRUNCATE) of a
+reference table, in the same transaction, whoever writes (see migration 7b3e91c4d2a8).
+Each use reads the stamp once, in the caller's transaction and after flushing the
+session, so a change is seen by the very next read, in this process or any other:
+
+- a change committed by anyone: the stamp read afterwards differs, the values are
+  read again;
+- a change made earlier in the caller's own transaction: the stamp it reads is the
+  uncommitted one, so are the values; a rollback leaves that stamp unused forever;
+- a restored backup or another database under the same name: its stamp belongs to its
+  own history (random, not a counter), and the database URL is part of the key.
+
+Values are only kept when the stamp read after loading them is the one read before (under
+PostgreSQL's READ COMMITTED a commit may land between the SELECTs); otherwise they serve
+the caller once and are dropped.
+
+Requests get ORM instances made from the cached values (:func:`attach`), exactly as a
+SELECT would have made them, put in the session's identity map without a query; an
+instance already there wins, as with a SELECT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, SimpleNamespace
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import make_transient_to_detached
+
+from ...domain.calendar import WorkingCalendar
+from ...domain.deadlines import SlaPolicy as DomainPolicy
+from ...domain.routing import HandlingTarget, RoutingRule
+from ...extensions import db
+from ...models import Area, CalendarOverride, Category, Setting, SlaPolicy, Unit
+from ...models import RoutingRule as RuleRow
+
+REFERENCE_TABLES = (
+    "settings",
+    "areas",
+    "units",
+    "dimensions",
+    "categories",
+    "routing_rules",
+    "sla_policies",
+    "calendar_overrides",
+)
+"""The tables whose writes change the stamp (the migration holds a frozen copy)."""
+
+reference_version = db.Table(
+    "reference_version",
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("stamp", sa.String(32), nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+_STAMP = sa.select(reference_version.c.stamp).where(reference_version.c.id == 1)
+_MAX_KEPT = 8  # a handful: the suite makes many databases, a deployment has one
+
+Row = Mapping[str, Any]
+
+M = TypeVar("M", Category, Area, Unit)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One consistent reading of the reference data intake needs."""
+
+    categories: Mapping[str, Row]  # by code, every column
+    active_areas: Mapping[str, Row]  # by code, active areas only, every column
+    units: Mapping[str, Row]  # by code, every column
+    rules: Mapping[int, tuple[RoutingRule, ...]]  # by category id
+    area_units: Mapping[int, Mapping[str, str]]  # area id -> {function: unit code}, active
+    settings: Mapping[str, str]
+    policies: Mapping[str, DomainPolicy]  # by kind
+    calendar: WorkingCalendar
+
+    def setting(self, key: str, default: str) -> str:
+        return self.settings.get(key, default)
+
+
+_kept: dict[tuple[Any, str], Reference] = {}
+
+
+def current() -> Reference:
+    """The reference data as the caller's transaction sees it now."""
+    session = db.session
+    if session.autoflush:
+        session.flush()  # what a SELECT through the ORM would do first
+    conn = session.connection()
+    stamp = conn.execute(_STAMP).scalar()
+    if stamp is None:  # no stamp row (someone deleted it): never keep anything
+        return _load(conn)
+    key = (conn.engine.url, stamp)
+    found = _kept.get(key)
+    if found is not None:
+        return found
+    loaded = _load(conn)
+    if conn.execute(_STAMP).scalar() == stamp:
+        if len(_kept) >= _MAX_KEPT:
+            _kept.clear()
+        _kept[key] = loaded
+    return loaded
+
+
+def attach(model: type[M], row: Row) -> M:
+    """The session's instance of ``model`` for ``row``, made without a query if needed."""
+    session = db.session
+    identity = session.identity_key(model, row["id"])
+    existing = session.identity_map.get(identity)
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    obj = model(**row)
+    make_transient_to_detached(obj)  # clean, with its identity: as if loaded
+    session.add(obj)
+    return obj
+
+
+def _rows(conn: Connection, table: sa.Table, *order: Any) -> list[dict[str, Any]]:
+    stmt = sa.select(table).order_by(*(order or table.primary_key.columns))
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+def _load(conn: Connection) -> Reference:
+    from .policies import calendar_from, to_domain_policy
+
+    settings = {r["key"]: r["value"] for r in _rows(conn, Setting.__table__)}
+    areas = _rows(conn, Area.__table__)
+    units = _rows(conn, Unit.__table__)
+    categories = _rows(conn, Category.__table__)
+    rules = _rows(conn, RuleRow.__table__)
+    policies = _rows(conn, SlaPolicy.__table__)
+    overrides = _rows(conn, CalendarOverride.__table__, CalendarOverride.__table__.c.day)
+
+    area_code = {a["id"]: a["code"] for a in areas}
+    unit_code = {u["id"]: u["code"] for u in units}
+    category_code = {c["id"]: c["code"] for c in categories}
+    by_category: dict[int, list[RoutingRule]] = {}
+    for r in rules:
+        by_category.setdefault(r["category_id"], []).append(
+            RoutingRule(
+                category_code=category_code[r["category_id"]],
+                handling=HandlingTarget(r["handling"]),
+                handling_unit_code=unit_code[r["handling_unit_id"]]
+                if r["handling_unit_id"] is not None
+                else None,
+                lead_unit_code=unit_code[r["lead_unit_id"]]
+                if r["lead_unit_id"] is not None
+                else None,
+                area_code=area_code[r["area_id"]] if r["area_id"] is not None else None,
+            )
+        )
+    area_units: dict[int, dict[str, str]] = {}
+    for u in units:
+        if u["area_id"] is not None and u["active"] and u["function"]:
+            area_units.setdefault(u["area_id"], {})[u["function"]] = u["code"]
+    return Reference(
+        categories=_frozen({c["code"]: _frozen(c) for c in categories}),
+        active_areas=_frozen({a["code"]: _frozen(a) for a in areas if a["active"]}),
+        units=_frozen({u["code"]: _frozen(u) for u in units}),
+        rules=_frozen({k: tuple(v) for k, v in by_category.items()}),
+        area_units=_frozen({k: _frozen(v) for k, v in area_units.items()}),
+        settings=_frozen(settings),
+        policies=_frozen({p["kind"]: to_domain_policy(SimpleNamespace(**p)) for p in policies}),
+        calendar=calendar_from((o["day"], o["kind"], o["source"], o["note"]) for o in overrides),
+    )

@@ -1,0 +1,326 @@
+"""Period reports (quarter, half-year, year) organised by the eight PAPI content indexes.
+
+Every figure comes from feedback.services.oversight.metrics, the one computation the dashboard, the
+breach monitor and the public page share; this module only groups, labels and lays out.
+The plan (section III) sets the calendar: quarterly and half-yearly reports before the
+10th of the period's last month, the yearly report before 15 November. Reports never
+contain a reporter's identity: metrics' rows carry none.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from ...domain.calendar import LOCAL_TZ
+from ...domain.text import fold
+from ...extensions import db
+from ...models import Category, Dimension, Unit, User
+from ..errors import ValidationError
+from ..intake.submission import CHANNEL_LABELS, KIND_LABELS
+from ..oversight import figures, metrics
+from ..reference.settings import get_setting
+from ..sla.notify import queue
+
+ROMAN = ("I", "II", "III", "IV")
+DRAFT_AHEAD_DAYS = 10
+REMINDED_UNITS = ("VP", "NV")
+_PERIOD = re.compile(r"^(\d{4})(?:-([QH])(\d))?$")
+FIGURES: dict[str, str] = {
+    "received": "Số hồ sơ tiếp nhận",
+    "ack_on_time": "Phản hồi tiếp nhận đúng hạn (%)",
+    "answered_on_time": "Trả lời đúng hạn (%)",
+    "late_answers": "Số hồ sơ trả lời trễ hạn",
+    "apology_share": "Trễ hạn đã có thư xin lỗi (%)",
+    "ack_hours_median": "Trung vị thời gian phản hồi tiếp nhận (giờ)",
+    "ack_hours_p90": "Phân vị 90 thời gian phản hồi tiếp nhận (giờ)",
+    "answer_days_median": "Trung vị thời gian trả lời (ngày)",
+    "answer_days_p90": "Phân vị 90 thời gian trả lời (ngày)",
+    "satisfaction": "Điểm hài lòng trung bình (1–5)",
+    "satisfied_share": "Tỷ lệ đánh giá hài lòng (%)",
+    "ratings": "Số lượt đánh giá",
+    "overdue_open": "Số hồ sơ quá hạn chưa trả lời",
+}
+DEFINITIONS = {
+    **metrics.DEFINITIONS,
+    "late_answers": "Số hồ sơ đã trả lời (hoặc không tiếp nhận) sau thời hạn trả lời.",
+    "ratings": "Số lượt người dân đánh giá kết quả giải quyết.",
+}
+BREAKDOWNS = {  # metrics breakdown → (sheet and section title, column heading)
+    "unit": ("Theo đơn vị", "Đơn vị giải quyết"),
+    "channel": ("Theo kênh", "Kênh tiếp nhận"),
+    "kind": ("Theo loại", "Loại hồ sơ"),
+    "area": ("Theo địa bàn", "Địa bàn"),
+    "month": ("Theo tháng", "Tháng"),
+}
+_LABELS = {"channel": CHANNEL_LABELS, "kind": KIND_LABELS}
+
+Figures = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # 2023-Q3, 2023-H1, 2023
+    year: int
+    start: date  # first local day
+    end: date  # the day after the last
+    label: str  # «quý III năm 2023»
+    due_before: date  # the report goes up before this day
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    @property
+    def deadline(self) -> datetime:
+        return datetime.combine(self.due_before, time.min, LOCAL_TZ)
+
+    @property
+    def span(self) -> str:
+        return f"từ ngày {self.start:%d/%m/%Y} đến ngày {self.last_day:%d/%m/%Y}"
+
+    @property
+    def due_text(self) -> str:
+        return f"trước ngày {self.due_before:%d/%m/%Y}"
+
+
+def parse_period(text: str | None) -> Period:
+    """«2023-Q3», «2023-H1» or «2023» as local dates [start, end) and the report's due date."""
+    raw = (text or "").strip().upper()
+    match = _PERIOD.match(raw)
+    year = int(match.group(1)) if match else 0
+    part, n = (match.group(2), int(match.group(3) or 0)) if match else (None, 0)
+    if (
+        not match
+        or not 2000 <= year <= 2100
+        or (part == "Q" and not 1 <= n <= 4)
+        or (part == "H" and not 1 <= n <= 2)
+    ):
+        raise ValidationError(
+            f"Kỳ báo cáo không hợp lệ: «{(text or '').strip()[:40]}». Ghi theo dạng 2023-Q3 "
+            "(quý I đến IV), 2023-H1 hoặc 2023-H2 (6 tháng đầu, cuối năm) hoặc 2023 (cả năm).",
+            {"period": "Ví dụ: 2023-Q3, 2023-H1, 2023."},
+        )
+    if part is None:
+        end_of_year = date(year + 1, 1, 1)
+        return Period(raw, year, date(year, 1, 1), end_of_year, f"năm {year}", date(year, 11, 15))
+    months = 3 if part == "Q" else 6
+    first, last = months * (n - 1) + 1, months * n
+    end = date(year + 1, 1, 1) if last == 12 else date(year, last + 1, 1)
+    label = (
+        f"quý {ROMAN[n - 1]} năm {year}"
+        if part == "Q"
+        else f"6 tháng {'đầu' if n == 1 else 'cuối'} năm {year}"
+    )
+    return Period(raw, year, date(year, first, 1), end, label, date(year, last, 10))
+
+
+def periods_of(year: int) -> list[Period]:
+    """Every report of a year, in the order they fall due."""
+    keys = [f"{year}-Q{q}" for q in range(1, 5)] + [f"{year}-H1", f"{year}-H2", str(year)]
+    return sorted((parse_period(k) for k in keys), key=lambda p: (p.due_before, len(p.key)))
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    code: str
+    name: str
+    figures: Figures
+    categories: list[tuple[str, str, Figures]] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    period: Period
+    now: datetime
+    totals: Figures
+    dimensions: list[Section]
+    breakdowns: dict[str, list[tuple[str, Figures]]]
+    definitions: dict[str, str]
+    city: str
+    place: str
+    source: str
+
+    @property
+    def issuer(self) -> tuple[str, str]:
+        return ("ỦY BAN NHÂN DÂN", self.city.upper())
+
+    @property
+    def title(self) -> str:
+        return "Kết quả tiếp nhận, giải quyết phản ánh, kiến nghị của người dân"
+
+    @property
+    def as_of(self) -> str:
+        return (
+            f"{self.now.astimezone(LOCAL_TZ):%H:%M} ngày {self.now.astimezone(LOCAL_TZ):%d/%m/%Y}"
+        )
+
+
+def city_place() -> tuple[str, str]:
+    """The city's name and the place line of its documents («TP. Hà Giang»)."""
+    city = get_setting("city_name", "Thành phố Hà Giang")
+    return city, re.sub(r"^Thành phố\s+", "TP. ", city)
+
+
+def _label(by: str, key: str) -> str:
+    if by == "month":
+        year, month = key.split("-")
+        return f"Tháng {month}/{year}"
+    return _LABELS.get(by, {}).get(key, key)
+
+
+def build_report(period: Period, now: datetime) -> Report:
+    summary = figures.summarise(period.start, period.end, now)
+    empty = metrics.empty()
+    by_dimension = dict(summary.breakdown("dimension"))
+    by_category = dict(summary.breakdown("category"))
+    categories = db.session.scalars(select(Category).order_by(Category.sort_order, Category.code))
+    grouped: dict[int, list[Category]] = {}
+    for cat in categories:
+        grouped.setdefault(cat.dimension_id, []).append(cat)
+    sections = []
+    for dim in db.session.scalars(select(Dimension).order_by(Dimension.code)):
+        cats = [
+            (c.code, c.name, by_category.get(f"{c.code} {c.name}", empty))
+            for c in grouped.get(dim.id, [])
+        ]
+        sections.append(Section(dim.code, dim.name, by_dimension.get(dim.name, empty), cats))
+    unclassified = by_dimension.get("Chưa phân loại")
+    if unclassified is not None:
+        sections.append(Section("", "Chưa phân loại lĩnh vực", unclassified))
+    breakdowns = {}
+    for by in BREAKDOWNS:  # months in order, names in Vietnamese alphabetical order
+        groups = [(_label(by, key), f) for key, f in summary.breakdown(by)]
+        breakdowns[by] = groups if by == "month" else sorted(groups, key=lambda g: fold(g[0]))
+    city, place = city_place()
+    return Report(
+        period=period,
+        now=now,
+        totals=summary.totals(),
+        dimensions=sections,
+        breakdowns=breakdowns,
+        definitions=DEFINITIONS,
+        city=city,
+        place=place,
+        source=get_setting("city_source", "Kế hoạch cải thiện Chỉ số PAPI của thành phố"),
+    )
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def write_xlsx(report: Report, path: Path) -> Path:
+    from .files import xlsx_bytes
+
+    _write(path, xlsx_bytes(report))
+    return path
+
+
+def write_pdf(report: Report, path: Path) -> Path:
+    from .files import pdf_bytes
+
+    _write(path, pdf_bytes(report))
+    return path
+
+
+def _write(path: Path, data: bytes, *, once: bool = False) -> bool:
+    """Write atomically (a temporary file, then a rename). ``once``: only when the file is
+    not there yet; of two writers racing, one wins and the other returns False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_bytes(data)
+    try:
+        os.link(tmp, path) if once else os.replace(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def reports_dir() -> Path:
+    return Path(current_app.instance_path) / "reports"
+
+
+def generate(
+    period: Period, now: datetime, out_dir: Path | None = None
+) -> tuple[Report, Path, Path]:
+    """Both files under a generated name (period and time), never overwriting another run."""
+    report = build_report(period, now)
+    stem = f"bao-cao-{period.key}-{now.astimezone(LOCAL_TZ):%Y%m%d-%H%M%S}"
+    folder = out_dir or reports_dir()
+    return (
+        report,
+        write_xlsx(report, folder / f"{stem}.xlsx"),
+        write_pdf(report, folder / f"{stem}.pdf"),
+    )
+
+
+def draft_paths(period: Period) -> tuple[Path, Path]:
+    stem = reports_dir() / f"du-thao-bao-cao-{period.key}"
+    return stem.with_suffix(".xlsx"), stem.with_suffix(".pdf")
+
+
+def _reminder_recipients() -> list[str]:
+    units = db.session.scalars(select(Unit).where(Unit.code.in_(REMINDED_UNITS))).all()
+    heads = db.session.scalars(
+        select(User).where(
+            User.role == "unit_head", User.active, User.unit_id.in_([u.id for u in units])
+        )
+    )
+    return sorted({a for a in [*(u.email for u in units), *(h.email for h in heads)] if a})
+
+
+def draft_due_reports(now: datetime) -> dict[str, Any]:
+    """For each report due within DRAFT_AHEAD_DAYS (and not past): write the draft files
+    once and remind VP and NV once (outbox keys). Commits; safe to run from two places."""
+    from .files import pdf_bytes, xlsx_bytes
+
+    local_year = now.astimezone(LOCAL_TZ).year
+    horizon = now + timedelta(days=DRAFT_AHEAD_DAYS)
+    summary: dict[str, Any] = {"due": [], "drafted": [], "already_drafted": [], "reminders": 0}
+    for year in (local_year - 1, local_year, local_year + 1):
+        for period in periods_of(year):
+            if not now < period.deadline <= horizon:
+                continue
+            summary["due"].append(period.key)
+            xlsx, pdf = draft_paths(period)
+            if xlsx.exists() and pdf.exists():
+                summary["already_drafted"].append(period.key)
+            else:
+                report = build_report(period, now)
+                wrote = [
+                    _write(xlsx, xlsx_bytes(report), once=True),
+                    _write(pdf, pdf_bytes(report), once=True),
+                ]
+                summary["drafted" if any(wrote) else "already_drafted"].append(period.key)
+            body = (
+                f"Báo cáo kết quả tiếp nhận, giải quyết phản ánh, kiến nghị {period.label} "
+                f"({period.span}) phải gửi {period.due_text}.\n\n"
+                f"Dự thảo đã được lập tự động: {xlsx.name} và {pdf.name} (thư mục "
+                "instance/reports); bản cập nhật tải tại trang «Báo cáo định kỳ» (/bao-cao/).\n"
+                "Đề nghị Văn phòng HĐND-UBND và Phòng Nội vụ rà soát, hoàn thiện và trình ký "
+                "đúng hạn."
+            )
+            for address in _reminder_recipients():
+                summary["reminders"] += queue(
+                    dedupe_key=f"report:{period.key}:reminder:{address}",
+                    recipient=address,
+                    subject=f"Nhắc hạn báo cáo {period.label} ({period.due_text})",
+                    body=body,
+                    kind="report_reminder",
+                    now=now,
+                )
+    db.session.commit()
+    return summary

@@ -1,0 +1,226 @@
+"""Delivering the outbox: SMTP when configured, a log file under instance/ otherwise.
+
+Rows are claimed with a lease (status 'sending', lease_until) by a conditional UPDATE, so
+two schedulers never send the same row at the same time, and a process that dies while
+sending gives the row back when its lease runs out. A send that fails is retried with
+exponential back-off; an address the server refuses for good is marked failed and never
+retried.
+
+SMTP cannot be exactly-once: between the server's "250 OK" and our UPDATE to 'sent' a
+crash loses the knowledge that the mail left. We choose at-least-once (the row is sent
+again after its lease) and make the copy harmless: the Message-ID is derived from the
+row's dedupe key, so the receiving side sees the same message twice, never two messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import smtplib
+from collections import Counter
+from datetime import datetime, timedelta
+from email.header import Header
+from email.mime.text import MIMEText
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from ...extensions import db
+from ...models import FailedAddress, Notification
+from ..intake.identity import SEALED_PREFIX, open_recipient
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+BATCH = 100
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, ... minutes, at most 2 hours."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 120))
+
+
+def message_id(note: Notification) -> str:
+    digest = hashlib.sha256(note.dedupe_key.encode()).hexdigest()[:32]
+    return f"<{digest}@feedback.hagiang.gov.vn>"
+
+
+def claim(now: datetime, limit: int = BATCH) -> list[int]:
+    """Take up to ``limit`` due rows under a lease (until ``now + LEASE``, which identifies
+    this claim); returns the ids this process owns."""
+    due = or_(
+        and_(Notification.status == "pending", Notification.next_attempt_at <= now),
+        and_(Notification.status == "sending", Notification.lease_until < now),
+    )
+    stmt = select(Notification.id).where(due).order_by(Notification.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(stmt))
+    owned: list[int] = []
+    for note_id in ids:
+        taken = db.session.execute(
+            update(Notification)
+            .where(Notification.id == note_id, due)
+            .values(status="sending", lease_until=now + LEASE, attempts=Notification.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:
+            owned.append(note_id)
+    db.session.commit()  # the lease is visible to others before the slow part starts
+    return owned
+
+
+def _build(note: Notification, recipient: str) -> MIMEText:
+    # The legacy API on purpose: the modern EmailMessage folds long encoded subjects and
+    # drops the space at the fold (CPython gh-144156), "tiếp nhận" arriving as "tiếpnhận".
+    msg = MIMEText(note.body, "plain", "utf-8")
+    msg["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    msg["To"] = recipient
+    msg["Subject"] = Header(note.subject, "utf-8")
+    msg["Message-ID"] = note.message_id or message_id(note)
+    msg["Date"] = format_datetime(note.created_at)
+    return msg
+
+
+class Transport:
+    """SMTP when MAIL_SERVER is set, else a log file (development)."""
+
+    def __init__(self) -> None:
+        cfg = current_app.config
+        self.server = cfg.get("MAIL_SERVER")
+        self.port = int(cfg.get("MAIL_PORT") or 25)
+        self.tls = bool(cfg.get("MAIL_USE_TLS"))
+        self.username, self.password = cfg.get("MAIL_USERNAME"), cfg.get("MAIL_PASSWORD")
+        self.log_path = Path(current_app.instance_path) / "mail.log"
+        self.smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Transport:
+        if self.server:
+            self.smtp = smtplib.SMTP(self.server, self.port, timeout=30)
+            if self.tls:
+                self.smtp.starttls()
+            if self.username:
+                self.smtp.login(self.username, self.password or "")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.smtp.quit()
+
+    def send(self, msg: MIMEText, *, confidential: bool = False) -> None:
+        if self.smtp is not None:
+            self.smtp.send_message(msg)
+            return
+        with self.log_path.open("a", encoding="utf-8") as log:
+            if confidential:
+                # A log is not a mailbox: a denouncer's address never lands in it.
+                msg.replace_header("To", "undisclosed-recipients:;")
+            log.write(msg.as_string() + "\n" + "=" * 72 + "\n")
+
+
+def _finish(note_id: int, now: datetime, **values: Any) -> None:
+    # Only the lease holder may finish the row: a send that outlived its lease lost it to
+    # another process, whose lease_until differs from ours.
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.id == note_id,
+            Notification.status == "sending",
+            Notification.lease_until == now + LEASE,
+        )
+        .values(lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def deliver(now: datetime, limit: int = BATCH) -> dict[str, int]:
+    summary: Counter[str] = Counter()
+    ids = claim(now, limit)
+    if not ids:
+        return {}
+    try:
+        transport = Transport().__enter__()
+    except (OSError, smtplib.SMTPException) as exc:
+        # The server is down: give every claimed row back for a later try, nothing lost.
+        for note_id in ids:
+            note = db.session.get(Notification, note_id)
+            _finish(
+                note_id,
+                now,
+                status="pending",
+                last_error=f"máy chủ thư: {exc}"[:500],
+                next_attempt_at=now + backoff(note.attempts if note else 1),
+            )
+        return {"deferred": len(ids)}
+    try:
+        for note_id in ids:
+            note = db.session.get(Notification, note_id)
+            if note is None:
+                continue
+            summary[_deliver_one(transport, note, now)] += 1
+    finally:
+        transport.__exit__(None, None, None)
+    return dict(summary)
+
+
+def _failed_key(note: Notification, address: str) -> str:
+    """How a refused address is remembered: in clear for staff and citizens (admins need to
+    see it), as a hash for a sealed (denouncer's) address, which must not sit in clear."""
+    if note.recipient.startswith(SEALED_PREFIX):
+        return "sha256:" + hashlib.sha256(address.strip().lower().encode()).hexdigest()
+    return address
+
+
+def _safe_error(exc: BaseException, note: Notification, address: str) -> str:
+    text = str(exc)
+    if note.recipient.startswith(SEALED_PREFIX):
+        text = text.replace(address, "[địa chỉ được bảo mật]")
+    return text[:500]
+
+
+def _deliver_one(transport: Transport, note: Notification, now: datetime) -> str:
+    try:
+        recipient = open_recipient(note.recipient)
+    except RuntimeError as exc:
+        # Sealed under another key: this row cannot be sent, the others still can.
+        _finish(note.id, now, status="failed", last_error=str(exc)[:500])
+        return "failed"
+    key = _failed_key(note, recipient)
+    if db.session.get(FailedAddress, key) is not None:
+        _finish(note.id, now, status="failed", last_error="địa chỉ đã bị từ chối trước đó")
+        return "skipped"
+    note.message_id = note.message_id or message_id(note)
+    try:
+        transport.send(
+            _build(note, recipient), confidential=note.recipient.startswith(SEALED_PREFIX)
+        )
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            # A permanent refusal (5xx): never retried, remembered for the next messages.
+            error = _safe_error(exc, note, recipient)
+            db.session.merge(FailedAddress(address=key, reason=error, failed_at=now))
+            _finish(note.id, now, status="failed", last_error=error, message_id=note.message_id)
+            return "failed"
+        return _retry(note, now, _safe_error(exc, note, recipient))  # 4xx: greylisting, full
+    except (OSError, smtplib.SMTPException) as exc:
+        return _retry(note, now, _safe_error(exc, note, recipient))
+    _finish(note.id, now, status="sent", sent_at=now, message_id=note.message_id)
+    return "sent"
+
+
+def _retry(note: Notification, now: datetime, error: str) -> str:
+    gave_up = note.attempts >= MAX_ATTEMPTS
+    _finish(
+        note.id,
+        now,
+        status="failed" if gave_up else "pending",
+        last_error=error,
+        next_attempt_at=now + backoff(note.attempts),
+        message_id=note.message_id,
+    )
+    return "failed" if gave_up else "retry"

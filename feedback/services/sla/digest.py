@@ -1,0 +1,95 @@
+"""The morning digest: at 07:30 on working days, each unit's staff get what is due today,
+what is overdue and what waits for the citizen. Keyed per unit, day and address, so a
+second scheduler (or a rerun) writes nothing new."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ...domain.calendar import LOCAL_TZ
+from ...domain.deadlines import end_of_local_day, local_date
+from ...domain.states import OPEN_STATUSES
+from ...extensions import db
+from ...i18n import format_local
+from ...models import Case, Unit, User
+from ..reference.policies import load_calendar
+from .notify import queue
+from .sweep import overdue_condition
+
+OPEN = [s.value for s in OPEN_STATUSES]
+
+
+def _lines(title: str, cases: list[Case]) -> list[str]:
+    if not cases:
+        return [f"{title}: không có."]
+    out = [f"{title} ({len(cases)}):"]
+    out += [f"  - {c.code} · {c.subject} · hạn {format_local(c.response_due_at)}" for c in cases]
+    return out
+
+
+def send_digests(now: datetime) -> dict[str, int]:
+    today = local_date(now)
+    summary: Counter[str] = Counter()
+    if not load_calendar().is_working_day(today):
+        return {"skipped_non_working_day": 1}
+    end_today = end_of_local_day(today)
+    units = db.session.scalars(select(Unit).where(Unit.active)).all()
+    for unit in units:
+        staff = [
+            u.email
+            for u in db.session.scalars(
+                select(User).where(
+                    User.unit_id == unit.id, User.active, User.role.in_(("officer", "unit_head"))
+                )
+            )
+            if u.email
+        ]
+        if not staff:
+            continue
+        open_cases = select(Case).where(Case.handling_unit_id == unit.id, Case.status.in_(OPEN))
+        overdue = db.session.scalars(
+            open_cases.where(overdue_condition(now)).order_by(Case.response_due_at)
+        ).all()
+        due_today = db.session.scalars(
+            open_cases.where(
+                Case.response_due_at >= now,
+                Case.response_due_at <= end_today,
+                Case.answered_at.is_(None),
+            ).order_by(Case.response_due_at)
+        ).all()
+        waiting = db.session.scalars(
+            open_cases.where(Case.status == "waiting_citizen").order_by(Case.waiting_since)
+        ).all()
+        if not (overdue or due_today or waiting):
+            continue
+        body = "\n".join(
+            [
+                f"Tình hình hồ sơ của {unit.name}, sáng {today:%d/%m/%Y}:",
+                "",
+                *_lines("Đến hạn trả lời hôm nay", list(due_today)),
+                *_lines("Đã quá hạn", list(overdue)),
+                *_lines("Đang chờ người dân bổ sung", list(waiting)),
+            ]
+        )
+        for address in sorted(set(staff)):
+            if queue(
+                dedupe_key=f"digest:{unit.code}:{today.isoformat()}:{address}",
+                recipient=address,
+                subject=f"[{unit.code}] Hồ sơ cần xử lý ngày {today:%d/%m/%Y}",
+                body=body,
+                kind="digest",
+                now=now,
+            ):
+                summary["digests"] += 1
+    db.session.commit()
+    return dict(summary)
+
+
+def next_digest_time(now: datetime) -> datetime:
+    """07:30 local on the next day (the job itself skips non-working days)."""
+    local = now.astimezone(LOCAL_TZ)
+    at = local.replace(hour=7, minute=30, second=0, microsecond=0)
+    return at if at > local else at + timedelta(days=1)

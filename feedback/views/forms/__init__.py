@@ -1,0 +1,1 @@
+"""WTForms classes and their helpers; only views use them."""

@@ -1,0 +1,35 @@
+"""Choice lists for forms, read from the reference data."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import Area, Category, Dimension
+
+NO_CATEGORY = ("", "— Chưa rõ lĩnh vực (cơ quan sẽ phân loại) —")
+NO_AREA = ("", "— Không rõ / không gắn với địa bàn —")
+
+
+def category_groups() -> dict[str, list[tuple[str, str]]]:
+    """Categories grouped by PAPI dimension, as WTForms optgroups."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    rows = db.session.execute(
+        select(Category, Dimension)
+        .join(Dimension, Category.dimension_id == Dimension.id)
+        .order_by(Category.sort_order)
+    ).all()
+    for cat, dim in rows:
+        groups.setdefault(f"{dim.code}. {dim.name}", []).append(
+            (cat.code, f"{cat.code} – {cat.citizen_label}")
+        )
+    return groups
+
+
+def category_choices() -> dict[str, list[tuple[str, str]]]:
+    return {"": [NO_CATEGORY], **category_groups()}
+
+
+def area_choices() -> list[tuple[str, str]]:
+    areas = db.session.scalars(select(Area).where(Area.active).order_by(Area.name)).all()
+    return [NO_AREA, *((a.code, a.name) for a in areas)]

@@ -1,0 +1,177 @@
+"""Web forms (Flask-WTF, CSRF on). Messages are Vietnamese; the service re-validates."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from ...services.intake.submission import KIND_LABELS
+
+REQUIRED = "Vui lòng điền mục này."
+
+# WTForms ships no Vietnamese catalogue; these are the built-in messages our forms can show.
+_VI = {
+    "Not a valid choice.": "Lựa chọn không hợp lệ.",
+    "This field is required.": REQUIRED,
+    "Invalid input.": "Giá trị không hợp lệ.",
+    "Invalid email address.": "Địa chỉ thư điện tử không hợp lệ.",
+    "The CSRF token is missing.": "Thiếu mã bảo vệ biểu mẫu; vui lòng gửi lại.",
+    "The CSRF token has expired.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
+    "The CSRF token is invalid.": "Mã bảo vệ biểu mẫu không hợp lệ; vui lòng gửi lại.",
+    "The CSRF tokens do not match.": "Mã bảo vệ biểu mẫu không khớp; vui lòng gửi lại.",
+    "CSRF token missing.": "Thiếu mã bảo vệ biểu mẫu; vui lòng gửi lại.",
+    "CSRF token expired.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
+    "The CSRF session token is missing.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
+    "Not a valid integer value.": "Phải là một số nguyên.",
+    "Not a valid float value.": "Phải là một số.",
+    "Not a valid datetime value.": "Thời gian không hợp lệ.",
+}
+
+
+class _VietnameseMessages:
+    def gettext(self, string: str) -> str:
+        return _VI.get(string, string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.gettext(singular if n == 1 else plural)
+
+
+class Form(FlaskForm):
+    class Meta:
+        def get_translations(self, form: object) -> _VietnameseMessages:
+            return _VietnameseMessages()
+
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        ok = super().validate(extra_validators)
+        # Flask-WTF raises its CSRF messages in English without the form's translations.
+        token = getattr(self, "csrf_token", None)
+        if token is not None and token.errors:
+            token.errors = [
+                _VI.get(e, "Biểu mẫu đã hết hạn; vui lòng gửi lại.") for e in token.errors
+            ]
+        return ok
+
+
+class SubmitCaseForm(Form):
+    kind = SelectField(
+        "Loại",
+        choices=[(k, v) for k, v in KIND_LABELS.items()],
+        default="feedback",
+        validators=[DataRequired(REQUIRED)],
+    )
+    category_code = SelectField("Lĩnh vực", validate_choice=True)
+    area_code = SelectField("Xã, phường nơi xảy ra sự việc", validate_choice=True)
+    address = StringField(
+        "Địa chỉ cụ thể (thôn, tổ dân phố, số nhà, đường)",
+        validators=[Optional(), Length(max=300, message="Địa chỉ dài quá 300 ký tự.")],
+    )
+    subject = StringField(
+        "Tiêu đề",
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=5, max=200, message="Tiêu đề cần từ 5 đến 200 ký tự."),
+        ],
+    )
+    body = TextAreaField(
+        "Nội dung",
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=10, max=10000, message="Nội dung cần từ 10 đến 10.000 ký tự."),
+        ],
+    )
+    anonymous = BooleanField("Gửi ẩn danh (không để lại thông tin cá nhân)")
+    reporter_name = StringField(
+        "Họ và tên", validators=[Optional(), Length(max=120, message="Họ tên dài quá 120 ký tự.")]
+    )
+    reporter_phone = StringField(
+        "Số điện thoại",
+        validators=[
+            Optional(),
+            Regexp(r"^\+?[0-9 .\-]{8,15}$", message="Số điện thoại không hợp lệ (8–15 chữ số)."),
+        ],
+    )
+    reporter_email = StringField(
+        "Thư điện tử",
+        validators=[
+            Optional(),
+            Email(message="Địa chỉ thư điện tử không hợp lệ.", check_deliverability=False),
+        ],
+    )
+
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        ok = super().validate(extra_validators)
+        if not self.anonymous.data:
+            if not (self.reporter_name.data or "").strip():
+                self.reporter_name.errors = [
+                    *self.reporter_name.errors,
+                    "Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh.",
+                ]
+                ok = False
+            if (
+                not (self.reporter_phone.data or "").strip()
+                and not (self.reporter_email.data or "").strip()
+            ):
+                self.reporter_phone.errors = [
+                    *self.reporter_phone.errors,
+                    "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
+                    "hoặc chọn gửi ẩn danh.",
+                ]
+                ok = False
+        return ok
+
+
+class LookupForm(Form):
+    code = StringField("Mã hồ sơ", validators=[DataRequired(REQUIRED), Length(max=24)])
+    access_key = StringField("Mã tra cứu", validators=[DataRequired(REQUIRED), Length(max=40)])
+
+
+class LoginForm(Form):
+    username = StringField("Tên đăng nhập", validators=[DataRequired(REQUIRED), Length(max=64)])
+    password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
+class HotlineForm(Form):
+    """Built for speed while the caller is on the line: few required fields, sensible
+    defaults, one screen."""
+
+    caller_phone = StringField(
+        "Số điện thoại người gọi",
+        validators=[
+            Optional(),
+            Regexp(r"^\+?[0-9 .\-]{8,15}$", message="Số điện thoại không hợp lệ (8–15 chữ số)."),
+        ],
+    )
+    caller_name = StringField(
+        "Họ tên người gọi", validators=[Optional(), Length(max=120, message="Họ tên quá dài.")]
+    )
+    anonymous = BooleanField("Người gọi không muốn để lại thông tin")
+    call_started_at = StringField(
+        "Bắt đầu cuộc gọi",
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"type": "datetime-local"},
+    )
+    kind = SelectField(
+        "Loại", choices=list(KIND_LABELS.items()), default="feedback", validators=[DataRequired()]
+    )
+    # A text input with a datalist: the operator types "rác" or "6.3" and the browser
+    # narrows the 32 categories; the code before " – " is what counts.
+    category = StringField(
+        "Lĩnh vực (gõ để tìm)",
+        validators=[Optional(), Length(max=200)],
+        render_kw={"list": "category-list", "autocomplete": "off"},
+    )
+    area_code = SelectField("Xã, phường", validate_choice=True)
+    address = StringField("Địa chỉ", validators=[Optional(), Length(max=300)])
+    subject = StringField(
+        "Tóm tắt (tiêu đề)",
+        validators=[DataRequired(REQUIRED), Length(min=5, max=200, message="Từ 5 đến 200 ký tự.")],
+    )
+    body = TextAreaField(
+        "Nội dung cuộc gọi",
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=10, max=10000, message="Từ 10 đến 10.000 ký tự."),
+        ],
+    )
+    link_to = StringField("Liên kết với hồ sơ", validators=[Optional(), Length(max=24)])

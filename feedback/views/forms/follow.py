@@ -1,0 +1,64 @@
+"""Forms of the citizen's follow-up page. Each carries its own CSRF token (the views are
+exempt from CSRFProtect so that an expired token shows beside the text kept); the
+services re-validate everything."""
+
+from __future__ import annotations
+
+from wtforms import MultipleFileField, RadioField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+
+from .common import REQUIRED, Form
+
+RATING_LABELS = {
+    1: "Rất không hài lòng",
+    2: "Không hài lòng",
+    3: "Bình thường",
+    4: "Hài lòng",
+    5: "Rất hài lòng",
+}
+RATING_REQUIRED = "Vui lòng chọn một mức đánh giá."
+
+
+class ReplyForm(Form):
+    """Information the unit asked for (state waiting_citizen)."""
+
+    reply = TextAreaField(
+        "Nội dung bổ sung",
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=5, max=10000, message="Nội dung bổ sung cần từ 5 đến 10.000 ký tự."),
+        ],
+    )
+    # Read and checked by feedback.services.intake.attachments.read_uploads in the view.
+    attachments = MultipleFileField("Ảnh, tài liệu kèm theo (không bắt buộc)")
+
+
+class RateForm(Form):
+    rating = RadioField(
+        "Mức độ hài lòng với kết quả giải quyết",
+        choices=[(str(value), label) for value, label in RATING_LABELS.items()],
+        # The choice is checked by the validators below, with our own message.
+        validate_choice=False,
+        validators=[
+            InputRequired(RATING_REQUIRED),
+            AnyOf([str(value) for value in RATING_LABELS], message=RATING_REQUIRED),
+        ],
+    )
+    comment = TextAreaField(
+        "Nhận xét (không bắt buộc)",
+        validators=[Optional(), Length(max=2000, message="Nhận xét tối đa 2.000 ký tự.")],
+    )
+
+
+class ReopenForm(Form):
+    reason = TextAreaField(
+        "Lý do ông/bà chưa đồng ý với kết quả",
+        validators=[
+            DataRequired("Vui lòng nêu lý do chưa đồng ý với kết quả."),
+            Length(min=5, max=10000, message="Lý do cần từ 5 đến 10.000 ký tự."),
+        ],
+    )
+
+
+class ForgetForm(Form):
+    """The "Kết thúc tra cứu" button (a shared phone or computer): forget every code."""
