@@ -13,6 +13,19 @@ from flask import Flask, request, session
 from .domain.calendar import LOCAL_TZ, weekday_name
 from .extensions import babel
 
+HTTP_MESSAGES = {
+    400: "Yêu cầu không hợp lệ.",
+    401: "Cần đăng nhập.",
+    403: "Ông/bà không có quyền xem trang này.",
+    404: "Không tìm thấy trang hoặc hồ sơ.",
+    405: "Phương thức không được hỗ trợ.",
+    413: "Dữ liệu gửi lên quá lớn.",
+    422: "Thông tin chưa hợp lệ.",
+    429: "Quá nhiều yêu cầu, vui lòng thử lại sau ít phút.",
+    503: "Hệ thống đang bận, vui lòng thử lại sau giây lát.",
+}
+"""What an error page or error body says for each HTTP status (pages, API and Open311)."""
+
 
 def select_locale() -> str:
     from flask import current_app

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..database import unit_of_work
+from ..domain.codes import CODE
 from ..domain.permissions import Op
 from ..extensions import db
 from ..models import Case, IdempotencyKey, User
@@ -34,7 +35,7 @@ from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.handling.visibility import ops_for
 from ..services.intake.submission import Submitted, access_key_matches, hash_access_key, submit_case
 from ..services.oversight import search as case_search
-from .inputs import CODE, case_input, check_idempotency_key
+from .inputs import case_input, check_idempotency_key
 from .outputs import created_view, dumps, list_view, public_view, staff_view
 
 

@@ -34,8 +34,6 @@ STAFF_CHANNELS = ("hotline", "box", "api")
 _EARLIEST = datetime(2000, 1, 1, tzinfo=LOCAL_TZ)
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,200}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-CODE = re.compile(r"[0-9A-Z._\-]{1,32}")
-"""Case, unit, area and category codes: anything else cannot exist, so is not looked up."""
 
 
 class InvalidJson(ServiceError):

@@ -48,6 +48,7 @@ from werkzeug.exceptions import HTTPException
 from ..database import unit_of_work
 from ..domain.states import STATUS_LABELS, Status
 from ..extensions import csrf, db
+from ..i18n import HTTP_MESSAGES
 from ..models import Case, Category
 from ..security.access import public
 from ..security.limits import api_limit
@@ -55,7 +56,6 @@ from ..services.errors import ServiceError
 from ..services.intake.submission import KIND_LABELS
 from ..services.oversight.redact import redact_case_text
 from ..services.reference.settings import get_setting
-from ..views.errors import MESSAGES
 from . import open311_requests
 from .open311_requests import Open311Error
 from .outputs import iso
@@ -136,7 +136,7 @@ def service_error(exc: ServiceError) -> Response:
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     status = exc.code or 400
-    response = _error(status, [MESSAGES.get(status, "Yêu cầu không hợp lệ.")])
+    response = _error(status, [HTTP_MESSAGES.get(status, "Yêu cầu không hợp lệ.")])
     for name, value in exc.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
@@ -315,7 +315,7 @@ def not_found(rest: str = "") -> Response:
         if endpoint != "open311.not_found":
             allowed.append(method)
     if allowed:
-        response = _error(405, [MESSAGES[405]])
+        response = _error(405, [HTTP_MESSAGES[405]])
         response.headers["Allow"] = ", ".join(allowed)
         return response
     return _error(404, ["Không có tài nguyên này trong GeoReport v2."])

@@ -16,7 +16,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..domain.calendar import LOCAL_TZ
+from ..domain.calendar import iso_local as iso
 from ..domain.permissions import Op
 from ..domain.states import Status
 from ..models import Area, Case, Category, Unit, User
@@ -24,10 +24,6 @@ from ..services.handling.visibility import ops_for
 from ..services.intake.identity import identity_of
 from ..services.oversight.search import Results
 from ..services.sla.sweep import is_overdue
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds") if value else None
 
 
 def _ref(row: Unit | Area | Category | None) -> dict[str, str] | None:

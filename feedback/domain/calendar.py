@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -201,3 +201,9 @@ class WorkingCalendar:
                 count += 1
             current += timedelta(days=1)
         return count
+
+
+def iso_local(value: datetime | None) -> str | None:
+    """ISO 8601 in Hà Giang time with its offset (``2026-03-02T09:00:00+07:00``), as the API
+    and every machine-readable output show times."""
+    return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds") if value else None

@@ -4,32 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, jsonify, make_response, render_template
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import db
+from ..i18n import HTTP_MESSAGES
+from ..security.access import wants_json
 from ..services.errors import ServiceError
-
-MESSAGES = {
-    400: "Yêu cầu không hợp lệ.",
-    401: "Cần đăng nhập.",
-    403: "Ông/bà không có quyền xem trang này.",
-    404: "Không tìm thấy trang hoặc hồ sơ.",
-    405: "Phương thức không được hỗ trợ.",
-    413: "Dữ liệu gửi lên quá lớn.",
-    422: "Thông tin chưa hợp lệ.",
-    429: "Quá nhiều yêu cầu, vui lòng thử lại sau ít phút.",
-    503: "Hệ thống đang bận, vui lòng thử lại sau giây lát.",
-}
-
-
-def _json_wanted() -> bool:
-    return request.path.startswith(("/api/", "/open311/"))
 
 
 def _respond(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Any:
-    if _json_wanted():
+    if wants_json():
         return jsonify(error=code, message=message, fields=fields or {}), status
     return render_template("errors/error.html", status=status, message=message), status
 
@@ -38,7 +24,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
-        message = MESSAGES.get(status, exc.description or "Lỗi.")
+        message = HTTP_MESSAGES.get(status, exc.description or "Lỗi.")
         if status == 400 and exc.description and "CSRF" in exc.description:
             message = "Phiên làm việc đã hết hạn. Vui lòng tải lại trang rồi gửi lại."
         return _respond(status, (exc.name or "error").lower().replace(" ", "_"), message)
@@ -53,7 +39,7 @@ def register(app: Flask) -> None:
         db.session.rollback()
         reason = str(exc.orig).lower()
         if "locked" in reason or "could not serialize" in reason or "deadlock" in reason:
-            body, status = _respond(503, "busy", MESSAGES[503])
+            body, status = _respond(503, "busy", HTTP_MESSAGES[503])
             response = make_response(body, status)
             response.headers["Retry-After"] = "2"
             return response

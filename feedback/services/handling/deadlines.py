@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from ...domain.calendar import WorkingCalendar
+from ...domain.calendar import WorkingCalendar, iso_local
 from ...domain.deadlines import (
     CountFrom,
     DayType,
@@ -142,7 +142,6 @@ def open_cases_query():  # type: ignore[no-untyped-def]
 
 def preview(kind: str | None, received_text: str | None, now: datetime) -> dict[str, object]:
     """The due times a citizen can expect (GET /api/v1/deadlines), with the explanation."""
-    from ...api.outputs import iso
     from ...models import CASE_KINDS
     from ..errors import ValidationError
 
@@ -168,8 +167,8 @@ def preview(kind: str | None, received_text: str | None, now: datetime) -> dict[
     due = compute_deadlines(received, policy, calendar)
     return {
         "kind": kind,
-        "received_at": iso(received),
-        "ack_due_at": iso(due.ack_due_at),
-        "response_due_at": iso(due.response_due_at),
+        "received_at": iso_local(received),
+        "ack_due_at": iso_local(due.ack_due_at),
+        "response_due_at": iso_local(due.response_due_at),
         "explanation": explain_deadlines(received, policy, calendar),
     }

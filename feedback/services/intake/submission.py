@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from ...domain.codes import case_code
 from ...domain.permissions import CONFIDENTIAL_KINDS
 from ...domain.states import Status
 from ...domain.text import fold
@@ -209,7 +210,7 @@ def next_case_code(now: datetime, ref: Reference) -> str:
     year = now.year
     number = db.session.connection().execute(_NEXT_NUMBER, {"year": year}).scalar_one()
     city = ref.setting("city_code", "HG")
-    return f"{city}-{year}-{number:06d}"
+    return case_code(city, year, number)
 
 
 def _existing(channel: str, external_ref: str | None) -> Case | None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...api.inputs import CODE
+from ...domain.codes import CODE
 from ...extensions import db
 from ...models import CASE_KINDS, CHANNELS, Area, Case, Category, Unit
 from ..errors import ValidationError

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import selectinload
 
-from ...api.inputs import CODE
+from ...domain.codes import CODE
 from ...domain.states import OPEN_STATUSES, Status
 from ...domain.text import fold
 from ...extensions import db
