@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.permissions import CASE_KINDS
 from ..extensions import db
 from .types import UTCDateTime, utcnow
 
-CASE_KINDS = ("feedback", "petition", "suggestion", "complaint", "denunciation")
 HANDLING_TARGETS = ("unit", "area:people_committee", "area:police", "triage")
 UNIT_FUNCTIONS = ("people_committee", "police")
 

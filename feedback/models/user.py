@@ -8,12 +8,11 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.permissions import STAFF_ROLES as ROLES
+from ..domain.permissions import UNIT_BOUND_ROLES
 from ..extensions import db
 from .reference import Unit, in_list
 from .types import UTCDateTime, utcnow
-
-ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector", "admin")
-UNIT_BOUND_ROLES = ("officer", "unit_head", "clerk")
 
 ROLE_LABELS = {
     "operator": "Điện thoại viên 1022",

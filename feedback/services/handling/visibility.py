@@ -8,12 +8,16 @@ from datetime import datetime
 from sqlalchemy import Select, false, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...domain.permissions import CaseFacts, Op, Subject, granted
+from ...domain.permissions import (
+    CITYWIDE_ROLES,
+    INTAKE_ROLES,
+    UNIT_ROLES,
+    CaseFacts,
+    Op,
+    Subject,
+    granted,
+)
 from ...models import Case, User
-
-CITYWIDE_ROLES = frozenset({"coordinator", "inspector"})
-UNIT_ROLES = frozenset({"officer", "unit_head"})
-INTAKE_ROLES = frozenset({"operator", "clerk"})
 
 
 def visible_condition(user: User) -> ColumnElement[bool]:
