@@ -25,7 +25,7 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
-from ..domain.permissions import STAFF_ROLES, Op, roles_holding
+from ..domain.permissions import OVERSIGHT_ROLES, SEARCH_ROLES, STAFF_ROLES, Op, roles_holding
 from ..extensions import csrf, db
 from ..models import User
 from ..security.access import public, roles
@@ -36,7 +36,6 @@ from ..services.intake.attachments import read_uploads
 from ..services.intake.case_files import add_files
 from ..services.oversight.monitor import monitor_page, to_json
 from ..services.oversight.monitor_filters import parse_request
-from ..services.oversight.search import SEARCH_ROLES
 from . import actions as api_actions
 from . import cases as api_cases
 from .inputs import PayloadTooLarge, Unauthorized, read_body
@@ -194,7 +193,7 @@ def deadlines() -> Response:
 
 
 @bp.get("/oversight/breaches")
-@roles("inspector", "coordinator")
+@roles(*OVERSIGHT_ROLES)
 def oversight_breaches() -> Response:
     """The overdue or at-risk open cases (the breach monitor), filters as on the page, one
     page (``page``, ``per_page``) at a time, with the counts of all of them."""

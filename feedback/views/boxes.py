@@ -15,6 +15,13 @@ from wtforms import Field
 
 from ..database import unit_of_work
 from ..domain.calendar import LOCAL_TZ
+from ..domain.permissions import (
+    BOX_CORRECTOR_ROLES,
+    BOX_OPENER_ROLES,
+    BOX_READER_ROLES,
+    BOX_REGISTER_ROLES,
+    OPENING_READER_ROLES,
+)
 from ..extensions import csrf, db
 from ..i18n import parse_local_datetime
 from ..models import Area, BoxOpening, Case, SuggestionBox, Unit, User
@@ -22,10 +29,9 @@ from ..security.access import roles
 from ..services.errors import ServiceError, ValidationError
 from ..services.handling.visibility import can_view
 from ..services.intake import attachments
-from ..services.intake.box_correction import CORRECTORS, correct_letter_count
+from ..services.intake.box_correction import correct_letter_count
 from ..services.intake.boxes import (
     MAX_OPENING_AGE,
-    REGISTER_ROLES,
     BoxInput,
     OpeningInput,
     can_open,
@@ -50,8 +56,6 @@ from .forms.formdata import case_input
 
 bp = Blueprint("boxes", __name__, url_prefix="/can-bo/hom-thu")
 
-READERS = ("clerk", "coordinator", "inspector", "admin")
-OPENERS = ("clerk", "coordinator")
 # Service field names → form field names, so a refusal lands beside its input.
 LETTER_FIELDS = {
     "reporter.name": "reporter_name",
@@ -106,16 +110,16 @@ def _uploads(name: str) -> list[attachments.Upload]:
 
 
 @bp.get("/")
-@roles(*READERS)
+@roles(*BOX_READER_ROLES)
 def index() -> Any:
     boxes = db.session.scalars(visible_boxes(_user())).all()
     return render_template(
-        "boxes/index.html", boxes=boxes, can_register=_user().role in REGISTER_ROLES
+        "boxes/index.html", boxes=boxes, can_register=_user().role in BOX_REGISTER_ROLES
     )
 
 
 @bp.route("/them", methods=["GET", "POST"])
-@roles(*REGISTER_ROLES)
+@roles(*BOX_REGISTER_ROLES)
 @csrf.exempt  # the form checks its own token, so an expired one shows beside the data kept
 def new_box() -> Any:
     form = BoxForm()
@@ -146,7 +150,7 @@ def new_box() -> Any:
 
 
 @bp.post("/<int:box_id>/ngung-su-dung")
-@roles(*REGISTER_ROLES)
+@roles(*BOX_REGISTER_ROLES)
 def deactivate(box_id: int) -> Any:
     box = _box_or_404(box_id)
     with unit_of_work():
@@ -159,7 +163,7 @@ def deactivate(box_id: int) -> Any:
 
 
 @bp.get("/<int:box_id>")
-@roles(*READERS)
+@roles(*BOX_READER_ROLES)
 def box(box_id: int) -> Any:
     found = _box_or_404(box_id)
     openings = visible_openings(_user(), found)
@@ -169,8 +173,8 @@ def box(box_id: int) -> Any:
         openings=openings,
         counts=transcribed_counts([o.id for o in openings]),
         can_open=can_open(_user(), found),
-        can_register=_user().role in REGISTER_ROLES,
-        can_read_openings=_user().role in ("clerk", "coordinator", "inspector"),
+        can_register=_user().role in BOX_REGISTER_ROLES,
+        can_read_openings=_user().role in OPENING_READER_ROLES,
     )
 
 
@@ -194,7 +198,7 @@ def _opening_page(form: OpeningForm, found: SuggestionBox, error: str | None, st
 
 
 @bp.route("/<int:box_id>/mo", methods=["GET", "POST"])
-@roles(*OPENERS)
+@roles(*BOX_OPENER_ROLES)
 @csrf.exempt  # as above: the form validates its own CSRF token
 def record(box_id: int) -> Any:
     found = _box_or_404(box_id)
@@ -262,7 +266,7 @@ def _opening_view(
             readable={c.id for c in cases if can_view(user, c)},
             count=len(cases),
             can_act=can_open(user, found.box),
-            can_correct=user.role in CORRECTORS and found.status == "open",
+            can_correct=user.role in BOX_CORRECTOR_ROLES and found.status == "open",
             correction=correction or {"given": {}, "errors": {}},
             error=error,
         ),
@@ -271,13 +275,13 @@ def _opening_view(
 
 
 @bp.get("/lan-mo/<int:opening_id>")
-@roles("clerk", "coordinator", "inspector")
+@roles(*OPENING_READER_ROLES)
 def opening(opening_id: int) -> Any:
     return _opening_view(_opening_or_404(opening_id))
 
 
 @bp.post("/lan-mo/<int:opening_id>/dong")
-@roles(*OPENERS)
+@roles(*BOX_OPENER_ROLES)
 def close(opening_id: int) -> Any:
     found = _opening_or_404(opening_id, to_act=True)
     try:
@@ -290,7 +294,7 @@ def close(opening_id: int) -> Any:
 
 
 @bp.post("/lan-mo/<int:opening_id>/so-thu")
-@roles(*CORRECTORS)
+@roles(*BOX_CORRECTOR_ROLES)
 def correct_count(opening_id: int) -> Any:
     found = _opening_or_404(opening_id)
     given = {k: request.form.get(k, "") for k in ("letter_count", "reason")}
@@ -353,7 +357,7 @@ def _letter_page(
 
 
 @bp.route("/lan-mo/<int:opening_id>/nhap-thu", methods=["GET", "POST"])
-@roles(*OPENERS)
+@roles(*BOX_OPENER_ROLES)
 @csrf.exempt  # as above: the form validates its own CSRF token
 def transcribe(opening_id: int) -> Any:
     found = _opening_or_404(opening_id, to_act=True)

@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, request, stream_with_context
 from flask_login import current_user
 
+from ..domain.permissions import SEARCH_ROLES
 from ..security.access import roles
 from ..services.errors import ValidationError
 from ..services.oversight import exports
-from ..services.oversight.search import SEARCH_ROLES
 
 bp = Blueprint("exports", __name__, url_prefix="/can-bo/xuat")
 

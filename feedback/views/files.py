@@ -7,19 +7,21 @@ from typing import Any
 from flask import Blueprint, abort, send_file
 from flask_login import current_user
 
-from ..domain.permissions import CONFIDENTIAL_KINDS, Op
+from ..domain.permissions import (
+    BOX_UNIT_ROLES,
+    CASE_READER_ROLES,
+    CITYWIDE_ROLES,
+    CONFIDENTIAL_KINDS,
+    Op,
+)
 from ..extensions import db
 from ..models import Attachment, BoxOpening, User
 from ..security.access import roles
 from ..services.errors import NotFound
-from ..services.handling.visibility import CITYWIDE_ROLES, ops_for
+from ..services.handling.visibility import ops_for
 from ..services.intake.attachments import TYPES, download_name, open_attachment, type_label
 
 bp = Blueprint("files", __name__, url_prefix="/can-bo/tep")
-
-FILE_READERS = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector")
-# Box-opening minutes (no case): the city-wide roles, and the opener unit's own staff.
-BOX_UNIT_ROLES = frozenset({"clerk", "officer", "unit_head"})
 
 PURPOSE_LABELS = {
     "evidence": "Tài liệu, hình ảnh kèm theo",
@@ -42,6 +44,7 @@ def may_read(user: User, att: Attachment) -> bool:
         return Op.VIEW in ops
     if att.box_opening_id is None:
         return False
+    # Box-opening minutes (no case): the city-wide roles, and the opener unit's own staff.
     if user.role in CITYWIDE_ROLES:
         return True
     if user.role not in BOX_UNIT_ROLES or user.unit_id is None:
@@ -51,7 +54,7 @@ def may_read(user: User, att: Attachment) -> bool:
 
 
 @bp.get("/<int:attachment_id>")
-@roles(*FILE_READERS)
+@roles(*CASE_READER_ROLES)
 def download(attachment_id: int) -> Any:
     att = db.session.get(Attachment, attachment_id)
     # Out of reach reads as "not found", so an attachment's existence does not leak.

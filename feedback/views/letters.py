@@ -16,6 +16,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_login import current_user
 
 from ..database import unit_of_work
+from ..domain.permissions import LETTER_ISSUER_ROLES, LETTER_ROLES
 from ..extensions import db
 from ..security.access import roles
 from ..services.errors import Forbidden, NotFound, ServiceError
@@ -27,7 +28,7 @@ LIMIT = 500
 
 
 @bp.get("/")
-@roles(*letters.LETTER_ROLES)
+@roles(*LETTER_ROLES)
 def index() -> Any:
     status = request.args.get("trang_thai") or None
     status = status if status in letters.STATUS_LABELS else None
@@ -78,19 +79,19 @@ def _act(letter_id: int, action: str) -> Any:
 
 
 @bp.post("/<int:letter_id>/ban-hanh")
-@roles("coordinator", "unit_head")
+@roles(*LETTER_ISSUER_ROLES)
 def issue(letter_id: int) -> Any:
     return _act(letter_id, "issue")
 
 
 @bp.post("/<int:letter_id>/da-gui")
-@roles(*letters.LETTER_ROLES)
+@roles(*LETTER_ROLES)
 def deliver(letter_id: int) -> Any:
     return _act(letter_id, "deliver")
 
 
 @bp.get("/<int:letter_id>.pdf")
-@roles(*letters.LETTER_ROLES)
+@roles(*LETTER_ROLES)
 def pdf(letter_id: int) -> Any:
     letter = letters.get_letter(current_user, letter_id)
     data = letters.letter_pdf_for(current_user, letter)

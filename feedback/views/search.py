@@ -16,13 +16,14 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..domain.permissions import SEARCH_ROLES
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
 from ..models import Area, Unit
 from ..security.access import roles
 from ..services.errors import ValidationError
 from ..services.intake.submission import CHANNEL_LABELS, KIND_LABELS
-from ..services.oversight.search import FILTERS, SEARCH_ROLES, Results, search
+from ..services.oversight.search import FILTERS, Results, search
 from ..services.sla.sweep import is_overdue
 from .forms.choices import category_groups
 

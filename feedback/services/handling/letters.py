@@ -19,7 +19,7 @@ from sqlalchemy import Select, false, select, update
 from sqlalchemy.orm import joinedload
 
 from ...domain.calendar import LOCAL_TZ
-from ...domain.permissions import Op
+from ...domain.permissions import LETTER_ROLES, Op
 from ...extensions import db
 from ...models import ApologyLetter, Case, Unit, User
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
@@ -31,7 +31,6 @@ from ..sla.notify import tell_citizen
 from .moves import record
 from .visibility import ops_for, visible_condition
 
-LETTER_ROLES = ("coordinator", "inspector", "officer", "unit_head")
 STATUS_LABELS = {"owed": "Chưa ban hành", "issued": "Đã ban hành, chưa gửi", "delivered": "Đã gửi"}
 DELIVERY = {
     "post": "Đã gửi qua bưu điện",

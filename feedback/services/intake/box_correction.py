@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
+from ...domain.permissions import BOX_CORRECTOR_ROLES
 from ...extensions import db
 from ...i18n import format_local
 from ...models import BoxOpening, User
@@ -21,7 +22,6 @@ from ..errors import Forbidden, ValidationError
 from .boxes import MAX_LETTERS, Conflict, transcribed_count
 
 MIN_REASON = 10
-CORRECTORS = frozenset({"coordinator"})
 
 
 def correct_letter_count(
@@ -32,7 +32,7 @@ def correct_letter_count(
     actor: User,
     now: datetime,
 ) -> BoxOpening:
-    if actor.role not in CORRECTORS:
+    if actor.role not in BOX_CORRECTOR_ROLES:
         raise Forbidden("Chỉ Văn phòng HĐND-UBND được sửa số thư ghi trong biên bản.")
     if opening.status != "open":
         raise Conflict("Lần mở hòm thư này đã đóng; không sửa được số thư nữa.")

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, false, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from ...domain.permissions import BOX_CITYWIDE_ROLES, BOX_REGISTER_ROLES
 from ...domain.text import fold
 from ...extensions import db
 from ...i18n import format_local
@@ -33,12 +34,6 @@ MAX_WITNESSES = 20
 MAX_LETTERS = 1000
 # A photo from a phone or a page from the office scanner.
 SCAN_TYPES_LABEL = "ảnh (JPEG, PNG, …) hoặc PDF"
-
-REGISTER_ROLES = frozenset({"admin", "coordinator"})
-CITYWIDE_ROLES = frozenset({"admin", "coordinator", "inspector"})
-# Who may record an opening, transcribe its letters and close it: the opener unit's clerks,
-# and the coordinator (the city desk) for any box.
-OPENER_ROLES = frozenset({"clerk", "coordinator"})
 
 
 class Conflict(ServiceError):
@@ -67,7 +62,7 @@ def default_opener(area: Area) -> Unit | None:
 
 
 def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
-    if actor.role not in REGISTER_ROLES:
+    if actor.role not in BOX_REGISTER_ROLES:
         raise Forbidden("Chỉ quản trị và Văn phòng HĐND-UBND được thêm hòm thư.")
     errors: dict[str, str] = {}
     code = (data.code or "").strip().upper()
@@ -123,7 +118,7 @@ def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
 def deactivate_box(box: SuggestionBox, *, actor: User, now: datetime) -> bool:
     """Stop using a box: no new openings. Openings already recorded carry on. Returns
     False when the box was already out of use."""
-    if actor.role not in REGISTER_ROLES:
+    if actor.role not in BOX_REGISTER_ROLES:
         raise Forbidden("Chỉ quản trị và Văn phòng HĐND-UBND được ngừng sử dụng hòm thư.")
     result = db.session.execute(
         update(SuggestionBox)
@@ -137,7 +132,7 @@ def deactivate_box(box: SuggestionBox, *, actor: User, now: datetime) -> bool:
 
 def visible_boxes(user: User) -> Select[tuple[SuggestionBox]]:
     """Clerks see the boxes their own unit opens; the city's offices see every box."""
-    if user.role in CITYWIDE_ROLES:
+    if user.role in BOX_CITYWIDE_ROLES:
         condition = true()
     elif user.role == "clerk" and user.unit_id is not None:
         condition = SuggestionBox.opener_unit_id == user.unit_id
@@ -147,7 +142,7 @@ def visible_boxes(user: User) -> Select[tuple[SuggestionBox]]:
 
 
 def can_see_box(user: User, box: SuggestionBox) -> bool:
-    if user.role in CITYWIDE_ROLES:
+    if user.role in BOX_CITYWIDE_ROLES:
         return True
     return user.role == "clerk" and user.unit_id is not None and user.unit_id == box.opener_unit_id
 
