@@ -1,12 +1,29 @@
 """Reference data: the city's units, areas, PAPI categories, routing rules, SLA policies
-and calendar overrides. Loaded from a data file by ``flask seed``, edited by admins."""
+and calendar overrides. Loaded from a data file by ``flask seed``, edited by admins.
+
+Areas, units and routing rules carry the dates they are valid for (``valid_from``
+inclusive, ``valid_to`` exclusive, NULL while in force) because the map changes with
+reorganisations: a reference pack (``flask reference apply``) retires rows and adds new
+ones, never renaming a row in place, so a case keeps pointing at the names of its time.
+A code may be reused by a later area or unit: the unique keys are (code, valid_from)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.permissions import CASE_KINDS
@@ -15,6 +32,11 @@ from .types import UTCDateTime, utcnow
 
 HANDLING_TARGETS = ("unit", "area:people_committee", "area:police", "triage")
 UNIT_FUNCTIONS = ("people_committee", "police")
+SUCCESSION_KINDS = ("area", "unit")
+SUCCESSION_CERTAINTY = ("certain", "assumed", "ambiguous", "unknown")
+SINCE_ALWAYS = date.min
+"""``valid_from`` of rows loaded by a pack that declares no ``effective_from`` (the seed's
+2023 data): in force for any receipt time the service can meet."""
 
 
 def in_list(column: str, values: tuple[str, ...]) -> str:
@@ -30,30 +52,54 @@ class Setting(db.Model):
     value: Mapped[str] = mapped_column(Text)
 
 
-class Area(db.Model):
+VALID_PERIOD = "valid_to IS NULL OR valid_to > valid_from"
+
+
+class Dated:
+    """Validity dates shared by areas, units and routing rules (local calendar days)."""
+
+    valid_from: Mapped[date] = mapped_column(default=SINCE_ALWAYS)
+    valid_to: Mapped[date | None]
+
+    @classmethod
+    def in_force_on(cls, day: date) -> ColumnElement[bool]:
+        """SQL: the row is valid on ``day``."""
+        return and_(cls.valid_from <= day, or_(cls.valid_to.is_(None), cls.valid_to > day))
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or self.valid_to > day)
+
+
+class Area(Dated, db.Model):
     __tablename__ = "areas"
-    __table_args__ = (CheckConstraint(in_list("kind", ("ward", "commune")), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(in_list("kind", ("ward", "commune")), name="kind"),
+        CheckConstraint(VALID_PERIOD, name="valid_period"),
+        UniqueConstraint("code", "valid_from"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(16), unique=True)
+    code: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16))
     code_set: Mapped[str] = mapped_column(String(120))
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class Unit(db.Model):
+class Unit(Dated, db.Model):
     __tablename__ = "units"
     __table_args__ = (
-        UniqueConstraint("area_id", "function"),
+        UniqueConstraint("area_id", "function", "valid_from"),
+        UniqueConstraint("code", "valid_from"),
         CheckConstraint(
             f"function IS NULL OR ({in_list('function', UNIT_FUNCTIONS)} AND area_id IS NOT NULL)",
             name="function_needs_area",
         ),
+        CheckConstraint(VALID_PERIOD, name="valid_period"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
@@ -90,14 +136,16 @@ class Category(db.Model):
     dimension: Mapped[Dimension] = relationship()
 
 
-class RoutingRule(db.Model):
+class RoutingRule(Dated, db.Model):
     __tablename__ = "routing_rules"
     __table_args__ = (
-        UniqueConstraint("category_id", "area_id"),
-        # NULLs are distinct in unique constraints: a partial index keeps one general rule.
+        UniqueConstraint("category_id", "area_id", "valid_from"),
+        # NULLs are distinct in unique constraints: a partial index keeps one general rule
+        # per category and period.
         Index(
             "uq_routing_rules_general",
             "category_id",
+            "valid_from",
             unique=True,
             sqlite_where=db.text("area_id IS NULL"),
             postgresql_where=db.text("area_id IS NULL"),
@@ -106,6 +154,7 @@ class RoutingRule(db.Model):
         CheckConstraint(
             "(handling = 'unit') = (handling_unit_id IS NOT NULL)", name="unit_iff_handling_unit"
         ),
+        CheckConstraint(VALID_PERIOD, name="valid_period"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,6 +169,63 @@ class RoutingRule(db.Model):
     area: Mapped[Area | None] = relationship()
     handling_unit: Mapped[Unit | None] = relationship(foreign_keys=[handling_unit_id])
     lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id])
+
+
+class Succession(db.Model):
+    """Who took over a retired area or unit, recorded by ``flask reference apply``.
+
+    An area split in two has two rows (and ``certainty`` "ambiguous"); a unit whose
+    successor is not known has one row with no successor ("unknown"). Open cases of a
+    retired unit move to its successor when exactly one fits, else to triage."""
+
+    __tablename__ = "reference_successions"
+    __table_args__ = (
+        CheckConstraint(in_list("kind", SUCCESSION_KINDS), name="kind"),
+        CheckConstraint(in_list("certainty", SUCCESSION_CERTAINTY), name="certainty"),
+        CheckConstraint(
+            "(kind = 'area' AND from_unit_id IS NULL AND to_unit_id IS NULL"
+            " AND from_area_id IS NOT NULL)"
+            " OR (kind = 'unit' AND from_area_id IS NULL AND to_area_id IS NULL"
+            " AND from_unit_id IS NOT NULL)",
+            name="one_kind",
+        ),
+        UniqueConstraint("from_area_id", "to_area_id"),
+        UniqueConstraint("from_unit_id", "to_unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    effective_from: Mapped[date]
+    from_area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    to_area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    from_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    certainty: Mapped[str] = mapped_column(String(16), default="certain")
+    note: Mapped[str] = mapped_column(Text, default="")
+    pack_id: Mapped[int] = mapped_column(ForeignKey("reference_packs.id"))
+
+    from_area: Mapped[Area | None] = relationship(foreign_keys=[from_area_id])
+    to_area: Mapped[Area | None] = relationship(foreign_keys=[to_area_id])
+    from_unit: Mapped[Unit | None] = relationship(foreign_keys=[from_unit_id])
+    to_unit: Mapped[Unit | None] = relationship(foreign_keys=[to_unit_id])
+
+
+class ReferencePack(db.Model):
+    """A reference pack applied by ``flask reference apply``: its name, the day it takes
+    effect, its digest (a second run of the same file is recognised) and its settings
+    (site name, authority, place), which brand pages, letters and reports from that day."""
+
+    __tablename__ = "reference_packs"
+    __table_args__ = (UniqueConstraint("name", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    effective_from: Mapped[date]
+    digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SlaPolicy(db.Model):
