@@ -35,6 +35,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": DEV_SECRET,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{sqlite_path}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Waiting on locks (feedback.database): SQLite's busy timeout for every connection;
+        # PostgreSQL's lock and statement timeouts for the transactions of web requests,
+        # so a long lock is answered with 503 + Retry-After before a worker is killed.
+        "DATABASE_BUSY_TIMEOUT_MS": 5000,
+        "DATABASE_LOCK_TIMEOUT_MS": 5000,
+        "DATABASE_STATEMENT_TIMEOUT_MS": 30000,
         # Five attachments of 10 MiB each plus the form itself.
         "ATTACHMENT_MAX_COUNT": 5,
         "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
@@ -79,7 +85,13 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
     cfg: dict[str, Any] = {k: environ[k] for k in _PASSTHROUGH if environ.get(k)}
     if environ.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
-    for name in ("FEEDBACK_SWEEP_SECONDS", "FEEDBACK_DELIVER_SECONDS"):
+    for name in (
+        "FEEDBACK_SWEEP_SECONDS",
+        "FEEDBACK_DELIVER_SECONDS",
+        "DATABASE_BUSY_TIMEOUT_MS",
+        "DATABASE_LOCK_TIMEOUT_MS",
+        "DATABASE_STATEMENT_TIMEOUT_MS",
+    ):
         if environ.get(name):
             cfg[name] = int(environ[name])
     if environ.get("REDIS_URL"):

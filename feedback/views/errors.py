@@ -13,6 +13,10 @@ from ..i18n import HTTP_MESSAGES
 from ..security.access import wants_json
 from ..services.errors import ServiceError
 
+# PostgreSQL: lock_timeout (55P03), statement_timeout (57014), serialization failure
+# (40001), deadlock (40P01): the request waited too long or lost a race; it may be retried.
+BUSY_STATES = frozenset({"55P03", "57014", "40001", "40P01"})
+
 
 def _respond(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Any:
     if wants_json():
@@ -38,7 +42,13 @@ def register(app: Flask) -> None:
     def busy(exc: OperationalError) -> Any:
         db.session.rollback()
         reason = str(exc.orig).lower()
-        if "locked" in reason or "could not serialize" in reason or "deadlock" in reason:
+        state = getattr(exc.orig, "sqlstate", None)
+        if (
+            "locked" in reason
+            or "could not serialize" in reason
+            or "deadlock" in reason
+            or state in BUSY_STATES
+        ):
             body, status = _respond(503, "busy", HTTP_MESSAGES[503])
             response = make_response(body, status)
             response.headers["Retry-After"] = "2"
