@@ -179,6 +179,20 @@ def stored(app: Flask, code: str) -> SimpleNamespace:
         )
 
 
+def approve(app: Flask, make_user: Callable[..., Any], code: str) -> None:
+    """The unit head approves an answer: only then may Open311 show the subject."""
+    from feedback.services.handling import actions
+
+    with app.app_context():
+        unit = db.session.scalar(select(Case).where(Case.code == code)).handling_unit.code
+    head_id, _ = make_user("unit_head", unit_code=unit)
+    with app.app_context(), unit_of_work():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        head, now = db.session.get(User, head_id), datetime.now(UTC)
+        actions.acknowledge(case, head, now)
+        actions.approve_answer(case, head, now, "Đơn vị đã kiểm tra và xử lý xong.")
+
+
 def set_status(app: Flask, code: str, status: str) -> None:
     with app.app_context(), unit_of_work():
         case = db.session.scalar(select(Case).where(Case.code == code))
@@ -392,7 +406,11 @@ def test_a_denunciation_is_accepted_and_never_shown(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_get_requests_shows_no_personal_data_and_no_hidden_case(
-    app: Flask, client: FlaskClient, make_case: Callable[..., str], fmt: str
+    app: Flask,
+    client: FlaskClient,
+    make_case: Callable[..., str],
+    make_user: Callable[..., Any],
+    fmt: str,
 ) -> None:
     shown = make_case(
         subject="Ông Trần Văn Khoa báo đèn hỏng, gọi 0987654321",
@@ -425,6 +443,10 @@ def test_get_requests_shows_no_personal_data_and_no_hidden_case(
         *hidden,
     ):
         assert secret not in answer.text, secret
+    assert row["description"] == row["service_name"]  # the category until approved
+    approve(app, make_user, shown)
+    (row,) = call(client, "GET", f"requests/{shown}", fmt).data
+    assert "Khoa" not in str(row) and "0987654321" not in str(row)
     assert "[đã ẩn]" in row["description"] and "đèn hỏng" in row["description"]
     assert row["address"] == "Phường Nguyễn Trãi" and row["address_id"] == "00694"
     assert float(row["lat"]) == 22.823 and float(row["long"]) == 104.984
@@ -511,9 +533,10 @@ def test_unknown_resources_formats_and_methods(client: FlaskClient, fmt: str) ->
 
 
 def test_xml_escapes_what_it_shows(
-    app: Flask, client: FlaskClient, make_case: Callable[..., str]
+    app: Flask, client: FlaskClient, make_case: Callable[..., str], make_user: Callable[..., Any]
 ) -> None:
     code = make_case(subject='Cống <tràn> & "ngập" đường', area_code="00697")
+    approve(app, make_user, code)
     response = client.get(f"/open311/v2/requests/{code}.xml")
     assert response.status_code == 200
     root = ET.fromstring(response.data)

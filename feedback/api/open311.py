@@ -24,11 +24,15 @@ request) or 405. The blueprint is CSRF-exempt and never trusts the session cooki
 - ``GET requests.{fmt}`` (service_request_id, service_code, start_date, end_date, status
   and the page/page_size extension; by default the last 90 days, at most 1000) and
   ``GET requests/{id}.{fmt}`` show only cases of public categories that are neither
-  complaints nor denunciations; any other id is 404, as an unknown one. A request shows
-  the subject, redacted, never the body, the reporter, the typed street address or
-  media; ``address``/``address_id`` are the ward/commune, lat/long are rounded to 3
-  decimals (about 100 m); ``status`` is closed for closed, rejected and merged cases;
-  ``agency_responsible`` is the handling unit, ``expected_datetime`` the response due.
+  complaints nor denunciations; any other id is 404, as an unknown one. A request's
+  ``description`` is its category's name until the unit head has approved the answer
+  (the approval that publishes it on the follow-up and transparency pages); only then
+  the subject, redacted (feedback.services.oversight.redact.published_subject): a
+  citizen's words are not put out unread, whatever name they hold. Never the body, the
+  reporter, the typed street address or media; ``address``/``address_id`` are the
+  ward/commune, lat/long are rounded to 3 decimals (about 100 m); ``status`` is closed
+  for closed, rejected and merged cases; ``agency_responsible`` is the handling unit,
+  ``expected_datetime`` the response due.
 - ``tokens/{id}.{fmt}``: no token is ever issued; a listed request's id is its own token.
 """
 
@@ -54,7 +58,7 @@ from ..security.access import public
 from ..security.limits import api_limit
 from ..services.errors import ServiceError
 from ..services.intake.submission import KIND_LABELS
-from ..services.oversight.redact import redact_case_text
+from ..services.oversight.redact import published_subject
 from ..services.reference.settings import get_setting
 from . import open311_requests
 from .open311_requests import Open311Error
@@ -76,6 +80,7 @@ _ITEMS = {
     "attributes": "attribute",
     "values": "value",
 }
+UNPUBLISHED = "Yêu cầu của người dân, đang được xem xét."
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -246,7 +251,8 @@ def request_view(case: Case) -> dict[str, Any]:
         "status_notes": STATUS_LABELS[Status(case.status)],
         "service_name": case.category.citizen_label if case.category else None,
         "service_code": case.category.code if case.category else None,
-        "description": redact_case_text(case.subject, case),
+        "description": published_subject(case)
+        or (case.category.citizen_label if case.category else UNPUBLISHED),
         "agency_responsible": case.handling_unit.name,
         "service_notice": open311_requests.notice(case),
         "requested_datetime": iso(case.received_at),

@@ -14,7 +14,13 @@ What is removed, each replaced by ``PLACEHOLDER``:
   and land parcels ("thửa đất số 34", "tờ bản đồ số 12"), which name a household;
 - personal names after an honorific ("ông", "bà", "anh", "chị", "cô", "chú", "em",
   "cháu", …: the capitalised words that follow, the honorific itself kept) or after
-  "tên là", "họ tên", "tôi là".
+  "tên là", "họ tên", "tôi là", in Title Case or in CAPITALS;
+- personal names standing alone: two to four words in CAPITALS, with or without
+  diacritics, that begin with a Vietnamese family name or have "Văn"/"Thị" as their
+  second word ("HOÀNG VĂN KIÊN", "HOANG VAN KIEN", "SÙNG MÍ PÁO"), and Title Case words
+  around a middle "Văn"/"Thị" ("Hoàng Văn Kiên") — unless a place word comes before them
+  ("đường", "phường", "xã", …: "ĐƯỜNG NGUYỄN TRÃI" is a street). A subject shouted in
+  capitals loses more than the name: that is the side this errs on.
 
 Matching runs on a folded copy of the text (feedback.domain.text.fold, character by
 character, so every match maps back to the original) where diacritics do not matter, and
@@ -65,6 +71,36 @@ _ASCII_HONORIFICS = frozenset("ong ba anh chi co chu em chau bac".split())
 # Titles written with a capital after an honorific ("ông Chủ tịch") are not names.
 _TITLES = frozenset("chu pho truong giam bi to tong can dong thu cong".split())
 _WORD = re.compile(r"[^\W\d_]+")
+# A Vietnamese syllable, folded (an initial, a vowel nucleus, a final): "UBND" is not one.
+_SYLLABLE = re.compile(r"[bcdghklmnpqrstvx]{0,3}[aeiouy]{1,3}(?:ch|nh|ng|[cmnpt])?")
+# Family names of the city's Kinh, Tày, Nùng, Dao and H'Mông residents, as written with
+# diacritics; the ASCII spellings only where the bare word means nothing else ("VU" could
+# be "vụ", "DUONG" "đường", "HO" "hộ", so they are left out).
+SURNAMES = frozenset(
+    (
+        "nguyễn trần lê phạm hoàng huỳnh phan vũ võ đặng bùi đỗ hồ ngô dương lý đinh đào "
+        "lương trịnh mai cao lâm tô hà chu triệu tạ la lưu lục mã ma nông thào sùng giàng "
+        "vàng lò lù mùa hầu hạng lầu vừ cứ chảo bàn sầm tống thái kiều khổng doãn đàm lại "
+        "châu hứa nghiêm phùng quách lộc mạc"
+    ).split()
+)
+_ASCII_SURNAMES = frozenset(
+    "nguyen tran pham hoang huynh phan bui ngo dinh luong trinh trieu luu luc nong thao "
+    "sung giang vang hau hua nghiem phung quach kieu khong doan".split()
+)
+_MIDDLES = frozenset({"văn", "thị"})
+_ASCII_MIDDLES = frozenset({"van", "thi"})
+# "Văn phòng", "Văn hóa", "thị xã", "vấn đề" (VAN DE), "thi công" (THI CONG): no name.
+# Compared with diacritics where the text has them ("Kiên" is a name, "kiện" is not);
+# without them only where the word is no common given name ("HOA", "THU" are).
+_NOT_AFTER_MIDDLE = frozenset("phòng hóa hoá bản thư kiện xã trấn trường công nghệ học".split())
+_ASCII_NOT_AFTER_MIDDLE = frozenset("phong ban de xa tran truong cong nghe hoc".split())
+# Words after which capitalised words name a place, not a person (folded).
+_PLACE_WORDS = frozenset(
+    "duong pho phuong xa thon ban to ngo ngach hem khu cau cho tinh huyen quan tp truong "
+    "vien song suoi nui deo den chua dinh".split()
+)
+_KNOWN_PLACES = frozenset({"ha giang", "tuyen quang"})
 _GAP = re.compile(r"[ \t]+")
 _MAX_NAME_WORDS = 5
 
@@ -92,6 +128,18 @@ def known_for(case: Any) -> Known:
 
 def redact_case_text(text: str | None, case: Any) -> str:
     return redact(text, known_for(case))
+
+
+def published_subject(case: Any) -> str | None:
+    """The subject as it may be shown to anyone (Open311), or None while it may not.
+
+    A subject is the citizen's own words, written before anyone read them; it goes out
+    only once the unit head has approved the answer (``answer_approved_by_id``: the
+    approval that publishes the answer on the follow-up and transparency pages, so an
+    officer has read the case by then), and redacted even so."""
+    if case.answer_approved_by_id is None:
+        return None
+    return redact_case_text(case.subject, case) or None
 
 
 # --- the folded copy ----------------------------------------------------------------------
@@ -197,7 +245,7 @@ def _capitalised_run(text: str, pos: int) -> tuple[int, int] | None:
         if word is None:
             break
         w = word.group()
-        if not w[0].isupper() or (len(w) > 1 and w.isupper()):
+        if not _name_shaped(w):
             break
         if count == 0 and fold(w) in _TITLES:
             return None
@@ -208,6 +256,58 @@ def _capitalised_run(text: str, pos: int) -> tuple[int, int] | None:
             break
         pos = gap.end()
     return (start, end) if count else None
+
+
+def _name_shaped(word: str) -> bool:
+    """Title Case ("Kiên") or a syllable in CAPITALS ("KIÊN", not "UBND")."""
+    if not word[0].isupper():
+        return False
+    return not (len(word) > 1 and word.isupper()) or bool(_SYLLABLE.fullmatch(fold(word)))
+
+
+def _is_in(word: str, accented: frozenset[str], ascii_only: frozenset[str]) -> bool:
+    lower = word.lower()
+    return lower in accented or (word.isascii() and lower in ascii_only)
+
+
+def _name_words(text: str, pos: int) -> list[re.Match[str]]:
+    """The name-shaped words from ``pos`` on, one space or tab apart (at most four)."""
+    found: list[re.Match[str]] = []
+    while len(found) < 4:
+        word = _WORD.match(text, pos)
+        if word is None or not _name_shaped(word.group()):
+            break
+        found.append(word)
+        gap = _GAP.match(text, word.end())
+        if gap is None:
+            break
+        pos = gap.end()
+    return found
+
+
+def _standing_name_spans(text: str) -> Iterator[tuple[int, int]]:
+    previous = ""
+    for word in _WORD.finditer(text):
+        before, previous = previous, fold(word.group())
+        if before in _PLACE_WORDS:
+            continue
+        run = _name_words(text, word.start())
+        if len(run) < 2:
+            continue
+        words = [m.group() for m in run]
+        if " ".join(fold(w) for w in words[:2]) in _KNOWN_PLACES or f"{before} {previous}" in (
+            _KNOWN_PLACES
+        ):
+            continue
+        capitals = all(w.isupper() for w in words)
+        surname = _is_in(words[0], SURNAMES, _ASCII_SURNAMES)
+        middle = (
+            len(words) >= 3
+            and _is_in(words[1], _MIDDLES, _ASCII_MIDDLES)
+            and not _is_in(words[2], _NOT_AFTER_MIDDLE, _ASCII_NOT_AFTER_MIDDLE)
+        )
+        if (capitals and (surname or middle)) or middle:
+            yield run[0].start(), run[-1].end()
 
 
 def _honorific_name_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -271,6 +371,7 @@ def find_personal(text: str, known: Known = Known()) -> list[tuple[int, int]]:
     spans += _address_spans(text, folded, origin)
     spans += _honorific_name_spans(text)
     spans += _intro_name_spans(text, folded, origin)
+    spans += _standing_name_spans(text)
     return _merge(spans, text)
 
 
