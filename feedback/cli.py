@@ -258,7 +258,8 @@ def scheduler_command() -> None:
 @with_appcontext
 def report_command(period: str, out_dir: str | None) -> None:
     """Lập báo cáo kỳ (XLSX và PDF) theo 8 chỉ số PAPI; in đường dẫn và số liệu tổng hợp."""
-    from .services.reports.period import generate, parse_period
+    from .services.reports.output import generate
+    from .services.reports.period import parse_period
 
     try:
         parsed = parse_period(period)

@@ -54,7 +54,7 @@ def _digest(now: datetime) -> Any:
 
 
 def _reports(now: datetime) -> Any:
-    from .services.reports.period import draft_due_reports
+    from .services.reports.output import draft_due_reports
 
     return draft_due_reports(now)
 

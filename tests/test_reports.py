@@ -27,6 +27,7 @@ from feedback.services.errors import ValidationError
 from feedback.services.handling.apology import owe_if_late
 from feedback.services.intake.submission import Reporter
 from feedback.services.oversight import figures as figure_service
+from feedback.services.reports import output
 from feedback.services.reports import period as reports
 from feedback.services.reports.files import pdf_bytes, xlsx_bytes
 
@@ -388,12 +389,12 @@ def test_drafts_are_written_once_and_vp_nv_reminded_once(
         db.session.get(User, other_id).email = "tnmt@hagiang.gov.vn"
         db.session.scalar(select(Unit).where(Unit.code == "VP")).email = "vp@hagiang.gov.vn"
     with app.app_context():
-        assert reports.draft_due_reports(local(2023, 8, 30, 8))["due"] == []  # 11 days ahead
-        first = reports.draft_due_reports(local(2023, 9, 2, 8))
-        xlsx, pdf = reports.draft_paths(reports.parse_period("2023-Q3"))
+        assert output.draft_due_reports(local(2023, 8, 30, 8))["due"] == []  # 11 days ahead
+        first = output.draft_due_reports(local(2023, 9, 2, 8))
+        xlsx, pdf = output.draft_paths(reports.parse_period("2023-Q3"))
         stamps = (xlsx.stat().st_mtime_ns, pdf.stat().st_mtime_ns)
-        second = reports.draft_due_reports(local(2023, 9, 9, 23))
-        late = reports.draft_due_reports(local(2023, 9, 10, 0))
+        second = output.draft_due_reports(local(2023, 9, 9, 23))
+        late = output.draft_due_reports(local(2023, 9, 10, 0))
         reminders = db.session.scalars(
             select(Notification).where(Notification.kind == "report_reminder")
         ).all()
@@ -424,6 +425,6 @@ def test_drafts_are_written_once_and_vp_nv_reminded_once(
 
 def test_at_the_end_of_the_year_two_reports_fall_due(app: Flask) -> None:
     with app.app_context():
-        summary = reports.draft_due_reports(local(2023, 12, 1, 8))
+        summary = output.draft_due_reports(local(2023, 12, 1, 8))
     assert summary["due"] == ["2023-Q4", "2023-H2"]
     assert summary["reminders"] == 0  # nobody to remind: VP and NV have no e-mail yet

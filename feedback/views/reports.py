@@ -20,6 +20,7 @@ from ..domain.calendar import LOCAL_TZ
 from ..security.access import roles
 from ..services.reports import period as reports
 from ..services.reports.files import pdf_bytes, xlsx_bytes
+from ..services.reports.output import DRAFT_AHEAD_DAYS
 
 bp = Blueprint("reports", __name__, url_prefix="/bao-cao")
 
@@ -52,7 +53,7 @@ def index() -> Any:
         }
         for p in sorted(periods, key=lambda p: (p.due_before, len(p.key)), reverse=True)
     ]
-    return render_template("reports/index.html", rows=rows, ahead=reports.DRAFT_AHEAD_DAYS)
+    return render_template("reports/index.html", rows=rows, ahead=DRAFT_AHEAD_DAYS)
 
 
 def _send(period_text: str, ext: str) -> Any:

@@ -23,7 +23,8 @@ from ..reference.settings import get_setting
 from ..sla.notify import tell_citizen
 from .apology import owe_if_late
 from .deadlines import recompute
-from .moves import OPEN, InvalidMove, checked_text, move, record, require
+from .events import record
+from .moves import OPEN, InvalidMove, checked_text, move, require
 
 
 def _unit(code: str | None) -> Unit:

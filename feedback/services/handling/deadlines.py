@@ -26,6 +26,7 @@ from ...domain.states import OPEN_STATUSES
 from ...i18n import format_local_long
 from ...models import Case, SlaPolicy
 from ..reference.policies import load_calendar, load_policy, to_domain_policy
+from .events import record
 
 
 @dataclass
@@ -106,8 +107,6 @@ def recompute(
 ) -> bool:
     """Store the derived due times if they changed: a new deadline revision, a fresh SLA
     check, and an event saying why. True when something moved."""
-    from .moves import record
-
     derived = derive(case, calendar)
     if (derived.ack_due_at, derived.response_due_at) == (case.ack_due_at, case.response_due_at):
         return False
@@ -142,7 +141,7 @@ def open_cases_query():  # type: ignore[no-untyped-def]
 
 def preview(kind: str | None, received_text: str | None, now: datetime) -> dict[str, object]:
     """The due times a citizen can expect (GET /api/v1/deadlines), with the explanation."""
-    from ...models import CASE_KINDS
+    from ...domain.permissions import CASE_KINDS
     from ..errors import ValidationError
 
     kind = kind or "feedback"

@@ -15,7 +15,8 @@ from ..intake.attachments import Upload, store_upload
 from ..reference.policies import load_policy
 from ..sla.notify import tell_citizen
 from .deadlines import recompute
-from .moves import checked_text, move, record, require
+from .events import record
+from .moves import checked_text, move, require
 
 
 def citizen_reply(

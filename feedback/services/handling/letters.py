@@ -28,7 +28,7 @@ from ..intake.submission import KIND_LABELS
 from ..reports.pdf import Document, place_date
 from ..reports.period import city_place
 from ..sla.notify import tell_citizen
-from .moves import record
+from .events import record
 from .visibility import ops_for, visible_condition
 
 STATUS_LABELS = {"owed": "Chưa ban hành", "issued": "Đã ban hành, chưa gửi", "delivered": "Đã gửi"}

@@ -1,10 +1,10 @@
 """Moving a case and recording what happened: the core every case action is built on.
 
 ``move`` applies one transition of the state machine with a conditional UPDATE on the
-expected status (two officers acting at once cannot both win) and appends its event;
-``record`` appends an event without a move. ``require`` checks the permission table and
-``checked_text`` the free text an action needs. The actions themselves live in
-``handling`` (staff) and ``followup`` (the citizen).
+expected status (two officers acting at once cannot both win) and appends its event with
+``events.record``, which actions without a move call directly.
+``require`` checks the permission table and ``checked_text`` the free text an action needs.
+The actions themselves live in ``actions`` (staff) and ``followup`` (the citizen).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ...extensions import db
 from ...models import Case, CaseEvent, User
 from ..errors import Conflict, Forbidden, ValidationError
 from .deadlines import recompute
+from .events import record
 from .visibility import ops_for
 
 MIN_REASON = 5
@@ -94,35 +95,4 @@ def move(
     )
     if resumes:
         recompute(case, now, "kết thúc thời gian chờ người dân bổ sung")
-    return event
-
-
-def record(
-    case: Case,
-    action: str,
-    *,
-    user: User | None,
-    now: datetime,
-    note: str,
-    public: bool = False,
-    data: dict[str, Any] | None = None,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    label: str | None = None,
-) -> CaseEvent:
-    event = CaseEvent(
-        case_id=case.id,
-        at=now,
-        actor_id=user.id if user else None,
-        actor_label=label or (user.display_name if user else "Người dân"),
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        public=public,
-        note=note,
-        data=data or {},
-    )
-    db.session.add(event)
-    db.session.flush()
-    db.session.expire(case, ["events"])
     return event

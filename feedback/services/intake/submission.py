@@ -24,7 +24,6 @@ from ...models import CASE_KINDS, CHANNELS, Area, Case, CaseEvent, Category, Uni
 from ..errors import ValidationError
 from ..reference import cache as reference_cache
 from ..reference.cache import Reference
-from ..reference.policies import deadlines_for, route
 from ..sla.notify import tell_citizen
 from .attachments import Upload, store_upload
 from .identity import Identity, seal
@@ -238,8 +237,8 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     # A sender whose clock runs a little fast is believed up to CLOCK_SKEW, then clamped:
     # a case is never received after it was entered.
     received_at = min(data.received_at or now, now)
-    routed = route(category, area, ref)
-    deadlines = deadlines_for(data.kind, received_at, ref)
+    routed = ref.route(category, area)
+    deadlines = ref.deadlines_for(data.kind, received_at)
     handling_row = ref.units.get(routed.handling_unit_code)
     lead_row = ref.units.get(routed.lead_unit_code) if routed.lead_unit_code else None
     if handling_row is None:

@@ -22,13 +22,15 @@ the caller once and are dropped.
 
 Requests get ORM instances made from the cached values (:func:`attach`), exactly as a
 SELECT would have made them, put in the session's identity map without a query; an
-instance already there wins, as with a SELECT.
+instance already there wins, as with a SELECT. A new case is routed and timed from one
+reading (:meth:`Reference.route`, :meth:`Reference.deadlines_for`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType, SimpleNamespace
 from typing import Any, TypeVar
 
@@ -37,11 +39,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import make_transient_to_detached
 
 from ...domain.calendar import WorkingCalendar
+from ...domain.deadlines import Deadlines, compute_deadlines
 from ...domain.deadlines import SlaPolicy as DomainPolicy
-from ...domain.routing import HandlingTarget, RoutingRule
+from ...domain.routing import HandlingTarget, Route, RoutingRule, route_case
 from ...extensions import db
 from ...models import Area, CalendarOverride, Category, Setting, SlaPolicy, Unit
 from ...models import RoutingRule as RuleRow
+from .policies import calendar_from, no_policy, to_domain_policy
 
 REFERENCE_TABLES = (
     "settings",
@@ -85,6 +89,23 @@ class Reference:
 
     def setting(self, key: str, default: str) -> str:
         return self.settings.get(key, default)
+
+    def route(self, category: Category | None, area: Area | None) -> Route:
+        """Who handles and who leads, from this reading."""
+        return route_case(
+            category.code if category else None,
+            area.code if area else None,
+            self.rules.get(category.id, ()) if category else [],
+            {area.code: self.area_units.get(area.id, {})} if area else {},
+            triage_unit_code=self.setting("triage_unit", "VP"),
+        )
+
+    def deadlines_for(self, kind: str, received_at: datetime) -> Deadlines:
+        """Both due times of a new case of ``kind``, from this reading."""
+        policy = self.policies.get(kind)
+        if policy is None:
+            raise no_policy()
+        return compute_deadlines(received_at, policy, self.calendar)
 
 
 _kept: dict[tuple[Any, str], Reference] = {}
@@ -134,8 +155,6 @@ def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
 
 
 def _load(conn: Connection) -> Reference:
-    from .policies import calendar_from, to_domain_policy
-
     settings = {r["key"]: r["value"] for r in _rows(conn, Setting.__table__)}
     areas = _rows(conn, Area.__table__)
     units = _rows(conn, Unit.__table__)

@@ -1,11 +1,15 @@
-"""Reading the calendar, SLA policies and routing rules out of the database into the
-pure domain objects that do the arithmetic."""
+"""Reading the calendar and the SLA policies out of the database into the pure domain
+objects that do the arithmetic.
+
+``cache`` builds its per-process reading with the same conversions (``calendar_from``,
+``to_domain_policy``), so this module imports nothing of ``cache``: routing and the due
+times of a new case from that reading are ``cache.Reference``'s methods."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
@@ -13,13 +17,9 @@ from ...domain.calendar import CalendarOverride as DomainOverride
 from ...domain.calendar import OverrideKind, WorkingCalendar
 from ...domain.deadlines import CountFrom, DayType, Deadlines, compute_deadlines
 from ...domain.deadlines import SlaPolicy as DomainPolicy
-from ...domain.routing import Route, route_case
 from ...extensions import db
-from ...models import Area, CalendarOverride, Category, SlaPolicy
+from ...models import CalendarOverride, SlaPolicy
 from ..errors import ValidationError
-
-if TYPE_CHECKING:
-    from .cache import Reference
 
 _calendars: dict[tuple[tuple[Any, ...], ...], WorkingCalendar] = {}
 
@@ -63,34 +63,19 @@ def to_domain_policy(row: SlaPolicy) -> DomainPolicy:
 def load_policy(kind: str) -> SlaPolicy:
     row = db.session.scalar(select(SlaPolicy).where(SlaPolicy.kind == kind))
     if row is None:
-        raise _no_policy()
+        raise no_policy()
     return row
 
 
-def _no_policy() -> ValidationError:
+def no_policy() -> ValidationError:
+    """What a caller hears when the kind has no SLA policy (the reference data is not seeded)."""
     return ValidationError(
         "Chưa có quy định thời hạn cho loại hồ sơ này; hãy chạy lệnh seed.",
         {"kind": "Loại hồ sơ chưa được cấu hình thời hạn."},
     )
 
 
-def deadlines_for(kind: str, received_at: datetime, ref: Reference | None = None) -> Deadlines:
-    """Both due times of a new case; from ``ref`` (feedback.services.reference.cache)
-    when the caller has it, else read from the database."""
-    if ref is None:
-        return compute_deadlines(received_at, to_domain_policy(load_policy(kind)), load_calendar())
-    policy = ref.policies.get(kind)
-    if policy is None:
-        raise _no_policy()
-    return compute_deadlines(received_at, policy, ref.calendar)
-
-
-def route(category: Category | None, area: Area | None, ref: Reference) -> Route:
-    """Who handles and who leads, from one reading of the reference data."""
-    return route_case(
-        category.code if category else None,
-        area.code if area else None,
-        ref.rules.get(category.id, ()) if category else [],
-        {area.code: ref.area_units.get(area.id, {})} if area else {},
-        triage_unit_code=ref.setting("triage_unit", "VP"),
-    )
+def deadlines_for(kind: str, received_at: datetime) -> Deadlines:
+    """Both due times of a new case, policy and calendar read from the database (intake
+    reads them from the per-process reading instead: ``cache.Reference.deadlines_for``)."""
+    return compute_deadlines(received_at, to_domain_policy(load_policy(kind)), load_calendar())
