@@ -77,18 +77,154 @@ def users_create(
 @with_appcontext
 def users_token(username: str, name: str) -> None:
     """In ra một mã API mới cho tài khoản (chỉ hiển thị một lần)."""
+    from flask import current_app
     from sqlalchemy import select
 
     from .extensions import db
     from .models import User
     from .services.accounts.users import issue_token
 
-    with unit_of_work():
-        user = db.session.scalar(select(User).where(User.username == username.lower()))
-        if user is None:
-            raise click.ClickException(f"Không có tài khoản «{username}».")
-        token = issue_token(user, datetime.now(UTC), name=name)
+    try:
+        with unit_of_work():
+            user = db.session.scalar(select(User).where(User.username == username.lower()))
+            if user is None:
+                raise click.ClickException(f"Không có tài khoản «{username}».")
+            token = issue_token(user, datetime.now(UTC), name=name)
+    except ServiceError as exc:
+        _fail(exc)
     click.echo(token)
+    ttl = current_app.config["API_TOKEN_TTL_DAYS"]
+    click.echo(f"Mã có hiệu lực {ttl} ngày (API_TOKEN_TTL_DAYS).", err=True)
+
+
+def _account_command(change: str, username: str) -> None:
+    """Run one account service on USERNAME by the system (the command line has no
+    signed-in user); each service writes its audit record in the same transaction."""
+    from .services.accounts import users
+
+    now = datetime.now(UTC)
+    try:
+        with unit_of_work():
+            user = users.find_user(username)
+            name = user.username
+            if change == "deactivate":
+                changed = users.deactivate_user(user, actor=None, now=now)
+                click.echo(
+                    f"Đã khóa {name}: mọi phiên đăng nhập và mã API ngừng hoạt động ngay."
+                    if changed
+                    else f"{name} đã bị khóa từ trước; phiên và mã API (nếu còn) đã được thu hồi."
+                )
+            elif change == "activate":
+                changed = users.activate_user(user, actor=None, now=now)
+                click.echo(
+                    f"Đã mở khóa {name}; cần đăng nhập lại và cấp mã API mới nếu cần."
+                    if changed
+                    else f"{name} vẫn đang hoạt động."
+                )
+            elif change == "revoke-tokens":
+                count = users.revoke_tokens(user, actor=None, now=now)
+                click.echo(f"Đã thu hồi {count} mã API của {name}.")
+            else:
+                users.end_sessions(user, actor=None, now=now)
+                click.echo(f"Đã kết thúc mọi phiên đăng nhập của {name}.")
+    except ServiceError as exc:
+        _fail(exc)
+
+
+@users_cli.command("deactivate")
+@click.argument("username")
+@with_appcontext
+def users_deactivate(username: str) -> None:
+    """Khóa tài khoản: phiên đăng nhập và mã API ngừng hoạt động ngay; lịch sử được giữ."""
+    _account_command("deactivate", username)
+
+
+@users_cli.command("activate")
+@click.argument("username")
+@with_appcontext
+def users_activate(username: str) -> None:
+    """Mở khóa tài khoản (đăng nhập lại; mã API cũ vẫn bị thu hồi)."""
+    _account_command("activate", username)
+
+
+@users_cli.command("revoke-tokens")
+@click.argument("username")
+@with_appcontext
+def users_revoke_tokens(username: str) -> None:
+    """Thu hồi mọi mã API còn hiệu lực của tài khoản."""
+    _account_command("revoke-tokens", username)
+
+
+@users_cli.command("end-sessions")
+@click.argument("username")
+@with_appcontext
+def users_end_sessions(username: str) -> None:
+    """Kết thúc mọi phiên đăng nhập của tài khoản (trên mọi thiết bị)."""
+    _account_command("end-sessions", username)
+
+
+@users_cli.command("password")
+@click.argument("username")
+@click.option("--password", help="Bỏ trống để hệ thống sinh mật khẩu ngẫu nhiên")
+@with_appcontext
+def users_password(username: str, password: str | None) -> None:
+    """Đặt mật khẩu mới; mọi phiên đăng nhập đang mở của tài khoản kết thúc."""
+    from .services.accounts import users
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        with unit_of_work():
+            user = users.find_user(username)
+            users.set_password(user, password, actor=None, now=datetime.now(UTC))
+            name = user.username
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"Đã đổi mật khẩu của {name}; mọi phiên đăng nhập cũ đã kết thúc.")
+    if generated:
+        click.echo(f"Mật khẩu: {password}")
+
+
+@users_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="In dạng JSON")
+@with_appcontext
+def users_list(as_json: bool) -> None:
+    """Danh sách tài khoản: vai trò, đơn vị, trạng thái, lần đăng nhập cuối, số mã API
+    còn hiệu lực."""
+    from .services.accounts.users import list_accounts
+
+    with unit_of_work():
+        rows = list_accounts(datetime.now(UTC))
+    if as_json:
+        items = [
+            {
+                "username": r.username,
+                "role": r.role,
+                "unit": r.unit_code,
+                "active": r.active,
+                "last_login_at": r.last_login_at.isoformat() if r.last_login_at else None,
+                "live_tokens": r.live_tokens,
+            }
+            for r in rows
+        ]
+        click.echo(json.dumps(items, ensure_ascii=False, indent=1))
+        return
+    header = ("TÀI KHOẢN", "VAI TRÒ", "ĐƠN VỊ", "TRẠNG THÁI", "ĐĂNG NHẬP CUỐI (UTC)", "MÃ API")
+    table = [header] + [
+        (
+            r.username,
+            r.role,
+            r.unit_code or "-",
+            "hoạt động" if r.active else "đã khóa",
+            f"{r.last_login_at:%Y-%m-%d %H:%M}" if r.last_login_at else "-",
+            str(r.live_tokens),
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
 
 
 @click.command("demo")

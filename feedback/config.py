@@ -78,6 +78,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
         "LOGIN_LOCKOUT": timedelta(minutes=15),
+        # API tokens stop working this many days after they are issued (a leaked token
+        # must not work forever); `users token` issues a new one.
+        "API_TOKEN_TTL_DAYS": 90,
     }
 
 
@@ -91,6 +94,7 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
         "DATABASE_BUSY_TIMEOUT_MS",
         "DATABASE_LOCK_TIMEOUT_MS",
         "DATABASE_STATEMENT_TIMEOUT_MS",
+        "API_TOKEN_TTL_DAYS",
     ):
         if environ.get(name):
             cfg[name] = int(environ[name])

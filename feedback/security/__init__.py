@@ -4,6 +4,7 @@ decorators themselves, and login throttling is a service the login view calls.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, session
@@ -26,13 +27,16 @@ def _on_login(app: Any, user: Any, **extra: Any) -> None:
 
 
 def _on_logout(app: Any, user: Any, **extra: Any) -> None:
+    """Logout ends the session for good, not just in this browser: the session version
+    is bumped, so a copy of the cookie saved before (a stolen laptop, a shared PC) no
+    longer works. This ends the user's other sessions too ("logout everywhere")."""
     from ..database import unit_of_work
-    from ..services.accounts import audit
+    from ..services.accounts.users import end_sessions
 
     if user is None or not getattr(user, "is_authenticated", False):
         return
     with unit_of_work():
-        audit.record("auth.logout", actor=(user.id, f"{user.display_name} ({user.username})"))
+        end_sessions(user, actor=user, now=datetime.now(UTC), action="auth.logout")
 
 
 def init_app(app: Flask) -> None:

@@ -6,6 +6,7 @@ This is SecureDrop's allowlist idea: forgetting a decorator fails closed, not op
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from ..extensions import db
 F = TypeVar("F", bound=Callable[..., Any])
 
 API_PREFIXES = ("/api/", "/open311/")
+# What a session cookie names: "<user id>:<session version>" (see load_user).
+_SESSION_ID = re.compile(r"([0-9]{1,9}):([0-9]{1,9})")
 
 
 def public(view: F) -> F:
@@ -65,13 +68,26 @@ def check_access() -> Any:
 
 
 def load_user(user_id: str) -> Any:
+    """The account a session cookie names, if that session has not been ended.
+
+    The cookie holds ``"<id>:<session version>"`` (``User.get_id``). A cookie is signed
+    but cannot be recalled, so a copy saved before a logout, a password change or a
+    deactivation would otherwise work until it expires; each of those bumps the version
+    in the database, and a cookie carrying another version is refused here (fails
+    closed: a cookie without a version, from before this scheme, is refused too)."""
     from ..models import User
 
     # The JSON API is CSRF-exempt, so it must never trust the browser's session cookie:
     # there, only a bearer token (below) authenticates.
-    if request.path.startswith(API_PREFIXES) or not user_id.isdigit():
+    if request.path.startswith(API_PREFIXES):
         return None
-    return db.session.get(User, int(user_id))
+    match = _SESSION_ID.fullmatch(user_id)
+    if match is None:
+        return None
+    user = db.session.get(User, int(match[1]))
+    if user is None or not user.active or user.session_version != int(match[2]):
+        return None
+    return user
 
 
 def load_user_from_token(req: Any) -> Any:

@@ -1,19 +1,23 @@
-"""Administration: the working calendar's overrides (more to come: units, routing, users)."""
+"""Administration: the working calendar's overrides and the staff accounts (lock, unlock,
+revoke API tokens, end sessions; more to come: units, routing)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import holidays
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..database import unit_of_work
 from ..domain.calendar import HOLIDAY_LANGUAGE
 from ..extensions import db
-from ..models import CalendarOverride
+from ..models import CalendarOverride, User
 from ..security.access import roles
+from ..services.accounts import users as accounts
 from ..services.errors import ServiceError
 from ..services.reference.calendar import add_override, remove_override
 
@@ -81,3 +85,71 @@ def calendar_remove(override_id: int) -> Any:
         return redirect(url_for("admin.calendar"), 303)
     flash(f"Đã bỏ điều chỉnh; {moved} hồ sơ đang mở được tính lại thời hạn.", "ok")
     return redirect(url_for("admin.calendar"), 303)
+
+
+@bp.get("/tai-khoan")
+@roles("admin")
+def accounts_page() -> Any:
+    return render_template(
+        "admin/users.html", accounts=accounts.list_accounts(datetime.now(UTC)), me=current_user.id
+    )
+
+
+def _change_account(user_id: int, change: Callable[[User, User, datetime], str]) -> Any:
+    """One button of the account list: load the account (404), run one service, which
+    writes the change and its audit record in one transaction, flash what it did."""
+    actor = current_user._get_current_object()
+    try:
+        with unit_of_work():
+            user = db.session.get(User, user_id)
+            if user is None:
+                abort(404)
+            message = change(user, actor, datetime.now(UTC))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.accounts_page"), 303)
+    flash(message, "ok")
+    return redirect(url_for("admin.accounts_page"), 303)
+
+
+_ACCOUNT = "/tai-khoan/<int(max=2147483647):user_id>"
+
+
+@bp.post(f"{_ACCOUNT}/khoa")
+@roles("admin")
+def account_deactivate(user_id: int) -> Any:
+    def run(user: User, actor: User, now: datetime) -> str:
+        accounts.deactivate_user(user, actor=actor, now=now)
+        return f"Đã khóa tài khoản {user.username}: phiên đăng nhập và mã API ngừng ngay."
+
+    return _change_account(user_id, run)
+
+
+@bp.post(f"{_ACCOUNT}/mo-khoa")
+@roles("admin")
+def account_activate(user_id: int) -> Any:
+    def run(user: User, actor: User, now: datetime) -> str:
+        accounts.activate_user(user, actor=actor, now=now)
+        return f"Đã mở khóa tài khoản {user.username}; người dùng cần đăng nhập lại."
+
+    return _change_account(user_id, run)
+
+
+@bp.post(f"{_ACCOUNT}/thu-hoi-ma")
+@roles("admin")
+def account_revoke_tokens(user_id: int) -> Any:
+    def run(user: User, actor: User, now: datetime) -> str:
+        count = accounts.revoke_tokens(user, actor=actor, now=now)
+        return f"Đã thu hồi {count} mã API của {user.username}."
+
+    return _change_account(user_id, run)
+
+
+@bp.post(f"{_ACCOUNT}/ket-thuc-phien")
+@roles("admin")
+def account_end_sessions(user_id: int) -> Any:
+    def run(user: User, actor: User, now: datetime) -> str:
+        accounts.end_sessions(user, actor=actor, now=now)
+        return f"Đã kết thúc mọi phiên đăng nhập của {user.username}."
+
+    return _change_account(user_id, run)

@@ -48,8 +48,9 @@ AUDITED: dict[type, str] = {
 }
 # Never copied into the log: secrets and bulky payloads.
 SECRET_COLUMNS = frozenset({"password_hash", "token_hash", "report", "body", "response_body"})
-# Changes that are bookkeeping, not actions (the login itself is logged by security).
-QUIET_CHANGES = frozenset({"last_login_at", "last_used_at", "password_hash"})
+# Changes that are bookkeeping, not actions (logins are logged by security; password
+# changes and ended sessions by the account services, under their own names).
+QUIET_CHANGES = frozenset({"last_login_at", "last_used_at", "password_hash", "session_version"})
 SYSTEM_LABEL = "Hệ thống"
 _MAX = 200
 _installed = False
