@@ -36,10 +36,9 @@ from feedback.models import (
     SuggestionBox,
     User,
 )
-from feedback.services.errors import Forbidden
+from feedback.services.errors import Conflict, Forbidden
 from feedback.services.intake.boxes import (
     BoxInput,
-    Conflict,
     OpeningInput,
     close_opening,
     create_box,
@@ -924,7 +923,9 @@ def test_duplicate_hints_find_a_reworded_case_and_the_link_is_recorded(
         area_code="00691",
     )
     box_id = make_box()
-    _, clerk = staff("clerk", "UBND-00688")
+    # The coordinator, who may open every case: a clerk is hinted only the letters he
+    # transcribed himself (test below).
+    _, clerk = staff("coordinator")
     opening_id = record(clerk, box_id, letters="1")
     letter = {
         "category_code": "6.3c",
@@ -960,6 +961,52 @@ def test_duplicate_hints_find_a_reworded_case_and_the_link_is_recorded(
             select(CaseEvent.action).where(CaseEvent.case_id.in_([new.id, old.id]))
         ).all()
         assert actions.count("link") == 2
+
+
+def test_a_clerk_is_hinted_only_the_letters_he_transcribed(
+    app: Flask,
+    staff: Callable[..., tuple[int, FlaskClient]],
+    make_box: Callable[..., int],
+    make_case: Callable[..., str],
+) -> None:
+    """Issue 13, finding 2: the transcription check shows no subject of a case the clerk
+    cannot open (a citizen's, a denunciation), and does show his own."""
+    waste = {"category_code": "6.3c", "area_code": "00688"}
+    citizens = make_case(
+        subject="Rác thải không được thu gom ở tổ 5",
+        body="Rác thải ở tổ 5 đã ba ngày không được thu gom, bốc mùi khó chịu.",
+        **waste,
+    )
+    denounced = make_case(
+        kind="denunciation",
+        subject="Cán bộ tổ 5 thu tiền rác sai quy định",
+        body="Rác thải ở tổ 5 không được thu gom dù cán bộ đã thu tiền.",
+        **waste,
+    )
+    _, clerk = staff("clerk", "UBND-00688")
+    opening_id = record(clerk, make_box(), letters="2")
+    own = transcribe(
+        clerk,
+        opening_id,
+        subject="Tổ 5 rác thải để lâu không ai thu gom",
+        body="Rác thải ở tổ 5 để lâu không ai thu gom, bốc mùi.",
+        **waste,
+    )
+    checked = post_letter(
+        clerk,
+        opening_id,
+        action="check",
+        scan=None,
+        subject="to 5 rac thai khong ai thu gom",
+        body="to 5 rac thai khong ai thu gom, boc mui",
+        **waste,
+    )
+    assert checked.status_code == 200
+    assert f'data-code="{own}"' in checked.text  # hinted, with its subject
+    for code in (citizens, denounced):
+        assert code not in checked.text
+    assert "Rác thải không được thu gom ở tổ 5" not in checked.text
+    assert "Cán bộ tổ 5 thu tiền rác sai quy định" not in checked.text
 
 
 def test_a_link_to_an_unknown_case_is_a_form_error(

@@ -323,7 +323,13 @@ def _fill_letter_choices(form: LetterForm) -> None:
 
 def _hints(form: LetterForm, now: datetime) -> list[Any]:
     text = f"{form.subject.data or ''} {form.body.data or ''}"
-    return find_similar(form.category_code.data or None, form.area_code.data or None, text, now=now)
+    return find_similar(
+        form.category_code.data or None,
+        form.area_code.data or None,
+        text,
+        viewer=_user(),
+        now=now,
+    )
 
 
 def _letter_page(

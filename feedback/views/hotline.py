@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..database import unit_of_work
+from ..domain.permissions import HOTLINE_ROLES
 from ..extensions import csrf, db
 from ..i18n import LOCAL_TZ, parse_local_datetime
 from ..models import Case, Category
@@ -80,7 +81,7 @@ def _check(form: HotlineForm, now: datetime) -> datetime | None:
 
 
 @bp.route("/", methods=["GET", "POST"])
-@roles("operator", "coordinator")
+@roles(*HOTLINE_ROLES)
 @csrf.exempt  # HotlineForm checks its own CSRF token; an expired one keeps the typed call
 def desk() -> Any:
     form = _form()
@@ -101,6 +102,7 @@ def desk() -> Any:
         category_code_of(form.category.data),
         form.area_code.data or None,
         f"{form.subject.data} {form.body.data}",
+        viewer=current_user,
         now=now,
     )
     if request.form.get("action") == "check":

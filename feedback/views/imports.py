@@ -8,19 +8,26 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 
 from ..database import unit_of_work
+from ..domain.permissions import IMPORT_ROLES
 from ..extensions import csrf, db
-from ..models import ImportBatch, User
+from ..models import User
 from ..security.access import roles
-from ..services.errors import ValidationError
-from ..services.intake.import1022 import COLUMNS, MAX_BYTES, MAX_ROWS, REQUIRED_COLUMNS, import_1022
+from ..services.errors import NotFound, ValidationError
+from ..services.intake.import1022 import (
+    COLUMNS,
+    MAX_BYTES,
+    MAX_ROWS,
+    REQUIRED_COLUMNS,
+    batch_for,
+    import_1022,
+    recent_batches,
+)
 from .forms.common import Form
 
 bp = Blueprint("imports", __name__, url_prefix="/can-bo/nhap-1022")
 
-IMPORTERS = ("operator", "coordinator")
 RECENT = 20
 
 
@@ -30,22 +37,12 @@ class ImportForm(Form):
     )
 
 
-def _recent() -> list[tuple[ImportBatch, User | None]]:
-    rows = db.session.execute(
-        select(ImportBatch, User)
-        .outerjoin(User, User.id == ImportBatch.uploaded_by_id)
-        .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
-        .limit(RECENT)
-    ).all()
-    return [(batch, user) for batch, user in rows]
-
-
 def _page(form: ImportForm, error: str | None = None) -> str:
     return render_template(
         "imports/upload.html",
         form=form,
         error=error,
-        batches=_recent(),
+        batches=recent_batches(current_user._get_current_object(), RECENT),
         columns=COLUMNS,
         required=REQUIRED_COLUMNS,
         max_mb=MAX_BYTES // (1024 * 1024),
@@ -54,7 +51,7 @@ def _page(form: ImportForm, error: str | None = None) -> str:
 
 
 @bp.route("/", methods=["GET", "POST"])
-@roles(*IMPORTERS)
+@roles(*IMPORT_ROLES)
 @csrf.exempt  # ImportForm validates its own CSRF token, so its error shows on the page
 def upload() -> Any:
     form = ImportForm()
@@ -79,10 +76,11 @@ def upload() -> Any:
 
 
 @bp.get("/lo/<int:batch_id>")
-@roles(*IMPORTERS)
+@roles(*IMPORT_ROLES)
 def batch(batch_id: int) -> Any:
-    found = db.session.get(ImportBatch, batch_id)
-    if found is None:
+    try:
+        found = batch_for(current_user._get_current_object(), batch_id)
+    except NotFound:
         abort(404)
     uploader = db.session.get(User, found.uploaded_by_id) if found.uploaded_by_id else None
     return render_template("imports/batch.html", batch=found, uploader=uploader)

@@ -21,12 +21,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..database import unit_of_work
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
-from ..models import Case, Category
+from ..models import Case
 from ..security.access import public
 from ..security.limits import lookup_limit, submit_limit
 from ..services.errors import ValidationError
 from ..services.intake.attachments import ACCEPT, human_size, limits, read_uploads
-from ..services.intake.duplicates import find_similar
+from ..services.intake.duplicates import PublicHint, find_similar_public
 from ..services.intake.submission import (
     CHANNEL_LABELS,
     KIND_LABELS,
@@ -62,32 +62,15 @@ def _fill_choices(form: SubmitCaseForm) -> None:
     form.area_code.choices = area_choices()
 
 
-PUBLIC_KINDS = frozenset({"feedback", "petition", "suggestion"})
-
-
-def _public_hints(form: SubmitCaseForm) -> list[dict[str, Any]]:
-    """Similar open cases, as a citizen may see them: a subject only where the category's
-    answers are public and the kind is not a complaint or denunciation."""
-    code = form.category_code.data or None
-    category = db.session.scalar(select(Category).where(Category.code == code)) if code else None
-    hints = find_similar(
-        code,
+def _public_hints(form: SubmitCaseForm) -> list[PublicHint]:
+    """Similar open cases, as anyone may see them: whether and since when cases of a public
+    kind are being handled here, never a code or a subject (the service decides)."""
+    return find_similar_public(
+        form.category_code.data or None,
         form.area_code.data or None,
         f"{form.subject.data} {form.body.data}",
         now=datetime.now(UTC),
     )
-    shareable = category is not None and category.public
-    return [
-        {
-            "code": h.code,
-            "status": h.status,
-            "received_at": h.received_at,
-            "subject": h.subject
-            if shareable and h.kind in {"feedback", "petition", "suggestion"}
-            else None,
-        }
-        for h in hints
-    ]
 
 
 @bp.get("/")
@@ -102,7 +85,7 @@ def _render_submit(
     *,
     attachments_error: str | None = None,
     files_chosen: bool = False,
-    hints: list[dict[str, Any]] | None = None,
+    hints: list[PublicHint] | None = None,
     checked: bool = False,
 ) -> str:
     max_count, max_bytes = limits()

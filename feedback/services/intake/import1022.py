@@ -21,6 +21,11 @@ becomes a second case. A bad row is reported with its physical line number in th
 
 The service never commits: the caller's unit of work commits the cases and the batch row
 together, or, if anything unexpected fails mid-way, rolls all of it back.
+
+A batch's report (tickets, case codes, each rejected row's faults) is read by its uploader
+and by the coordinator, who answers for every batch, those imported from the command line
+included (feedback.domain.permissions.may_read_batch); to another operator it does not
+exist.
 """
 
 from __future__ import annotations
@@ -34,11 +39,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import false, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
 from ...domain.calendar import LOCAL_TZ
+from ...domain.permissions import ALL_BATCHES_ROLES, IMPORT_ROLES, may_read_batch
 from ...domain.text import fold
 from ...extensions import db
 from ...models import ImportBatch, User
-from ..errors import ValidationError
+from ..errors import NotFound, ValidationError
 from .submission import CaseInput, Reporter, submit_case, validate
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -378,6 +387,37 @@ def import_1022(data: bytes, filename: str, *, actor: User | None, now: datetime
     )
     db.session.add(batch)
     db.session.flush()
+    return batch
+
+
+def _readable(user: User) -> ColumnElement[bool]:
+    """The batches ``user`` may read, as SQL: feedback.domain.permissions.may_read_batch."""
+    if user.role in ALL_BATCHES_ROLES:
+        return true()
+    if user.role in IMPORT_ROLES:
+        return ImportBatch.uploaded_by_id == user.id
+    return false()
+
+
+def recent_batches(user: User, limit: int) -> list[tuple[ImportBatch, User | None]]:
+    """The latest batches ``user`` may read, newest first, each with its uploader. A batch
+    report lists tickets, codes and callers' faults: an operator sees only his own."""
+    rows = db.session.execute(
+        select(ImportBatch, User)
+        .outerjoin(User, User.id == ImportBatch.uploaded_by_id)
+        .where(_readable(user))
+        .order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
+        .limit(limit)
+    ).all()
+    return [(batch, uploader) for batch, uploader in rows]
+
+
+def batch_for(user: User, batch_id: int) -> ImportBatch:
+    """The batch, or NotFound when it does not exist or ``user`` may not read it (the
+    same answer, so another operator's batch numbers tell nothing)."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None or not may_read_batch(user.role, user.id, batch.uploaded_by_id):
+        raise NotFound("Không tìm thấy lô nhập này.")
     return batch
 
 
