@@ -43,8 +43,6 @@ from .cases import case_for_staff
 from .inputs import fields_of
 from .outputs import iso, staff_view
 
-ACTION_ROLES = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector")
-"""Every role that may see some case; the permission table decides what each may do."""
 BODY_OPTIONAL = frozenset({"acknowledge", "close"})
 _FIELDS: dict[str, dict[str, str]] = {
     "acknowledge": {"note": "text"},
@@ -53,7 +51,6 @@ _FIELDS: dict[str, dict[str, str]] = {
     "close": {"note": "text"},
     "reopen": {"reason": "text"},
 }
-ACTIONS = tuple(_FIELDS)
 
 
 @dataclass(frozen=True)

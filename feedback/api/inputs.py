@@ -22,14 +22,13 @@ from datetime import datetime
 from typing import IO, Any
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.permissions import ON_BEHALF_ROLES
 from ..models import User
 from ..services.errors import Forbidden, ServiceError, ValidationError
 from ..services.intake.submission import CaseInput, Reporter
 
 MAX_BODY_BYTES = 64 * 1024
 STAFF_FIELDS = ("channel", "received_at", "external_ref")
-INTAKE_ROLES = frozenset({"operator", "clerk", "coordinator"})
-"""Roles whose tokens may send STAFF_FIELDS (they enter calls, letters and batches)."""
 STAFF_CHANNELS = ("hotline", "box", "api")
 _EARLIEST = datetime(2000, 1, 1, tzinfo=LOCAL_TZ)
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,200}")
@@ -202,7 +201,7 @@ def case_input(data: Mapping[str, Any], user: User | None) -> CaseInput:
     if errors:
         raise ValidationError("Dữ liệu có trường sai kiểu hoặc không được hỗ trợ.", errors)
     sent = [name for name in STAFF_FIELDS if data.get(name) is not None]
-    if sent and (user is None or user.role not in INTAKE_ROLES):
+    if sent and (user is None or user.role not in ON_BEHALF_ROLES):
         raise Forbidden(
             "Chỉ điện thoại viên 1022, cán bộ mở hòm thư và Văn phòng điều phối được gửi "
             "kênh, thời điểm tiếp nhận và mã tham chiếu ngoài.",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from ..domain.permissions import HIDDEN_KINDS, OPEN311_POST_ROLES
 from ..domain.states import Status
 from ..extensions import db
 from ..i18n import format_local_long
@@ -21,8 +22,6 @@ from ..services.errors import ServiceError
 from ..services.intake.submission import KIND_LABELS, CaseInput, Reporter, submit_case
 
 Params = dict[str, list[str]]
-POST_ROLES = frozenset({"operator", "coordinator"})
-HIDDEN_KINDS = ("complaint", "denunciation")
 CLOSED = (Status.CLOSED.value, Status.REJECTED.value, Status.MERGED.value)
 WINDOW = timedelta(days=90)
 DEFAULT_LIMIT, MAX_PAGE_SIZE, MAX_IDS = 1000, 100, 100
@@ -114,7 +113,7 @@ def _staff(api_key: str, now: datetime) -> User:
     user = user_for_token(api_key, now) if api_key else None
     if user is None:
         raise Open311Error(403, "Thiếu hoặc sai api_key: không thể tạo yêu cầu.")
-    if user.role not in POST_ROLES:
+    if user.role not in OPEN311_POST_ROLES:
         raise Open311Error(
             403,
             "api_key này không được tạo yêu cầu (chỉ điện thoại viên 1022 và Văn phòng điều phối).",

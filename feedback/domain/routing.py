@@ -26,7 +26,7 @@ class HandlingTarget(StrEnum):
     TRIAGE = "triage"  # "the unit concerned": the coordinator picks
 
 
-AREA_UNIT_ROLES: dict[HandlingTarget, str] = {
+AREA_UNIT_FUNCTIONS: dict[HandlingTarget, str] = {
     HandlingTarget.AREA_COMMITTEE: "people_committee",
     HandlingTarget.AREA_POLICE: "police",
 }
@@ -127,7 +127,7 @@ def route_case(
     label = AREA_UNIT_LABELS[rule.handling]
     if not area_code:
         return triage(f"{where} do {label} xử lý nhưng hồ sơ chưa có địa bàn.", rule)
-    unit_code = area_units.get(area_code, {}).get(AREA_UNIT_ROLES[rule.handling])
+    unit_code = area_units.get(area_code, {}).get(AREA_UNIT_FUNCTIONS[rule.handling])
     if not unit_code:
         return triage(
             f"{where} do {label} xử lý nhưng danh mục không có đơn vị này cho địa bàn {area_code}.",

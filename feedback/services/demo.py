@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from ..domain.permissions import UNIT_ROLES
 from ..domain.states import Action, Status, next_status
 from ..extensions import db
 from ..models import Case, CaseEvent, Unit, User
@@ -264,7 +265,7 @@ def _staff(password: str) -> tuple[dict[str, User], int]:
 def _worker(unit: Unit, users: dict[str, User]) -> User:
     """Who works a case of ``unit``: its officer, else its head, else anyone there."""
     mine = [u for u in users.values() if u.unit_id == unit.id]
-    for role in ("officer", "unit_head"):
+    for role in UNIT_ROLES:  # the officer first, then the head
         for user in mine:
             if user.role == role:
                 return user

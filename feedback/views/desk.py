@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from ..database import unit_of_work
-from ..domain.permissions import Op
+from ..domain.permissions import CASE_READER_ROLES, STAFF_ROLES, Op, roles_holding
 from ..extensions import db
 from ..models import Case, CaseLink
 from ..security.access import roles
@@ -22,12 +22,11 @@ from ..services.intake.identity import identity_of
 
 bp = Blueprint("desk", __name__, url_prefix="/can-bo")
 
-CASE_READERS = ("operator", "clerk", "coordinator", "officer", "unit_head", "inspector")
 PAGE_SIZE = 50
 
 
 @bp.get("/")
-@roles(*CASE_READERS, "admin")
+@roles(*CASE_READER_ROLES, "admin")
 def inbox() -> Any:
     now = datetime.now(UTC)
     overdue_only = request.args.get("qua_han") == "1"
@@ -45,7 +44,7 @@ def inbox() -> Any:
 
 
 @bp.get("/ho-so/<code>")
-@roles(*CASE_READERS)
+@roles(*CASE_READER_ROLES)
 def case(code: str) -> Any:
     found = db.session.scalar(select(Case).where(Case.code == code))
     ops = ops_for(current_user, found) if found is not None else frozenset()
@@ -74,7 +73,7 @@ def case(code: str) -> Any:
 
 
 @bp.post("/ho-so/<code>/lien-ket")
-@roles("coordinator", "officer", "unit_head", "inspector")
+@roles(*roles_holding(Op.LINK, roles=STAFF_ROLES))
 def link(code: str) -> Any:
     """Record that this case is about the same matter as another (duplicate hint)."""
     found = db.session.scalar(select(Case).where(Case.code == code))

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.permissions import OVERSIGHT_ROLES
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
 from ..models import Area, Unit
@@ -38,7 +39,6 @@ from .forms.choices import category_groups
 
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
 
-OVERSIGHT_ROLES = ("inspector", "coordinator")
 REFRESH_SECONDS = 60
 
 # key → (label, unit of the value, the plan's target)

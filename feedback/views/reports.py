@@ -17,6 +17,7 @@ from flask import Blueprint, abort, render_template, send_file
 from flask_login import current_user
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.permissions import REPORT_ROLES, UNIT_ROLES
 from ..security.access import roles
 from ..services.reports import period as reports
 from ..services.reports.files import pdf_bytes, xlsx_bytes
@@ -30,14 +31,14 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _check_unit() -> None:
     """Officers and unit heads only of the units that compile the reports."""
-    if current_user.role in ("officer", "unit_head") and (
+    if current_user.role in UNIT_ROLES and (
         current_user.unit is None or current_user.unit.code not in REPORT_UNITS
     ):
         abort(403)
 
 
 @bp.get("/")
-@roles("inspector", "coordinator", "officer", "unit_head")
+@roles(*REPORT_ROLES)
 def index() -> Any:
     _check_unit()
     now = datetime.now(UTC)
@@ -75,12 +76,12 @@ def _send(period_text: str, ext: str) -> Any:
 
 
 @bp.get("/<period>.xlsx")
-@roles("inspector", "coordinator", "officer", "unit_head")
+@roles(*REPORT_ROLES)
 def xlsx(period: str) -> Any:
     return _send(period, "xlsx")
 
 
 @bp.get("/<period>.pdf")
-@roles("inspector", "coordinator", "officer", "unit_head")
+@roles(*REPORT_ROLES)
 def pdf(period: str) -> Any:
     return _send(period, "pdf")

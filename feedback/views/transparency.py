@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.permissions import HIDDEN_KINDS
 from ..extensions import db
 from ..models import Case, Category
 from ..security.access import public
@@ -42,7 +43,6 @@ bp = Blueprint("transparency", __name__, url_prefix="/cong-khai")
 
 PER_PAGE = 20
 LISTED_STATUSES = ("answered", "closed")
-HIDDEN_KINDS = ("complaint", "denunciation")
 FIGURES = (
     ("received", "Số hồ sơ", ""),
     ("ack_on_time", "Phản hồi tiếp nhận đúng hạn", "%"),

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..database import unit_of_work
-from ..domain.permissions import STAFF_ROLES, Op, roles_holding
+from ..domain.permissions import STAFF_ROLES, UNIT_ROLES, Op, roles_holding
 from ..domain.states import OPEN_STATUSES, Action, allowed_actions
 from ..domain.text import fold
 from ..extensions import db
@@ -160,7 +160,7 @@ def panel(case: Case, ops: frozenset[Op]) -> Panel:
                 .where(
                     User.unit_id == case.handling_unit_id,
                     User.active,
-                    User.role.in_(("officer", "unit_head")),
+                    User.role.in_(UNIT_ROLES),
                 )
                 .order_by(User.role.desc(), User.full_name, User.username)
             )

@@ -22,9 +22,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 
+from ...domain.permissions import STAFF_ROLES, UNIT_BOUND_ROLES
 from ...extensions import db
-from ...models import ROLES, ApiToken, Unit, User
-from ...models.user import UNIT_BOUND_ROLES
+from ...models import ApiToken, Unit, User
 from ..errors import NotFound, ValidationError
 from . import audit
 
@@ -58,8 +58,8 @@ def create_user(
         errors["username"] = "Tên đăng nhập chỉ gồm chữ, số, dấu chấm hoặc gạch dưới."
     elif db.session.scalar(select(User).where(func.lower(User.username) == username)):
         errors["username"] = "Tên đăng nhập đã tồn tại."
-    if role not in ROLES:
-        errors["role"] = f"Vai trò phải là một trong: {', '.join(ROLES)}."
+    if role not in STAFF_ROLES:
+        errors["role"] = f"Vai trò phải là một trong: {', '.join(STAFF_ROLES)}."
     if len(password) < MIN_PASSWORD:
         errors["password"] = f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự."
     unit = None

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ...domain.permissions import Op
+from ...domain.permissions import UNIT_ROLES, Op
 from ...domain.states import Action
 from ...extensions import db
 from ...models import Case, CaseEvent, Unit, User
@@ -197,7 +197,7 @@ def assign(case: Case, user: User, now: datetime, officer_username: str) -> Case
         officer is None
         or not officer.active
         or officer.unit_id != case.handling_unit_id
-        or officer.role not in {"officer", "unit_head"}
+        or officer.role not in UNIT_ROLES
     ):
         raise ValidationError(
             "Chỉ giao cho cán bộ của đơn vị xử lý.", {"officer": "Chọn cán bộ của đơn vị."}

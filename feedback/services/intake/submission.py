@@ -15,12 +15,12 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from ...domain.codes import case_code
-from ...domain.permissions import CONFIDENTIAL_KINDS
+from ...domain.permissions import CASE_KINDS, CONFIDENTIAL_KINDS
 from ...domain.states import Status
 from ...domain.text import fold
 from ...extensions import db
 from ...i18n import format_local_long
-from ...models import CASE_KINDS, CHANNELS, Area, Case, CaseEvent, Category, Unit, User
+from ...models import CHANNELS, Area, Case, CaseEvent, Category, Unit, User
 from ..errors import ValidationError
 from ..reference import cache as reference_cache
 from ..reference.cache import Reference

@@ -32,6 +32,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.calendar import LOCAL_TZ
+from ...domain.permissions import CONFIDENTIAL_KINDS
 from ...extensions import db
 from ...models import Area, Case, Category, Unit, User
 from ..errors import ValidationError
@@ -41,7 +42,6 @@ from .redact import Known, redact
 
 MAX_ROWS = 50_000
 BATCH = 1_000
-EXCLUDED_KINDS = ("denunciation",)
 COLUMNS = (
     "code",
     "kind",
@@ -85,7 +85,7 @@ def parse(args: Mapping[str, list[str]]) -> search.Criteria:
         criteria = search.parse({k: v for k, v in args.items() if k in search.FILTERS})
     except ValidationError as exc:
         errors.update(exc.fields)
-    if criteria is not None and criteria.kind in EXCLUDED_KINDS:
+    if criteria is not None and criteria.kind in CONFIDENTIAL_KINDS:
         errors["kind"] = "Hồ sơ tố cáo không được xuất ra tệp (bảo vệ người tố cáo)."
     if errors or criteria is None:
         raise ValidationError("Tham số xuất tệp không hợp lệ.", errors)
@@ -95,7 +95,7 @@ def parse(args: Mapping[str, list[str]]) -> search.Criteria:
 def prepare(user: User, criteria: search.Criteria, now: datetime) -> Export:
     """The rows' statement, counted; refused when there are more than ``MAX_ROWS``."""
     handling, lead = aliased(Unit), aliased(Unit)
-    visible = search.query(user, criteria, now).where(Case.kind.not_in(EXCLUDED_KINDS))
+    visible = search.query(user, criteria, now).where(Case.kind.not_in(CONFIDENTIAL_KINDS))
     overdue = search.overdue_condition(now)
     stmt = (
         visible.with_only_columns(

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.codes import CODE
+from ...domain.permissions import CASE_KINDS
 from ...extensions import db
-from ...models import CASE_KINDS, CHANNELS, Area, Case, Category, Unit
+from ...models import CHANNELS, Area, Case, Category, Unit
 from ..errors import ValidationError
 
 OVERDUE, AT_RISK, ALL = "overdue", "at_risk", "all"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ...domain.calendar import LOCAL_TZ
 from ...domain.deadlines import end_of_local_day, local_date
+from ...domain.permissions import UNIT_ROLES
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...i18n import format_local
@@ -41,9 +42,7 @@ def send_digests(now: datetime) -> dict[str, int]:
         staff = [
             u.email
             for u in db.session.scalars(
-                select(User).where(
-                    User.unit_id == unit.id, User.active, User.role.in_(("officer", "unit_head"))
-                )
+                select(User).where(User.unit_id == unit.id, User.active, User.role.in_(UNIT_ROLES))
             )
             if u.email
         ]

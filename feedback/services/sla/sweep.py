@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.calendar import WorkingCalendar
+from ...domain.permissions import UNIT_ROLES
 from ...domain.sla import Clock, Milestone, Thresholds, arrived, next_check_at
 from ...domain.states import Status
 from ...extensions import db
@@ -229,7 +230,7 @@ class Sweeper:
             found += self._emails(case.lead_unit_id, ("unit_head",))
             found += self._inspectorate()
         else:
-            found += self._emails(case.handling_unit_id, ("officer", "unit_head"))
+            found += self._emails(case.handling_unit_id, UNIT_ROLES)
             if milestone is Milestone.ACK_WARNING:
                 found += [
                     u.email
