@@ -545,3 +545,17 @@ def test_xml_escapes_what_it_shows(
     with app.app_context():
         unit = db.session.scalar(select(Unit).where(Unit.code == "UBND-00697"))
         assert unit is not None and root.findtext("request/agency_responsible") == unit.name
+
+
+def test_an_open311_refusal_is_a_service_error() -> None:
+    """One error hierarchy: whatever catches a service's refusal (the blueprint's one
+    handler, the app's) catches Open311's own, with its status and its descriptions."""
+    from feedback.api.open311_requests import Open311Error
+    from feedback.services.errors import ServiceError
+
+    with pytest.raises(ServiceError) as caught:
+        raise Open311Error(404, "Không có dịch vụ «X».", "Không có dịch vụ «X».", "Thử lại.")
+    assert caught.value.status == 404
+    assert caught.value.code == "not_found"
+    assert caught.value.message == "Không có dịch vụ «X»."
+    assert caught.value.descriptions == ["Không có dịch vụ «X».", "Thử lại."]  # type: ignore[attr-defined]

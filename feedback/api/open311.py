@@ -126,16 +126,13 @@ def _error(status: int, descriptions: list[str]) -> Response:
     return _render(payload, "errors", fmt, status)
 
 
-@bp.errorhandler(Open311Error)
-def open311_error(exc: Open311Error) -> Response:
-    db.session.rollback()
-    return _error(exc.status, exc.descriptions)
-
-
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError) -> Response:
+    """Every refusal, ours (Open311Error, with its descriptions) or a service's (its message),
+    in the specification's error list; the specification has no 422, so invalid input is 400."""
     db.session.rollback()
-    return _error(400 if exc.status >= 422 else exc.status, [exc.message])
+    descriptions = exc.descriptions if isinstance(exc, Open311Error) else [exc.message]
+    return _error(400 if exc.status >= 422 else exc.status, descriptions)
 
 
 @bp.errorhandler(HTTPException)

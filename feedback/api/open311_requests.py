@@ -45,13 +45,17 @@ _FIELD_NAMES = {
 }
 
 
-class Open311Error(Exception):
-    """An answer in the specification's error format: HTTP status and descriptions."""
+class Open311Error(ServiceError):
+    """A refusal with the specification's own status (400, 403 or 404) and one or more
+    descriptions, its error list. A ServiceError like every other refusal, so whatever
+    catches those (the blueprint's one handler, a caller) catches this too."""
 
     def __init__(self, status: int, *descriptions: str) -> None:
-        super().__init__(descriptions[0] if descriptions else "")
+        unique = list(dict.fromkeys(descriptions)) or ["Yêu cầu không hợp lệ."]
+        super().__init__(unique[0])
         self.status = status
-        self.descriptions = list(dict.fromkeys(descriptions)) or ["Yêu cầu không hợp lệ."]
+        self.code = {403: "forbidden", 404: "not_found"}.get(status, "invalid")
+        self.descriptions = unique
 
 
 def _one(params: Params, name: str) -> str:

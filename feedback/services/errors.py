@@ -30,7 +30,9 @@ class Forbidden(ServiceError):
 
 
 class Conflict(ServiceError):
-    """The case moved on (another user acted first, or it is closed)."""
+    """The thing moved on: another user acted first, or it is closed (a case, a box's
+    opening), or its counts disagree. Every such refusal is this class, so one
+    ``except Conflict`` (the API's 409, a form's message) catches them all."""
 
     status = 409
     code = "conflict"

@@ -18,8 +18,8 @@ from ...domain.permissions import BOX_CORRECTOR_ROLES
 from ...extensions import db
 from ...i18n import format_local
 from ...models import BoxOpening, User
-from ..errors import Forbidden, ValidationError
-from .boxes import MAX_LETTERS, Conflict, transcribed_count
+from ..errors import Conflict, Forbidden, ValidationError
+from .boxes import MAX_LETTERS, transcribed_count
 
 MIN_REASON = 10
 

@@ -23,7 +23,7 @@ from ...domain.text import fold
 from ...extensions import db
 from ...i18n import format_local
 from ...models import Area, Attachment, BoxOpening, Case, SuggestionBox, Unit, User
-from ..errors import Forbidden, ServiceError, ValidationError
+from ..errors import Conflict, Forbidden, ValidationError
 from . import attachments
 from .submission import CaseInput, Submitted, submit_case
 
@@ -34,13 +34,6 @@ MAX_WITNESSES = 20
 MAX_LETTERS = 1000
 # A photo from a phone or a page from the office scanner.
 SCAN_TYPES_LABEL = "ảnh (JPEG, PNG, …) hoặc PDF"
-
-
-class Conflict(ServiceError):
-    """The opening is not in a state that allows this (closed, or counts disagree)."""
-
-    status = 409
-    code = "conflict"
 
 
 # --- the register -----------------------------------------------------------------------
