@@ -197,8 +197,8 @@ def deadlines() -> Response:
 def oversight_breaches() -> Response:
     """The overdue or at-risk open cases (the breach monitor), filters as on the page, one
     page (``page``, ``per_page``) at a time, with the counts of all of them."""
-    filters, page, per_page = parse_request(request.args.to_dict())
-    result = monitor_page(datetime.now(UTC), filters, page, per_page)
+    filters, page = parse_request(request.args.to_dict())
+    result = monitor_page(datetime.now(UTC), filters, page.number, page.size)
     return _json(
         {
             "items": [to_json(row) for row in result.rows],

@@ -36,6 +36,7 @@ from ...domain.sla import Clock, Milestone, Thresholds, milestones
 from ...domain.states import Status
 from ...extensions import db
 from ...models import Area, Case, Category, SlaPolicy, Unit
+from ..params import pages
 from ..reference.policies import load_calendar
 from ..sla.sweep import thresholds
 from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, OVERDUE, Filters, parse_filters
@@ -130,7 +131,7 @@ class MonitorPage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return pages(self.total, self.per_page)
 
 
 class _Context:

@@ -14,7 +14,6 @@ with or without diacritics.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,24 +24,20 @@ from sqlalchemy.orm import selectinload
 
 from ...domain.codes import CODE
 from ...domain.permissions import CASE_KINDS
-from ...domain.states import OPEN_STATUSES, Status
 from ...domain.text import fold
 from ...extensions import db
 from ...models import CHANNELS, STATUSES, Area, Case, Category, Unit, User
 from ..errors import ValidationError
 from ..handling.visibility import visible_condition
+from ..params import page_of, pages
 from ..sla.sweep import overdue_condition
 
 FILTERS = ("unit", "status", "kind", "channel", "area", "category", "overdue", "q")
 PAGING = ("page", "per_page")
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
-MAX_PAGE = 1_000_000
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 12
-_DIGITS = re.compile(r"[0-9]{1,7}")
-OWED_STATUSES = OPEN_STATUSES - {Status.ANSWERED}
-"""Cases still owed an answer: only these can be overdue."""
 
 _REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
     ("unit", Unit, "Không có đơn vị mã này."),
@@ -81,7 +76,7 @@ class Results:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return pages(self.total, self.per_page)
 
 
 # --- reading the parameters ---------------------------------------------------------------
@@ -97,18 +92,6 @@ def _single(args: Mapping[str, list[str]], errors: dict[str, str]) -> dict[str, 
         elif given[0].strip():
             values[name] = given[0].strip()
     return values
-
-
-def _int_param(
-    p: Mapping[str, str], name: str, default: int, low: int, high: int, errors: dict[str, str]
-) -> int:
-    if name not in p:
-        return default
-    text = p[name]
-    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
-        errors[name] = f"Phải là số nguyên từ {low} đến {high}."
-        return default
-    return int(text)
 
 
 def parse(args: Mapping[str, list[str]], *, default_per_page: int = DEFAULT_PER_PAGE) -> Criteria:
@@ -140,16 +123,15 @@ def parse(args: Mapping[str, list[str]], *, default_per_page: int = DEFAULT_PER_
     words = fold(q).split()
     if len(q) > MAX_QUERY_CHARS or len(words) > MAX_QUERY_WORDS:
         errors["q"] = "Từ khóa tìm kiếm quá dài."
-    page = _int_param(p, "page", 1, 1, MAX_PAGE, errors)
-    per_page = _int_param(p, "per_page", default_per_page, 1, MAX_PER_PAGE, errors)
+    page = page_of(p, per_page_default=default_per_page, per_page_max=MAX_PER_PAGE, errors=errors)
     if errors:
         raise ValidationError("Tham số tìm kiếm không hợp lệ.", errors)
     return Criteria(
         **found,
         overdue=overdue in ("1", "true"),
         words=tuple(dict.fromkeys(words)),
-        page=page,
-        per_page=per_page,
+        page=page.number,
+        per_page=page.size,
     )
 
 
