@@ -13,7 +13,6 @@ Every change is a conditional UPDATE (two clicks cannot both win) and one CaseEv
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import Select, false, select, update
 from sqlalchemy.orm import joinedload
@@ -272,12 +271,6 @@ def letter_pdf_bytes(letter: ApologyLetter) -> bytes:
     ]
     doc.sign_block(recipients, title, signer)
     return bytes(doc.output())
-
-
-def write_letter_pdf(letter: ApologyLetter, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(letter_pdf_bytes(letter))
-    return path
 
 
 def letter_pdf_for(user: User, letter: ApologyLetter) -> bytes:

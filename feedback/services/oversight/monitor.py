@@ -23,7 +23,6 @@ Python arithmetic (``_flag``) for their promise details. Nothing about the repor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,7 +38,7 @@ from ...models import Area, Case, Category, SlaPolicy, Unit
 from ..params import pages
 from ..reference.policies import load_calendar
 from ..sla.sweep import thresholds
-from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, OVERDUE, Filters, parse_filters
+from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, OVERDUE, Filters
 from .monitor_rules import OPEN_CONDITION, rules
 
 RESPONSE_LABEL = "trả lời"
@@ -195,16 +194,6 @@ class _Context:
         }
         return [row.id for row in result if row.id is not None], counts
 
-    def ids(self, state: str) -> list[int]:
-        """Every flagged case under ``state``, most late first."""
-        return list(
-            db.session.scalars(
-                select(Case.id)
-                .where(*self.where(self.rules.state(state)))
-                .order_by(self.rules.due, Case.code)
-            )
-        )
-
     def rows(self, ids: list[int]) -> list[dict[str, Any]]:
         """The cases ``ids`` in that order, with their promises (``_flag``)."""
         found = {}
@@ -277,31 +266,6 @@ def monitor_page(
     context = _Context(now, filters)
     ids, counts = context.page(filters.state, per_page, (page - 1) * per_page)
     return MonitorPage(context.rows(ids), counts, filters.state, page, per_page)
-
-
-def flagged(now: datetime, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Every open case overdue or at risk under ``filters`` (its ``state`` ignored),
-    unpaged: for small sets and checks (the page and the API use ``monitor_page``)."""
-    context = _Context(now, filters or Filters())
-    return context.rows(context.ids(ALL))
-
-
-def select_state(rows: list[dict[str, Any]], state: str) -> list[dict[str, Any]]:
-    return rows if state == ALL else [r for r in rows if r["state"] == state]
-
-
-def breaches(
-    now: datetime, filters: Filters | Mapping[str, str] | None = None
-) -> list[dict[str, Any]]:
-    """The monitor's rows, unpaged. ``filters`` may be raw parameters (``unit``, ``kind``,
-    ``channel``, ``area``, ``category`` codes, ``state`` = overdue | at_risk | all): bad
-    ones raise ValidationError naming each."""
-    if filters is None or isinstance(filters, Filters):
-        checked = filters or Filters()
-    else:
-        checked = parse_filters(filters)
-    context = _Context(now, checked)
-    return context.rows(context.ids(checked.state))
 
 
 def counts(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -17,7 +17,6 @@ from ...domain.states import Status
 from ...models import Case, SlaPolicy
 from ...models.case import OPEN_STATUS_VALUES
 from ..sla.sweep import pausing_kinds, thresholds
-from .monitor_filters import AT_RISK, OVERDUE
 
 # Literal values, written as the partial index ``ix_cases_open_response_due`` is, so that
 # SQLite (which matches a partial index's predicate term by term) and PostgreSQL use it.
@@ -59,13 +58,6 @@ class Rules:
     @property
     def overdue(self) -> ColumnElement[bool]:
         return or_(self.ack_overdue, self.response_overdue)
-
-    def state(self, state: str) -> ColumnElement[bool]:
-        if state == OVERDUE:
-            return self.overdue
-        if state == AT_RISK:
-            return and_(self.flagged, not_(self.overdue))
-        return self.flagged
 
     @property
     def due(self) -> ColumnElement[datetime]:

@@ -5,11 +5,10 @@ second scheduler (or a rerun) writes nothing new."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
-from ...domain.calendar import LOCAL_TZ
 from ...domain.deadlines import end_of_local_day, local_date
 from ...domain.permissions import UNIT_ROLES
 from ...domain.states import OPEN_STATUSES
@@ -85,10 +84,3 @@ def send_digests(now: datetime) -> dict[str, int]:
                 summary["digests"] += 1
     db.session.commit()
     return dict(summary)
-
-
-def next_digest_time(now: datetime) -> datetime:
-    """07:30 local on the next day (the job itself skips non-working days)."""
-    local = now.astimezone(LOCAL_TZ)
-    at = local.replace(hour=7, minute=30, second=0, microsecond=0)
-    return at if at > local else at + timedelta(days=1)
