@@ -227,13 +227,35 @@ def users_list(as_json: bool) -> None:
         click.echo("  ".join(cells).rstrip())
 
 
+def _refuse_demo_outside_development(hint: str = "") -> None:
+    """Demo accounts (every role, inspector and admin included) share the password the
+    README publishes: loaded into a real deployment they would open every case to anyone.
+    Refuse, with a non-zero exit, unless FEEDBACK_ENV says development or test."""
+    from flask import current_app
+
+    from .config import DEMO_ENVIRONMENTS, demo_allowed
+
+    if demo_allowed(current_app.config):
+        return
+    now = current_app.config.get("FEEDBACK_ENV") or "(chưa đặt / unset)"
+    allowed = " / ".join(sorted(DEMO_ENVIRONMENTS))
+    raise click.ClickException(
+        f"Từ chối nạp dữ liệu mẫu: các tài khoản mẫu dùng mật khẩu công khai, chỉ được nạp "
+        f"khi FEEDBACK_ENV là {allowed} (hiện tại: {now}).\n"
+        f"Refused to load demo data: its accounts share a published password, so it is "
+        f"loaded only when FEEDBACK_ENV is {allowed} (now: {now}).{hint}"
+    )
+
+
 @click.command("demo")
 @click.option("--password", default="demo-matkhau", show_default=True)
 @with_appcontext
 def demo_command(password: str) -> None:
-    """Tài khoản cho mọi vai trò và vài chục hồ sơ mẫu để dùng thử."""
+    """Tài khoản cho mọi vai trò và vài chục hồ sơ mẫu để dùng thử (chỉ khi
+    FEEDBACK_ENV=development hoặc test)."""
     from .services.demo import load_demo
 
+    _refuse_demo_outside_development()
     try:
         with unit_of_work():
             summary = load_demo(password=password, now=datetime.now(UTC))
@@ -256,6 +278,10 @@ def up_command(host: str, port: int, demo: bool) -> None:
     from .services.demo import load_demo
     from .services.reference.loader import load_reference
 
+    if demo:  # before anything is migrated or served
+        _refuse_demo_outside_development(
+            "\nKhông nạp dữ liệu mẫu / without demo data: flask --app feedback up --no-demo"
+        )
     upgrade()
     with unit_of_work():
         load_reference()
@@ -316,6 +342,43 @@ def import_1022_command(file: str, username: str | None) -> None:
         click.echo(f"Dòng {row['line']} (phiếu {ticket}):", err=True)
         for column, reason in row["errors"].items():
             click.echo(f"  {column}: {reason}", err=True)
+
+
+reference_cli = AppGroup("reference", help="Dữ liệu tham chiếu theo thời gian (địa giới, đơn vị).")
+
+
+@reference_cli.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--user", "username", default=None, help="Tài khoản quản trị ghi vào nhật ký")
+@with_appcontext
+def reference_apply(file: str, username: str | None) -> None:
+    """Áp dụng một gói dữ liệu tham chiếu từ ngày hiệu lực của nó (chạy lại không đổi gì).
+
+    In ra JSON: số thay đổi ("changed"), các hồ sơ đang mở được chuyển đơn vị và các tài
+    khoản còn thuộc đơn vị không còn (quản trị viên cần chuyển họ sang đơn vị mới)."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import User
+    from .services.reference.packs import apply_pack
+
+    actor = None
+    if username:
+        actor = db.session.scalar(select(User).where(User.username == username.lower()))
+        if actor is None or not actor.active or actor.role != "admin":
+            raise click.ClickException(f"Không có tài khoản quản trị đang hoạt động «{username}».")
+    try:
+        with unit_of_work():
+            result = apply_pack(Path(file), actor=actor, now=datetime.now(UTC))
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
+    if result.retired_accounts:
+        click.echo(
+            f"{len(result.retired_accounts)} tài khoản còn thuộc đơn vị không còn hiệu lực: "
+            "xem trang Quản trị › Dữ liệu tham chiếu, rồi chuyển họ sang đơn vị mới.",
+            err=True,
+        )
 
 
 sla_cli = AppGroup("sla", help="Giám sát thời hạn.")
@@ -468,6 +531,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(up_command)
     app.cli.add_command(seed_command)
+    app.cli.add_command(reference_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(import_1022_command)

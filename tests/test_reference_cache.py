@@ -91,6 +91,11 @@ def test_a_write_to_any_reference_table_changes_the_stamp(app: Flask) -> None:
             "INSERT INTO calendar_overrides (day, kind, source, note, created_at) "
             "VALUES ('2031-01-06', 'off', 'Thông báo thử', '', '2026-01-01 00:00:00')"
         ),
+        "reference_packs": (
+            "INSERT INTO reference_packs (name, effective_from, digest, source, settings,"
+            " summary, applied_at) VALUES ('thu', '2031-01-01', '', '', '{}', '{}',"
+            " '2026-01-01 00:00:00')"
+        ),
     }
     assert set(changes) == set(reference_cache.REFERENCE_TABLES)
     for table, statement in changes.items():

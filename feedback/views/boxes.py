@@ -50,6 +50,7 @@ from ..services.intake.boxes import (
     visible_openings,
 )
 from ..services.intake.duplicates import find_similar
+from ..services.reference.areas import areas_in_force
 from .forms.boxes import BoxForm, LetterForm, OpeningForm
 from .forms.choices import area_choices, category_choices
 from .forms.formdata import case_input
@@ -98,7 +99,7 @@ def _opening_or_404(opening_id: int, *, to_act: bool = False) -> BoxOpening:
 
 
 def _areas() -> list[Area]:
-    return list(db.session.scalars(select(Area).where(Area.active).order_by(Area.name)))
+    return areas_in_force(datetime.now(UTC))
 
 
 def _uploads(name: str) -> list[attachments.Upload]:

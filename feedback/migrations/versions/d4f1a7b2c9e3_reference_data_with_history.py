@@ -10,7 +10,8 @@ rows are retired (``valid_to``) and new ones added, never renamed in place, so a
 be reused by a later area or unit and the unique keys become (code, valid_from). Existing
 rows are valid "since always" (0001-01-01). SQLite rebuilds the three tables and a
 rebuild drops their triggers: the reference_version triggers of 7b3e91c4d2a8 are made
-again afterwards (frozen copy below).
+again afterwards (frozen copy below). ``reference_packs`` (whose settings brand the pages)
+joins the tables whose writes change the stamp, so the per-process reading sees a pack.
 """
 
 import sqlalchemy as sa
@@ -99,6 +100,13 @@ def upgrade():
             "name", "effective_from", name=op.f("uq_reference_packs_name_effective_from")
         ),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE TRIGGER reference_packs_bump_reference_version "
+            "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON reference_packs "
+            "FOR EACH STATEMENT EXECUTE FUNCTION bump_reference_version()"
+        )
+    _sqlite_triggers(("reference_packs",))
     op.create_table(
         "reference_successions",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -18,6 +18,7 @@ from ...domain.states import Action
 from ...extensions import db
 from ...models import Case, CaseEvent, Unit, User
 from ..errors import Conflict, NotFound, ValidationError
+from ..reference.areas import unit_in_force
 from ..reference.policies import load_policy
 from ..reference.settings import get_setting
 from ..sla.notify import tell_citizen
@@ -27,8 +28,9 @@ from .events import record
 from .moves import OPEN, InvalidMove, checked_text, move, require
 
 
-def _unit(code: str | None) -> Unit:
-    unit = db.session.scalar(select(Unit).where(Unit.code == (code or "").strip(), Unit.active))
+def _unit(code: str | None, now: datetime) -> Unit:
+    """A unit in force at ``now``: a unit a reference pack retired takes no new case."""
+    unit = unit_in_force((code or "").strip(), now)
     if unit is None:
         raise ValidationError(
             "Đơn vị không tồn tại.", {"unit_code": "Chọn một đơn vị trong danh sách."}
@@ -94,7 +96,7 @@ def transfer(
     require(user, case, Op.TRANSFER)
     reason = checked_text(reason, "reason", "lý do chuyển")
     triage_code = get_setting("triage_unit", "VP")
-    target = _unit(unit_code or triage_code)
+    target = _unit(unit_code or triage_code, now)
     if target.id == case.handling_unit_id:
         raise ValidationError("Hồ sơ đang ở đơn vị này.", {"unit_code": "Chọn một đơn vị khác."})
     source = case.handling_unit

@@ -220,7 +220,9 @@ def _issuer(unit: Unit, city: str) -> tuple[list[str], int]:
     if unit.kind == "people_committee" and unit.name.startswith("UBND "):
         return ["ỦY BAN NHÂN DÂN", unit.name.removeprefix("UBND ").upper()], 0
     if unit.kind in UNDER_CITY:
-        return [f"UBND {city.upper()}", unit.name.upper()], 1
+        # An office of a ward or commune (from 1 July 2025) answers to that ward's UBND.
+        above = unit.area.name if unit.area is not None else city
+        return [f"UBND {above.upper()}", unit.name.upper()], 1
     return [unit.name.upper()], 0
 
 
@@ -244,7 +246,7 @@ def letter_pdf_bytes(letter: ApologyLetter) -> bytes:
     if letter.status == "owed" or letter.number is None or letter.issued_at is None:
         raise Conflict("Thư xin lỗi chưa được ban hành.")
     case, unit = letter.case, letter.case.handling_unit
-    city, place = city_place()
+    city, place = city_place(letter.issued_at)
     if unit.area is not None and unit.kind in ("people_committee", "police"):
         place = unit.area.name.removeprefix("Phường ").removeprefix("Xã ")
     doc = Document(f"Thư xin lỗi số {letter.number}")

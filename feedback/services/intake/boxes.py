@@ -24,6 +24,7 @@ from ...extensions import db
 from ...i18n import format_local
 from ...models import Area, Attachment, BoxOpening, Case, SuggestionBox, Unit, User
 from ..errors import Conflict, Forbidden, ValidationError
+from ..reference.areas import area_in_force, unit_in_force
 from . import attachments
 from .submission import CaseInput, Submitted, submit_case
 
@@ -75,14 +76,12 @@ def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
         errors["location"] = "Nơi đặt dài quá 300 ký tự."
     area = None
     if data.area_code:
-        area = db.session.scalar(select(Area).where(Area.code == data.area_code, Area.active))
+        area = area_in_force(data.area_code, now)
     if area is None:
         errors["area_code"] = "Vui lòng chọn xã, phường nơi đặt hòm thư."
     opener = None
     if data.opener_unit_code:
-        opener = db.session.scalar(
-            select(Unit).where(Unit.code == data.opener_unit_code, Unit.active)
-        )
+        opener = unit_in_force(data.opener_unit_code, now)
         if opener is None:
             errors["opener_unit_code"] = "Đơn vị mở hòm thư không tồn tại."
     elif area is not None:

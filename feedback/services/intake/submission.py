@@ -153,12 +153,10 @@ def validate(
             errors["category_code"] = "Lĩnh vực không tồn tại."
         else:
             category = reference_cache.attach(Category, row)
-    if data.area_code:
-        row = ref.active_areas.get(data.area_code) if ref else None
-        if row is None:
-            errors["area_code"] = "Xã, phường không tồn tại."
-        else:
-            area = reference_cache.attach(Area, row)
+    if data.area_code and ref is not None:
+        area, problem = _area_at(data, now, ref)
+        if problem:
+            errors["area_code"] = problem
     if data.lat is not None and not -90 <= data.lat <= 90:
         errors["lat"] = "Vĩ độ phải nằm trong khoảng -90 đến 90."
     if data.lon is not None and not -180 <= data.lon <= 180:
@@ -193,6 +191,27 @@ def validate(
     if errors:
         raise ValidationError("Thông tin chưa hợp lệ, vui lòng kiểm tra lại.", errors)
     return category, area
+
+
+def _area_at(data: CaseInput, now: datetime, ref: Reference) -> tuple[Area | None, str]:
+    """The area of ``data.area_code`` in force on the day the case is received (codes are
+    reused by later areas: 00694 was Phường Nguyễn Trãi, then Phường Hà Giang 1), or why
+    not: an area abolished by then is refused with its name and the day it ended."""
+    when = data.received_at if data.received_at and data.received_at.tzinfo else now
+    day = reference_cache.local_day(min(when, now))
+    row = ref.area_on(data.area_code or "", day)
+    if row is not None:
+        return reference_cache.attach(Area, row), ""
+    known = ref.area_known(data.area_code or "")
+    if known is None:
+        return None, "Xã, phường không tồn tại."
+    if known["valid_to"] is not None and known["valid_to"] <= day:
+        ended = known["valid_to"].strftime("%d/%m/%Y")
+        return None, (
+            f"{known['name']} không còn là đơn vị hành chính từ ngày {ended}; "
+            "vui lòng chọn xã, phường hiện nay."
+        )
+    return None, "Xã, phường chưa có hiệu lực vào thời điểm tiếp nhận."
 
 
 # Plain SQL that SQLite (3.35+) and PostgreSQL both speak, so SQLAlchemy caches its
@@ -237,10 +256,11 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     # A sender whose clock runs a little fast is believed up to CLOCK_SKEW, then clamped:
     # a case is never received after it was entered.
     received_at = min(data.received_at or now, now)
-    routed = ref.route(category, area)
+    routed = ref.route(category, area, received_at)
     deadlines = ref.deadlines_for(data.kind, received_at)
-    handling_row = ref.units.get(routed.handling_unit_code)
-    lead_row = ref.units.get(routed.lead_unit_code) if routed.lead_unit_code else None
+    day = reference_cache.local_day(received_at)
+    handling_row = ref.unit_on(routed.handling_unit_code, day)
+    lead_row = ref.unit_on(routed.lead_unit_code, day) if routed.lead_unit_code else None
     if handling_row is None:
         raise ValidationError("Chưa nạp dữ liệu đơn vị; hãy chạy lệnh seed.")
     handling = reference_cache.attach(Unit, handling_row)

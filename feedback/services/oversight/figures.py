@@ -371,10 +371,25 @@ def _months(start: date, end: date) -> list[str]:
     return found
 
 
+def _of_its_time(name: str, valid_to: date | None) -> str:
+    """A retired area's or unit's name with the day it ended, so a period spanning a
+    reorganisation breaks down by the units of the time (old and new Xã Ngọc Đường stay
+    two rows)."""
+    if valid_to is None:
+        return name
+    return f"{name} (đến {valid_to - timedelta(days=1):%d/%m/%Y})"
+
+
 class _Labels:
     def __init__(self) -> None:
-        self.unit = {str(i): n for i, n in db.session.execute(select(Unit.id, Unit.name))}
-        self.area = {str(i): n for i, n in db.session.execute(select(Area.id, Area.name))}
+        self.unit = {
+            str(i): _of_its_time(n, to)
+            for i, n, to in db.session.execute(select(Unit.id, Unit.name, Unit.valid_to))
+        }
+        self.area = {
+            str(i): _of_its_time(n, to)
+            for i, n, to in db.session.execute(select(Area.id, Area.name, Area.valid_to))
+        }
         self.category: dict[str, str] = {}
         self.dimension: dict[str, str] = {}
         stmt = select(Category.id, Category.code, Category.name, Dimension.name).outerjoin(

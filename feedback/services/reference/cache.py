@@ -24,13 +24,18 @@ Requests get ORM instances made from the cached values (:func:`attach`), exactly
 SELECT would have made them, put in the session's identity map without a query; an
 instance already there wins, as with a SELECT. A new case is routed and timed from one
 reading (:meth:`Reference.route`, :meth:`Reference.deadlines_for`).
+
+Areas, units and routing rules are kept with their validity dates and chosen for the
+local day of the receipt (:meth:`Reference.area_on`, :meth:`Reference.route`): the stamp
+changes when a pack is applied, not when its ``effective_from`` arrives, so the day is
+decided per use, never baked into what is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType, SimpleNamespace
 from typing import Any, TypeVar
 
@@ -38,12 +43,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import make_transient_to_detached
 
-from ...domain.calendar import WorkingCalendar
+from ...domain.calendar import LOCAL_TZ, WorkingCalendar
 from ...domain.deadlines import Deadlines, compute_deadlines
 from ...domain.deadlines import SlaPolicy as DomainPolicy
 from ...domain.routing import HandlingTarget, Route, RoutingRule, route_case
 from ...extensions import db
-from ...models import Area, CalendarOverride, Category, Setting, SlaPolicy, Unit
+from ...models import Area, CalendarOverride, Category, ReferencePack, Setting, SlaPolicy, Unit
 from ...models import RoutingRule as RuleRow
 from .policies import calendar_from, no_policy, to_domain_policy
 
@@ -56,8 +61,9 @@ REFERENCE_TABLES = (
     "routing_rules",
     "sla_policies",
     "calendar_overrides",
+    "reference_packs",
 )
-"""The tables whose writes change the stamp (the migration holds a frozen copy)."""
+"""The tables whose writes change the stamp (the migrations hold frozen copies)."""
 
 reference_version = db.Table(
     "reference_version",
@@ -73,30 +79,69 @@ Row = Mapping[str, Any]
 
 M = TypeVar("M", Category, Area, Unit)
 
+Dated = tuple[date, date | None]  # (valid_from, valid_to): from inclusive, to exclusive
+
+
+def local_day(at: datetime) -> date:
+    """The calendar day in Hà Giang of ``at``: validity dates are local days."""
+    return at.astimezone(LOCAL_TZ).date()
+
+
+def _valid(period: Dated, day: date) -> bool:
+    return period[0] <= day and (period[1] is None or period[1] > day)
+
+
+def _on(rows: tuple[Row, ...], day: date) -> Row | None:
+    return next((r for r in rows if _valid((r["valid_from"], r["valid_to"]), day)), None)
+
 
 @dataclass(frozen=True)
 class Reference:
     """One consistent reading of the reference data intake needs."""
 
     categories: Mapping[str, Row]  # by code, every column
-    active_areas: Mapping[str, Row]  # by code, active areas only, every column
-    units: Mapping[str, Row]  # by code, every column
-    rules: Mapping[int, tuple[RoutingRule, ...]]  # by category id
-    area_units: Mapping[int, Mapping[str, str]]  # area id -> {function: unit code}, active
+    areas: Mapping[str, tuple[Row, ...]]  # by code, active rows of every period, newest first
+    unit_rows: Mapping[str, tuple[Row, ...]]  # by code, rows of every period, newest first
+    rules: Mapping[int, tuple[tuple[Dated, RoutingRule], ...]]  # by category id
+    # area id -> (period, function, unit code) of its active units
+    area_units: Mapping[int, tuple[tuple[Dated, str, str], ...]]
     settings: Mapping[str, str]
+    packs: tuple[tuple[date, Mapping[str, str]], ...]  # (effective_from, settings), newest first
     policies: Mapping[str, DomainPolicy]  # by kind
     calendar: WorkingCalendar
 
     def setting(self, key: str, default: str) -> str:
         return self.settings.get(key, default)
 
-    def route(self, category: Category | None, area: Area | None) -> Route:
-        """Who handles and who leads, from this reading."""
+    def pack_settings(self, day: date) -> Mapping[str, str]:
+        """The [settings] of the reference pack in force on ``day`` (empty before any)."""
+        return next((s for since, s in self.packs if since <= day), MappingProxyType({}))
+
+    def area_on(self, code: str, day: date) -> Row | None:
+        """The area with ``code`` in force on ``day`` (codes are reused by later areas)."""
+        return _on(self.areas.get(code, ()), day)
+
+    def area_known(self, code: str) -> Row | None:
+        """The latest area that ever had ``code``: what to name in a refusal."""
+        rows = self.areas.get(code, ())
+        return rows[0] if rows else None
+
+    def unit_on(self, code: str, day: date) -> Row | None:
+        """The unit with ``code`` in force on ``day``, else its latest row."""
+        rows = self.unit_rows.get(code, ())
+        return _on(rows, day) or (rows[0] if rows else None)
+
+    def route(self, category: Category | None, area: Area | None, at: datetime) -> Route:
+        """Who handles and who leads a case received ``at``: the rules and the area's
+        units in force on that local day, from this reading."""
+        day = local_day(at)
+        rules = self.rules.get(category.id, ()) if category else ()
+        units = self.area_units.get(area.id, ()) if area else ()
         return route_case(
             category.code if category else None,
             area.code if area else None,
-            self.rules.get(category.id, ()) if category else [],
-            {area.code: self.area_units.get(area.id, {})} if area else {},
+            [rule for period, rule in rules if _valid(period, day)],
+            {area.code: {f: c for period, f, c in units if _valid(period, day)}} if area else {},
             triage_unit_code=self.setting("triage_unit", "VP"),
         )
 
@@ -154,8 +199,13 @@ def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(mapping))
 
 
+def _newest_first(rows: list[Row]) -> tuple[Row, ...]:
+    return tuple(sorted(rows, key=lambda r: r["valid_from"], reverse=True))
+
+
 def _load(conn: Connection) -> Reference:
     settings = {r["key"]: r["value"] for r in _rows(conn, Setting.__table__)}
+    packs = _rows(conn, ReferencePack.__table__)
     areas = _rows(conn, Area.__table__)
     units = _rows(conn, Unit.__table__)
     categories = _rows(conn, Category.__table__)
@@ -166,32 +216,42 @@ def _load(conn: Connection) -> Reference:
     area_code = {a["id"]: a["code"] for a in areas}
     unit_code = {u["id"]: u["code"] for u in units}
     category_code = {c["id"]: c["code"] for c in categories}
-    by_category: dict[int, list[RoutingRule]] = {}
+    by_category: dict[int, list[tuple[Dated, RoutingRule]]] = {}
     for r in rules:
-        by_category.setdefault(r["category_id"], []).append(
-            RoutingRule(
-                category_code=category_code[r["category_id"]],
-                handling=HandlingTarget(r["handling"]),
-                handling_unit_code=unit_code[r["handling_unit_id"]]
-                if r["handling_unit_id"] is not None
-                else None,
-                lead_unit_code=unit_code[r["lead_unit_id"]]
-                if r["lead_unit_id"] is not None
-                else None,
-                area_code=area_code[r["area_id"]] if r["area_id"] is not None else None,
-            )
+        rule = RoutingRule(
+            category_code=category_code[r["category_id"]],
+            handling=HandlingTarget(r["handling"]),
+            handling_unit_code=unit_code[r["handling_unit_id"]]
+            if r["handling_unit_id"] is not None
+            else None,
+            lead_unit_code=unit_code[r["lead_unit_id"]] if r["lead_unit_id"] is not None else None,
+            area_code=area_code[r["area_id"]] if r["area_id"] is not None else None,
         )
-    area_units: dict[int, dict[str, str]] = {}
+        by_category.setdefault(r["category_id"], []).append(
+            ((r["valid_from"], r["valid_to"]), rule)
+        )
+    area_units: dict[int, list[tuple[Dated, str, str]]] = {}
+    unit_rows: dict[str, list[Row]] = {}
     for u in units:
+        unit_rows.setdefault(u["code"], []).append(_frozen(u))
         if u["area_id"] is not None and u["active"] and u["function"]:
-            area_units.setdefault(u["area_id"], {})[u["function"]] = u["code"]
+            period = (u["valid_from"], u["valid_to"])
+            area_units.setdefault(u["area_id"], []).append((period, u["function"], u["code"]))
+    area_rows: dict[str, list[Row]] = {}
+    for a in areas:
+        if a["active"]:
+            area_rows.setdefault(a["code"], []).append(_frozen(a))
     return Reference(
         categories=_frozen({c["code"]: _frozen(c) for c in categories}),
-        active_areas=_frozen({a["code"]: _frozen(a) for a in areas if a["active"]}),
-        units=_frozen({u["code"]: _frozen(u) for u in units}),
+        areas=_frozen({k: _newest_first(v) for k, v in area_rows.items()}),
+        unit_rows=_frozen({k: _newest_first(v) for k, v in unit_rows.items()}),
         rules=_frozen({k: tuple(v) for k, v in by_category.items()}),
-        area_units=_frozen({k: _frozen(v) for k, v in area_units.items()}),
+        area_units=_frozen({k: tuple(v) for k, v in area_units.items()}),
         settings=_frozen(settings),
+        packs=tuple(
+            (p["effective_from"], _frozen(p["settings"] or {}))
+            for p in sorted(packs, key=lambda p: p["effective_from"], reverse=True)
+        ),
         policies=_frozen({p["kind"]: to_domain_policy(SimpleNamespace(**p)) for p in policies}),
         calendar=calendar_from((o["day"], o["kind"], o["source"], o["note"]) for o in overrides),
     )

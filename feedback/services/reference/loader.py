@@ -18,11 +18,13 @@ from ...models import (
     CalendarOverride,
     Category,
     Dimension,
+    ReferencePack,
     RoutingRule,
     Setting,
     SlaPolicy,
     Unit,
 )
+from ...models.reference import SINCE_ALWAYS
 from ..errors import ValidationError
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "data" / "hagiang-2023.toml"
@@ -75,15 +77,30 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
-    """Load ``path`` in the current transaction; the caller commits."""
+    """Load ``path`` in the current transaction; the caller commits.
+
+    Areas, units and routing rules are the rows valid "since always" (the base map): a
+    pack with an ``effective_from`` changes the map from its day on and is applied with
+    ``reference apply`` (services.reference.packs), never loaded over the base rows, which
+    would rename them in place."""
     data = read_file(path)
+    if "effective_from" in data.get("pack", {}):
+        raise ValidationError(
+            f"{path.name} là gói dữ liệu có ngày hiệu lực: dùng lệnh "
+            "`flask --app feedback reference apply` để áp dụng."
+        )
     ld = Loader()
     city = data.get("city", {})
+    # Once a pack has moved the triage desk or the code prefix on, the base file no longer
+    # decides them (a retired triage unit would take every unroutable case).
+    applied = db.session.scalar(select(ReferencePack.id).limit(1)) is not None
     for key in ("code", "name", "province", "authority", "timezone", "triage_unit", "source"):
         if key in city:
             setting_key = "city_code" if key == "code" else f"city_{key}"
             if key == "triage_unit":
                 setting_key = "triage_unit"
+            if applied and setting_key in ("city_code", "triage_unit"):
+                continue
             ld.upsert(Setting, {"key": setting_key}, {"value": str(city[key])})
     code_set = str(city.get("area_code_set", ""))
 
@@ -95,7 +112,9 @@ def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
     }
     areas = {
         a["code"]: ld.upsert(
-            Area, {"code": a["code"]}, {"name": a["name"], "kind": a["kind"], "code_set": code_set}
+            Area,
+            {"code": a["code"], "valid_from": SINCE_ALWAYS},
+            {"name": a["name"], "kind": a["kind"], "code_set": code_set},
         )
         for a in data.get("areas", [])
     }
@@ -104,7 +123,7 @@ def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
         area = _ref(areas, u.get("area"), "area", u["code"]) if u.get("area") else None
         units[u["code"]] = ld.upsert(
             Unit,
-            {"code": u["code"]},
+            {"code": u["code"], "valid_from": SINCE_ALWAYS},
             {
                 "name": u["name"],
                 "kind": u.get("kind", "department"),
@@ -139,7 +158,11 @@ def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
         lead = _ref(units, r["lead"], "unit", f"routing {r['category']}") if r.get("lead") else None
         ld.upsert(
             RoutingRule,
-            {"category_id": cat.id, "area_id": area.id if area else None},
+            {
+                "category_id": cat.id,
+                "area_id": area.id if area else None,
+                "valid_from": SINCE_ALWAYS,
+            },
             {
                 "handling": handling,
                 "handling_unit_id": unit.id if unit else None,

@@ -24,6 +24,7 @@ from ...models import Category, Dimension
 from ..errors import ValidationError
 from ..intake.submission import CHANNEL_LABELS, KIND_LABELS
 from ..oversight import figures, metrics
+from ..reference.branding import branding_at
 from ..reference.settings import get_setting
 
 ROMAN = ("I", "II", "III", "IV")
@@ -161,10 +162,12 @@ class Report:
         )
 
 
-def city_place() -> tuple[str, str]:
-    """The city's name and the place line of its documents («TP. Hà Giang»)."""
-    city = get_setting("city_name", "Thành phố Hà Giang")
-    return city, re.sub(r"^Thành phố\s+", "TP. ", city)
+def city_place(at: datetime | None = None) -> tuple[str, str]:
+    """The issuing body's name and the place line of documents («TP. Hà Giang») on ``at``
+    (now when not given): the reference pack in force then decides (services.reference.
+    branding), so a letter issued after 1 July 2025 no longer speaks for the abolished city."""
+    brand = branding_at(at or datetime.now(LOCAL_TZ))
+    return brand.issuer, brand.place
 
 
 def _label(by: str, key: str) -> str:
@@ -197,7 +200,9 @@ def build_report(period: Period, now: datetime) -> Report:
     for by in BREAKDOWNS:  # months in order, names in Vietnamese alphabetical order
         groups = [(_label(by, key), f) for key, f in summary.breakdown(by)]
         breakdowns[by] = groups if by == "month" else sorted(groups, key=lambda g: fold(g[0]))
-    city, place = city_place()
+    # The owner at the end of the period (or now, for a period not yet over).
+    end = datetime.combine(period.last_day, time(12), LOCAL_TZ)
+    city, place = city_place(min(end, now))
     return Report(
         period=period,
         now=now,

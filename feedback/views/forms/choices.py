@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import Area, Category, Dimension
+from ...models import Category, Dimension
+from ...services.reference.areas import areas_in_force
 
 NO_CATEGORY = ("", "— Chưa rõ lĩnh vực (cơ quan sẽ phân loại) —")
 NO_AREA = ("", "— Không rõ / không gắn với địa bàn —")
@@ -31,5 +34,5 @@ def category_choices() -> dict[str, list[tuple[str, str]]]:
 
 
 def area_choices() -> list[tuple[str, str]]:
-    areas = db.session.scalars(select(Area).where(Area.active).order_by(Area.name)).all()
-    return [NO_AREA, *((a.code, a.name) for a in areas)]
+    """The areas in force today: an area a reference pack retired is no longer offered."""
+    return [NO_AREA, *((a.code, a.name) for a in areas_in_force(datetime.now(UTC)))]
