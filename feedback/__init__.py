@@ -48,4 +48,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     cli.register(app)
     scheduler.init_app(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind N reverse proxies, believe the last N entries of X-Forwarded-For (so each
+    citizen gets his own rate limit, not the proxy's) and X-Forwarded-Proto, and nothing a
+    client adds before them. X-Forwarded-Host, -Port and -Prefix are never believed: a
+    proxy that does not overwrite them passes the client's value through, and the Host
+    header the proxy sets is what the app must see."""
+    hops = cfg.trusted_proxies(app.config.get("TRUSTED_PROXIES", 0))
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0
+        )

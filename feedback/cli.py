@@ -227,13 +227,35 @@ def users_list(as_json: bool) -> None:
         click.echo("  ".join(cells).rstrip())
 
 
+def _refuse_demo_outside_development(hint: str = "") -> None:
+    """Demo accounts (every role, inspector and admin included) share the password the
+    README publishes: loaded into a real deployment they would open every case to anyone.
+    Refuse, with a non-zero exit, unless FEEDBACK_ENV says development or test."""
+    from flask import current_app
+
+    from .config import DEMO_ENVIRONMENTS, demo_allowed
+
+    if demo_allowed(current_app.config):
+        return
+    now = current_app.config.get("FEEDBACK_ENV") or "(chưa đặt / unset)"
+    allowed = " / ".join(sorted(DEMO_ENVIRONMENTS))
+    raise click.ClickException(
+        f"Từ chối nạp dữ liệu mẫu: các tài khoản mẫu dùng mật khẩu công khai, chỉ được nạp "
+        f"khi FEEDBACK_ENV là {allowed} (hiện tại: {now}).\n"
+        f"Refused to load demo data: its accounts share a published password, so it is "
+        f"loaded only when FEEDBACK_ENV is {allowed} (now: {now}).{hint}"
+    )
+
+
 @click.command("demo")
 @click.option("--password", default="demo-matkhau", show_default=True)
 @with_appcontext
 def demo_command(password: str) -> None:
-    """Tài khoản cho mọi vai trò và vài chục hồ sơ mẫu để dùng thử."""
+    """Tài khoản cho mọi vai trò và vài chục hồ sơ mẫu để dùng thử (chỉ khi
+    FEEDBACK_ENV=development hoặc test)."""
     from .services.demo import load_demo
 
+    _refuse_demo_outside_development()
     try:
         with unit_of_work():
             summary = load_demo(password=password, now=datetime.now(UTC))
@@ -256,6 +278,10 @@ def up_command(host: str, port: int, demo: bool) -> None:
     from .services.demo import load_demo
     from .services.reference.loader import load_reference
 
+    if demo:  # before anything is migrated or served
+        _refuse_demo_outside_development(
+            "\nKhông nạp dữ liệu mẫu / without demo data: flask --app feedback up --no-demo"
+        )
     upgrade()
     with unit_of_work():
         load_reference()

@@ -78,6 +78,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
         "LOGIN_LOCKOUT": timedelta(minutes=15),
+        # Reverse-proxy hops in front of the app whose X-Forwarded-For (and -Proto) is
+        # believed. 0: the peer's own address is the client's (nothing is believed).
+        "TRUSTED_PROXIES": 0,
         # API tokens stop working this many days after they are issued (a leaked token
         # must not work forever); `users token` issues a new one.
         "API_TOKEN_TTL_DAYS": 90,
@@ -107,6 +110,8 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
             "on",
             "yes",
         }
+    if environ.get("TRUSTED_PROXIES"):
+        cfg["TRUSTED_PROXIES"] = trusted_proxies(environ["TRUSTED_PROXIES"])
     if environ.get("MAIL_PORT"):
         cfg["MAIL_PORT"] = int(environ["MAIL_PORT"])
     if environ.get("MAIL_USE_TLS"):
@@ -120,6 +125,32 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def trusted_proxies(value: object) -> int:
+    """The number of proxy hops to believe, refused unless a whole number from 0 to 5:
+    a wrong count either lets clients forge their address (too many) or makes every
+    client share the proxy's rate limits (too few), so a typo must not start the app."""
+    try:
+        hops = int(str(value).strip())
+    except ValueError:
+        hops = -1
+    if not 0 <= hops <= 5:
+        raise RuntimeError(
+            f"TRUSTED_PROXIES must be the number of reverse proxies in front of the app "
+            f"(0 to 5, usually 1 behind nginx), not {value!r}."
+        )
+    return hops
+
+
+DEMO_ENVIRONMENTS = frozenset({"development", "test"})
+
+
+def demo_allowed(config: dict[str, Any] | Any) -> bool:
+    """Demo data creates accounts for every role with a password the README publishes, so
+    only an environment that says it is development or test may load it. Unlike
+    ``is_relaxed``, TESTING alone does not count: FEEDBACK_ENV must say so."""
+    return config.get("FEEDBACK_ENV") in DEMO_ENVIRONMENTS
 
 
 def is_relaxed(config: dict[str, Any] | Any) -> bool:

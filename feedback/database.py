@@ -20,6 +20,7 @@ Either way the error handler (feedback.views.errors) answers 503 with ``Retry-Af
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -100,6 +101,24 @@ def _pg_keepalives(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, A
             cparams.setdefault(key, value)
 
 
+def _sqlite_private_file(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+    """Create a new SQLite file readable by its owner only (0600) before SQLite opens it:
+    it holds citizens' names, phones and addresses. SQLite gives the -wal and -shm files
+    the database file's permissions, so they are private too. Existing files are left as
+    the operator set them."""
+    if dialect.name != "sqlite" or cparams.get("uri") or not cargs:
+        return
+    name = str(cargs[0])
+    if not name or name == ":memory:":
+        return
+    try:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    except OSError:
+        return  # a missing folder and the like: SQLite's own error tells the operator
+
+
 def install_engine_listeners() -> None:
     """Class-level listeners: they apply to every engine, including Alembic's."""
     global _installed
@@ -109,6 +128,7 @@ def install_engine_listeners() -> None:
     event.listen(Engine, "begin", _sqlite_begin)
     event.listen(Engine, "begin", _pg_request_timeouts)
     event.listen(Engine, "do_connect", _pg_keepalives)
+    event.listen(Engine, "do_connect", _sqlite_private_file)
     _installed = True
 
 

@@ -627,4 +627,5 @@ def test_box_opening_minutes_are_for_the_opener_unit_and_citywide_roles(
     response = staff_client(app, make_user, "clerk", "UBND-00688").get(f"/can-bo/tep/{att_id}")
     assert response.data == pdf_bytes()
     assert response.mimetype == "application/pdf"
-    assert response.headers["Content-Disposition"].startswith("inline;")
+    # A PDF is downloaded, never shown on our origin (issue 13, finding 10).
+    assert response.headers["Content-Disposition"].startswith("attachment;")

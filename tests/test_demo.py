@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from helpers import TEST_SECRET
 from sqlalchemy import delete, func, select
 
+from feedback import create_app
 from feedback.database import unit_of_work
 from feedback.domain.states import Status
+from feedback.extensions import db as database
 from feedback.models import ROLES, Case, CaseEvent, RoutingRule, Unit, User
 from feedback.services.demo import load_demo
 from feedback.services.errors import ValidationError
 
 PASSWORD = "demo-matkhau-thu"
 NOW = datetime(2024, 3, 20, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """The demo command runs only where FEEDBACK_ENV says development or test; TESTING
+    alone (every test app) does not count, so this module says it is a test."""
+    return {"FEEDBACK_ENV": "test"}
 
 
 @pytest.fixture
@@ -112,3 +124,126 @@ def test_cli_demo(app: Flask) -> None:
     summary = json.loads(result.output)
     assert summary["cases_created"] >= 30
     assert {u["role"] for u in summary["users"]} >= set(ROLES)
+
+
+# --- refused outside development and tests (issue 13, finding 1) --------------------------
+
+REFUSED = "Từ chối nạp dữ liệu mẫu"
+
+
+def _app(database_url: str, instance: Path, **config: Any) -> Flask:
+    """A fresh app on the test's database, configured by ``config`` (callers remove
+    FEEDBACK_ENV from the environment, so only what a test says counts)."""
+    os.environ["FEEDBACK_INSTANCE_PATH"] = str(instance)
+    return create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "FEEDBACK_SCHEDULER": "off", **config}
+    )
+
+
+def _close(app: Flask) -> None:
+    with app.app_context():
+        database.session.remove()
+        database.engine.dispose()
+
+
+@pytest.fixture
+def production(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
+    """An app configured as a real deployment is: a real SECRET_KEY and IDENTITY_KEY, no
+    FEEDBACK_ENV in the environment, not TESTING."""
+    from cryptography.fernet import Fernet
+
+    monkeypatch.delenv("FEEDBACK_ENV", raising=False)
+    app = _app(
+        database_url,
+        tmp_path / "prod",
+        SECRET_KEY=TEST_SECRET,
+        IDENTITY_KEY=Fernet.generate_key().decode(),
+    )
+    assert app.config["FEEDBACK_ENV"] == "production" and not app.testing
+    yield app
+    _close(app)
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """`up` ends by serving forever: record the call instead."""
+    import werkzeug.serving
+
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        werkzeug.serving, "run_simple", lambda host, port, *a, **k: calls.append((host, port))
+    )
+    return calls
+
+
+def _users(app: Flask) -> int:
+    with app.app_context():
+        try:
+            return database.session.scalar(select(func.count()).select_from(User)) or 0
+        finally:
+            database.session.remove()
+
+
+def test_demo_refuses_a_production_configuration(production: Flask) -> None:
+    with production.app_context():
+        result = production.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code != 0
+    assert REFUSED in result.output and "Refused to load demo data" in result.output
+    assert "FEEDBACK_ENV" in result.output and "production" in result.output
+    assert _users(production) == 0
+
+
+def test_up_with_demo_refuses_before_doing_anything(
+    production: Flask, served: list[tuple[str, int]]
+) -> None:
+    with production.app_context():
+        result = production.test_cli_runner().invoke(args=["up"])
+    assert result.exit_code != 0
+    assert REFUSED in result.output and "--no-demo" in result.output
+    assert _users(production) == 0
+    assert served == []
+
+
+def test_up_without_demo_still_serves_a_production_configuration(
+    production: Flask, served: list[tuple[str, int]]
+) -> None:
+    with production.app_context():
+        result = production.test_cli_runner().invoke(args=["up", "--no-demo", "--port", "5099"])
+    assert result.exit_code == 0, result.output
+    assert REFUSED not in result.output
+    assert served == [("127.0.0.1", 5099)]
+    assert _users(production) == 0
+
+
+@pytest.mark.parametrize("env", ["production", "staging", ""])
+def test_testing_alone_does_not_unlock_the_demo(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    """A test app (TESTING) whose FEEDBACK_ENV is anything but development or test is
+    refused too: the rule reads FEEDBACK_ENV only."""
+    monkeypatch.delenv("FEEDBACK_ENV", raising=False)
+    app = _app(database_url, tmp_path / "inst", TESTING=True, SECRET_KEY=TEST_SECRET,
+               FEEDBACK_ENV=env)  # fmt: skip
+    try:
+        with app.app_context():
+            result = app.test_cli_runner().invoke(args=["demo"])
+        assert result.exit_code != 0 and REFUSED in result.output
+        assert _users(app) == 0
+    finally:
+        _close(app)
+
+
+def test_development_may_load_the_demo(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEEDBACK_ENV", raising=False)
+    app = _app(database_url, tmp_path / "inst", FEEDBACK_ENV="development")
+    try:
+        with app.app_context():
+            result = app.test_cli_runner().invoke(args=["demo"])
+        assert result.exit_code == 0, result.output
+        assert _users(app) >= len(ROLES)
+    finally:
+        _close(app)

@@ -13,6 +13,7 @@ from flask_login import user_logged_in, user_logged_out
 from ..extensions import limiter, login_manager
 from .access import check_access, load_user, load_user_from_token
 from .headers import security_headers
+from .sessions import WebOnlySessionInterface
 
 
 def _on_login(app: Any, user: Any, **extra: Any) -> None:
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
     login_manager.session_protection = "strong"
+    app.session_interface = WebOnlySessionInterface()  # no session cookie on the API
     # Rate limits come first, so refused requests (401s, locked names) count too. They are
     # on by default; the test suite turns them on only where it tests them.
     app.config.setdefault("RATELIMIT_ENABLED", not app.testing)

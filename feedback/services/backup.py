@@ -4,12 +4,17 @@ The database is copied with SQLite's online backup API, so the copy is a consist
 snapshot even while the web workers and the scheduler keep writing; each copy is checked
 with ``PRAGMA integrity_check`` before it is reported. Uploads go into a tar.gz beside it.
 
+Every file written here (the copy, its uploads archive) is created readable by its owner
+only (0600): a backup holds every citizen's name, phone and address. A restore never
+rewinds the case counter: codes already given out are never given out again.
+
 PostgreSQL is backed up with its own tools (pg_dump / pg_restore): ``POSTGRES_HELP``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import tarfile
@@ -33,6 +38,12 @@ Sao lưu (ứng dụng vẫn chạy; pg_dump chụp một ảnh nhất quán):
 Khôi phục (dừng web và bộ lập lịch trước):
   createdb feedback_restored
   pg_restore --no-owner --exit-on-error --dbname=postgresql://.../feedback_restored FILE.dump
+  # bộ đếm mã hồ sơ không được lùi lại (mã đã cấp không bao giờ cấp lần nữa): chép các
+  # bộ đếm của cơ sở dữ liệu đang dùng ($DATABASE_URL) sang, lấy giá trị lớn hơn
+  psql "$DATABASE_URL" -Atc "SELECT format('INSERT INTO case_counters (year, last) \\
+    VALUES (%s, %s) ON CONFLICT (year) DO UPDATE SET last = \\
+    GREATEST(case_counters.last, EXCLUDED.last);', year, last) FROM case_counters" \\
+    | psql postgresql://.../feedback_restored
   # kiểm tra, rồi trỏ DATABASE_URL sang feedback_restored (hoặc đổi tên cơ sở dữ liệu)
   tar -xzf FILE-uploads.tar.gz -C instance
   flask --app feedback db upgrade
@@ -75,8 +86,18 @@ def integrity(path: Path) -> str:
     return "ok" if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
 
 
+def _private_file(path: Path) -> int:
+    """Open ``path`` for writing, created (or truncated) with mode 0600 whatever the
+    umask: the file descriptor, for the caller to close."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def _copy_database(source: Path, target: Path) -> None:
-    """Online backup of ``source`` into a new, self-contained file ``target``."""
+    """Online backup of ``source`` into a new, self-contained file ``target``, created
+    0600 before SQLite opens it (SQLite gives its journal the same mode)."""
+    os.close(_private_file(target))
     src = sqlite3.connect(source, timeout=30)
     try:
         dst = sqlite3.connect(target)
@@ -117,7 +138,7 @@ def backup(
     """Copy the database and the uploads into ``out_dir`` (default instance/backups)."""
     source = database_path()
     folder = (out_dir or default_folder()).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = f"{prefix}-{now:%Y%m%d-%H%M%S}"
     target = _unique(folder, stamp, ".sqlite")
     partial = target.with_name(target.name + ".partial")
@@ -131,7 +152,10 @@ def backup(
     uploads = _uploads_folder()
     archive = target.with_name(target.stem + "-uploads.tar.gz")
     files = 0
-    with tarfile.open(archive, "w:gz") as tar:
+    with (
+        os.fdopen(_private_file(archive), "wb") as raw,
+        tarfile.open(fileobj=raw, mode="w:gz") as tar,
+    ):
         if uploads.is_dir():
             tar.add(uploads, arcname="uploads")
             files = sum(1 for p in uploads.rglob("*") if p.is_file())
@@ -188,6 +212,7 @@ def restore(file: Path, now: datetime) -> dict[str, Any]:
     file = file.resolve()
     live = database_path()
     facts = check_backup(file)
+    given_out = codes_given_out(live)
     safety = backup(now, prefix="pre-restore")
 
     # No pooled connection of ours may hold the old file open while it is overwritten.
@@ -205,6 +230,7 @@ def restore(file: Path, now: datetime) -> dict[str, Any]:
     verdict = integrity(live)
     if verdict != "ok":
         raise BackupError(f"Cơ sở dữ liệu sau khôi phục không lành: {verdict}")
+    counters = _keep_counters(live, given_out)
 
     archive = file.with_name(file.stem + "-uploads.tar.gz")
     uploads_restored = False
@@ -226,4 +252,48 @@ def restore(file: Path, now: datetime) -> dict[str, Any]:
         "uploads_restored": uploads_restored,
         "previous_state_saved_as": safety["database"],
         "integrity": verdict,
+        "case_counters": counters,
     }
+
+
+# HG-2026-000123: the year and the sequence at the end (domain.codes.case_code).
+_CASE_CODE = re.compile(r"-(\d{4})-(\d+)$")
+
+
+def codes_given_out(path: Path) -> dict[int, int]:
+    """The highest case-code sequence handed out per year in the database at ``path``:
+    its counters, and the codes of its cases (should a counter ever lag behind them)."""
+    highest: dict[int, int] = {}
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        for year, last in conn.execute("SELECT year, last FROM case_counters"):
+            highest[int(year)] = max(highest.get(int(year), 0), int(last or 0))
+        for (code,) in conn.execute("SELECT code FROM cases"):
+            match = _CASE_CODE.search(code or "")
+            if match:
+                year, number = int(match.group(1)), int(match.group(2))
+                highest[year] = max(highest.get(year, 0), number)
+    finally:
+        conn.close()
+    return highest
+
+
+def _keep_counters(live: Path, given_out: dict[int, int]) -> dict[str, int]:
+    """Raise each year's counter in the restored database to at least what had been
+    handed out before the restore: an older backup's counter would otherwise give the
+    codes issued since it was taken to new cases, and a citizen's code would then open
+    someone else's case. Returns every year's counter as it now stands."""
+    conn = sqlite3.connect(live, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for year, last in sorted(given_out.items()):
+            conn.execute(
+                "INSERT INTO case_counters (year, last) VALUES (?, ?) "
+                "ON CONFLICT (year) DO UPDATE SET last = max(last, excluded.last)",
+                (year, last),
+            )
+        conn.execute("COMMIT")
+        rows = conn.execute("SELECT year, last FROM case_counters ORDER BY year").fetchall()
+    finally:
+        conn.close()
+    return {str(year): int(last) for year, last in rows}

@@ -23,6 +23,9 @@ from ..services.intake.attachments import TYPES, download_name, open_attachment,
 
 bp = Blueprint("files", __name__, url_prefix="/can-bo/tep")
 
+FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+"""The policy of every served file: no script, no fetch, a unique opaque origin."""
+
 PURPOSE_LABELS = {
     "evidence": "Tài liệu, hình ảnh kèm theo",
     "letter_scan": "Bản chụp thư",
@@ -65,10 +68,14 @@ def download(attachment_id: int) -> Any:
     except NotFound:
         abort(404)
     known = att.content_type in TYPES
+    # Only images are shown in the browser. A PDF is a program of sorts (scripts, forms,
+    # links) and browsers refuse to render one under a sandbox policy, so it is always a
+    # download, opened by the officer's own reader, never on our origin.
+    inline = known and att.content_type.startswith("image/")
     response = send_file(
         path,
         mimetype=att.content_type if known else "application/octet-stream",
-        as_attachment=not known,
+        as_attachment=not inline,
         download_name=download_name(att),
         conditional=False,
         etag=False,
@@ -76,9 +83,6 @@ def download(attachment_id: int) -> Any:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
-    if att.content_type.startswith("image/"):
-        # An image opened on its own runs no script and loads nothing else.
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-        )
+    # Whatever a file is, opened on its own it runs no script and loads nothing else.
+    response.headers["Content-Security-Policy"] = FILE_POLICY
     return response
