@@ -99,6 +99,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.calendar": fs("admin"),
     "admin.calendar_add": fs("admin"),
     "admin.calendar_remove": fs("admin"),
+    # admin: staff accounts (lock, unlock, revoke tokens, end sessions; issue 13)
+    "admin.accounts_page": fs("admin"),
+    "admin.account_deactivate": fs("admin"),
+    "admin.account_activate": fs("admin"),
+    "admin.account_revoke_tokens": fs("admin"),
+    "admin.account_end_sessions": fs("admin"),
     # the JSON API: search for whoever sees cases; each action for the holders of its
     # operation, "with the same permissions as the pages" (issue 4)
     "api.list_cases": CASE_ROLES,
@@ -350,6 +356,7 @@ class World:
             "letter_id": self.new_letter(kind="feedback", issued=True),
             "override_id": self.new_override(),
             "period": "2024-Q1",
+            "user_id": self.new_account(),
         }
         self.args["opening_id"] = self.new_opening(self.args["box_id"], letter_count=1)
         self.fill = {"code": self.code, "assignee": self.assignee}
@@ -442,6 +449,11 @@ class World:
             add_override(day, "off", "Thông báo số 1/TB-UBND (thử)", "", now=self.now)
             return db.session.scalar(select(CalendarOverride.id).where(CalendarOverride.day == day))
 
+    def new_account(self) -> int:
+        """An account no caller uses, for the admin's account buttons to act on."""
+        user_id, _ = self.make_user("operator")
+        return int(user_id)
+
     def fresh_args(self, endpoint: str, rule: Rule) -> dict[str, Any]:
         """New objects for a POST, so that no earlier request has moved them."""
         args = dict(self.args)
@@ -459,6 +471,8 @@ class World:
             args["opening_id"] = self.new_opening()
         if endpoint == "admin.calendar_remove":
             args["override_id"] = self.new_override()
+        if "user_id" in rule.arguments:
+            args["user_id"] = self.new_account()
         return args
 
     # callers
