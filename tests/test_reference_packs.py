@@ -265,6 +265,10 @@ def test_accounts_of_retired_units_keep_working_and_the_admin_sees_them(
     assert overview.status_code == 200
     assert f'data-username="{username}"' in overview.text
     assert "Phường Hà Giang 1" in overview.text and "hagiang-2025" in overview.text
+    users = admin.get("/quan-tri/tai-khoan")
+    assert users.status_code == 200
+    row = users.text.split(f'data-username="{username}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-testid="retired-unit"' in row and "01/07/2025" in row
 
 
 def test_branding_follows_the_pack_in_force(app: Flask, client: FlaskClient) -> None:

@@ -317,9 +317,10 @@ def correct_count(opening_id: int) -> Any:
 # --- transcription ----------------------------------------------------------------------
 
 
-def _fill_letter_choices(form: LetterForm) -> None:
+def _fill_letter_choices(form: LetterForm, opened_at: datetime | None = None) -> None:
+    """A letter is received when its box is opened: the areas in force then are offered."""
     form.category_code.choices = category_choices()
-    form.area_code.choices = area_choices()
+    form.area_code.choices = area_choices(opened_at)
 
 
 def _hints(form: LetterForm, now: datetime) -> list[Any]:
@@ -369,7 +370,7 @@ def _letter_page(
 def transcribe(opening_id: int) -> Any:
     found = _opening_or_404(opening_id, to_act=True)
     form = LetterForm()
-    _fill_letter_choices(form)
+    _fill_letter_choices(form, found.opened_at)
     now = _now()
     if not form.is_submitted():
         if found.status != "open":

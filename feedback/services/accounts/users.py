@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -276,6 +276,9 @@ class AccountRow:
     active: bool
     last_login_at: datetime | None
     live_tokens: int
+    # The day a reference pack retired the account's unit: the account still works (and
+    # sees what its unit handled) until an admin moves it to a unit in force.
+    unit_retired_on: date | None = None
 
 
 def list_accounts(now: datetime) -> list[AccountRow]:
@@ -304,6 +307,7 @@ def list_accounts(now: datetime) -> list[AccountRow]:
             active=user.active,
             last_login_at=user.last_login_at,
             live_tokens=int(count),
+            unit_retired_on=unit.valid_to if unit else None,
         )
         for user, unit, count in rows
     ]

@@ -33,6 +33,7 @@ def category_choices() -> dict[str, list[tuple[str, str]]]:
     return {"": [NO_CATEGORY], **category_groups()}
 
 
-def area_choices() -> list[tuple[str, str]]:
-    """The areas in force today: an area a reference pack retired is no longer offered."""
-    return [NO_AREA, *((a.code, a.name) for a in areas_in_force(datetime.now(UTC)))]
+def area_choices(at: datetime | None = None) -> list[tuple[str, str]]:
+    """The areas in force at ``at`` (now by default): an area a reference pack retired is
+    no longer offered for a case received after the change."""
+    return [NO_AREA, *((a.code, a.name) for a in areas_in_force(at or datetime.now(UTC)))]
