@@ -147,3 +147,17 @@ def _cycles() -> list[list[str]]:
 
 def test_no_import_cycles() -> None:
     assert _cycles() == []
+
+
+def test_no_service_reads_the_request() -> None:
+    """Services take the actor and ``now`` from their caller: none imports what describes
+    the request (flask's ``request``, ``g``, ``session``; Flask-Login's ``current_user``)."""
+    request_names = {("flask", n) for n in ("request", "g", "session")}
+    request_names.add(("flask_login", "current_user"))
+    for name, path in MODULES.items():
+        if not name.startswith("feedback.services"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                found = {(node.module, a.name) for a in node.names} & request_names
+                assert not found, f"{name} imports {sorted(found)}"

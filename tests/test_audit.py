@@ -172,6 +172,30 @@ def test_calendar_changes_on_the_admin_page_name_the_admin(
     assert row.ip == "127.0.0.1"
 
 
+def test_who_acts_is_the_callers_to_say(app: Flask, make_user: Any) -> None:
+    """A session's rows name the actor and address its caller bound (the web layer binds
+    the signed-in user and the client's address); a session nobody bound writes as the
+    system, with no address: the audit hooks read neither the request nor ``g``."""
+    from feedback.services.accounts.audit import AuditContext, set_context
+
+    admin_id, _ = make_user("admin")
+    with app.app_context(), unit_of_work():
+        set_context(db.session(), lambda: AuditContext(admin_id, "Quản trị (qt)", "198.51.100.4"))
+        add_override(date(2031, 9, 3), "off", "Thông báo 125/TB-UBND", "", now=datetime.now(UTC))
+    row = audit(app, "calendar.create")[-1]
+    assert (row.actor_id, row.actor_label, row.ip) == (admin_id, "Quản trị (qt)", "198.51.100.4")
+    request = app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    with request, unit_of_work():  # a request context, but nobody bound this session
+        add_override(date(2031, 9, 4), "off", "Thông báo 126/TB-UBND", "", now=datetime.now(UTC))
+    row = audit(app, "calendar.create")[-1]
+    assert (row.target, row.actor_id, row.actor_label, row.ip) == (
+        "2031-09-04",
+        None,
+        "Hệ thống",
+        None,
+    )
+
+
 def test_issuing_an_apology_letter_is_audited(app: Flask, make_user: Any, make_case: Any) -> None:
     from feedback.domain.calendar import LOCAL_TZ
 

@@ -11,6 +11,7 @@ from flask import Flask, session
 from flask_login import user_logged_in, user_logged_out
 
 from ..extensions import limiter, login_manager
+from . import actor
 from .access import check_access, load_user, load_user_from_token
 from .headers import security_headers
 from .sessions import WebOnlySessionInterface
@@ -53,9 +54,12 @@ def init_app(app: Flask) -> None:
     # on by default; the test suite turns them on only where it tests them.
     app.config.setdefault("RATELIMIT_ENABLED", not app.testing)
     limiter.init_app(app)
+    # Who acts is the request's to say (services never read it), bound before anything of
+    # the request may write: the signed-in user and the client's address.
+    audit.install()
+    app.before_request(actor.bind)
     app.before_request(check_access)
     app.after_request(security_headers)
-    audit.install()
     # Blinker signals are process-wide; connect_via(app) scopes each to its own app.
     user_logged_in.connect(_on_login, app)
     user_logged_out.connect(_on_logout, app)

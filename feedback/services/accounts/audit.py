@@ -9,15 +9,22 @@ Hooked centrally, so no service has to remember it:
   settings), whether through the ORM or a bulk ``update()``/``delete()``;
 - logins, failed logins and logouts are written by ``security`` with ``record``.
 
+Who acts and from which address is the caller's to say, never read here from the request:
+each session carries an :class:`AuditContext` source in its ``info`` (``set_context``), which
+the web layer binds for every request (``feedback.security.actor``); a session nobody bound
+(commands, the scheduler) writes as the system, with no address.
+
 The rows are append-only: the migration installs triggers that refuse UPDATE and DELETE.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -53,7 +60,6 @@ SECRET_COLUMNS = frozenset({"password_hash", "token_hash", "report", "body", "re
 QUIET_CHANGES = frozenset({"last_login_at", "last_used_at", "password_hash", "session_version"})
 SYSTEM_LABEL = "Hệ thống"
 _MAX = 200
-_installed = False
 
 
 def _clip(value: Any) -> Any:
@@ -65,20 +71,36 @@ def _clip(value: Any) -> Any:
     return text if len(text) <= _MAX else text[: _MAX - 1] + "…"
 
 
-def client_ip() -> str | None:
-    return (request.remote_addr or None) if has_request_context() else None
+@dataclass(frozen=True)
+class AuditContext:
+    """Who acts (a staff account, or the system) and from which address."""
+
+    actor_id: int | None = None
+    actor_label: str = SYSTEM_LABEL
+    ip: str | None = None
+
+    @property
+    def actor(self) -> tuple[int, str] | None:
+        return (self.actor_id, self.actor_label) if self.actor_id is not None else None
 
 
-def current_actor() -> tuple[int | None, str]:
-    """The signed-in staff member of this request, if loaded; else the system (commands,
-    the scheduler). Reads Flask-Login's cache only: never loads a user inside a flush."""
-    user = g.get("_login_user") if has_app_context() else None
-    if user is not None and getattr(user, "is_authenticated", False) and hasattr(user, "id"):
-        return user.id, _clip(f"{user.display_name} ({user.username})")
-    return None, SYSTEM_LABEL
+SYSTEM = AuditContext()
+_CONTEXT = "feedback_audit_context"  # the key in Session.info
+
+
+def set_context(session: Session, source: Callable[[], AuditContext]) -> None:
+    """Say who acts in ``session``. ``source`` is asked at each write, not once: someone
+    who signs in or out during a request is credited as the request then sees him."""
+    session.info[_CONTEXT] = source
+
+
+def context_of(session: Session) -> AuditContext:
+    source = session.info.get(_CONTEXT)
+    return source() if source is not None else SYSTEM
 
 
 def _row(
+    context: AuditContext,
     action: str,
     *,
     actor: tuple[int | None, str] | None = None,
@@ -86,7 +108,7 @@ def _row(
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    actor_id, label = actor or current_actor()
+    actor_id, label = actor or (context.actor_id, context.actor_label)
     return {
         "at": at or datetime.now(UTC),
         "actor_id": actor_id,
@@ -94,7 +116,7 @@ def _row(
         "action": action[:64],
         "target": _clip(target) or "",
         "details": {k: _clip(v) for k, v in (details or {}).items()},
-        "ip": client_ip(),
+        "ip": context.ip,
     }
 
 
@@ -105,8 +127,11 @@ def record(
     target: str = "",
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Add one row to the current transaction (the caller commits)."""
-    db.session.add(AuditLog(**_row(action, actor=actor, target=target, details=details)))
+    """Add one row to the current transaction (the caller commits); ``actor`` overrides
+    the session's context (a failed login names the account tried), the address does not."""
+    context = context_of(db.session())
+    row = _row(context, action, actor=actor, target=target, details=details)
+    db.session.add(AuditLog(**row))
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -148,11 +173,10 @@ def _changes(obj: Any) -> dict[str, Any]:
     return changed
 
 
-def _actor_for(obj: Any) -> tuple[int | None, str] | None:
+def _actor_for(context: AuditContext, obj: Any) -> tuple[int | None, str] | None:
     """Objects that name their author are credited to it when no one is signed in."""
-    actor_id, label = current_actor()
-    if actor_id is not None:
-        return actor_id, label
+    if context.actor is not None:
+        return context.actor
     author = getattr(obj, "uploaded_by_id", None) or getattr(obj, "issued_by_id", None)
     if author:
         return author, f"Tài khoản #{author}"
@@ -160,6 +184,7 @@ def _actor_for(obj: Any) -> tuple[int | None, str] | None:
 
 
 def _after_flush(session: Session, flush_context: Any) -> None:
+    context = context_of(session)
     rows: list[dict[str, Any]] = []
     events = [o for o in session.new if isinstance(o, CaseEvent) and o.actor_id is not None]
     if events:
@@ -172,6 +197,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
                 details["status"] = f"{e.from_status or ''} → {e.to_status or ''}"
             rows.append(
                 _row(
+                    context,
                     f"case.{e.action}",
                     actor=(e.actor_id, e.actor_label),
                     target=codes.get(e.case_id, f"#{e.case_id}"),
@@ -191,12 +217,20 @@ def _after_flush(session: Session, flush_context: Any) -> None:
                 if not details or set(details) <= QUIET_CHANGES:
                     continue
             rows.append(
-                _row(f"{prefix}.{kind}", actor=_actor_for(obj), target=_label(obj), details=details)
+                _row(
+                    context,
+                    f"{prefix}.{kind}",
+                    actor=_actor_for(context, obj),
+                    target=_label(obj),
+                    details=details,
+                )
             )
     for obj in session.deleted:
         prefix = AUDITED.get(type(obj))
         if prefix is not None:
-            rows.append(_row(f"{prefix}.delete", target=_label(obj), details=_columns(obj)))
+            rows.append(
+                _row(context, f"{prefix}.delete", target=_label(obj), details=_columns(obj))
+            )
     _insert(session, rows)
 
 
@@ -213,15 +247,14 @@ def _bulk(state: ORMExecuteState) -> Any:
         details = {k: v for k, v in params.items() if k not in SECRET_COLUMNS}
         details["rows"] = result.rowcount
         kind = "update" if state.is_update else "delete"
-        _insert(state.session, [_row(f"{prefix}.{kind}", details=details)])
+        row = _row(context_of(state.session), f"{prefix}.{kind}", details=details)
+        _insert(state.session, [row])
     return result
 
 
+@functools.cache
 def install() -> None:
-    """Class-level listeners: every session, in requests, commands and the scheduler."""
-    global _installed
-    if _installed:
-        return
+    """Class-level listeners: every session, in requests, commands and the scheduler.
+    Once per process (``functools.cache``): a listener added twice would log twice."""
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "do_orm_execute", _bulk)
-    _installed = True
