@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator, FormatChecker
 from openapi_spec_validator import validate as validate_openapi
 
-from feedback.api.routes import OPENAPI_PATH
+from feedback.api.docs import OPENAPI_PATH
 from feedback.database import unit_of_work
 from feedback.extensions import db
 from feedback.models import User

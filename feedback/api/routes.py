@@ -1,10 +1,11 @@
 """The JSON API v1 (DESIGN.md, "Public contract of the JSON API").
 
-Thin views: each reads the request, calls one service and answers JSON. The services:
-api_input (reading bodies: the error shape, the 64 KiB limit), api_views (writing cases:
-times in ISO 8601 with Hà Giang's +07:00 offset), api_cases (creation with idempotency,
-reading one case, the list), search (the list's query, shared with the search page) and
-api_actions (acknowledge, transfer, answer, close, reopen).
+Thin views: each reads the request, calls one service and answers JSON. Beside them in
+feedback.api: inputs (reading bodies: the error shape, the 64 KiB limit), outputs (writing
+cases: times in ISO 8601 with Hà Giang's +07:00 offset), cases (creation with idempotency,
+reading one case, the list, whose query feedback.services.oversight.search shares with the
+search page), actions (acknowledge, transfer, answer, close, reopen) and docs (the OpenAPI
+document and its page for people).
 
 Authentication is by bearer token only (``Authorization: Bearer ...``): the blueprint is
 CSRF-exempt and feedback.security ignores the session cookie under /api/. A request that
@@ -14,10 +15,7 @@ rather than being silently treated as a citizen.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
@@ -38,6 +36,7 @@ from ..services.oversight.monitor import monitor_page, to_json
 from ..services.oversight.monitor_filters import parse_request
 from . import actions as api_actions
 from . import cases as api_cases
+from .docs import openapi_text, page_context
 from .inputs import PayloadTooLarge, Unauthorized, read_body
 from .outputs import dumps
 
@@ -211,20 +210,7 @@ def oversight_breaches() -> Response:
     )
 
 
-# --- the OpenAPI document and its human-readable page --------------------------------------
-
-OPENAPI_PATH = Path(__file__).resolve().parent.parent / "data" / "openapi.json"
-"""The OpenAPI 3.1 document of this API, kept true by tests/test_openapi.py."""
-_METHODS = ("get", "post", "put", "patch", "delete")
-
-
-@cache
-def openapi_text() -> str:
-    return OPENAPI_PATH.read_text(encoding="utf-8")
-
-
-def openapi_document() -> dict[str, Any]:
-    return json.loads(openapi_text())  # type: ignore[no-any-return]
+# --- the OpenAPI document and its human-readable page (feedback.api.docs) ----------------
 
 
 @bp.get("/openapi.json")
@@ -233,145 +219,8 @@ def openapi_json() -> Response:
     return Response(openapi_text(), mimetype="application/json")
 
 
-def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = doc
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
-def _type_text(schema: dict[str, Any]) -> str:
-    """A schema as a reader says it: ``string | null``, ``Ref``, ``mảng Attachment``."""
-    if "$ref" in schema:
-        return str(schema["$ref"].rsplit("/", 1)[-1])
-    if "anyOf" in schema:
-        return " | ".join(_type_text(s) for s in schema["anyOf"])
-    kind = schema.get("type", "")
-    kinds = kind if isinstance(kind, list) else [kind]
-    words = []
-    for k in kinds:
-        if k == "array":
-            words.append("mảng " + _type_text(schema.get("items", {})))
-        elif k == "string" and schema.get("format") in ("date-time", "binary"):
-            words.append(f"string ({schema['format']})")
-        elif k:
-            words.append(str(k))
-    text = " | ".join(words)
-    if "enum" in schema:
-        text += ": " + ", ".join("null" if v is None else str(v) for v in schema["enum"])
-    if "const" in schema:
-        text += f" = {schema['const']}"
-    return text
-
-
-def _limits(schema: dict[str, Any]) -> str:
-    labels = (
-        ("minLength", "ít nhất {} ký tự"),
-        ("maxLength", "tối đa {} ký tự"),
-        ("minimum", "≥ {}"),
-        ("maximum", "≤ {}"),
-        ("pattern", "mẫu {}"),
-    )
-    return "; ".join(label.format(schema[key]) for key, label in labels if key in schema)
-
-
-def _fields(doc: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
-    schema = _resolve(doc, schema)
-    required = set(schema.get("required", []))
-    return [
-        {
-            "name": name,
-            "type": _type_text(prop),
-            "required": name in required,
-            "limits": _limits(prop),
-            "description": _resolve(doc, prop).get("description", ""),
-        }
-        for name, prop in schema.get("properties", {}).items()
-    ]
-
-
-def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    base = doc["servers"][0]["url"]
-    out = []
-    for path, item in doc["paths"].items():
-        for method in _METHODS:
-            if method not in item:
-                continue
-            op = item[method]
-            body = None
-            if "requestBody" in op:
-                request_body = _resolve(doc, op["requestBody"])
-                media, content = next(iter(request_body["content"].items()))
-                body = {
-                    "media": media,
-                    "required": request_body.get("required", False),
-                    "schema": _type_text(content["schema"]),
-                    "example": (
-                        json.dumps(content["example"], ensure_ascii=False, indent=2)
-                        if "example" in content
-                        else None
-                    ),
-                }
-            responses = []
-            for status, response in op["responses"].items():
-                named = response["$ref"].rsplit("/", 1)[-1] if "$ref" in response else None
-                response = _resolve(doc, response)
-                content = response.get("content", {})
-                schema = next(iter(content.values()))["schema"] if content else None
-                responses.append(
-                    {
-                        "status": status,
-                        "description": response.get("description", ""),
-                        "schema": _type_text(schema) if schema else named or "",
-                    }
-                )
-            params = [_resolve(doc, p) for p in op.get("parameters", [])]
-            out.append(
-                {
-                    "id": op.get("operationId", f"{method}-{path}"),
-                    "method": method.upper(),
-                    "path": base + path,
-                    "summary": op.get("summary", ""),
-                    "description": op.get("description", ""),
-                    "tag": (op.get("tags") or [""])[0],
-                    "auth": [
-                        "Bearer token" if "bearerAuth" in req else "không cần"
-                        for req in op.get("security", doc.get("security", [{}]))
-                    ],
-                    "parameters": [
-                        {
-                            "name": p["name"],
-                            "in": p["in"],
-                            "required": p.get("required", False),
-                            "type": _type_text(p.get("schema", {})),
-                            "limits": _limits(p.get("schema", {})),
-                            "description": p.get("description", ""),
-                        }
-                        for p in params
-                    ],
-                    "body": body,
-                    "responses": responses,
-                }
-            )
-    return out
-
-
 @bp.get("/docs")
 @public
 def docs() -> str:
     """The API documented for people, rendered on the server from the OpenAPI document."""
-    doc = openapi_document()
-    schemas = [
-        {
-            "name": name,
-            "description": schema.get("description", ""),
-            "type": _type_text(schema),
-            "fields": _fields(doc, schema),
-        }
-        for name, schema in doc["components"]["schemas"].items()
-    ]
-    return render_template(
-        "api/docs.html", info=doc["info"], operations=_operations(doc), schemas=schemas
-    )
+    return render_template("api/docs.html", **page_context())

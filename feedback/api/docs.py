@@ -1,0 +1,167 @@
+"""The OpenAPI document of the JSON API and its page for people (``GET /api/v1/docs``).
+
+The document (feedback/data/openapi.json) is the contract, kept true by
+tests/test_openapi.py; this module reads it and turns it into what the page shows: each
+operation with its parameters, body and responses, each schema with its fields, types said
+as a reader says them and limits in Vietnamese. The routes serving both are in ``routes``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "data" / "openapi.json"
+"""The OpenAPI 3.1 document of this API, kept true by tests/test_openapi.py."""
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@cache
+def openapi_text() -> str:
+    return OPENAPI_PATH.read_text(encoding="utf-8")
+
+
+def openapi_document() -> dict[str, Any]:
+    return json.loads(openapi_text())  # type: ignore[no-any-return]
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _type_text(schema: dict[str, Any]) -> str:
+    """A schema as a reader says it: ``string | null``, ``Ref``, ``mảng Attachment``."""
+    if "$ref" in schema:
+        return str(schema["$ref"].rsplit("/", 1)[-1])
+    if "anyOf" in schema:
+        return " | ".join(_type_text(s) for s in schema["anyOf"])
+    kind = schema.get("type", "")
+    kinds = kind if isinstance(kind, list) else [kind]
+    words = []
+    for k in kinds:
+        if k == "array":
+            words.append("mảng " + _type_text(schema.get("items", {})))
+        elif k == "string" and schema.get("format") in ("date-time", "binary"):
+            words.append(f"string ({schema['format']})")
+        elif k:
+            words.append(str(k))
+    text = " | ".join(words)
+    if "enum" in schema:
+        text += ": " + ", ".join("null" if v is None else str(v) for v in schema["enum"])
+    if "const" in schema:
+        text += f" = {schema['const']}"
+    return text
+
+
+def _limits(schema: dict[str, Any]) -> str:
+    labels = (
+        ("minLength", "ít nhất {} ký tự"),
+        ("maxLength", "tối đa {} ký tự"),
+        ("minimum", "≥ {}"),
+        ("maximum", "≤ {}"),
+        ("pattern", "mẫu {}"),
+    )
+    return "; ".join(label.format(schema[key]) for key, label in labels if key in schema)
+
+
+def _fields(doc: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _resolve(doc, schema)
+    required = set(schema.get("required", []))
+    return [
+        {
+            "name": name,
+            "type": _type_text(prop),
+            "required": name in required,
+            "limits": _limits(prop),
+            "description": _resolve(doc, prop).get("description", ""),
+        }
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    base = doc["servers"][0]["url"]
+    out = []
+    for path, item in doc["paths"].items():
+        for method in _METHODS:
+            if method not in item:
+                continue
+            op = item[method]
+            body = None
+            if "requestBody" in op:
+                request_body = _resolve(doc, op["requestBody"])
+                media, content = next(iter(request_body["content"].items()))
+                body = {
+                    "media": media,
+                    "required": request_body.get("required", False),
+                    "schema": _type_text(content["schema"]),
+                    "example": (
+                        json.dumps(content["example"], ensure_ascii=False, indent=2)
+                        if "example" in content
+                        else None
+                    ),
+                }
+            responses = []
+            for status, response in op["responses"].items():
+                named = response["$ref"].rsplit("/", 1)[-1] if "$ref" in response else None
+                response = _resolve(doc, response)
+                content = response.get("content", {})
+                schema = next(iter(content.values()))["schema"] if content else None
+                responses.append(
+                    {
+                        "status": status,
+                        "description": response.get("description", ""),
+                        "schema": _type_text(schema) if schema else named or "",
+                    }
+                )
+            params = [_resolve(doc, p) for p in op.get("parameters", [])]
+            out.append(
+                {
+                    "id": op.get("operationId", f"{method}-{path}"),
+                    "method": method.upper(),
+                    "path": base + path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "tag": (op.get("tags") or [""])[0],
+                    "auth": [
+                        "Bearer token" if "bearerAuth" in req else "không cần"
+                        for req in op.get("security", doc.get("security", [{}]))
+                    ],
+                    "parameters": [
+                        {
+                            "name": p["name"],
+                            "in": p["in"],
+                            "required": p.get("required", False),
+                            "type": _type_text(p.get("schema", {})),
+                            "limits": _limits(p.get("schema", {})),
+                            "description": p.get("description", ""),
+                        }
+                        for p in params
+                    ],
+                    "body": body,
+                    "responses": responses,
+                }
+            )
+    return out
+
+
+def page_context() -> dict[str, Any]:
+    """What templates/api/docs.html shows: the API's info, every operation and schema."""
+    doc = openapi_document()
+    schemas = [
+        {
+            "name": name,
+            "description": schema.get("description", ""),
+            "type": _type_text(schema),
+            "fields": _fields(doc, schema),
+        }
+        for name, schema in doc["components"]["schemas"].items()
+    ]
+    return {"info": doc["info"], "operations": _operations(doc), "schemas": schemas}
