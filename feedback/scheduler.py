@@ -1,10 +1,11 @@
-"""The scheduler: the SLA sweep, outbox delivery, the morning digest, housekeeping.
+"""The scheduler: the SLA sweep, outbox delivery, the morning digest, the drafts of period
+reports falling due, the dashboard's rollups, housekeeping.
 
 APScheduler 3 has no coordination between processes, so jobs are kept in memory, one
 trigger each, with ``coalesce=True, max_instances=1, misfire_grace_time=None`` (the default
 grace of one second silently drops runs missed while the process was busy). Every job is
-idempotent in the database, so two schedulers double nothing: see services.sla and
-services.delivery. In development the scheduler runs inside the web process
+idempotent in the database, so two schedulers double nothing: see services.sla.sweep and
+services.sla.delivery. In development the scheduler runs inside the web process
 (FEEDBACK_SCHEDULER=on, started on the first request or by ``flask up``); in production
 it is its own process, ``flask --app feedback scheduler``, with FEEDBACK_SCHEDULER=off for
 the web workers.

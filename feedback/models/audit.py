@@ -14,7 +14,7 @@ from .types import UTCDateTime
 
 class AuditLog(db.Model):
     """What staff did: logins, every case action, calendar, accounts, tokens, imports,
-    letters. Written in the same transaction as the change (``services.audit``); the
+    letters. Written in the same transaction as the change (``services.accounts.audit``); the
     migration installs triggers that refuse UPDATE and DELETE, as for ``case_events``."""
 
     __tablename__ = "audit_log"

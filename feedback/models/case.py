@@ -1,4 +1,5 @@
-"""Cases and their append-only timeline."""
+"""Cases and what hangs off one: the yearly code counter, the append-only timeline
+(events), links between cases, attachments, SLA events and apology letters."""
 
 from __future__ import annotations
 

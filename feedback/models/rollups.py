@@ -14,7 +14,7 @@ from .types import UTCDateTime
 
 class FigureMonth(db.Model):
     """The dashboard's figures of one local month, so a year at national scale is read
-    as twelve rows rather than a million cases (``feedback.services.figures``).
+    as twelve rows rather than a million cases (``feedback.services.oversight.figures``).
 
     Holds only what does not move with the clock (receipts, acknowledgements, answers,
     ratings, apologies); "overdue now" is always counted live. Database triggers on

@@ -1,6 +1,8 @@
-"""Security wiring: default-deny access (access.py), security headers (headers.py) and
-rate limits (limits.py). Nothing here imports a view: views and the API apply the limit
-decorators themselves, and login throttling is a service the login view calls."""
+"""Security wiring: default-deny access (access.py), security headers (headers.py), rate
+limits (limits.py), the session cookie kept to the web pages (sessions.py) and who acts in
+a request, for the audit log (actor.py). Nothing here imports a view: views and the API
+apply the limit decorators themselves, and login throttling is a service the login view
+calls."""
 
 from __future__ import annotations
 

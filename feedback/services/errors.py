@@ -1,3 +1,11 @@
+"""The refusals services raise, one hierarchy for every caller.
+
+A ServiceError carries an HTTP status, a code for machines, a Vietnamese message for people
+and per-field messages; the pages put it on the form or the error page, the JSON API and
+Open311 in their own error shapes, the commands on stderr. A refusal writes nothing: the
+unit of work rolls back. Modules add subclasses with their own code (``InvalidMove``,
+``Open311Error``), never a parallel class of the same name."""
+
 from __future__ import annotations
 
 

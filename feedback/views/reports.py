@@ -1,10 +1,10 @@
 """Period reports (quarter, half-year, year) as XLSX and PDF.
 
 ``GET /bao-cao/`` lists the reports of this year and the last with their due dates;
-``GET /bao-cao/<period>.xlsx`` and ``.pdf`` build the report now (feedback.services.
-reports, from the shared metrics) and send it as a download. Inspectors, the coordinator,
-and the staff of the two units that compile and submit the reports: Văn phòng HĐND-UBND
-(VP) and Phòng Nội vụ (NV).
+``GET /bao-cao/<period>.xlsx`` and ``.pdf`` build the report now
+(feedback.services.reports.period and .files, from the shared metrics) and send it as a
+download. Inspectors, the coordinator, and the staff of the two units that compile and
+submit the reports: Văn phòng HĐND-UBND (VP) and Phòng Nội vụ (NV).
 """
 
 from __future__ import annotations

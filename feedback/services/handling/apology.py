@@ -1,5 +1,5 @@
 """The apology owed for a late answer: an obligation the moment a case is answered after
-its response due time, visible until the letter is issued (issue 6 writes the letter)."""
+its response due time, visible until the letter is issued (``letters`` issues and writes it)."""
 
 from __future__ import annotations
 

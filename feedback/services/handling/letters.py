@@ -1,4 +1,4 @@
-"""Apology letters for late answers: the obligation (services.apology), the letter issued
+"""Apology letters for late answers: the obligation (``apology``), the letter issued
 with its number, the PDF in the administrative style, and its delivery to the citizen.
 
 Who may do what:

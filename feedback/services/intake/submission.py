@@ -271,7 +271,7 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         None if rep.anonymous else _clean(rep.phone),
         None if rep.anonymous else _clean(rep.email),
     )
-    # A denouncer's identity is never stored in clear text (see services.identity).
+    # A denouncer's identity is never stored in clear text (see services.intake.identity).
     confidential = data.kind in CONFIDENTIAL_KINDS
     shown = Identity() if confidential else identity
     key = new_access_key()

@@ -1,3 +1,6 @@
+"""The settings table: named values of the city (its name and code, the triage unit)
+read with a default, so an unseeded key never stops a page."""
+
 from __future__ import annotations
 
 from ...extensions import db
