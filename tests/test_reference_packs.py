@@ -324,3 +324,23 @@ def test_seed_keeps_working_and_never_loads_a_pack(app: Flask) -> None:
         assert db.session.get(Setting, "triage_unit").value == "VP-HG1"
         db.session.remove()
     assert apply(app)["changed"] == 0
+
+
+def test_a_pack_applied_ahead_of_its_day_moves_cases_only_from_that_day(
+    app: Flask, make_case: Callable[..., str]
+) -> None:
+    from feedback.extensions import db
+    from feedback.services.reference.packs import apply_pack
+
+    code = make_case(now=at(2025, 6, 2), area_code="00697")
+    with app.app_context(), unit_of_work():
+        early = apply_pack(PACK, actor=None, now=at(2025, 6, 20))
+    assert early.moved == [] and early.waiting == 1
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        assert case.handling_unit.code == "UBND-00697"  # Minh Khai's UBND works until 30/6
+        db.session.remove()
+    with app.app_context(), unit_of_work():
+        due = apply_pack(PACK, actor=None, now=at(2025, 7, 1))
+    assert [m["case"] for m in due.moved] == [code]
+    assert due.changed == 1

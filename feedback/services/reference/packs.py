@@ -18,7 +18,8 @@ Applying it:
   triage where no single successor fits (the case's own area picks among several, e.g.
   the city's Phòng Kinh tế → the Phòng Kinh tế of the ward the case's area went to); the
   coordinators get one message listing them. The case's area, received time and due
-  times are never touched;
+  times are never touched. A pack applied ahead of its day moves nothing yet (the old
+  units work until the eve): running it again on or after that day does;
 - lists the accounts still attached to retired units: they keep working (and seeing what
   they handled or entered) until an admin moves them.
 
@@ -73,8 +74,9 @@ class Applied:
     pack: str
     effective_from: date
     counts: Counter[str] = field(default_factory=Counter)
-    moved: list[dict[str, str]] = field(default_factory=list)
+    moved: list[dict[str, Any]] = field(default_factory=list)
     retired_accounts: list[dict[str, str]] = field(default_factory=list)
+    waiting: int = 0  # open cases to move once effective_from has come (applied ahead)
 
     @property
     def changed(self) -> int:
@@ -87,6 +89,7 @@ class Applied:
             "changed": self.changed,
             "counts": dict(sorted(self.counts.items())),
             "moved": self.moved,
+            "cases_to_move_on_or_after_effective_from": self.waiting,
             "accounts_of_retired_units": self.retired_accounts,
         }
 
@@ -361,6 +364,16 @@ class _Pack:
         retired = db.session.scalars(select(Unit).where(Unit.valid_to.is_not(None))).all()
         retired_ids = {u.id for u in retired if u.valid_to is not None and u.valid_to <= self.eff}
         if not retired_ids:
+            return
+        if local_day(self.now) < self.eff:
+            # Applied ahead of its day: the old units still work until the eve, so their
+            # cases stay; a run on or after ``effective_from`` moves them.
+            waiting = db.session.scalar(
+                select(func.count(Case.id)).where(
+                    Case.status.in_(OPEN), Case.handling_unit_id.in_(retired_ids)
+                )
+            )
+            self.result.waiting = int(waiting or 0)
             return
         cases = db.session.scalars(
             select(Case)
