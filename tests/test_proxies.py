@@ -4,13 +4,16 @@ the N-th entry of X-Forwarded-For from the right, believed that far and no furth
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import TEST_SECRET
 
 from feedback import config as cfg
+from feedback import create_app
 
 PROXY = {"REMOTE_ADDR": "127.0.0.1"}  # nginx on the same host
 
@@ -88,3 +91,15 @@ def test_the_setting_is_read_from_the_environment(value: str) -> None:
 def test_a_wrong_count_refuses_to_start(value: str) -> None:
     with pytest.raises(RuntimeError, match="TRUSTED_PROXIES"):
         cfg.from_environment({"TRUSTED_PROXIES": value})
+
+
+def test_a_wrong_count_in_the_instance_config_refuses_to_start(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="TRUSTED_PROXIES"):
+        create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": TEST_SECRET,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}",
+                "TRUSTED_PROXIES": -1,
+            }
+        )
