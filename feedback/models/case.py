@@ -20,9 +20,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.permissions import CASE_KINDS
 from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import db
-from .reference import CASE_KINDS, Area, Category, Unit, in_list
+from .reference import Area, Category, Unit, in_list
 from .types import UTCDateTime, utcnow
 from .user import User
 

@@ -125,11 +125,12 @@ def test_a_batch_is_read_by_its_uploader_and_the_coordinator() -> None:
 
 
 def test_the_models_check_the_domains_sets() -> None:
-    from feedback.models import reference, user
+    from feedback.models import case, reference, user
 
     assert user.ROLES is p.STAFF_ROLES
     assert user.UNIT_BOUND_ROLES is p.UNIT_BOUND_ROLES
     assert reference.CASE_KINDS is p.CASE_KINDS
+    assert case.CASE_KINDS is p.CASE_KINDS
 
 
 # --- defined once ---------------------------------------------------------------------------
