@@ -185,6 +185,25 @@ def users_password(username: str, password: str | None) -> None:
         click.echo(f"Mật khẩu: {password}")
 
 
+@users_cli.command("move")
+@click.argument("username")
+@click.option("--unit", "unit_code", required=True, help="Mã đơn vị còn hiệu lực, ví dụ VP-HG1")
+@with_appcontext
+def users_move(username: str, unit_code: str) -> None:
+    """Chuyển tài khoản sang đơn vị khác (còn hiệu lực), ví dụ khi đơn vị cũ không còn sau
+    sắp xếp địa giới; mọi phiên đăng nhập đang mở của tài khoản kết thúc."""
+    from .services.accounts import users
+
+    try:
+        with unit_of_work():
+            user = users.find_user(username)
+            moved = users.move_to_unit(user, unit_code, actor=None, now=datetime.now(UTC))
+            name, unit = user.username, user.unit.name if user.unit else ""
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"Đã chuyển {name} sang {unit}." if moved else f"{name} đã ở {unit}.")
+
+
 @users_cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="In dạng JSON")
 @with_appcontext

@@ -269,6 +269,12 @@ def test_accounts_of_retired_units_keep_working_and_the_admin_sees_them(
     assert users.status_code == 200
     row = users.text.split(f'data-username="{username}"', 1)[1].split("</tr>", 1)[0]
     assert 'data-testid="retired-unit"' in row and "01/07/2025" in row
+    # The admin moves the account: only to a unit in force.
+    refused = run(app, "users", "move", username, "--unit", "UBND-00697")
+    assert refused.exit_code != 0 and "còn hiệu lực" in refused.output
+    moved = run(app, "users", "move", username, "--unit", "UBND-HG1")
+    assert moved.exit_code == 0, moved.output
+    assert username not in {a["username"] for a in apply(app)["accounts_of_retired_units"]}
 
 
 def test_branding_follows_the_pack_in_force(app: Flask, client: FlaskClient) -> None:

@@ -247,6 +247,33 @@ def activate_user(user: User, *, actor: User | None, now: datetime) -> bool:
     return not was_active
 
 
+def move_to_unit(user: User, unit_code: str, *, actor: User | None, now: datetime) -> bool:
+    """Attach the account to another unit, one in force at ``now`` (how an admin moves the
+    staff of a unit a reference pack retired). Its sessions end, since what it may see
+    changes with its unit. Returns False when it was already there."""
+    from ..reference.areas import unit_in_force
+
+    unit = unit_in_force(unit_code.strip(), now)
+    if unit is None:
+        raise ValidationError(
+            "Không chuyển được tài khoản.",
+            {"unit": f"Không có đơn vị mã «{unit_code}» còn hiệu lực."},
+        )
+    if user.unit_id == unit.id:
+        return False
+    before = user.unit.code if user.unit else None
+    user.unit = unit
+    db.session.flush()
+    _bump_session_version(user)
+    audit.record(
+        "user.move",
+        actor=_audit_actor(actor),
+        target=user.username,
+        details={"from_unit": before, "to_unit": unit.code, "at": now},
+    )
+    return True
+
+
 def set_password(user: User, password: str, *, actor: User | None, now: datetime) -> None:
     """Change the password and end every session: whoever knew the old one and signed in
     with it is signed out."""
