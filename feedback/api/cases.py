@@ -12,6 +12,11 @@ exact body) in ``idempotency_keys`` in the same transaction as the case; the uni
 replaying the winner's answer. Only answers that wrote a case are stored: a refused request
 writes nothing, so it may be retried with the same key once corrected. A key reused for
 another body is a 422 ``idempotency_key_reused``.
+
+The stored answer holds the case's access key, which ``cases`` keeps only as a hash: it is
+sealed with the identity key (``seal_text``) before it is written and opened for a replay,
+so the database, its WAL and its backups never hold a key in clear text while the replay
+still returns the first body byte for byte. A CHECK constraint refuses an unsealed body.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from ..extensions import db
 from ..models import Case, IdempotencyKey, User
 from ..services.errors import Conflict, NotFound, ServiceError
 from ..services.handling.visibility import ops_for
+from ..services.intake.identity import open_text, seal_text
 from ..services.intake.submission import Submitted, access_key_matches, hash_access_key, submit_case
 from ..services.oversight import search as case_search
 from .inputs import case_input, check_idempotency_key
@@ -77,7 +83,7 @@ def _replay(stored: IdempotencyKey, request_hash: str) -> Answer:
             {"Idempotency-Key": "Đã dùng cho nội dung khác; hãy tạo khóa mới."},
         )
     code = db.session.scalar(select(Case.code).where(Case.id == stored.case_id)) or ""
-    return Answer(stored.status_code, stored.response_body, code)
+    return Answer(stored.status_code, open_text(stored.response_body), code)
 
 
 def create(
@@ -113,7 +119,7 @@ def create(
             result = submit_case(payload, actor=user, now=now)
             answer = _answer_for(result)
             record.status_code = answer.status
-            record.response_body = answer.body
+            record.response_body = seal_text(answer.body)  # it holds the access key
             record.case_id = result.case.id
             return answer
     except IntegrityError:

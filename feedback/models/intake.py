@@ -16,10 +16,18 @@ class IdempotencyKey(db.Model):
     """The first answer to a POST carrying an ``Idempotency-Key``, replayed to retries.
 
     ``scope`` separates clients (a token's user, or the public), so one client's key cannot
-    fetch another's answer; ``request_hash`` refuses the same key reused for another body."""
+    fetch another's answer; ``request_hash`` refuses the same key reused for another body.
+    ``response_body`` holds an access key, so it is stored sealed with the identity key
+    (empty only while the first request is still being answered); the database refuses
+    anything else."""
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("scope", "key"),)
+    __table_args__ = (
+        UniqueConstraint("scope", "key"),
+        CheckConstraint(
+            "response_body = '' OR response_body LIKE 'sealed:%'", name="response_sealed"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scope: Mapped[str] = mapped_column(String(64))

@@ -71,15 +71,28 @@ def identity_of(case: Any) -> Identity:
     return Identity(case.reporter_name, case.reporter_phone, case.reporter_email)
 
 
+def seal_text(text: str) -> str:
+    """Any text that must not rest in clear in the database, its WAL or its backups (a
+    denouncer's e-mail in the outbox, an API answer holding an access key), marked with
+    SEALED_PREFIX so a reader knows to open it and a CHECK constraint can insist on it."""
+    return SEALED_PREFIX + _fernet().encrypt(text.encode("utf-8")).decode()
+
+
+def open_text(stored: str) -> str:
+    """The clear text of ``seal_text``'s output, byte for byte; text never sealed is
+    returned as it is."""
+    if not stored.startswith(SEALED_PREFIX):
+        return stored
+    try:
+        return _fernet().decrypt(stored.removeprefix(SEALED_PREFIX).encode()).decode("utf-8")
+    except InvalidToken as exc:
+        raise RuntimeError("the identity key does not open this record") from exc
+
+
 def seal_recipient(address: str) -> str:
     """An outbox address that must not sit in clear text (a denouncer's e-mail)."""
-    return SEALED_PREFIX + _fernet().encrypt(address.encode()).decode()
+    return seal_text(address)
 
 
 def open_recipient(recipient: str) -> str:
-    if not recipient.startswith(SEALED_PREFIX):
-        return recipient
-    try:
-        return _fernet().decrypt(recipient.removeprefix(SEALED_PREFIX).encode()).decode()
-    except InvalidToken as exc:
-        raise RuntimeError("the identity key does not open this address") from exc
+    return open_text(recipient)
