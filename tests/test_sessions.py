@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import PASSWORD, csrf_from, server_database
 from sqlalchemy import func, select
 
 from feedback.database import unit_of_work
@@ -135,6 +135,36 @@ def test_cookie_saved_before_logout_is_refused_and_cannot_write_a_note(
     assert is_login_redirect(response)
     assert notes_on(app, code) == 0
     assert audit_actions(app, officer[1])[-1] == "auth.logout"
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    server_database("a row lock held by another session needs PostgreSQL: TEST_DATABASE_URL"),
+    indirect=True,
+)
+@pytest.mark.parametrize("app_config", [{"DATABASE_LOCK_TIMEOUT_MS": 500}])
+def test_a_logout_the_database_refuses_leaves_the_user_signed_in(
+    app: Flask, client: FlaskClient, officer: tuple[int, str]
+) -> None:
+    """No half-logout: if the version cannot be bumped (a lock, here), the browser is not
+    told it logged out while a saved copy of its cookie still works."""
+    import psycopg
+
+    login(client, officer[1])
+    cookie = saved_cookie(client)
+    csrf = csrf_from(client.get(INBOX).text)
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+    holder = psycopg.connect(url)
+    try:
+        holder.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (officer[0],))
+        response = client.post("/can-bo/dang-xuat", data={"csrf_token": csrf})
+        assert response.status_code == 503
+    finally:
+        holder.rollback()
+        holder.close()
+    assert client.get(INBOX).status_code == 200, "the browser was logged out, the server not"
+    assert is_login_redirect(client.post("/can-bo/dang-xuat", data={"csrf_token": csrf}))
+    assert is_login_redirect(replay(app, cookie).get(INBOX))
 
 
 def test_logging_in_again_after_logout_works(

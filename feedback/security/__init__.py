@@ -6,11 +6,10 @@ calls."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, session
-from flask_login import user_logged_in, user_logged_out
+from flask_login import user_logged_in
 
 from ..extensions import limiter, login_manager
 from . import actor
@@ -28,19 +27,6 @@ def _on_login(app: Any, user: Any, **extra: Any) -> None:
     with unit_of_work():
         clear_failures(user.username)
         audit.record("auth.login", actor=(user.id, f"{user.display_name} ({user.username})"))
-
-
-def _on_logout(app: Any, user: Any, **extra: Any) -> None:
-    """Logout ends the session for good, not just in this browser: the session version
-    is bumped, so a copy of the cookie saved before (a stolen laptop, a shared PC) no
-    longer works. This ends the user's other sessions too ("logout everywhere")."""
-    from ..database import unit_of_work
-    from ..services.accounts.users import end_sessions
-
-    if user is None or not getattr(user, "is_authenticated", False):
-        return
-    with unit_of_work():
-        end_sessions(user, actor=user, now=datetime.now(UTC), action="auth.logout")
 
 
 def init_app(app: Flask) -> None:
@@ -64,4 +50,3 @@ def init_app(app: Flask) -> None:
     app.after_request(security_headers)
     # Blinker signals are process-wide; connect_via(app) scopes each to its own app.
     user_logged_in.connect(_on_login, app)
-    user_logged_out.connect(_on_logout, app)

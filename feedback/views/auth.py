@@ -15,7 +15,7 @@ from ..extensions import csrf
 from ..security.access import public, roles
 from ..security.limits import login_limit
 from ..services.accounts.throttle import LOCKED_MESSAGE, note_failure, refuse_if_locked
-from ..services.accounts.users import authenticate
+from ..services.accounts.users import authenticate, end_sessions
 from .forms.common import LoginForm
 
 bp = Blueprint("auth", __name__, url_prefix="/can-bo")
@@ -74,6 +74,14 @@ def login() -> Any:
 @bp.post("/dang-xuat")
 @roles(*STAFF_ROLES)
 def logout() -> Any:
+    """Logout ends the session for good: the session version is bumped, so a copy of the
+    cookie saved before (a stolen laptop, a shared PC) no longer works, and the user's
+    other sessions end too ("logout everywhere": simple, and safe for shared office
+    computers). The bump comes first: if the database refuses it (503), the browser
+    stays signed in and the user can try again, instead of believing a cookie is dead."""
+    user = current_user._get_current_object()
+    with unit_of_work():
+        end_sessions(user, actor=user, now=datetime.now(UTC), action="auth.logout")
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
