@@ -7,7 +7,8 @@ Hooked centrally, so no service has to remember it:
 - inserts, changes and deletions of the objects in ``AUDITED`` (calendar overrides,
   accounts, API tokens, 1022 imports, apology letters, suggestion boxes and openings,
   settings), whether through the ORM or a bulk ``update()``/``delete()``;
-- logins, failed logins and logouts are written by ``security`` with ``record``.
+- logins and failed logins are written by ``security`` with ``record``; logouts, ended
+  sessions, password changes, (de)activations and revoked tokens by the account services.
 
 Who acts and from which address is the caller's to say, never read here from the request:
 each session carries an :class:`AuditContext` source in its ``info`` (``set_context``), which
