@@ -20,6 +20,7 @@ Either way the error handler (feedback.views.errors) answers 503 with ``Retry-Af
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,6 @@ from sqlalchemy.orm import Session
 
 from .extensions import db
 
-_installed = False
 # Set inside unit_of_work: the transaction it begins is going to write.
 _writing: ContextVar[bool] = ContextVar("feedback_writing", default=False)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -119,17 +119,15 @@ def _sqlite_private_file(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[
         return  # a missing folder and the like: SQLite's own error tells the operator
 
 
+@functools.cache
 def install_engine_listeners() -> None:
-    """Class-level listeners: they apply to every engine, including Alembic's."""
-    global _installed
-    if _installed:
-        return
+    """Class-level listeners: they apply to every engine, including Alembic's. Once per
+    process (``functools.cache``), however many apps the process creates."""
     event.listen(Engine, "connect", _sqlite_connect)
     event.listen(Engine, "begin", _sqlite_begin)
     event.listen(Engine, "begin", _pg_request_timeouts)
     event.listen(Engine, "do_connect", _pg_keepalives)
     event.listen(Engine, "do_connect", _sqlite_private_file)
-    _installed = True
 
 
 def configure(app: Flask) -> None:

@@ -355,7 +355,7 @@ def test_bad_posts_are_refused_in_the_specification_format(
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({k: v for k, v in good.items() if k != "service_code"}, 400, "service_code"),
         (good | {"service_code": "0.0"}, 404, "0.0"),
-        (good | {"service_code": "x\x00y"}, 404, "service_code"),
+        (good | {"service_code": "x\x00y"}, 400, "service_code"),  # the input gate
         (no_location, 400, "lat"),
         (good | {"lat": "abc"}, 400, "lat"),
         (good | {"lat": "91"}, 400, "lat"),

@@ -613,13 +613,21 @@ def test_monitor_pages(
 
 
 @pytest.mark.parametrize(
-    "query", ["page=0", "page=-1", "page=abc", "page=1.5", "page=%00", "per_page=201",
+    "query", ["page=0", "page=-1", "page=abc", "page=1.5", "per_page=201",
               "per_page=0", "page=99999999", "per_page=x&unit=NOPE"],
 )  # fmt: skip
 def test_monitor_rejects_bad_pages(client: FlaskClient, inspector: str, query: str) -> None:
     response = client.get(f"/thanh-tra/?{query}")
     assert response.status_code == 422
     assert "Phải là số nguyên từ 1 đến" in response.text
+
+
+def test_a_nul_byte_in_the_page_stops_at_the_input_gate(
+    client: FlaskClient, inspector: str
+) -> None:
+    response = client.get("/thanh-tra/?page=%00")
+    assert response.status_code == 400
+    assert "page: Có ký tự điều khiển không hợp lệ" in response.text
 
 
 def test_officers_and_strangers_are_kept_out(

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from ..domain.calendar import LOCAL_TZ
 from ..domain.permissions import ON_BEHALF_ROLES
+from ..domain.text import control_characters
 from ..models import User
 from ..services.errors import Forbidden, ServiceError, ValidationError
 from ..services.intake.submission import CaseInput, Reporter
@@ -32,7 +33,6 @@ STAFF_FIELDS = ("channel", "received_at", "external_ref")
 STAFF_CHANNELS = ("hotline", "box", "api")
 _EARLIEST = datetime(2000, 1, 1, tzinfo=LOCAL_TZ)
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,200}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class InvalidJson(ServiceError):
@@ -105,7 +105,7 @@ def check_value(kind: str, value: Any) -> str | None:
     if kind == "text":
         if not isinstance(value, str):
             return "Phải là chuỗi ký tự."
-        if _CONTROL.search(value):
+        if control_characters(value):
             return "Không được chứa ký tự điều khiển."
         try:
             value.encode("utf-8")

@@ -14,12 +14,14 @@ from sqlalchemy.orm import selectinload
 
 from ..domain.permissions import HIDDEN_KINDS, OPEN311_POST_ROLES
 from ..domain.states import Status
+from ..domain.text import control_characters
 from ..extensions import db
 from ..i18n import format_local_long
 from ..models import Area, Case, Category, User
 from ..services.accounts.users import user_for_token
 from ..services.errors import ServiceError
 from ..services.intake.submission import KIND_LABELS, CaseInput, Reporter, submit_case
+from ..services.params import Page, csv_param, datetime_param, page_of, text_param
 from ..services.reference.areas import areas_in_force
 
 Params = dict[str, list[str]]
@@ -28,10 +30,8 @@ WINDOW = timedelta(days=90)
 DEFAULT_LIMIT, MAX_PAGE_SIZE, MAX_IDS = 1000, 100, 100
 _CODE = re.compile(r"[0-9A-Za-z._\-]{1,32}")
 _NUMBER = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{1,20})?")
-_INT = re.compile(r"[0-9]{1,7}")
 _URL = re.compile(r"https?://[^\s<>\"\x00-\x1f\x7f]{1,490}")
 _ATTRIBUTE = re.compile(r"attribute\[([^\]]{0,64})\](\[\])?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FIELD_NAMES = {
     "subject": "description",
     "body": "description",
@@ -57,11 +57,6 @@ class Open311Error(ServiceError):
         self.status = status
         self.code = {403: "forbidden", 404: "not_found"}.get(status, "invalid")
         self.descriptions = unique
-
-
-def _one(params: Params, name: str) -> str:
-    values = params.get(name) or [""]
-    return values[0].strip()
 
 
 # --- lookups ----------------------------------------------------------------------------
@@ -129,14 +124,14 @@ def _staff(api_key: str, now: datetime) -> User:
 
 def _extras(params: Params, errors: list[str]) -> list[str]:
     lines = []
-    media = _one(params, "media_url")
+    media = text_param(params, "media_url")
     if media and not _URL.fullmatch(media):
         errors.append("media_url phải là một địa chỉ http(s) không quá 500 ký tự.")
     elif media:
         lines.append(f"Tư liệu (media_url): {media}")
     for name, label in (("device_id", "Thiết bị"), ("account_id", "Tài khoản")):
-        value = _one(params, name)
-        if len(value) > 200 or _CONTROL.search(value):
+        value = text_param(params, name)
+        if len(value) > 200 or control_characters(value, multiline=False):
             errors.append(f"{name} không hợp lệ (tối đa 200 ký tự).")
         elif value:
             lines.append(f"{label} ({name}): {value}")
@@ -145,8 +140,8 @@ def _extras(params: Params, errors: list[str]) -> list[str]:
 
 def create_request(params: Params, now: datetime) -> tuple[Case, str | None]:
     """The new case and the citizen's access key; Open311Error when refused."""
-    user = _staff(_one(params, "api_key"), now)
-    code = _one(params, "service_code")
+    user = _staff(text_param(params, "api_key"), now)
+    code = text_param(params, "service_code")
     if not code:
         raise Open311Error(400, "Thiếu service_code.")
     category = find_category(code)
@@ -154,12 +149,12 @@ def create_request(params: Params, now: datetime) -> tuple[Case, str | None]:
         raise Open311Error(404, f"Không có dịch vụ (service_code) «{code[:40]}».")
     errors: list[str] = []
     attributes = _attributes(params, errors)
-    lat_text, lon_text = _one(params, "lat"), _one(params, "long")
+    lat_text, lon_text = text_param(params, "lat"), text_param(params, "long")
     lat = _coordinate(lat_text, "lat", 90, errors) if lat_text else None
     lon = _coordinate(lon_text, "long", 180, errors) if lon_text else None
     if bool(lat_text) != bool(lon_text):
         errors.append("lat và long phải được gửi cùng nhau.")
-    address, area = _one(params, "address_string"), _one(params, "address_id")
+    address, area = text_param(params, "address_string"), text_param(params, "address_id")
     if area and attributes.get("area", area) != area:
         errors.append("address_id và attribute[area] chỉ hai xã, phường khác nhau.")
     area = area or attributes.get("area", "")
@@ -175,8 +170,9 @@ def create_request(params: Params, now: datetime) -> tuple[Case, str | None]:
     extras = _extras(params, errors)
     if errors:
         raise Open311Error(400, *errors)
-    name = " ".join(p for p in (_one(params, "last_name"), _one(params, "first_name")) if p)
-    phone, email = _one(params, "phone"), _one(params, "email")
+    given = (text_param(params, "last_name"), text_param(params, "first_name"))
+    name = " ".join(p for p in given if p)
+    phone, email = text_param(params, "phone"), text_param(params, "email")
     data = CaseInput(
         kind=attributes.get("kind", "feedback"),
         subject=_subject(description, category),
@@ -227,23 +223,8 @@ def listed() -> Select[tuple[Case]]:
     )
 
 
-def _date(params: Params, name: str) -> datetime | None:
-    text = _one(params, name)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-        if value.tzinfo is None or not 2000 <= value.year <= 2100:
-            raise ValueError
-        return value.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise Open311Error(
-            400, f"{name} phải theo W3C, có múi giờ, ví dụ 2024-01-01T00:00:00+07:00."
-        ) from None
-
-
 def _window(params: Params, now: datetime) -> tuple[datetime, datetime]:
-    start, end = _date(params, "start_date"), _date(params, "end_date")
+    start, end = datetime_param(params, "start_date"), datetime_param(params, "end_date")
     if start and end:
         if not start <= end <= start + WINDOW:
             raise Open311Error(400, "end_date phải sau start_date và không quá 90 ngày.")
@@ -254,37 +235,29 @@ def _window(params: Params, now: datetime) -> tuple[datetime, datetime]:
     return end - WINDOW, end
 
 
-def _paging(params: Params) -> tuple[int, int]:
-    """(limit, offset)."""
-    page, size = _one(params, "page"), _one(params, "page_size")
-    if not page and not size:
-        return DEFAULT_LIMIT, 0
-    if (page and not _INT.fullmatch(page)) or (page and int(page) < 1):
-        raise Open311Error(400, "page phải là số nguyên dương.")
-    if (size and not _INT.fullmatch(size)) or (size and not 1 <= int(size) <= MAX_PAGE_SIZE):
-        raise Open311Error(400, f"page_size phải là số nguyên từ 1 đến {MAX_PAGE_SIZE}.")
-    limit = int(size) if size else MAX_PAGE_SIZE
-    return limit, (int(page or 1) - 1) * limit
-
-
-def _csv(params: Params, name: str) -> list[str]:
-    return [v.strip() for raw in params.get(name, []) for v in raw.split(",") if v.strip()]
+def _paging(params: Params) -> Page:
+    """Without ``page`` and ``page_size`` the specification's default: up to 1000 rows."""
+    if not text_param(params, "page") and not text_param(params, "page_size"):
+        return Page(1, DEFAULT_LIMIT)
+    return page_of(
+        params, per_page_default=MAX_PAGE_SIZE, per_page_max=MAX_PAGE_SIZE, size_name="page_size"
+    )
 
 
 def query_requests(params: Params, now: datetime) -> list[Case]:
-    limit, offset = _paging(params)
+    """The listed cases the query selects; a bad parameter is a ValidationError (its
+    message names the parameter), answered 400 in the specification's format."""
+    page = _paging(params)
     stmt = listed()
-    ids = _csv(params, "service_request_id")
+    ids = csv_param(params, "service_request_id", limit=MAX_IDS)
     if ids:
-        if len(ids) > MAX_IDS:
-            raise Open311Error(400, f"Tối đa {MAX_IDS} service_request_id mỗi lần.")
         stmt = stmt.where(Case.code.in_([i for i in ids if _CODE.fullmatch(i)]))
     else:
-        codes = _csv(params, "service_code")
+        codes = csv_param(params, "service_code")
         unknown = [c for c in codes if find_category(c) is None]
         if unknown:
             raise Open311Error(400, f"Không có dịch vụ (service_code) «{unknown[0][:40]}».")
-        statuses = _csv(params, "status")
+        statuses = csv_param(params, "status")
         if set(statuses) - {"open", "closed"}:
             raise Open311Error(400, "status chỉ nhận open, closed.")
         start, end = _window(params, now)
@@ -295,7 +268,8 @@ def query_requests(params: Params, now: datetime) -> list[Case]:
             stmt = stmt.where(Case.status.not_in(CLOSED))
         elif set(statuses) == {"closed"}:
             stmt = stmt.where(Case.status.in_(CLOSED))
-    stmt = stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit).offset(offset)
+    stmt = stmt.order_by(Case.received_at.desc(), Case.id.desc())
+    stmt = stmt.limit(page.size).offset(page.offset)
     return list(db.session.scalars(stmt))
 
 

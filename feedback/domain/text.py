@@ -22,6 +22,18 @@ STOPWORDS = frozenset(
 )
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
+# C0 and C1 control characters and DEL. Tab, CR and LF are text in a multi-line field
+# (a letter's body), never in a name, a code or an address.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Characters that change how text looks without being seen: bidirectional overrides,
+# embeddings and isolates (U+202E turns "gpj.exe" into "exe.jpg") and zero-width
+# characters (two names that look the same but differ). A name or a subject never needs
+# them; they only serve to disguise.
+_DISGUISING = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+CONTROL_MESSAGE = "Có ký tự điều khiển không hợp lệ."
+DISGUISE_MESSAGE = "Có ký tự ẩn hoặc ký tự đảo chiều văn bản không hợp lệ."
+
 
 def fold(text: str) -> str:
     """Lower-case ASCII form: 'Đường Nguyễn Trãi' → 'duong nguyen trai'."""
@@ -49,3 +61,15 @@ def containment(query: Iterable[str], document: Iterable[str]) -> float:
     case scores high even though Dice would punish the length difference."""
     q, d = frozenset(query), frozenset(document)
     return len(q & d) / len(q) if q else 0.0
+
+
+def control_characters(text: str | None, *, multiline: bool = True) -> list[str]:
+    """The control characters in ``text``, in order (empty when it is clean). With
+    ``multiline``, tab, CR and LF are allowed."""
+    pattern = _CONTROL_MULTILINE if multiline else _CONTROL
+    return pattern.findall(text or "")
+
+
+def disguising_characters(text: str | None) -> list[str]:
+    """The invisible or direction-changing characters in ``text`` (empty when clean)."""
+    return _DISGUISING.findall(text or "")

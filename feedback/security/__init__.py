@@ -15,6 +15,7 @@ from ..extensions import limiter, login_manager
 from . import actor
 from .access import check_access, load_user, load_user_from_token
 from .headers import security_headers
+from .input_gate import check_input
 from .sessions import WebOnlySessionInterface
 
 
@@ -46,6 +47,8 @@ def init_app(app: Flask) -> None:
     # the request may write: the signed-in user and the client's address.
     audit.install()
     app.before_request(actor.bind)
+    # Odd input (NUL bytes, absurd integers) is refused before anything reads it.
+    app.before_request(check_input)
     app.before_request(check_access)
     app.after_request(security_headers)
     # Blinker signals are process-wide; connect_via(app) scopes each to its own app.

@@ -11,7 +11,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import Field
 
 from ..database import unit_of_work
 from ..domain.calendar import LOCAL_TZ
@@ -53,6 +52,7 @@ from ..services.intake.duplicates import find_similar
 from ..services.reference.areas import areas_in_force
 from .forms.boxes import BoxForm, LetterForm, OpeningForm
 from .forms.choices import area_choices, category_choices
+from .forms.errors import attach_errors
 from .forms.formdata import case_input
 
 bp = Blueprint("boxes", __name__, url_prefix="/can-bo/hom-thu")
@@ -72,13 +72,6 @@ def _user() -> User:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _attach(form: Any, fields: dict[str, str], mapping: dict[str, str] | None = None) -> None:
-    for name, message in fields.items():
-        field: Field | None = getattr(form, (mapping or {}).get(name, name), None)
-        if field is not None and message not in field.errors:
-            field.errors = [*field.errors, message]
 
 
 def _box_or_404(box_id: int) -> SuggestionBox:
@@ -143,7 +136,7 @@ def new_box() -> Any:
                 box = create_box(data, actor=_user(), now=_now())
                 box_id, code = box.id, box.code
         except ValidationError as exc:
-            _attach(form, exc.fields)
+            attach_errors(form, exc.fields)
             return render_template("boxes/new.html", form=form, error=exc.message), 422
         flash(f"Đã thêm hòm thư {code} vào sổ.", "success")
         return redirect(url_for("boxes.box", box_id=box_id), 303)
@@ -235,15 +228,15 @@ def record(box_id: int) -> Any:
                 opening = record_opening(found, data, actor=_user(), now=now)
                 opening_id = opening.id
         except ServiceError as exc:
-            _attach(form, exc.fields)
+            attach_errors(form, exc.fields)
             return _opening_page(form, found, exc.message, exc.status)
         flash("Đã ghi nhận lần mở hòm thư. Hãy nhập từng lá thư thành hồ sơ.", "success")
         return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
     # Show every problem at once: the service's checks for what the form could read, the
     # form's own for what it could not.
-    _attach(form, upload_errors)
+    attach_errors(form, upload_errors)
     problems = opening_problems(found, data, actor=_user(), now=now)
-    _attach(form, {k: v for k, v in problems.items() if not getattr(form, k).errors})
+    attach_errors(form, {k: v for k, v in problems.items() if not getattr(form, k).errors})
     return _opening_page(form, found, message, 422)
 
 
@@ -400,10 +393,10 @@ def transcribe(opening_id: int) -> Any:
     try:
         scans = _uploads("scan")
     except ValidationError as exc:
-        _attach(form, exc.fields or {"scan": exc.message}, LETTER_FIELDS)
+        attach_errors(form, exc.fields or {"scan": exc.message}, LETTER_FIELDS)
         form_ok = False
     if not scans and not form.scan.errors:
-        _attach(form, {"scan": "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư."})
+        attach_errors(form, {"scan": "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư."})
         form_ok = False
     message = "Chưa lưu được hồ sơ, vui lòng kiểm tra các mục được đánh dấu."
     if not form_ok:
@@ -419,7 +412,7 @@ def transcribe(opening_id: int) -> Any:
             code = result.case.code
         session["box_slip"] = {"code": code, "key": result.access_key}
     except ServiceError as exc:
-        _attach(form, exc.fields, LETTER_FIELDS)
+        attach_errors(form, exc.fields, LETTER_FIELDS)
         status = 422 if exc.status in (400, 404) else exc.status
         return _letter_page(form, found, hints=_hints(form, now), error=exc.message, status=status)
     return redirect(url_for("boxes.transcribe", opening_id=opening_id, vua_tao=code), 303)

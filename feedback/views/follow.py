@@ -28,6 +28,7 @@ from ..services.errors import ServiceError, ValidationError
 from ..services.handling import followup
 from ..services.intake.attachments import ACCEPT, Upload, human_size, limits, read_uploads
 from .forms.common import Form
+from .forms.errors import attach_errors
 from .forms.follow import RATING_LABELS, ForgetForm, RateForm, ReopenForm, ReplyForm
 
 bp = Blueprint("follow", __name__, url_prefix="/tra-cuu")
@@ -182,15 +183,6 @@ def status(code: str) -> Any:
 # --- the citizen's actions -----------------------------------------------------------------
 
 
-def _attach(form: Form, fields: dict[str, str]) -> None:
-    """Put each service message beside its field (the service's names are the form's);
-    the message of the whole refusal is shown above the form in any case."""
-    for name, message in fields.items():
-        target = getattr(form, name, None)
-        if target is not None and name != "csrf_token" and message not in target.errors:
-            target.errors = [*target.errors, message]
-
-
 def _typed(form: Form) -> str:
     for name in ("reply", "reason", "comment"):
         value = getattr(getattr(form, name, None), "data", None)
@@ -242,7 +234,8 @@ def _act(
         with unit_of_work():
             done = perform(case, now, form, uploads)
     except ServiceError as exc:
-        _attach(form, exc.fields)
+        # The service's names are the form's; the refusal's message shows above the form.
+        attach_errors(form, exc.fields)
         problem = Problem(which, exc.message, _typed(form))
         return _render(case, now, Forms(**{which: form}), problem), exc.status
     flash(done, "ok")

@@ -21,6 +21,7 @@ from ..services.intake.duplicates import find_similar
 from ..services.intake.submission import CaseInput, Reporter, submit_case
 from .forms.choices import area_choices, category_groups
 from .forms.common import HotlineForm
+from .forms.errors import attach_errors
 
 bp = Blueprint("hotline", __name__, url_prefix="/can-bo/1022")
 
@@ -129,10 +130,7 @@ def desk() -> Any:
         with unit_of_work():
             result = submit_case(data, actor=current_user, now=now)
     except ServiceError as exc:
-        for name, message in exc.fields.items():
-            field = getattr(form, FIELD_MAP.get(name, name), None)
-            if field is not None:
-                field.errors = [*field.errors, message]
+        attach_errors(form, exc.fields, FIELD_MAP)
         return _render(form, 422, error=exc.message, hints=hints)
     case = db.session.scalar(select(Case).where(Case.code == result.case.code))
     return render_template("hotline/done.html", case=case, access_key=result.access_key)

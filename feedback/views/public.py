@@ -36,6 +36,7 @@ from ..services.intake.submission import (
 from .follow import remember
 from .forms.choices import area_choices, category_choices
 from .forms.common import LookupForm, SubmitCaseForm
+from .forms.errors import attach_errors
 from .forms.formdata import case_input
 
 bp = Blueprint("public", __name__)
@@ -146,13 +147,8 @@ def submit() -> Any:
                 with unit_of_work():
                     result = submit_case(data, actor=None, now=datetime.now(UTC))
             except ValidationError as exc:
-                for name, message in exc.fields.items():
-                    if name == "attachments":
-                        attachments_error = message
-                        continue
-                    field = getattr(form, FIELD_MAP.get(name, name), None)
-                    if field is not None:
-                        field.errors = [*field.errors, message]
+                left = attach_errors(form, exc.fields, FIELD_MAP)
+                attachments_error = left.get("attachments", attachments_error)
                 return _render_submit(
                     form,
                     exc.message,

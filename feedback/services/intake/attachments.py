@@ -36,6 +36,7 @@ and can be swept by comparing the folder with ``attachments.stored_name``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -202,7 +203,6 @@ def read_uploads(
 
 _WRITTEN = "feedback.attachments.written"  # {SessionTransaction: [Path, ...]}
 _COMMITTED = "feedback.attachments.committed"  # {SessionTransaction, ...}
-_listeners_installed = False
 
 
 def _owner(session: Session) -> SessionTransaction:
@@ -273,14 +273,11 @@ def _delete(paths: Iterable[Path]) -> None:
             log.warning("could not delete rolled-back upload %s", path)
 
 
+@functools.cache
 def install_listeners() -> None:
-    """Idempotent; called when this module is imported."""
-    global _listeners_installed
-    if _listeners_installed:
-        return
+    """Called when this module is imported; once per process (``functools.cache``)."""
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_transaction_end", _after_transaction_end)
-    _listeners_installed = True
 
 
 install_listeners()

@@ -15,9 +15,16 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from ...domain.codes import case_code
+from ...domain.contact import PHONE_MESSAGE, is_phone
 from ...domain.permissions import CASE_KINDS, CONFIDENTIAL_KINDS
 from ...domain.states import Status
-from ...domain.text import fold
+from ...domain.text import (
+    CONTROL_MESSAGE,
+    DISGUISE_MESSAGE,
+    control_characters,
+    disguising_characters,
+    fold,
+)
 from ...extensions import db
 from ...i18n import format_local_long
 from ...models import CHANNELS, Area, Case, CaseEvent, Category, Unit, User
@@ -46,8 +53,9 @@ CHANNEL_LABELS = {
 # Crockford's alphabet: no I, L, O, U, so a key read aloud or copied by hand survives.
 _KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CLOCK_SKEW = timedelta(minutes=2)
-_PHONE = re.compile(r"^\+?[0-9 .\-]{8,15}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # below space, but tab, CR, LF
+# Shown in lists and to staff: no invisible or direction-changing characters (the domain's
+# rule, which the web forms apply too).
+DISGUISE_CHECKED = frozenset({"subject", "reporter.name"})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -126,8 +134,10 @@ def validate(
         "reporter.email": data.reporter.email,
     }
     for name, value in texts.items():
-        if value and _CONTROL.search(value):
-            errors[name] = "Có ký tự điều khiển không hợp lệ."
+        if control_characters(value):
+            errors[name] = CONTROL_MESSAGE
+        elif name in DISGUISE_CHECKED and disguising_characters(value):
+            errors[name] = DISGUISE_MESSAGE
     if data.kind not in CASE_KINDS:
         errors["kind"] = "Loại hồ sơ không hợp lệ."
     if data.channel not in CHANNELS:
@@ -173,8 +183,8 @@ def validate(
                 "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
                 "hoặc chọn gửi ẩn danh."
             )
-        if _clean(rep.phone) and not _PHONE.match(rep.phone or ""):
-            errors["reporter.phone"] = "Số điện thoại không hợp lệ (8–15 chữ số)."
+        if _clean(rep.phone) and not is_phone(rep.phone):
+            errors["reporter.phone"] = PHONE_MESSAGE
         if len(rep.email or "") > 200:
             errors["reporter.email"] = "Địa chỉ thư điện tử dài quá 200 ký tự."
         elif _clean(rep.email) and not _EMAIL.match((rep.email or "").strip()):

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import ValidationError as FieldError
 
+from ...domain.contact import PHONE_MESSAGE, is_phone
+from ...domain.text import (
+    CONTROL_MESSAGE,
+    DISGUISE_MESSAGE,
+    control_characters,
+    disguising_characters,
+)
 from ...services.intake.submission import KIND_LABELS
 
 REQUIRED = "Vui lòng điền mục này."
@@ -29,6 +40,41 @@ _VI = {
 }
 
 
+DISGUISE_FIELDS = frozenset({"subject", "reporter_name", "caller_name"})
+"""Names and subjects: shown to staff and in lists, where an invisible or a
+direction-changing character could make one text pass for another."""
+
+
+def check_characters(form: Any) -> bool:
+    """Every form's character rule (the domain's, which the services apply too): no
+    control character in a one-line field (tab and line breaks only in a text area), no
+    invisible or direction-changing character in a name or a subject."""
+    ok = True
+    for field in form:
+        if not isinstance(field, StringField) or not isinstance(field.data, str):
+            continue
+        one_line = not isinstance(field, TextAreaField)
+        message = None
+        if control_characters(field.data, multiline=not one_line):
+            message = CONTROL_MESSAGE
+        elif field.name in DISGUISE_FIELDS and disguising_characters(field.data):
+            message = DISGUISE_MESSAGE
+        if message is not None:
+            field.errors = [*field.errors, message]
+            ok = False
+    return ok
+
+
+def phone_number(message: str = PHONE_MESSAGE) -> Callable[[Any, Any], None]:
+    """A WTForms validator: the domain's phone rule (feedback.domain.contact)."""
+
+    def check(form: Any, field: Any) -> None:
+        if (field.data or "").strip() and not is_phone(field.data):
+            raise FieldError(message)
+
+    return check
+
+
 class _VietnameseMessages:
     def gettext(self, string: str) -> str:
         return _VI.get(string, string)
@@ -50,7 +96,7 @@ class Form(FlaskForm):
             token.errors = [
                 _VI.get(e, "Biểu mẫu đã hết hạn; vui lòng gửi lại.") for e in token.errors
             ]
-        return ok
+        return check_characters(self) and ok
 
 
 class SubmitCaseForm(Form):
@@ -88,7 +134,7 @@ class SubmitCaseForm(Form):
         "Số điện thoại",
         validators=[
             Optional(),
-            Regexp(r"^\+?[0-9 .\-]{8,15}$", message="Số điện thoại không hợp lệ (8–15 chữ số)."),
+            phone_number(),
         ],
     )
     reporter_email = StringField(
@@ -139,7 +185,7 @@ class HotlineForm(Form):
         "Số điện thoại người gọi",
         validators=[
             Optional(),
-            Regexp(r"^\+?[0-9 .\-]{8,15}$", message="Số điện thoại không hợp lệ (8–15 chữ số)."),
+            phone_number(),
         ],
     )
     caller_name = StringField(
