@@ -44,6 +44,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Five attachments of 10 MiB each plus the form itself.
         "ATTACHMENT_MAX_COUNT": 5,
         "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+        # What one case may hold in all, whatever the channel and however many requests.
+        "ATTACHMENT_CASE_MAX_COUNT": 20,
+        "ATTACHMENT_CASE_MAX_BYTES": 100 * 1024 * 1024,
+        # What citizens at one address may send in a day (web form, follow-up, API); only
+        # when rate limits are on, in the limiter's storage (Redis with several workers).
+        "ATTACHMENT_DAILY_MAX_COUNT": 50,
+        "ATTACHMENT_DAILY_MAX_BYTES": 200 * 1024 * 1024,
         "MAX_CONTENT_LENGTH": 52 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -87,6 +94,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
     }
 
 
+ATTACHMENT_QUOTAS = (
+    "ATTACHMENT_CASE_MAX_COUNT",
+    "ATTACHMENT_CASE_MAX_BYTES",
+    "ATTACHMENT_DAILY_MAX_COUNT",
+    "ATTACHMENT_DAILY_MAX_BYTES",
+)
+
+
 def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
     cfg: dict[str, Any] = {k: environ[k] for k in _PASSTHROUGH if environ.get(k)}
     if environ.get("DATABASE_URL"):
@@ -112,6 +127,9 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
         }
     if environ.get("TRUSTED_PROXIES"):
         cfg["TRUSTED_PROXIES"] = trusted_proxies(environ["TRUSTED_PROXIES"])
+    for name in ATTACHMENT_QUOTAS:
+        if environ.get(name):
+            cfg[name] = int(environ[name])
     if environ.get("MAIL_PORT"):
         cfg["MAIL_PORT"] = int(environ["MAIL_PORT"])
     if environ.get("MAIL_USE_TLS"):

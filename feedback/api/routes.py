@@ -27,7 +27,13 @@ from ..domain.permissions import OVERSIGHT_ROLES, SEARCH_ROLES, STAFF_ROLES, Op,
 from ..extensions import csrf, db
 from ..models import User
 from ..security.access import public, roles
-from ..security.limits import api_limit
+from ..security.limits import (
+    api_limit,
+    api_lookup_limit,
+    api_submit_limit,
+    charge_upload_quota,
+    check_upload_quota,
+)
 from ..services.errors import ServiceError
 from ..services.handling.deadlines import preview
 from ..services.intake.attachments import read_uploads
@@ -78,6 +84,7 @@ def _body(*, allow_empty: bool = False) -> dict[str, Any]:
 
 
 @bp.post("/cases")
+@api_submit_limit
 @public
 def create_case() -> Response:
     user = _caller()
@@ -94,6 +101,7 @@ def create_case() -> Response:
 
 
 @bp.get("/cases/<code>")
+@api_lookup_limit
 @public
 def get_case(code: str) -> Response:
     user = _caller()
@@ -110,12 +118,16 @@ def list_cases() -> Response:
 
 
 @bp.post("/cases/<code>/attachments")
+@api_lookup_limit
 @public
 def add_attachments(code: str) -> Response:
     """multipart/form-data, one or more ``file`` parts: a staff token that may see the
-    case, or the citizen's ``X-Access-Key``."""
+    case, or the citizen's ``X-Access-Key`` (a use of the key: the look-up's limit, and
+    the address's daily upload quota)."""
     user = _caller()
     uploads = read_uploads(request.files.getlist("file"), field="file")
+    if user is None:
+        check_upload_quota(uploads, field="file")
     with unit_of_work():
         if user is not None:
             case = api_cases.case_for_staff(code, user)
@@ -134,6 +146,8 @@ def add_attachments(code: str) -> Response:
                 for a in stored
             ]
         }
+    if user is None:
+        charge_upload_quota(uploads)
     return _json(body, 201)
 
 

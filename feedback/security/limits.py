@@ -1,16 +1,28 @@
 """Rate limits (Flask-Limiter): decorators the views and the API blueprints apply
-themselves, with limits read from the configuration at request time."""
+themselves, with limits read from the configuration at request time.
+
+A citizen is one budget whichever door they use: the web form and anonymous
+``POST /api/v1/cases`` count against the same ``submit`` counters (RATELIMIT_SUBMIT, per
+address, 10 a minute and 100 a day by default), and the web look-up and every anonymous
+use of an access key through the API (reading a case, adding files) against the same
+``lookup`` counter (RATELIMIT_LOOKUP). Staff tokens are exempt from those two and keep the
+API's own per-token limit. Files sent by citizens also count against a daily quota per
+address (ATTACHMENT_DAILY_MAX_COUNT files and ATTACHMENT_DAILY_MAX_BYTES bytes), charged
+only for files that were stored."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_login import current_user
+from limits import RateLimitItem, RateLimitItemPerDay
 
 from ..extensions import limiter
+from ..services.errors import ServiceError
+from ..services.intake.attachments import Upload, human_size
 
 
 def _limit(name: str) -> Callable[[], str]:
@@ -29,6 +41,9 @@ def token_or_address() -> str:
 
 def retry_after() -> int:
     """Seconds until the rate-limit window that refused this request resets."""
+    held = g.get("quota_retry_after")
+    if held:
+        return int(held)
     try:
         current = limiter.current_limit
     except Exception:
@@ -38,8 +53,86 @@ def retry_after() -> int:
     return max(1, int(current.reset_at - time.time()) + 1)
 
 
-submit_limit = limiter.limit(_limit("RATELIMIT_SUBMIT"), methods=["POST"])
-lookup_limit = limiter.limit(_limit("RATELIMIT_LOOKUP"), methods=["POST"])
+def _with_token() -> bool:
+    """A request that presents a token is staff's (or refused with 401 before anything is
+    read or written): the citizen's budgets do not apply to it."""
+    return "Authorization" in request.headers
+
+
+submit_limit = limiter.shared_limit(_limit("RATELIMIT_SUBMIT"), scope="submit", methods=["POST"])
+lookup_limit = limiter.shared_limit(_limit("RATELIMIT_LOOKUP"), scope="lookup", methods=["POST"])
 login_limit = limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
 api_limit = limiter.limit(_limit("RATELIMIT_API"), key_func=token_or_address)
 """For a whole API blueprint, so every route is covered, added or not."""
+api_submit_limit = limiter.shared_limit(
+    _limit("RATELIMIT_SUBMIT"), scope="submit", exempt_when=_with_token, override_defaults=False
+)
+"""An anonymous API submission: the web form's counters, on top of the API's own limit."""
+api_lookup_limit = limiter.shared_limit(
+    _limit("RATELIMIT_LOOKUP"), scope="lookup", exempt_when=_with_token, override_defaults=False
+)
+"""An anonymous use of an access key through the API: the web look-up's counter."""
+
+
+# --- the daily upload quota per address ----------------------------------------------------
+
+
+class UploadQuotaExceeded(ServiceError):
+    status = 429
+    code = "upload_quota_exceeded"
+
+
+def _quotas() -> list[tuple[RateLimitItem, str, Callable[[Sequence[Upload]], int]]]:
+    config = current_app.config
+    return [
+        (
+            RateLimitItemPerDay(int(config["ATTACHMENT_DAILY_MAX_COUNT"])),
+            "upload-files",
+            len,
+        ),
+        (
+            RateLimitItemPerDay(int(config["ATTACHMENT_DAILY_MAX_BYTES"])),
+            "upload-bytes",
+            lambda uploads: sum(len(u.data) for u in uploads),
+        ),
+    ]
+
+
+def _quota_on(uploads: Sequence[Upload]) -> bool:
+    return bool(uploads) and bool(current_app.config.get("RATELIMIT_ENABLED", True))
+
+
+def _identifiers(scope: str) -> tuple[str, str, str]:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "feedback"
+    return prefix, request.remote_addr or "unknown", scope
+
+
+def check_upload_quota(uploads: Sequence[Upload], *, field: str = "attachments") -> None:
+    """Refuse (429, with Retry-After) a citizen's files that would take this address past
+    its daily quota. Nothing is counted here: charge_upload_quota counts them once they
+    are stored, so a refused or failed request costs nothing. Two requests checked at the
+    same moment may both pass: the quota can be overshot by one request's files, never
+    more than that per request in flight."""
+    if not _quota_on(uploads):
+        return
+    config = current_app.config
+    for item, scope, cost in _quotas():
+        ids = _identifiers(scope)
+        if not limiter.limiter.test(item, *ids, cost=cost(uploads)):
+            reset = limiter.limiter.get_window_stats(item, *ids).reset_time
+            g.quota_retry_after = max(1, int(reset - time.time()) + 1)
+            message = (
+                "Ông/bà đã gửi quá số tệp đính kèm cho phép trong một ngày (tối đa "
+                f"{config['ATTACHMENT_DAILY_MAX_COUNT']} tệp, tổng "
+                f"{human_size(int(config['ATTACHMENT_DAILY_MAX_BYTES']))} mỗi ngày). "
+                "Vui lòng gửi tiếp vào ngày mai, hoặc mang tài liệu đến bộ phận tiếp dân."
+            )
+            raise UploadQuotaExceeded(message, {field: message})
+
+
+def charge_upload_quota(uploads: Sequence[Upload]) -> None:
+    """Count stored files against this address's daily quota (after the commit)."""
+    if not _quota_on(uploads):
+        return
+    for item, scope, cost in _quotas():
+        limiter.limiter.hit(item, *_identifiers(scope), cost=cost(uploads))

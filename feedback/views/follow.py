@@ -24,6 +24,7 @@ from ..extensions import csrf, db
 from ..i18n import format_local
 from ..models import Case, CaseEvent
 from ..security.access import public
+from ..security.limits import charge_upload_quota, check_upload_quota
 from ..services.errors import ServiceError, ValidationError
 from ..services.handling import followup
 from ..services.intake.attachments import ACCEPT, Upload, human_size, limits, read_uploads
@@ -231,6 +232,7 @@ def _act(
         problem = Problem(which, message, _typed(form))
         return _render(case, now, Forms(**{which: form}), problem), 422
     try:
+        check_upload_quota(uploads)  # the address's daily quota, shared with the API
         with unit_of_work():
             done = perform(case, now, form, uploads)
     except ServiceError as exc:
@@ -238,6 +240,7 @@ def _act(
         attach_errors(form, exc.fields)
         problem = Problem(which, exc.message, _typed(form))
         return _render(case, now, Forms(**{which: form}), problem), exc.status
+    charge_upload_quota(uploads)
     flash(done, "ok")
     return redirect(url_for("follow.status", code=case.code), 303)
 

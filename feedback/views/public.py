@@ -23,7 +23,13 @@ from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
 from ..models import Case
 from ..security.access import public
-from ..security.limits import lookup_limit, submit_limit
+from ..security.limits import (
+    UploadQuotaExceeded,
+    charge_upload_quota,
+    check_upload_quota,
+    lookup_limit,
+    submit_limit,
+)
 from ..services.errors import ValidationError
 from ..services.intake.attachments import ACCEPT, human_size, limits, read_uploads
 from ..services.intake.duplicates import PublicHint, find_similar_public
@@ -138,6 +144,12 @@ def submit() -> Any:
             # Checking writes nothing; chosen files must be chosen again (browsers drop them).
             return _render_submit(form, None, hints=_public_hints(form), checked=True)
         if form.validate() and attachments_error is None:
+            try:
+                check_upload_quota(uploads)  # the address's daily quota, shared with the API
+            except UploadQuotaExceeded as exc:
+                return _render_submit(
+                    form, exc.message, attachments_error=exc.message, files_chosen=files_chosen
+                ), exc.status
             data = case_input(
                 form,
                 channel="web",
@@ -155,6 +167,7 @@ def submit() -> Any:
                     attachments_error=attachments_error,
                     files_chosen=files_chosen,
                 ), 422
+            charge_upload_quota(uploads)
             session["submitted"] = {"code": result.case.code, "key": result.access_key}
             return redirect(url_for("public.submitted", code=result.case.code))
         return _render_submit(

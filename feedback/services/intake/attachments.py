@@ -49,16 +49,21 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from ...extensions import db
-from ...models import Attachment
+from ...models import Attachment, Case
 from ...models.case import ATTACHMENT_PURPOSES
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound, ServiceError, ValidationError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_COUNT = 5
+# What one case may hold in all, whoever adds the files and however many requests it takes
+# (ATTACHMENT_CASE_MAX_COUNT / _BYTES): without it a case's access key was a licence to
+# fill the disk, 5 files at a time.
+DEFAULT_CASE_MAX_COUNT = 20
+DEFAULT_CASE_MAX_BYTES = 100 * 1024 * 1024
 
 # content type → (extension, label shown to staff)
 TYPES: dict[str, tuple[str, str]] = {
@@ -136,6 +141,45 @@ def _limits(max_count: int | None, max_bytes: int | None) -> tuple[int, int]:
 def limits() -> tuple[int, int]:
     """(max count, max bytes per file) as configured, for forms to show."""
     return _limits(None, None)
+
+
+class CaseFilesFull(ServiceError):
+    """The case already holds as many files, or as many bytes, as one case may: 413, the
+    request is too large for what is left, whoever sends it."""
+
+    status = 413
+    code = "case_attachments_full"
+
+
+def case_quota() -> tuple[int, int]:
+    """(max files, max bytes) one case may hold in all, as configured."""
+    config = current_app.config
+    return (
+        int(config.get("ATTACHMENT_CASE_MAX_COUNT") or DEFAULT_CASE_MAX_COUNT),
+        int(config.get("ATTACHMENT_CASE_MAX_BYTES") or DEFAULT_CASE_MAX_BYTES),
+    )
+
+
+def _check_case_quota(case: Any, upload: Upload) -> None:
+    """Refuse ``upload`` if the case would then exceed its quota. The case row is locked
+    first (PostgreSQL; SQLite's writer already holds the database), so two requests adding
+    files at once cannot both pass on the same count."""
+    max_count, max_bytes = case_quota()
+    session = db.session
+    if case.id is None:
+        session.flush()
+    session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+    count, total = session.execute(
+        select(func.count(Attachment.id), func.coalesce(func.sum(Attachment.size_bytes), 0)).where(
+            Attachment.case_id == case.id
+        )
+    ).one()
+    if count + 1 > max_count or total + len(upload.data) > max_bytes:
+        message = (
+            f"Hồ sơ đã có {count} tệp ({human_size(total)}); mỗi hồ sơ nhận tối đa "
+            f"{max_count} tệp, tổng dung lượng không quá {human_size(max_bytes)}."
+        )
+        raise CaseFilesFull(message, {"attachments": message})
 
 
 def _read_at_most(stream: Any, n: int) -> bytes:
@@ -337,6 +381,8 @@ def store_upload(
     digest = hashlib.sha256(upload.data).hexdigest()
     if upload.sha256 and upload.sha256 != digest:
         raise ValueError("Upload.sha256 does not match its data")
+    if case is not None:
+        _check_case_quota(case, upload)  # before the row below joins the session
 
     relative = PurePosixPath(f"{now:%Y}", f"{now:%m}", uuid.uuid4().hex + TYPES[content_type][0])
     session = db.session()

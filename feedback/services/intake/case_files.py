@@ -6,31 +6,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from flask import current_app
-
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...models import Attachment, Case, CaseEvent, User
 from ..errors import Conflict, ValidationError
-from .attachments import Upload, store_upload
-
-MAX_PER_CASE_FACTOR = 4  # a case may gather up to 4 × ATTACHMENT_MAX_COUNT files in all
+from .attachments import CaseFilesFull, Upload, store_upload
 
 
 def add_files(
     case: Case, uploads: Sequence[Upload], *, actor: User | None, now: datetime
 ) -> list[Attachment]:
+    """Store ``uploads`` on an open case with one event. The case's quota (files and bytes
+    in all) is enforced by store_upload for every channel; a refusal here (413) comes
+    before the caller commits, so the files already written in this call go with it."""
     if not uploads:
         raise ValidationError("Chưa có tệp nào.", {"file": "Chọn ít nhất một tệp."})
     if case.status not in {s.value for s in OPEN_STATUSES}:
         raise Conflict("Hồ sơ đã kết thúc, không nhận thêm tệp.")
-    limit = MAX_PER_CASE_FACTOR * int(current_app.config.get("ATTACHMENT_MAX_COUNT", 5))
-    if len(case.attachments) + len(uploads) > limit:
-        raise ValidationError(
-            f"Mỗi hồ sơ có tối đa {limit} tệp.",
-            {"file": f"Hồ sơ đã có {len(case.attachments)} tệp."},
-        )
-    stored = [store_upload(u, case=case, purpose="evidence", actor=actor, now=now) for u in uploads]
+    try:
+        stored = [
+            store_upload(u, case=case, purpose="evidence", actor=actor, now=now) for u in uploads
+        ]
+    except CaseFilesFull as exc:
+        raise CaseFilesFull(exc.message, {"file": exc.message}) from None
     db.session.add(
         CaseEvent(
             case=case,
