@@ -343,7 +343,7 @@ def test_busy_database_answers_503_with_retry_after(
             "INSERT INTO cases ...", {}, sqlite3.OperationalError("database is locked")
         )
 
-    monkeypatch.setattr("feedback.views.public.submit_case", locked)
+    monkeypatch.setattr("feedback.services.intake.resubmit.submit_case", locked)
     before = count_cases(app)
     response = post_case(client)
     assert response.status_code == 503

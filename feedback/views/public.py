@@ -18,7 +18,6 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..database import unit_of_work
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
 from ..models import Case
@@ -33,11 +32,11 @@ from ..security.limits import (
 from ..services.errors import ValidationError
 from ..services.intake.attachments import ACCEPT, human_size, limits, read_uploads
 from ..services.intake.duplicates import PublicHint, find_similar_public
+from ..services.intake.resubmit import form_token, submit_web_once, usable_token
 from ..services.intake.submission import (
     CHANNEL_LABELS,
     KIND_LABELS,
     access_key_matches,
-    submit_case,
 )
 from .follow import remember
 from .forms.choices import area_choices, category_choices
@@ -96,6 +95,8 @@ def _render_submit(
     checked: bool = False,
 ) -> str:
     max_count, max_bytes = limits()
+    if not usable_token(form.submission_token.data):
+        form.submission_token.data = form_token()
     return render_template(
         "public/submit.html",
         form=form,
@@ -156,8 +157,10 @@ def submit() -> Any:
                 uploads=uploads,
             )
             try:
-                with unit_of_work():
-                    result = submit_case(data, actor=None, now=datetime.now(UTC))
+                # A second POST of the same form (the first's answer was lost) gets the
+                # first's case back instead of filing it again.
+                token = usable_token(form.submission_token.data)
+                receipt = submit_web_once(token, data, datetime.now(UTC))
             except ValidationError as exc:
                 left = attach_errors(form, exc.fields, FIELD_MAP)
                 attachments_error = left.get("attachments", attachments_error)
@@ -168,8 +171,12 @@ def submit() -> Any:
                     files_chosen=files_chosen,
                 ), 422
             charge_upload_quota(uploads)
-            session["submitted"] = {"code": result.case.code, "key": result.access_key}
-            return redirect(url_for("public.submitted", code=result.case.code))
+            session["submitted"] = {
+                "code": receipt.code,
+                "key": receipt.access_key,
+                "repeated": receipt.repeated,
+            }
+            return redirect(url_for("public.submitted", code=receipt.code))
         return _render_submit(
             form, None, attachments_error=attachments_error, files_chosen=files_chosen
         ), 422
@@ -189,7 +196,9 @@ def submitted(code: str) -> Any:
     key = held.get("key")
     held["key"] = None  # shown once; a reload shows the code but no longer the key
     session["submitted"] = held
-    return render_template("public/submitted.html", case=case, access_key=key)
+    return render_template(
+        "public/submitted.html", case=case, access_key=key, repeated=held.get("repeated")
+    )
 
 
 @bp.route("/tra-cuu", methods=["GET", "POST"])

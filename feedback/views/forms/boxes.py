@@ -57,6 +57,7 @@ class LetterForm(SubmitCaseForm):
     """A letter from the box, typed in by the clerk: the citizen's form, worded for staff,
     with the letter's scan and the choice of a case it repeats."""
 
+    submission_token = None  # a letter is transcribed once, by staff: no one-time token
     area_code = SelectField("Xã, phường nơi xảy ra sự việc", validate_choice=True)
     anonymous = BooleanField("Thư không ghi tên người viết (ẩn danh)")
     reporter_name = StringField(

@@ -6,7 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
@@ -100,6 +107,9 @@ class Form(FlaskForm):
 
 
 class SubmitCaseForm(Form):
+    # A one-time token per form shown (services.intake.resubmit): the same form sent twice
+    # files one case. Rendered by hidden_tag(); checked by the view, never shown as an error.
+    submission_token = HiddenField()
     kind = SelectField(
         "Loại",
         choices=[(k, v) for k, v in KIND_LABELS.items()],
