@@ -233,7 +233,9 @@ class _Pack:
         self.counts.update(ld.counts)
         return {c.code: c for c in db.session.scalars(select(Category))}
 
-    def rules(self, cats: dict[str, Category], areas: dict[str, Area], units: dict[str, Unit]):
+    def rules(
+        self, cats: dict[str, Category], areas: dict[str, Area], units: dict[str, Unit]
+    ) -> None:
         wanted: dict[tuple[int, int | None], dict[str, Any]] = {}
         for r in self.data.get("routing", []):
             where = f"routing {r['category']}"
@@ -433,7 +435,7 @@ class _Pack:
             )
         if why is not None and why.note:
             note += f" Ghi chú: {why.note}"
-        db.session.execute(
+        done = db.session.execute(
             update(Case)
             .where(Case.id == case.id, Case.handling_unit_id == source.id)
             .values(
@@ -446,6 +448,8 @@ class _Pack:
             .execution_options(synchronize_session=False)
         )
         db.session.expire(case)
+        if done.rowcount != 1:  # transferred meanwhile by someone else: theirs stands
+            return
         record(
             case,
             "reroute",
