@@ -350,3 +350,43 @@ def test_a_pack_applied_ahead_of_its_day_moves_cases_only_from_that_day(
         due = apply_pack(PACK, actor=None, now=at(2025, 7, 1))
     assert [m["case"] for m in due.moved] == [code]
     assert due.changed == 1
+
+
+def test_a_1022_batch_takes_each_call_with_the_area_of_its_day(app: Flask) -> None:
+    """A batch forwarded after the change: a call from June 2025 keeps Phường Minh Khai,
+    one from July 2025 for Minh Khai is refused with the reason, and one for 00694 in July
+    goes to Phường Hà Giang 1."""
+    from feedback.extensions import db
+    from feedback.services.intake.import1022 import import_1022
+
+    apply(app)
+    header = (
+        "ticket,received_at,kind,category_code,area_code,address,subject,body,"
+        "caller_name,caller_phone,caller_email,anonymous"
+    )
+    rows = [
+        "1022-2025-000601,30/06/2025 16:00,feedback,6.3b,00697,Tổ 3,Đèn đường hỏng ở tổ 3,"
+        "Hai cột đèn đường tổ 3 không sáng.,Nguyễn Văn An,0912345678,,",
+        "1022-2025-000701,02/07/2025 09:00,feedback,6.3b,00697,Tổ 3,Đèn đường hỏng ở tổ 3,"
+        "Hai cột đèn đường tổ 3 vẫn không sáng.,Nguyễn Văn An,0912345678,,",
+        "1022-2025-000702,02/07/2025 10:00,feedback,6.3b,00694,Tổ 5,Đèn đường hỏng ở tổ 5,"
+        "Ba cột đèn đường tổ 5 không sáng.,Trần Thị Bình,0912000111,,",
+    ]
+    data = "\n".join([header, *rows]).encode()
+    with app.app_context(), unit_of_work():
+        batch = import_1022(data, "lo.csv", actor=None, now=at(2025, 7, 3))
+        report, imported, rejected = batch.report, batch.imported, batch.rejected
+    assert (imported, rejected) == (2, 1), report
+    (refused,) = report["rejected"]
+    assert refused["ticket"] == "1022-2025-000701"
+    assert "Phường Minh Khai" in " ".join(refused["errors"].values())
+    with app.app_context():
+        found = {
+            c.external_ref: (c.area.name, c.handling_unit.code)
+            for c in db.session.scalars(select(Case).where(Case.channel == "hotline"))
+        }
+        db.session.remove()
+    assert found == {
+        "1022-2025-000601": ("Phường Minh Khai", "UBND-00697"),
+        "1022-2025-000702": ("Phường Hà Giang 1", "UBND-HG1"),
+    }
