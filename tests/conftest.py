@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, TEST_SECRET, csrf_from
+from helpers import PASSWORD, TEST_SECRET, log_in
 
 from feedback import create_app
 
@@ -217,12 +217,7 @@ def login_as(client: FlaskClient, make_user: Callable[..., Any]) -> Callable[...
         if unit_code is None and role in {"officer", "unit_head", "clerk"}:
             unit_code = "UBND-00688"
         _, username = make_user(role, unit_code=unit_code)
-        page = client.get("/can-bo/dang-nhap")
-        response = client.post(
-            "/can-bo/dang-nhap",
-            data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-        )
-        assert response.status_code == 302, response.text
+        log_in(client, username)
         return username
 
     return login

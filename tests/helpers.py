@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 
 def server_database(reason: str) -> list[Any]:
@@ -115,13 +116,29 @@ GIF = (
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48
 
 
-def staff_client(app: Flask, make_user: Callable[..., Any], role: str, unit: str | None) -> Any:
-    _, username = make_user(role, unit_code=unit)
-    client = app.test_client()
-    page = client.get("/can-bo/dang-nhap")
+LOGIN = "/can-bo/dang-nhap"
+
+
+def log_in(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
+    """Sign ``client`` in through the real login form, CSRF on: the one place tests post
+    the form to get in (the tests of the form itself post it their own way)."""
+    page = client.get(LOGIN)
     response = client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        LOGIN,
+        data={"username": username, "password": password, "csrf_token": csrf_from(page.text)},
     )
     assert response.status_code == 302, response.text
+
+
+def client_for(app: Flask, username: str) -> FlaskClient:
+    """A client of its own, signed in as ``username``."""
+    client = app.test_client()
+    log_in(client, username)
     return client
+
+
+def staff_client(
+    app: Flask, make_user: Callable[..., Any], role: str, unit: str | None
+) -> FlaskClient:
+    """A client of its own, signed in as a new account of ``role`` (in ``unit``)."""
+    return client_for(app, make_user(role, unit_code=unit)[1])

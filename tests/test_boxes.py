@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import client_for, csrf_from
 from sqlalchemy import func, select
 
 from feedback.database import unit_of_work
@@ -104,24 +104,13 @@ def early_morning(days_ago: int) -> datetime:
     return day.replace(hour=6, minute=30, second=0, microsecond=0).astimezone(UTC)
 
 
-def login(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    page = client.get("/can-bo/dang-nhap")
-    response = client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-    )
-    assert response.status_code == 302, response.text
-    return client
-
-
 @pytest.fixture
 def staff(app: Flask, make_user: Callable[..., Any]) -> Callable[..., tuple[int, FlaskClient]]:
     """staff("clerk", "UBND-00688") → (user id, a logged-in client)."""
 
     def factory(role: str, unit_code: str | None = None) -> tuple[int, FlaskClient]:
         user_id, username = make_user(role, unit_code=unit_code)
-        return user_id, login(app, username)
+        return user_id, client_for(app, username)
 
     return factory
 
@@ -719,7 +708,7 @@ def test_the_opener_is_not_counted_as_a_witness(
 ) -> None:
     box_id = make_box()
     _, username = make_user("clerk", unit_code="UBND-00688")
-    client = login(app, username)
+    client = client_for(app, username)
     response = post_opening(
         client,
         box_id,

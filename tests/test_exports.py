@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import client_for, staff_client
 from openpyxl import load_workbook
 
 from feedback.database import unit_of_work
@@ -55,15 +55,7 @@ EXPECTED_COLUMNS = [
 @pytest.fixture
 def browser(app: Flask, make_user: Callable[..., Any]) -> Callable[..., FlaskClient]:
     def login(role: str, unit: str | None = None) -> FlaskClient:
-        _, username = make_user(role, unit_code=unit)
-        client = app.test_client()
-        form = client.get("/can-bo/dang-nhap")
-        response = client.post(
-            "/can-bo/dang-nhap",
-            data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(form.text)},
-        )
-        assert response.status_code == 302, response.text
-        return client
+        return staff_client(app, make_user, role, unit)
 
     return login
 
@@ -243,12 +235,7 @@ def test_intake_staff_export_what_they_entered(
             actor=db.session.get(User, user_id),
             now=datetime.now(UTC),
         ).case.code
-    client = app.test_client()
-    form = client.get("/can-bo/dang-nhap")
-    client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(form.text)},
-    )
+    client = client_for(app, username)
     assert codes(read_csv(client.get(CSV))) == {mine}
     assert codes(read_csv(browser("clerk", "UBND-00688").get(CSV))) == set()
 

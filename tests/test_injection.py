@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import client_for, csrf_from
 from sqlalchemy import func, inspect, select, text
 from test_boxes import BASE as BOXES
 from test_boxes import early_morning, local_text, post_letter, record
@@ -79,20 +79,9 @@ def assert_tables_intact(app: Flask, at_least_cases: int = 0) -> None:
         db.session.remove()
 
 
-def login(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    page = client.get("/can-bo/dang-nhap")
-    response = client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-    )
-    assert response.status_code == 302, response.text
-    return client
-
-
 @pytest.fixture
 def staff(app: Flask, make_user: Callable[..., Any]) -> Callable[..., FlaskClient]:
-    return lambda role, unit=None: login(app, make_user(role, unit_code=unit)[1])
+    return lambda role, unit=None: client_for(app, make_user(role, unit_code=unit)[1])
 
 
 def submit_web(client: FlaskClient, **fields: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import csrf_from, log_in
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -101,15 +101,6 @@ def events(app: Flask, code: str) -> list[str]:
         )
 
 
-def login(client: FlaskClient, username: str) -> None:
-    page = client.get("/can-bo/dang-nhap")
-    response = client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-    )
-    assert response.status_code == 302
-
-
 def post(client: FlaskClient, url: str, **data: str) -> Any:
     page = client.get("/can-bo/thu-xin-loi/")
     return client.post(url, data={"csrf_token": csrf_from(page.text), **data})
@@ -125,7 +116,7 @@ def test_a_late_answer_is_apologised_for_issued_printed_and_sent(
     owed = letter_of(app, code)
     assert owed["status"] == "owed" and owed["number"] is None
     assert owed["late_by_seconds"] == 9 * 3600 + 1
-    login(client, "truong.nguyentrai")
+    log_in(client, "truong.nguyentrai")
     page = client.get("/can-bo/thu-xin-loi/")
     assert page.status_code == 200 and code in page.text and "Chưa ban hành" in page.text
     assert "9 giờ" in page.text and REPORTER not in page.text
@@ -217,7 +208,7 @@ def test_an_anonymous_reporter_is_written_to_as_the_sender(
         letters.issue(letter, db.session.get(User, head), local(2024, 3, 14, 8))
         with pytest.raises(Exception, match="thư điện tử"):
             letters.deliver(letter, db.session.get(User, head), local(2024, 3, 14, 9), "email")
-    login(client, "truong.nguyentrai")
+    log_in(client, "truong.nguyentrai")
     pdf = client.get(f"/can-bo/thu-xin-loi/{letter_of(app, code)['id']}.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = pdf_text(pdf.data)
@@ -276,7 +267,7 @@ def test_only_an_inspector_may_produce_a_denunciations_letter(
     letter_id = letter_of(app, code)["id"]
     coordinator = make_user("coordinator", username="vanphong")[0]
     make_user("inspector", username="thanhtra")
-    login(client, "vanphong")
+    log_in(client, "vanphong")
     listing = client.get("/can-bo/thu-xin-loi/")
     assert code in listing.text and DENOUNCER not in listing.text
     assert post(client, f"/can-bo/thu-xin-loi/{letter_id}/ban-hanh").status_code == 303
@@ -291,7 +282,7 @@ def test_only_an_inspector_may_produce_a_denunciations_letter(
         with pytest.raises(Forbidden):
             letters.letter_pdf_for(head, letter)
     client.post("/can-bo/dang-xuat", data={"csrf_token": csrf_from(listing.text)})
-    login(client, "thanhtra")
+    log_in(client, "thanhtra")
     pdf = client.get(f"/can-bo/thu-xin-loi/{letter_id}.pdf")
     assert pdf.status_code == 200
     text = pdf_text(pdf.data)

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import csrf_from, log_in
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
@@ -484,12 +484,7 @@ class World:
                 "anonymous", None, None, None, client, None, csrf_from(client.get(LOGIN).text)
             )
         user_id, username = self.make_user(role, unit_code=unit)
-        page = client.get(LOGIN)
-        response = client.post(
-            LOGIN,
-            data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-        )
-        assert response.status_code == 302, response.text
+        log_in(client, username)
         with self.app.app_context(), unit_of_work():
             token = issue_token(db.session.get(User, user_id), self.now)
         # The public home page carries the logged-in menu's logout form and its token.

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import client_for, csrf_from
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -204,14 +204,7 @@ def login(
 ) -> tuple[FlaskClient, str]:
     """A client signed in through the form as ``name`` or a new account of ``role``."""
     username = name or make_user(role, unit_code=unit)[1]
-    client = app.test_client()
-    form = client.get("/can-bo/dang-nhap")
-    response = client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(form.text)},
-    )
-    assert response.status_code == 302
-    return client, username
+    return client_for(app, username), username
 
 
 def xlsx_text(data: bytes) -> str:

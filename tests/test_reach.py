@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import client_for, csrf_from
 from sqlalchemy import func, select
 
 from feedback.domain.calendar import LOCAL_TZ
@@ -42,18 +42,6 @@ DENOUNCED_ASKED = {
     "body": "can bo dia chinh quang trung nhan tien cua dan de ky xac nhan ho so dat to 5",
 }
 UNKNOWN = "HG-1999-000001"
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    """A client of its own, logged in through the real form (CSRF on)."""
-    client = app.test_client()
-    page = client.get("/can-bo/dang-nhap")
-    response = client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-    )
-    assert response.status_code == 302, response.text
-    return client
 
 
 def entered_by(app: Flask, user_id: int, **overrides: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import client_for, csrf_from
 from sqlalchemy import select
 
 AREAS = ("00688", "00691", "00692", "00694", "00697", "00700", "00946", "00949")
@@ -118,18 +118,6 @@ def stored_route(app: Flask, code: str) -> dict[str, Any]:
         }
 
 
-def staff_client(app: Flask, username: str) -> FlaskClient:
-    """A fresh client logged in through the real form, CSRF on."""
-    client = app.test_client()
-    page = client.get("/can-bo/dang-nhap")
-    response = client.post(
-        "/can-bo/dang-nhap",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-    )
-    assert response.status_code == 302, response.text
-    return client
-
-
 def inbox_codes(client: FlaskClient) -> set[str]:
     response = client.get("/can-bo/")
     assert response.status_code == 200
@@ -193,11 +181,9 @@ def test_case_is_in_its_units_inbox_and_nowhere_else(
         codes[unit] = submit_web(client, category_code=category, area_code=area)
         assert stored_route(app, codes[unit])["handling"] == unit
 
-    officers = {
-        unit: staff_client(app, make_user("officer", unit_code=unit)[1]) for unit in SAMPLES
-    }
+    officers = {unit: client_for(app, make_user("officer", unit_code=unit)[1]) for unit in SAMPLES}
     # Same area as CA-00697 but another unit: sharing an area must not share cases.
-    officers["UBND-00697"] = staff_client(app, make_user("officer", unit_code="UBND-00697")[1])
+    officers["UBND-00697"] = client_for(app, make_user("officer", unit_code="UBND-00697")[1])
 
     for unit, officer in officers.items():
         seen = inbox_codes(officer)
@@ -213,7 +199,7 @@ def test_case_is_in_its_units_inbox_and_nowhere_else(
                 assert "Nguyễn Văn An" not in page.text
 
     for role in ("coordinator", "inspector"):
-        staff = staff_client(app, make_user(role)[1])
+        staff = client_for(app, make_user(role)[1])
         assert set(codes.values()) <= inbox_codes(staff), role
         for code in codes.values():
             assert staff.get(f"/can-bo/ho-so/{code}").status_code == 200, (role, code)
@@ -224,7 +210,7 @@ def test_unit_head_sees_only_own_unit(
 ) -> None:
     mine = submit_web(client, category_code="6.3b", area_code="00688")
     other = submit_web(client, category_code="6.3b", area_code="00691")
-    head = staff_client(app, make_user("unit_head", unit_code="UBND-00688")[1])
+    head = client_for(app, make_user("unit_head", unit_code="UBND-00688")[1])
     seen = inbox_codes(head)
     assert mine in seen
     assert other not in seen

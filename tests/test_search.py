@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import staff_client
 from sqlalchemy import select
 
 from feedback.database import unit_of_work
@@ -65,15 +65,7 @@ def browser(app: Flask, make_user: Callable[..., Any]) -> Callable[..., FlaskCli
     """A test client logged in through the login form as a new account of ``role``."""
 
     def login(role: str, unit: str | None = None) -> FlaskClient:
-        _, username = make_user(role, unit_code=unit)
-        client = app.test_client()
-        form = client.get("/can-bo/dang-nhap")
-        response = client.post(
-            "/can-bo/dang-nhap",
-            data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(form.text)},
-        )
-        assert response.status_code == 302, response.text
-        return client
+        return staff_client(app, make_user, role, unit)
 
     return login
 

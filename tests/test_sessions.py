@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import PASSWORD, csrf_from, server_database
+from helpers import log_in as login
 from sqlalchemy import func, select
 
 from feedback.database import unit_of_work
@@ -29,15 +30,6 @@ LOGIN = "/can-bo/dang-nhap"
 INBOX = "/can-bo/"
 API = "/api/v1/cases"
 ACCOUNTS = "/quan-tri/tai-khoan"
-
-
-def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
-    page = client.get(LOGIN)
-    response = client.post(
-        LOGIN,
-        data={"username": username, "password": password, "csrf_token": csrf_from(page.text)},
-    )
-    assert response.status_code == 302, response.text
 
 
 def is_login_redirect(response: Any) -> bool:

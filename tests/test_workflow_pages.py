@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD, csrf_from
+from helpers import client_for, csrf_from
 from sqlalchemy import select, update
 
 from feedback.database import unit_of_work
@@ -34,14 +34,7 @@ class Desk:
     @classmethod
     def login(cls, app: Flask, make_user: Callable[..., Any], role: str, unit: str) -> Desk:
         _, username = make_user(role, unit_code=unit)
-        client = app.test_client()
-        page = client.get("/can-bo/dang-nhap")
-        response = client.post(
-            "/can-bo/dang-nhap",
-            data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
-        )
-        assert response.status_code == 302
-        return cls(client, username)
+        return cls(client_for(app, username), username)
 
     def page(self, code: str) -> str:
         response = self.client.get(CASE.format(code))
