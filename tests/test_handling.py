@@ -256,51 +256,80 @@ def test_waiting_for_the_citizen_pauses_the_response_clock(
 def test_denunciation_extensions_follow_the_law(
     app: Flask, make_case: Any, work: Any, users: Any
 ) -> None:
-    """Law on Denunciations 2018, art. 30: extended once, twice if especially complex;
-    each extension adds the policy's days, by a recorded decision."""
+    """Law on Denunciations 2018, art. 30: a normal case is not extended, a complex one
+    once, an especially complex one twice; each extension adds the policy's 30 days, by a
+    recorded decision."""
     code = make_case(kind="denunciation", category_code="4.1", area_code="00688", now=NOW)
     coordinator = users("coordinator", "VP")
     work(code, lambda c: actions.transfer(c, coordinator(), NOW, "TTR", "Thẩm quyền Thanh tra."))
     head = users("unit_head", "TTR")
     work(code, lambda c: actions.acknowledge(c, head(), NOW + timedelta(days=1)))
+
+    def extend(days: int, decision: str) -> None:
+        work(
+            code,
+            lambda c: actions.extend(
+                c, head(), NOW + timedelta(days=days), "Cần xác minh thêm.", decision
+            ),
+        )
+
+    def classify(days: int, complexity: str) -> None:
+        work(
+            code,
+            lambda c: actions.classify(
+                c,
+                head(),
+                NOW + timedelta(days=days),
+                complexity=complexity,
+                remote=False,
+                reason="Nhiều nội dung, nhiều nơi.",
+            ),
+        )
+
+    with pytest.raises(Conflict, match="thông thường không được gia hạn"):
+        extend(10, "QĐ 11/QĐ-TTr")
+    classify(11, "complex")
     with state(app, code) as case:
-        due = case.response_due_at
-        rev = case.deadline_rev
-    work(
-        code,
-        lambda c: actions.extend(
-            c, head(), NOW + timedelta(days=20), "Cần xác minh thêm.", "QĐ 12/QĐ-TTr"
-        ),
-    )
+        due, rev = case.response_due_at, case.deadline_rev
+        assert case.complexity == "complex" and case.is_complex and case.extensions == 0
+    extend(20, "QĐ 12/QĐ-TTr")
     with state(app, code) as case:
         assert case.response_due_at == due + timedelta(days=30)
         assert case.deadline_rev == rev + 1 and case.extensions == 1
-    with pytest.raises(Conflict, match="tối đa 1 lần"):
-        work(
-            code,
-            lambda c: actions.extend(c, head(), NOW + timedelta(days=21), "Thêm nữa.", "QĐ 13"),
-        )
-    work(
-        code,
-        lambda c: actions.classify(
-            c,
-            head(),
-            NOW + timedelta(days=22),
-            complex_case=True,
-            remote=False,
-            reason="Nhiều nội dung, nhiều nơi.",
-        ),
-    )
-    work(
-        code,
-        lambda c: actions.extend(
-            c, head(), NOW + timedelta(days=23), "Vụ việc đặc biệt phức tạp.", "QĐ 14/QĐ-TTr"
-        ),
-    )
+    with pytest.raises(Conflict, match="phức tạp được gia hạn tối đa 1 lần"):
+        extend(21, "QĐ 13")
+    classify(22, "especially_complex")
+    extend(23, "QĐ 14/QĐ-TTr")
     with state(app, code) as case:
         assert case.extensions == 2
+        assert case.response_due_at == due + timedelta(days=60)
         steps = [e.action for e in case.events]
-        assert steps.count("extend") == 2 and "classify" in steps
+        assert steps.count("extend") == 2 and steps.count("classify") == 2
+    with pytest.raises(Conflict, match="đặc biệt phức tạp được gia hạn tối đa 2 lần"):
+        extend(24, "QĐ 15")
+    with state(app, code) as case:
+        assert case.extensions == 2 and case.response_due_at == due + timedelta(days=60)
+
+
+def test_especially_complex_is_for_denunciations_only(
+    app: Flask, make_case: Any, work: Any, users: Any
+) -> None:
+    code = make_case(kind="complaint", category_code="6.3b", area_code="00688", now=NOW)
+    coordinator = users("coordinator", "VP")
+    with pytest.raises(ValidationError, match="Chỉ vụ việc tố cáo"):
+        work(
+            code,
+            lambda c: actions.classify(
+                c,
+                coordinator(),
+                NOW,
+                complexity="especially_complex",
+                remote=False,
+                reason="Thử phân loại.",
+            ),
+        )
+    with state(app, code) as case:
+        assert case.complexity == "normal" and not case.is_complex
 
 
 def test_officers_cannot_extend(app: Flask, make_case: Any, work: Any, users: Any) -> None:

@@ -118,7 +118,8 @@ def test_seeded_reference_data_matches_the_design(app: Flask) -> None:
         assert set(db.session.scalars(select(Area.code))) == set(AREAS)
         assert count(Category) == 32
         assert count(RoutingRule) == 32
-        assert count(SlaPolicy) == 5
+        # One row per kind, and per complaint round before and from 1 July 2026.
+        assert count(SlaPolicy) == 8
         assert set(db.session.scalars(select(SlaPolicy.kind))) == {
             "feedback",
             "petition",

@@ -873,12 +873,24 @@ def test_denunciation_accepted_then_extended_once_by_decision(
         reporter=Reporter(name="Người tố cáo", phone="0912000222"),
     )
     head = user_getter(staff.ids["head"])
+    # A normal denunciation gets no extension (Law on Denunciations 2018, art. 30): the
+    # coordinator classifies it complex first (its initial handling then has 10 working
+    # days instead of 7: a first revision of the due times).
+    coordinator = user_getter(staff.ids["coordinator"])
+    work(
+        app,
+        code,
+        lambda c: actions.classify(
+            c, coordinator(), local(2024, 4, 25, 16), complex_case=True, remote=False,
+            reason="Nhiều người, nhiều nội dung cần xác minh.",
+        ),
+    )  # fmt: skip
     # Accepted (thụ lý) Thu 2 May: 30 days from that day → Sat 1 Jun; its warning 3 working
     # days back: Fri 31 May (1), Thu 30 (2), Wed 29 (3).
     work(app, code, lambda c: actions.acknowledge(c, head(), local(2024, 5, 2, 9)))
     row = case_row(app, code)
     assert row["response_due_at"] == local(2024, 6, 1, 23, 59, 59)
-    assert row["rev"] == 1
+    assert row["rev"] == 2
     walk(app, code, [(RESPONSE_WARNING, local(2024, 5, 29, 0, 0))])
     # Extended on Thu 30 May by a recorded decision: +30 days → Mon 1 Jul; warned again
     # 00:00 Thu 27 Jun (Mon 1 Jul, Fri 28, Thu 27), breached after Mon 1 Jul.
@@ -891,7 +903,7 @@ def test_denunciation_accepted_then_extended_once_by_decision(
     )
     row = case_row(app, code)
     assert row["response_due_at"] == local(2024, 7, 1, 23, 59, 59)
-    assert row["rev"] == 2
+    assert row["rev"] == 3
     sweep_at(app, local(2024, 6, 2))  # the old due time passed: no breach
     assert snapshot(app, code).milestones == [RESPONSE_WARNING]
     walk(
@@ -905,9 +917,9 @@ def test_denunciation_accepted_then_extended_once_by_decision(
     )
     snap = snapshot(app, code)
     assert [(m, rev, due) for m, rev, due, _ in snap.events] == [
-        (RESPONSE_WARNING, 1, local(2024, 6, 1, 23, 59, 59)),
-        (RESPONSE_WARNING, 2, local(2024, 7, 1, 23, 59, 59)),
-        (RESPONSE_BREACH, 2, local(2024, 7, 1, 23, 59, 59)),
+        (RESPONSE_WARNING, 2, local(2024, 6, 1, 23, 59, 59)),
+        (RESPONSE_WARNING, 3, local(2024, 7, 1, 23, 59, 59)),
+        (RESPONSE_BREACH, 3, local(2024, 7, 1, 23, 59, 59)),
     ]
     # Each warning told once per revision; the breach once.
     assert snap.notes == Counter(

@@ -126,7 +126,9 @@ class Op(StrEnum):
     REJECT = "reject"
     MERGE = "merge"
     EXTEND = "extend"  # extend a statutory limit by recorded decision (complaints, denunciations)
-    CLASSIFY = "classify"  # mark a case complex or in a remote area (longer statutory limits)
+    CLASSIFY = "classify"  # complexity, remote area, complaint round (statutory limits)
+    SUSPEND = "suspend"  # suspend / resume a complaint's resolution (from 1 July 2026)
+    WITHDRAW = "withdraw"  # record that the complainant withdrew part of the complaint
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ _COORDINATOR = frozenset(
         Op.CLOSE,
         Op.REOPEN,
         Op.CLASSIFY,
+        Op.SUSPEND,
+        Op.WITHDRAW,
     }
 )
 _INSPECTOR = frozenset({Op.VIEW, Op.VIEW_IDENTITY, Op.NOTE, Op.LINK})
@@ -180,6 +184,8 @@ _UNIT_HEAD = _OFFICER | {
     Op.CLOSE,
     Op.EXTEND,
     Op.CLASSIFY,
+    Op.SUSPEND,
+    Op.WITHDRAW,
 }
 _INTAKE = frozenset({Op.VIEW, Op.VIEW_IDENTITY})
 

@@ -33,6 +33,7 @@ OPEN_STATUS_VALUES = tuple(s.value for s in Status if s in OPEN_STATUSES)
 OPEN_CASES_SQL = in_list("status", OPEN_STATUS_VALUES)
 UNANSWERED_SQL = f"answered_at IS NULL AND {OPEN_CASES_SQL}"
 CHANNELS = ("web", "hotline", "box", "api", "email", "in_person")
+COMPLEXITIES = ("normal", "complex", "especially_complex")
 
 
 class CaseCounter(db.Model):
@@ -66,6 +67,12 @@ class Case(db.Model):
             "kind <> 'denunciation' OR (reporter_name IS NULL AND reporter_phone IS NULL"
             " AND reporter_email IS NULL)",
             name="denouncer_identity_sealed",
+        ),
+        CheckConstraint(in_list("complexity", COMPLEXITIES), name="complexity"),
+        CheckConstraint("is_complex = (complexity <> 'normal')", name="complex_matches"),
+        CheckConstraint("round = 1 OR (round = 2 AND kind = 'complaint')", name="round"),
+        CheckConstraint(
+            "suspended_since IS NULL OR kind = 'complaint'", name="only_complaints_suspend"
         ),
         Index("ix_cases_unit_status", "handling_unit_id", "status"),
         Index("ix_cases_response_due", "response_due_at"),
@@ -141,7 +148,15 @@ class Case(db.Model):
     # change): warnings and breaches are recorded once per revision.
     deadline_rev: Mapped[int] = mapped_column(default=0)
     is_complex: Mapped[bool] = mapped_column(default=False)
+    # normal / complex / especially_complex: how many extensions a denunciation may get
+    # (Law on Denunciations 2018, art. 30); is_complex is kept equal to "not normal".
+    complexity: Mapped[str] = mapped_column(String(24), default="normal")
     is_remote: Mapped[bool] = mapped_column(default=False)
+    # 1 or 2: a second-time complaint (Law on Complaints 2011, art. 37) has longer limits.
+    round: Mapped[int] = mapped_column(default=1)
+    # Set while a complaint's resolution is suspended (tạm đình chỉ); the clock stops only
+    # under a policy that says so (from 1 July 2026).
+    suspended_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extensions: Mapped[int] = mapped_column(default=0)
     reopen_count: Mapped[int] = mapped_column(default=0)
     rating: Mapped[int | None]

@@ -229,7 +229,16 @@ class ReferencePack(db.Model):
 
 
 class SlaPolicy(db.Model):
-    """Deadlines per case kind, as data (see feedback.domain.deadlines.SlaPolicy)."""
+    """Deadlines per case kind (and per complaint round), as data, for the period they are
+    in force (see feedback.domain.deadlines.SlaPolicy).
+
+    Laws change the limits on a given day and an admin may change a warning threshold
+    from a chosen day: a change is a new row (``valid_from`` inclusive, ``valid_to``
+    exclusive, local days) and the old row is closed, never edited, so a case keeps the
+    policy in force when its clock started. ``round`` is 2 only for second-time
+    complaints (Law on Complaints 2011, art. 37); every other kind has round 1.
+    ``suspension_stops_clock``: a complaint may be suspended (tạm đình chỉ) and the time
+    suspended does not count (the amending law in force from 1 July 2026)."""
 
     __tablename__ = "sla_policies"
     __table_args__ = (
@@ -241,10 +250,16 @@ class SlaPolicy(db.Model):
         ),
         CheckConstraint(in_list("response_from", ("receipt", "ack")), name="response_from"),
         CheckConstraint("response_days > 0", name="response_days_positive"),
+        CheckConstraint("round = 1 OR (round = 2 AND kind = 'complaint')", name="round"),
+        CheckConstraint(VALID_PERIOD, name="valid_period"),
+        UniqueConstraint("kind", "round", "valid_from"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(default=1)
+    valid_from: Mapped[date] = mapped_column(default=SINCE_ALWAYS)
+    valid_to: Mapped[date | None]
     label: Mapped[str] = mapped_column(String(64))
     ack_hours: Mapped[int | None]
     ack_days: Mapped[int | None]
@@ -253,11 +268,15 @@ class SlaPolicy(db.Model):
     response_day_type: Mapped[str] = mapped_column(String(16), default="working")
     response_from: Mapped[str] = mapped_column(String(16), default="receipt")
     pause_when_waiting: Mapped[bool] = mapped_column(default=True)
+    suspension_stops_clock: Mapped[bool] = mapped_column(default=False)
     warn_before_ack_hours: Mapped[int | None]
     warn_before_response_working_days: Mapped[int | None]
     reopen_window_days: Mapped[int] = mapped_column(default=7)
     legal_basis: Mapped[str] = mapped_column(Text, default="")
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or self.valid_to > day)
 
 
 class CalendarOverride(db.Model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ...domain.permissions import UNIT_ROLES, Op
 from ...domain.states import Action
@@ -19,7 +19,7 @@ from ...extensions import db
 from ...models import Case, CaseEvent, Unit, User
 from ..errors import Conflict, NotFound, ValidationError
 from ..reference.areas import unit_in_force
-from ..reference.policies import load_policy
+from ..reference.policies import case_policy, load_policy
 from ..reference.settings import get_setting
 from ..sla.notify import tell_citizen
 from .apology import owe_if_late
@@ -337,19 +337,50 @@ def close(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:
     )
 
 
+COMPLEXITY_LABELS = {
+    "normal": "thông thường",
+    "complex": "phức tạp",
+    "especially_complex": "đặc biệt phức tạp",
+}
+EXTENSION_KEYS = {
+    "normal": ("max_extensions",),
+    "complex": ("max_extensions_complex",),
+    "especially_complex": ("max_extensions_especially_complex", "max_extensions_complex"),
+}
+
+
+def extensions_allowed(case: Case) -> int:
+    """How many extensions the case's policy allows for its complexity class (Law on
+    Denunciations 2018, art. 30: normal none, complex once, especially complex twice)."""
+    extra = case_policy(case).extra or {}
+    for key in EXTENSION_KEYS.get(case.complexity, ("max_extensions",)):
+        if key in extra:
+            return int(extra[key] or 0)
+    return 0
+
+
 def extend(case: Case, user: User, now: datetime, reason: str, decision: str) -> CaseEvent:
     """Extend a statutory limit by a recorded decision (Law on Denunciations 2018, art. 30:
-    once, twice for especially complex cases); the policy says how often and how long."""
+    never for a normal case, once if complex, twice if especially complex); the policy in
+    force at the case's receipt says how often and how long."""
     require(user, case, Op.EXTEND)
-    extra = load_policy(case.kind).extra or {}
-    allowed = int(extra.get("max_extensions_complex" if case.is_complex else "max_extensions") or 0)
     if case.answered_at is not None or case.status not in OPEN:
         raise InvalidMove("Chỉ gia hạn được hồ sơ đang giải quyết.")
+    allowed = extensions_allowed(case)
+    label = COMPLEXITY_LABELS.get(case.complexity, case.complexity)
+    if allowed == 0:
+        raise Conflict(
+            f"Vụ việc {label} không được gia hạn thời hạn giải quyết theo quy định áp dụng "
+            "cho hồ sơ này. Nếu vụ việc phức tạp, hãy phân loại lại trước khi gia hạn."
+        )
     if case.extensions >= allowed:
-        raise Conflict(f"Loại hồ sơ này được gia hạn tối đa {allowed} lần; không thể gia hạn thêm.")
+        raise Conflict(
+            f"Vụ việc {label} được gia hạn tối đa {allowed} lần; "
+            f"hồ sơ đã gia hạn {case.extensions} lần, không thể gia hạn thêm."
+        )
     reason = checked_text(reason, "reason", "lý do gia hạn")
     decision = checked_text(decision, "decision", "số, ngày quyết định gia hạn", 3)
-    days = int(extra.get("extension_days") or 0)
+    days = int((case_policy(case).extra or {}).get("extension_days") or 0)
     case.extensions += 1
     event = record(
         case,
@@ -365,23 +396,160 @@ def extend(case: Case, user: User, now: datetime, reason: str, decision: str) ->
 
 
 def classify(
-    case: Case, user: User, now: datetime, *, complex_case: bool, remote: bool, reason: str
+    case: Case,
+    user: User,
+    now: datetime,
+    *,
+    complex_case: bool | None = None,
+    remote: bool,
+    reason: str,
+    complexity: str | None = None,
+    round_: int | None = None,
 ) -> CaseEvent:
-    """Mark a case complex or in a remote area: the statutory limits of its policy change."""
+    """Classify a case: its complexity class (normal, complex, especially complex: the
+    last for denunciations only), a remote area, and for a complaint its round (1 or 2).
+    The statutory limits change with them, so the due times are derived again."""
     require(user, case, Op.CLASSIFY)
     reason = checked_text(reason, "reason", "lý do")
-    case.is_complex, case.is_remote = complex_case, remote
-    labels = [t for t, on in (("phức tạp", complex_case), ("vùng sâu, vùng xa", remote)) if on]
+    if complexity is None:
+        complexity = "complex" if complex_case else "normal"
+    if complexity not in COMPLEXITY_LABELS:
+        raise ValidationError(
+            "Mức độ phức tạp không hợp lệ.",
+            {"complexity": "Chọn: thông thường, phức tạp hoặc đặc biệt phức tạp."},
+        )
+    if complexity == "especially_complex" and case.kind != "denunciation":
+        raise ValidationError(
+            "Chỉ vụ việc tố cáo mới được phân loại «đặc biệt phức tạp».",
+            {"complexity": "Chọn thông thường hoặc phức tạp."},
+        )
+    new_round = case.round if round_ is None else round_
+    if new_round not in (1, 2) or (new_round == 2 and case.kind != "complaint"):
+        raise ValidationError(
+            "Chỉ khiếu nại mới có lần giải quyết (lần đầu hoặc lần hai).",
+            {"round": "Chọn lần đầu hoặc lần hai (chỉ với khiếu nại)."},
+        )
+    if new_round != case.round and case.extensions:
+        raise Conflict("Hồ sơ đã được gia hạn: không đổi được lần giải quyết.")
+    if new_round != case.round:
+        load_policy(case.kind, case.received_at, new_round)  # refuses when none is in force
+    case.complexity, case.is_complex, case.is_remote = complexity, complexity != "normal", remote
+    case.round = new_round
+    labels = [COMPLEXITY_LABELS[complexity]]
+    labels += ["vùng sâu, vùng xa"] if remote else []
+    labels += (
+        [f"khiếu nại lần {'hai' if new_round == 2 else 'đầu'}"] if case.kind == "complaint" else []
+    )
     event = record(
         case,
         "classify",
         user=user,
         now=now,
-        note=f"Phân loại: {', '.join(labels) or 'thông thường'}. Lý do: {reason}",
-        data={"complex": complex_case, "remote": remote},
+        note=f"Phân loại: {', '.join(labels)}. Lý do: {reason}",
+        data={
+            "complex": complexity != "normal",
+            "complexity": complexity,
+            "remote": remote,
+            "round": new_round,
+        },
     )
     recompute(case, now, "phân loại lại hồ sơ")
     return event
+
+
+def _open_complaint(case: Case, what: str) -> None:
+    if case.kind != "complaint":
+        raise ValidationError(f"Chỉ {what} đối với hồ sơ khiếu nại.")
+    if case.answered_at is not None or case.status not in OPEN:
+        raise InvalidMove(f"Chỉ {what} khi khiếu nại đang được giải quyết.")
+
+
+def suspend(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
+    """Suspend (tạm đình chỉ) the resolution of an accepted complaint, e.g. while waiting
+    for the outcome of a related matter. Allowed only when the policy in force today says
+    the suspended time does not count (the law amending the Law on Complaints, in force
+    from 1 July 2026): before that day the law knows no such pause, and the service will
+    not stop a clock the law keeps running."""
+    require(user, case, Op.SUSPEND)
+    _open_complaint(case, "tạm đình chỉ việc giải quyết")
+    if case.acknowledged_at is None:
+        raise InvalidMove("Chỉ tạm đình chỉ được khiếu nại đã thụ lý.")
+    if case.suspended_since is not None:
+        raise Conflict("Việc giải quyết khiếu nại này đang tạm đình chỉ.")
+    policy = load_policy(case.kind, now, case.round)
+    if not policy.suspension_stops_clock:
+        raise Conflict(
+            "Chính sách thời hạn đang có hiệu lực không cho phép tạm đình chỉ việc giải quyết "
+            "khiếu nại (quy định tạm đình chỉ, không tính thời gian tạm đình chỉ vào thời hạn, "
+            "áp dụng từ ngày 01/07/2026)."
+        )
+    reason = checked_text(reason, "reason", "lý do tạm đình chỉ")
+    moved = db.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.suspended_since.is_(None))
+        .values(suspended_since=now, next_sla_check_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Việc giải quyết khiếu nại này vừa được tạm đình chỉ.")
+    db.session.refresh(case, ["suspended_since", "next_sla_check_at"])
+    return record(
+        case,
+        "suspend",
+        user=user,
+        now=now,
+        public=True,
+        note=f"Tạm đình chỉ việc giải quyết khiếu nại. Lý do: {reason}",
+        data={"reason": reason},
+    )
+
+
+def resume(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
+    """End a suspension: the time it lasted is added to the resolution deadline (by the
+    policy's day count), and the due times are derived again."""
+    require(user, case, Op.SUSPEND)
+    since = case.suspended_since
+    if since is None:
+        raise Conflict("Việc giải quyết khiếu nại này không ở trạng thái tạm đình chỉ.")
+    reason = checked_text(reason, "reason", "lý do tiếp tục giải quyết")
+    moved = db.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.suspended_since == since)
+        .values(suspended_since=None, next_sla_check_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Việc giải quyết khiếu nại này vừa được tiếp tục.")
+    db.session.refresh(case, ["suspended_since", "next_sla_check_at"])
+    event = record(
+        case,
+        "resume",
+        user=user,
+        now=now,
+        public=True,
+        note=f"Tiếp tục giải quyết khiếu nại sau tạm đình chỉ. Lý do: {reason}",
+        data={"suspended_since": since.isoformat(), "reason": reason},
+    )
+    recompute(case, now, "tiếp tục giải quyết sau tạm đình chỉ")
+    return event
+
+
+def withdraw_part(case: Case, user: User, now: datetime, withdrawn: str) -> CaseEvent:
+    """Record that the complainant withdrew part of the complaint: what was withdrawn, on
+    the timeline. The deadlines stay as they are (the rest is still to be resolved)."""
+    require(user, case, Op.WITHDRAW)
+    _open_complaint(case, "ghi nhận rút một phần khiếu nại")
+    withdrawn = checked_text(withdrawn, "withdrawn", "nội dung người khiếu nại rút")
+    return record(
+        case,
+        "withdraw_part",
+        user=user,
+        now=now,
+        public=True,
+        note=f"Người khiếu nại rút một phần khiếu nại: {withdrawn}. "
+        "Các nội dung còn lại tiếp tục được giải quyết.",
+        data={"withdrawn": withdrawn},
+    )
 
 
 def _allowed(case: Case) -> frozenset[Action]:

@@ -1,11 +1,14 @@
 """A case's due times, derived from its timeline, and recomputed when something moves them.
 
 The stored ``ack_due_at``/``response_due_at`` are a cache of this derivation: receipt under
-the kind's policy (complex or remote variants for complaints), then, in time order,
-acceptance (for limits counted from it), pauses while waiting for the citizen, extensions
-by recorded decision, and reopening. ``derive`` also says, line by line, how each due time
-was reached; ``recompute`` writes a new revision when the result differs (a calendar
-override added by an admin, a case marked complex, ...)."""
+the policy in force at receipt for the case's kind and round (complex or remote variants
+for complaints), then, in time order, acceptance (for limits counted from it, under the
+policy in force that day), pauses while waiting for the citizen, suspensions of a
+complaint (only under a policy whose ``suspension_stops_clock`` held on the day it was
+suspended), extensions by recorded decision, and reopening. ``derive`` also says, line
+by line, how each due time was reached, starting with the policy and its legal basis;
+``recompute`` writes a new revision when the result differs (a calendar override added by
+an admin, a case marked complex, ...)."""
 
 from __future__ import annotations
 
@@ -25,7 +28,13 @@ from ...domain.sla import extend_for_pause
 from ...domain.states import OPEN_STATUSES
 from ...i18n import format_local_long
 from ...models import Case, SlaPolicy
-from ..reference.policies import load_calendar, load_policy, to_domain_policy
+from ..reference.policies import (
+    case_policy,
+    load_calendar,
+    load_policy,
+    policy_on,
+    to_domain_policy,
+)
 from .events import record
 
 
@@ -36,9 +45,30 @@ class Derived:
     steps: list[str] = field(default_factory=list)
 
 
+ROUND_LABELS = {1: "lần đầu", 2: "lần hai"}
+
+
+def describe_policy(row: SlaPolicy) -> str:
+    """One line naming a policy: kind, round, validity and legal basis."""
+    until = f" đến hết {row.valid_to - timedelta(days=1):%d/%m/%Y}" if row.valid_to else ""
+    since = "" if row.valid_from.year < 1900 else f" từ {row.valid_from:%d/%m/%Y}"
+    validity = f"hiệu lực{since}{until}" if since or until else "hiệu lực không thời hạn"
+    kind = row.label + (
+        f" ({ROUND_LABELS.get(row.round, row.round)})" if row.kind == "complaint" else ""
+    )
+    basis = f"; căn cứ: {row.legal_basis}" if row.legal_basis else ""
+    return f"Chính sách thời hạn áp dụng: {kind}, {validity}{basis}."
+
+
+def suspension_stops_clock(case: Case, at: datetime) -> bool:
+    """Whether the policy in force on the day a suspension began stops the clock."""
+    row = policy_on(case.kind, local_date(at), case.round or 1)
+    return bool(row is not None and row.suspension_stops_clock)
+
+
 def policy_for(case: Case, row: SlaPolicy | None = None):  # type: ignore[no-untyped-def]
     """The domain policy of the case's kind, with the complex/remote variants applied."""
-    row = row or load_policy(case.kind)
+    row = row or case_policy(case)
     policy = to_domain_policy(row)
     extra = row.extra or {}
     key = {
@@ -55,21 +85,27 @@ def policy_for(case: Case, row: SlaPolicy | None = None):  # type: ignore[no-unt
 
 def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
     calendar = calendar or load_calendar()
-    row = load_policy(case.kind)
+    row = case_policy(case)
     policy = policy_for(case, row)
     base = compute_deadlines(case.received_at, policy, calendar)
     out = Derived(
-        base.ack_due_at, base.response_due_at, explain_deadlines(case.received_at, policy, calendar)
+        base.ack_due_at,
+        base.response_due_at,
+        [describe_policy(row), *explain_deadlines(case.received_at, policy, calendar)],
     )
     extension_days = int((row.extra or {}).get("extension_days") or 0)
     for event in sorted(case.events, key=lambda e: (e.at, e.id)):
         data = event.data or {}
         if event.action == "acknowledge" and policy.response_from is CountFrom.ACK:
             day = local_date(event.at)
-            if policy.response_day_type is DayType.CALENDAR:
-                due = end_of_local_day(day + timedelta(days=policy.response_days))
+            started = case_policy(case, event.at)  # the clock starts now: today's policy
+            if started.id != row.id:
+                out.steps.append(describe_policy(started).replace("áp dụng", "khi thụ lý"))
+            limits = policy_for(case, started)
+            if limits.response_day_type is DayType.CALENDAR:
+                due = end_of_local_day(day + timedelta(days=limits.response_days))
             else:
-                due = end_of_local_day(calendar.nth_working_day_after(day, policy.response_days))
+                due = end_of_local_day(calendar.nth_working_day_after(day, limits.response_days))
             out.response_due_at = due
             out.steps.append(
                 f"Thụ lý ngày {day:%d/%m/%Y}: hạn giải quyết tính lại → {format_local_long(due)}."
@@ -86,6 +122,22 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
                     f"{format_local_long(event.at)}): hạn trả lời lùi đến {format_local_long(due)}."
                 )
             out.response_due_at = due
+        elif event.action == "resume" and data.get("suspended_since"):
+            since = datetime.fromisoformat(data["suspended_since"])
+            span = f"{format_local_long(since)} – {format_local_long(event.at)}"
+            if suspension_stops_clock(case, since):
+                due = extend_for_pause(
+                    out.response_due_at, since, event.at, calendar, policy.response_day_type
+                )
+                out.steps.append(
+                    f"Tạm đình chỉ giải quyết ({span}): thời gian tạm đình chỉ không tính vào "
+                    f"thời hạn, hạn giải quyết lùi đến {format_local_long(due)}."
+                )
+                out.response_due_at = due
+            else:
+                out.steps.append(
+                    f"Tạm đình chỉ ({span}) theo chính sách không dừng thời hạn: hạn giữ nguyên."
+                )
         elif event.action == "extend":
             days = int(data.get("days") or extension_days)
             due = end_of_local_day(local_date(out.response_due_at) + timedelta(days=days))
@@ -162,7 +214,7 @@ def preview(kind: str | None, received_text: str | None, now: datetime) -> dict[
     if errors:
         raise ValidationError("Tham số không hợp lệ.", errors)
     calendar = load_calendar()
-    policy = to_domain_policy(load_policy(kind))
+    policy = to_domain_policy(load_policy(kind, received))
     due = compute_deadlines(received, policy, calendar)
     return {
         "kind": kind,

@@ -12,7 +12,7 @@ from ...domain.states import Action
 from ...models import Case, CaseEvent, User
 from ..errors import Conflict, ValidationError
 from ..intake.attachments import Upload, store_upload
-from ..reference.policies import load_policy
+from ..reference.policies import case_policy
 from ..sla.notify import tell_citizen
 from .deadlines import recompute
 from .events import record
@@ -43,7 +43,7 @@ def reopen_deadline(case: Case) -> datetime | None:
     """Until when the answer may be contested; None before any answer."""
     if case.answered_at is None:
         return None
-    return case.answered_at + timedelta(days=load_policy(case.kind).reopen_window_days)
+    return case.answered_at + timedelta(days=case_policy(case).reopen_window_days)
 
 
 def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) -> CaseEvent:
@@ -56,7 +56,7 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
     if until is None or now > until:
         raise Conflict(
             "Đã quá thời hạn mở lại hồ sơ "
-            f"({load_policy(case.kind).reopen_window_days} ngày kể từ khi trả lời)."
+            f"({case_policy(case).reopen_window_days} ngày kể từ khi trả lời)."
             if until is not None
             else "Hồ sơ chưa được trả lời nên chưa thể mở lại."
         )

@@ -36,7 +36,7 @@ from ...domain.states import Status
 from ...extensions import db
 from ...models import Area, Case, Category, SlaPolicy, Unit
 from ..params import pages
-from ..reference.policies import load_calendar
+from ..reference.policies import current_by_kind, load_calendar
 from ..sla.sweep import thresholds
 from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, OVERDUE, Filters
 from .monitor_rules import OPEN_CONDITION, rules
@@ -87,8 +87,11 @@ def _flag(
         response_due_at=r.response_due_at,
         acknowledged=r.acknowledged_at is not None,
         answered=r.answered_at is not None,
-        paused=r.status == Status.WAITING_CITIZEN.value
-        and bool(policy is not None and policy.pause_when_waiting),
+        paused=(
+            r.status == Status.WAITING_CITIZEN.value
+            and bool(policy is not None and policy.pause_when_waiting)
+        )
+        or r.suspended_since is not None,
     )
     limits = thresholds(policy) if policy is not None else NO_THRESHOLDS
     warnings = {m: at for m, at in milestones(clock, limits, calendar) if not m.is_breach}
@@ -138,7 +141,7 @@ class _Context:
 
     def __init__(self, now: datetime, filters: Filters) -> None:
         self.now, self.filters = now, filters
-        self.policies = {p.kind: p for p in db.session.scalars(select(SlaPolicy))}
+        self.policies = current_by_kind(now)
         self.calendar = load_calendar()
         self.rules = rules(now, self.policies, self.calendar)
 
@@ -216,6 +219,7 @@ _DETAILS = (
         Case.response_due_at,
         Case.acknowledged_at,
         Case.answered_at,
+        Case.suspended_since,
         Unit.code.label("unit_code"),
         Unit.name.label("unit_name"),
         Area.code.label("area_code"),

@@ -79,7 +79,10 @@ def rules(now: datetime, policies: Mapping[str, SlaPolicy], calendar: WorkingCal
     pending, not yet due and past its kind's warning (``thresholds(policy)``; none when the
     threshold is empty or 0, nor for a kind without a policy)."""
     ack_pending = Case.acknowledged_at.is_(None)
-    response_pending: ColumnElement[bool] = Case.answered_at.is_(None)
+    # A suspended complaint's clock stands still (as in sla.overdue_condition).
+    response_pending: ColumnElement[bool] = and_(
+        Case.answered_at.is_(None), Case.suspended_since.is_(None)
+    )
     paused_kinds = pausing_kinds()  # as in sla.overdue_condition
     if paused_kinds:
         paused = and_(Case.status == Status.WAITING_CITIZEN.value, Case.kind.in_(paused_kinds))

@@ -107,7 +107,8 @@ class Reference:
     area_units: Mapping[int, tuple[tuple[Dated, str, str], ...]]
     settings: Mapping[str, str]
     packs: tuple[tuple[date, Mapping[str, str]], ...]  # (effective_from, settings), newest first
-    policies: Mapping[str, DomainPolicy]  # by kind
+    # (kind, round) -> (period, policy) of every period, newest first
+    policies: Mapping[tuple[str, int], tuple[tuple[Dated, DomainPolicy], ...]]
     calendar: WorkingCalendar
 
     def setting(self, key: str, default: str) -> str:
@@ -145,9 +146,14 @@ class Reference:
             triage_unit_code=self.setting("triage_unit", "VP"),
         )
 
-    def deadlines_for(self, kind: str, received_at: datetime) -> Deadlines:
-        """Both due times of a new case of ``kind``, from this reading."""
-        policy = self.policies.get(kind)
+    def deadlines_for(self, kind: str, received_at: datetime, round_: int = 1) -> Deadlines:
+        """Both due times of a new case of ``kind``, from this reading, under the policy
+        in force on the local day of receipt."""
+        day = local_day(received_at)
+        policy = next(
+            (p for period, p in self.policies.get((kind, round_), ()) if _valid(period, day)),
+            None,
+        )
         if policy is None:
             raise no_policy()
         return compute_deadlines(received_at, policy, self.calendar)
@@ -203,6 +209,16 @@ def _newest_first(rows: list[Row]) -> tuple[Row, ...]:
     return tuple(sorted(rows, key=lambda r: r["valid_from"], reverse=True))
 
 
+def _policies(rows: list[dict[str, Any]]) -> dict[tuple[str, int], tuple[Any, ...]]:
+    by_key: dict[tuple[str, int], list[tuple[Dated, DomainPolicy]]] = {}
+    for p in sorted(rows, key=lambda p: p["valid_from"], reverse=True):
+        policy = to_domain_policy(SimpleNamespace(**p))
+        by_key.setdefault((p["kind"], p["round"]), []).append(
+            ((p["valid_from"], p["valid_to"]), policy)
+        )
+    return {k: tuple(v) for k, v in by_key.items()}
+
+
 def _load(conn: Connection) -> Reference:
     settings = {r["key"]: r["value"] for r in _rows(conn, Setting.__table__)}
     packs = _rows(conn, ReferencePack.__table__)
@@ -252,6 +268,6 @@ def _load(conn: Connection) -> Reference:
             (p["effective_from"], _frozen(p["settings"] or {}))
             for p in sorted(packs, key=lambda p: p["effective_from"], reverse=True)
         ),
-        policies=_frozen({p["kind"]: to_domain_policy(SimpleNamespace(**p)) for p in policies}),
+        policies=_frozen(_policies(policies)),
         calendar=calendar_from((o["day"], o["kind"], o["source"], o["note"]) for o in overrides),
     )

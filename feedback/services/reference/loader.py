@@ -37,11 +37,14 @@ POLICY_FIELDS = (
     "response_day_type",
     "response_from",
     "pause_when_waiting",
+    "suspension_stops_clock",
     "warn_before_ack_hours",
     "warn_before_response_working_days",
     "reopen_window_days",
     "legal_basis",
 )
+
+POLICY_KEYS = ("kind", "round", "valid_from", "valid_to")
 
 
 class Loader:
@@ -174,8 +177,22 @@ def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
         values = {name: p.get(name) for name in POLICY_FIELDS if name in p}
         values.setdefault("ack_hours", None)
         values.setdefault("ack_days", None)
-        values["extra"] = {k: v for k, v in p.items() if k not in POLICY_FIELDS and k != "kind"}
-        ld.upsert(SlaPolicy, {"kind": p["kind"]}, values)
+        values["extra"] = {k: v for k, v in p.items() if k not in POLICY_FIELDS + POLICY_KEYS}
+        key = {
+            "kind": p["kind"],
+            "round": int(p.get("round", 1)),
+            "valid_from": p.get("valid_from", SINCE_ALWAYS),
+        }
+        # A row is (kind, round, valid_from). The file may only end it earlier, never
+        # reopen it: an admin's change (services.reference.policy_admin) may have closed
+        # it before the file's end, and a database seeded before the row had an end gets it.
+        existing = db.session.scalar(select(SlaPolicy).filter_by(**key))
+        end = p.get("valid_to")
+        if existing is None or (
+            end is not None and (existing.valid_to is None or existing.valid_to > end)
+        ):
+            values["valid_to"] = end
+        ld.upsert(SlaPolicy, key, values)
     for o in data.get("calendar_overrides", []):
         day = o["day"] if isinstance(o["day"], date) else date.fromisoformat(str(o["day"]))
         ld.upsert(

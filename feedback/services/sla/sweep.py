@@ -27,7 +27,7 @@ from ...domain.states import Status
 from ...extensions import db
 from ...i18n import format_local_long
 from ...models import Case, CaseEvent, SlaEvent, SlaPolicy, Unit, User
-from ..reference.policies import load_calendar
+from ..reference.policies import current_by_kind, load_calendar
 from .notify import queue
 
 BATCH = 500
@@ -58,7 +58,9 @@ def pausing_kinds() -> list[str]:
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
     """SQL: an open case past a promise it has not kept, not counting a response clock
     that is paused (lists, digests and exports agree with the sweep)."""
-    paused = (Case.status == Status.WAITING_CITIZEN.value) & Case.kind.in_(pausing_kinds())
+    paused = (
+        (Case.status == Status.WAITING_CITIZEN.value) & Case.kind.in_(pausing_kinds())
+    ) | Case.suspended_since.is_not(None)
     return Case.status.notin_(sorted(FINISHED)) & (
         (Case.acknowledged_at.is_(None) & (Case.ack_due_at < now))
         | (Case.answered_at.is_(None) & (Case.response_due_at < now) & ~paused)
@@ -71,7 +73,9 @@ def is_overdue(case: Case, now: datetime) -> bool:
         return False
     if case.acknowledged_at is None and case.ack_due_at < now:
         return True
-    paused = case.status == Status.WAITING_CITIZEN.value and case.kind in pausing_kinds()
+    paused = (
+        case.status == Status.WAITING_CITIZEN.value and case.kind in pausing_kinds()
+    ) or case.suspended_since is not None
     return case.answered_at is None and case.response_due_at < now and not paused
 
 
@@ -86,7 +90,10 @@ def clock_of(case: Case, policy: SlaPolicy) -> Clock:
         response_due_at=case.response_due_at,
         acknowledged=case.acknowledged_at is not None or finished,
         answered=case.answered_at is not None or finished,
-        paused=policy.pause_when_waiting and case.status in PAUSING,
+        # Waiting for the citizen under a pausing policy, or a suspended complaint (only
+        # ever suspended under a policy whose suspension stops the clock).
+        paused=(policy.pause_when_waiting and case.status in PAUSING)
+        or case.suspended_since is not None,
     )
 
 
@@ -95,7 +102,7 @@ class Sweeper:
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self.policies = {p.kind: p for p in db.session.scalars(select(SlaPolicy))}
+        self.policies = current_by_kind(now)
         self.calendar: WorkingCalendar = load_calendar()
         self.summary: Counter[str] = Counter()
         self._staff: dict[tuple[int, tuple[str, ...]], list[str]] = {}
