@@ -65,6 +65,11 @@ BRANDING_KEYS = ("site_name", "authority", "place", "issuer", "province", "tagli
 """[settings] keys kept with the pack, read by :mod:`.branding` for the day asked about."""
 CURRENT_SETTINGS = {"triage_unit": "triage_unit", "code": "city_code"}
 """[settings] keys that set the deployment's current value (not dated)."""
+SECTIONS = frozenset(
+    ("pack", "settings", "areas", "units", "routing", "successions", "dimensions", "categories")
+)
+"""What this command applies; any other section (SLA policies, the calendar) is named in
+the output as not applied, never silently taken for done."""
 
 
 @dataclass
@@ -77,6 +82,7 @@ class Applied:
     moved: list[dict[str, Any]] = field(default_factory=list)
     retired_accounts: list[dict[str, str]] = field(default_factory=list)
     waiting: int = 0  # open cases to move once effective_from has come (applied ahead)
+    not_applied: list[str] = field(default_factory=list)  # sections this command ignores
 
     @property
     def changed(self) -> int:
@@ -91,6 +97,7 @@ class Applied:
             "moved": self.moved,
             "cases_to_move_on_or_after_effective_from": self.waiting,
             "accounts_of_retired_units": self.retired_accounts,
+            "sections_not_applied": self.not_applied,
         }
 
 
@@ -548,6 +555,7 @@ def apply_pack(path: Path, *, actor: User | None, now: datetime) -> Applied:
     raw = path.read_bytes() if path.exists() else b""
     data = read_file(path)
     job = _Pack(data, hashlib.sha256(raw).hexdigest(), actor, now)
+    job.result.not_applied = sorted(set(data) - SECTIONS)
     later = db.session.scalar(
         select(func.max(ReferencePack.effective_from)).where(ReferencePack.effective_from > job.eff)
     )
