@@ -1,5 +1,6 @@
 """Administration: the working calendar's overrides and the staff accounts (lock, unlock,
-revoke API tokens, end sessions; more to come: units, routing)."""
+revoke API tokens, end sessions). Areas, units and routing change by reference packs,
+applied from the command line; their admin page (what was applied) is views/reference.py."""
 
 from __future__ import annotations
 
