@@ -29,6 +29,7 @@ from ..services.errors import Forbidden, ServiceError
 from ..services.handling import actions as handling
 from ..services.handling import followup
 from ..services.handling.visibility import ops_for, visible_condition
+from ..services.reference.areas import units_in_force
 from ..services.reference.settings import get_setting
 
 bp = Blueprint("workflow", __name__, url_prefix="/can-bo")
@@ -110,8 +111,9 @@ def available(case: Case, ops: frozenset[Op]) -> frozenset[str]:
 
 
 def active_units() -> list[Unit]:
-    """City-level bodies first, then the wards' and communes' units, by name (Đ with D)."""
-    units = db.session.scalars(select(Unit).where(Unit.active))
+    """Units in force today (a unit a reference pack retired takes no transfer): bodies
+    without an area first, then the wards' and communes' units, by name (Đ with D)."""
+    units = units_in_force(datetime.now(UTC))
     return sorted(units, key=lambda u: (u.area_id is not None, fold(u.name), u.code))
 
 
