@@ -390,3 +390,15 @@ def test_a_1022_batch_takes_each_call_with_the_area_of_its_day(app: Flask) -> No
         "1022-2025-000601": ("Phường Minh Khai", "UBND-00697"),
         "1022-2025-000702": ("Phường Hà Giang 1", "UBND-HG1"),
     }
+
+
+def test_transfers_offer_only_units_in_force(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    apply(app)
+    code = make_case(area_code="00691")
+    coordinator = staff_client(app, make_user, "coordinator", None)
+    page = coordinator.get(f"/can-bo/ho-so/{code}")
+    assert page.status_code == 200
+    assert 'value="VHXH-HG2"' in page.text
+    assert 'value="UBND-00697"' not in page.text and 'value="TNMT"' not in page.text
