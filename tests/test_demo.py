@@ -247,3 +247,18 @@ def test_development_may_load_the_demo(
         assert _users(app) >= len(ROLES)
     finally:
         _close(app)
+
+
+def test_stored_due_times_equal_what_the_timeline_derives(db: Any, demo: dict[str, Any]) -> None:
+    """The demo writes acceptance and reopening events as the services would, due times
+    included: a recompute after loading it moves nothing (issue 14: 7 of 36 disagreed)."""
+    from feedback.services.handling.deadlines import derive
+
+    cases = db.session.scalars(select(Case)).all()
+    assert len(cases) == 36
+    wrong = [
+        c.code
+        for c in cases
+        if (c.ack_due_at, c.response_due_at) != ((d := derive(c)).ack_due_at, d.response_due_at)
+    ]
+    assert wrong == []

@@ -14,6 +14,7 @@ from ..models import Case, CaseEvent, Unit, User
 from .accounts.users import create_user
 from .errors import ValidationError
 from .handling.apology import owe_if_late
+from .handling.deadlines import recompute
 from .intake.submission import CaseInput, Reporter, submit_case
 
 # username, role, unit code, full name
@@ -242,6 +243,9 @@ _NOTES = {
 }
 
 
+_RECOMPUTE_REASONS = {Action.ACKNOWLEDGE: "thụ lý", Action.REOPEN: "mở lại hồ sơ"}
+
+
 def _staff(password: str) -> tuple[dict[str, User], int]:
     users: dict[str, User] = {}
     created = 0
@@ -347,6 +351,10 @@ def _play(
             data["merged_into"] = target_case.code
             note = f"Trùng nội dung với hồ sơ {target_case.code}; gộp để xử lý chung."
         _apply(case, action, at, actor, note, data)
+        db.session.flush()
+        # As the handling services do after each move: the stored due times follow the
+        # timeline (acceptance re-counts a complaint's limit, reopening starts a new one).
+        recompute(case, at, _RECOMPUTE_REASONS.get(action, action.value))
     db.session.flush()
 
 
