@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import csrf_from
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from feedback.database import unit_of_work
@@ -26,6 +26,7 @@ from feedback.models import IdempotencyKey, User
 from feedback.services.accounts.users import issue_token
 from feedback.services.intake.identity import open_text
 
+BEFORE_SEALING = "d4f1a7b2c9e3"  # the revision before d4e7a1c9b302 sealed the answers
 KEY = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 CASE = {
     "kind": "feedback",
@@ -168,12 +169,12 @@ def test_the_database_refuses_an_unsealed_answer(app: Flask, make_case: Any) -> 
 
 def test_the_migration_seals_answers_stored_before(app: Flask) -> None:
     """A database upgraded with clear answers in it keeps no clear answer, and each still
-    opens to the same body."""
+    opens to the same body; the constraint carries the model's name."""
     from flask_migrate import downgrade, upgrade
 
     body = '{"code":"PA-2026-000001","access_key":"ABCD-EFGH-JKMN-PQRS"}'
     with app.app_context():
-        downgrade(revision="-1")
+        downgrade(revision=BEFORE_SEALING)
         with db.engine.begin() as conn:
             conn.execute(
                 text(
@@ -186,7 +187,9 @@ def test_the_migration_seals_answers_stored_before(app: Flask) -> None:
         db.session.remove()
         upgrade()
         stored = db.session.scalars(select(IdempotencyKey.response_body)).one()
+        checks = {c["name"] for c in inspect(db.engine).get_check_constraints("idempotency_keys")}
         db.session.remove()
+    assert "ck_idempotency_keys_response_sealed" in checks, checks
     assert "ABCD-EFGH" not in stored and stored.startswith("sealed:")
     with app.app_context():
         assert open_text(stored) == body

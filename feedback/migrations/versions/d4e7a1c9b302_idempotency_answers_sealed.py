@@ -56,12 +56,13 @@ def upgrade() -> None:
                 {"b": sealed, "i": row.id},
             )
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.create_check_constraint("ck_idempotency_keys_response_sealed", CHECK)
+        # op.f: the name is final (the metadata's naming convention would prefix it again).
+        batch_op.create_check_constraint(op.f("ck_idempotency_keys_response_sealed"), CHECK)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.drop_constraint("ck_idempotency_keys_response_sealed", type_="check")
+        batch_op.drop_constraint(op.f("ck_idempotency_keys_response_sealed"), type_="check")
     # The code of the previous revision replays the stored body as it is: open them again.
     bind = op.get_bind()
     rows = [r for r in _rows(bind) if r.response_body.startswith(PREFIX)]
