@@ -19,6 +19,7 @@ from ..services.handling.deadlines import derive
 from ..services.handling.visibility import inbox_query, ops_for
 from ..services.intake.duplicates import link_cases
 from ..services.intake.identity import identity_of
+from ..services.params import page_of
 
 bp = Blueprint("desk", __name__, url_prefix="/can-bo")
 
@@ -30,14 +31,15 @@ PAGE_SIZE = 50
 def inbox() -> Any:
     now = datetime.now(UTC)
     overdue_only = request.args.get("qua_han") == "1"
-    page = max(1, request.args.get("trang", 1, type=int) or 1)
+    page = page_of(request.args, page_name="trang", per_page_default=PAGE_SIZE)
     stmt = inbox_query(current_user, now, overdue_only=overdue_only)
-    cases = db.session.scalars(stmt.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+    # One row more than the page: whether a next page exists, without counting them all.
+    cases = db.session.scalars(stmt.limit(page.size + 1).offset(page.offset)).all()
     return render_template(
         "desk/inbox.html",
         cases=cases[:PAGE_SIZE],
         has_more=len(cases) > PAGE_SIZE,
-        page=page,
+        page=page.number,
         now=now,
         overdue_only=overdue_only,
     )

@@ -35,6 +35,7 @@ from ..services.oversight.monitor_filters import (
     parse_filters,
     parse_request,
 )
+from ..services.params import date_param
 from .forms.choices import category_groups
 
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
@@ -91,11 +92,15 @@ def monitor() -> Any:
     """One page of the flagged cases (``page``, ``per_page``) and the counts of all."""
     now = datetime.now(UTC)
     try:
-        filters, number, per_page = parse_request(request.args)
+        filters, page_asked = parse_request(request.args)
         errors: dict[str, str] = {}
     except ValidationError as exc:
-        filters, number, per_page, errors = Filters(), 1, 0, exc.fields
-    result = None if errors else monitor_page(now, filters, number, per_page)
+        filters, page_asked, errors = Filters(), None, exc.fields
+    result = (
+        None
+        if page_asked is None
+        else monitor_page(now, filters, page_asked.number, page_asked.size)
+    )
     # Paging links keep the filters and the page size (when given), and nothing else.
     keep = filters.params()
     if result is not None and request.args.get("per_page"):
@@ -127,19 +132,8 @@ def _period(now: datetime) -> tuple[date, date, dict[str, str]]:
     today = now.astimezone(LOCAL_TZ).date()
     start, end = date(today.year, 1, 1), date(today.year, 12, 31)
     errors: dict[str, str] = {}
-    for name in ("from", "to"):
-        text = (request.args.get(name) or "").strip()
-        if not text:
-            continue
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            errors[name] = "Ngày không hợp lệ (định dạng YYYY-MM-DD)."
-            continue
-        if name == "from":
-            start = day
-        else:
-            end = day
+    start = date_param(request.args, "from", errors=errors) or start
+    end = date_param(request.args, "to", errors=errors) or end
     if not errors and start > end:
         errors["to"] = "Ngày kết thúc phải sau ngày bắt đầu."
     return start, end, errors

@@ -20,7 +20,6 @@ language switch) gets a cookie: those copies are ``private, no-store``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -35,9 +34,9 @@ from ..domain.permissions import HIDDEN_KINDS
 from ..extensions import db
 from ..models import Case, Category
 from ..security.access import public
-from ..services.errors import ValidationError
 from ..services.oversight import figures, metrics
 from ..services.oversight.redact import redact_case_text
+from ..services.params import Page, int_param, page_of, pages
 
 bp = Blueprint("transparency", __name__, url_prefix="/cong-khai")
 
@@ -53,7 +52,6 @@ FIGURES = (
     ("overdue_open", "Đang quá hạn", ""),
 )
 PUBLIC_CACHE = "public, max-age=300"
-_DIGITS = re.compile(r"[0-9]{1,7}")
 
 
 @dataclass(frozen=True)
@@ -66,17 +64,6 @@ class PublicCase:
     on_time: bool
     subject: str
     answer: str
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return default
-    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
-        raise ValidationError(
-            "Tham số không hợp lệ.", {name: f"Phải là số nguyên từ {low} đến {high}."}
-        )
-    return int(text)
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -93,7 +80,7 @@ def _first_year(this_year: int) -> int:
     return min(first.astimezone(LOCAL_TZ).year, this_year)
 
 
-def listed_cases(year: int, page: int) -> tuple[list[PublicCase], int]:
+def listed_cases(year: int, page: Page) -> tuple[list[PublicCase], int]:
     """One page of the public list, and the number of pages."""
     start, end = _year_bounds(year)
     stmt = (
@@ -108,14 +95,14 @@ def listed_cases(year: int, page: int) -> tuple[list[PublicCase], int]:
         )
     )
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    pages = max(1, -(-total // PER_PAGE))
-    if page > pages:
+    last = pages(total, PER_PAGE)
+    if page.number > last:
         abort(404)
     found = db.session.scalars(
         stmt.options(selectinload(Case.category), selectinload(Case.area))
         .order_by(Case.answered_at.desc(), Case.id.desc())
-        .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
+        .limit(page.size)
+        .offset(page.offset)
     ).all()
     return [
         PublicCase(
@@ -129,7 +116,7 @@ def listed_cases(year: int, page: int) -> tuple[list[PublicCase], int]:
             answer=redact_case_text(c.answer_body, c),
         )
         for c in found
-    ], pages
+    ], last
 
 
 @bp.get("/")
@@ -138,10 +125,10 @@ def index() -> Any:
     now = datetime.now(UTC)
     this_year = now.astimezone(LOCAL_TZ).year
     first_year = _first_year(this_year)
-    year = _int_arg("year", this_year, first_year, this_year)
-    page = _int_arg("page", 1, 1, 1_000_000)
+    year = int_param(request.args, "year", default=this_year, low=first_year, high=this_year)
+    page = page_of(request.args, per_page_default=PER_PAGE)
     summary = figures.summarise(date(year, 1, 1), date(year + 1, 1, 1), now)
-    cases, pages = listed_cases(year, page)
+    cases, last = listed_cases(year, page)
     html = render_template(
         "transparency/index.html",
         year=year,
@@ -152,8 +139,8 @@ def index() -> Any:
         figures=FIGURES,
         definitions=metrics.DEFINITIONS,
         cases=cases,
-        page=page,
-        pages=pages,
+        page=page.number,
+        pages=last,
         now=now,
     )
     response = make_response(html)

@@ -29,6 +29,7 @@ from ..services.errors import Forbidden, ServiceError
 from ..services.handling import actions as handling
 from ..services.handling import followup
 from ..services.handling.visibility import ops_for, visible_condition
+from ..services.params import MAX_PAGE, int_param, page_of
 from ..services.reference.areas import units_in_force
 from ..services.reference.settings import get_setting
 
@@ -184,7 +185,7 @@ def helpers() -> dict[str, Any]:
 @roles("coordinator")
 def triage() -> Any:
     now = datetime.now(UTC)
-    page = max(1, request.args.get("trang", 1, type=int) or 1)
+    page = page_of(request.args, page_name="trang", per_page_default=PAGE_SIZE)
     waiting = or_(Case.needs_triage.is_(True), Case.status == "received")
     where = (waiting, visible_condition(current_user))
     total = db.session.scalar(select(func.count(Case.id)).where(*where))
@@ -195,8 +196,8 @@ def triage() -> Any:
             selectinload(Case.category), selectinload(Case.area), selectinload(Case.handling_unit)
         )
         .order_by(Case.received_at, Case.id)
-        .limit(PAGE_SIZE + 1)
-        .offset((page - 1) * PAGE_SIZE)
+        .limit(page.size + 1)
+        .offset(page.offset)
     ).all()
     triage_unit = triage_code()
     return render_template(
@@ -205,7 +206,7 @@ def triage() -> Any:
         units=[u for u in active_units() if u.code != triage_unit],
         total=total,
         has_more=len(cases) > PAGE_SIZE,
-        page=page,
+        page=page.number,
         now=now,
     )
 
@@ -216,7 +217,8 @@ def _refuse(message: str) -> Any:
 
 def _back(code: str, still_visible: bool) -> Any:
     if request.form.get("back") == "triage":
-        page = request.form.get("trang", 1, type=int) or 1
+        # Back to the page of the queue the action came from (a bad number: the first).
+        page = int_param(request.form, "trang", default=1, low=1, high=MAX_PAGE, errors={})
         return redirect(url_for("workflow.triage", trang=page if page > 1 else None), 303)
     if not still_visible:  # transferred out of the user's unit
         return redirect(url_for("desk.inbox"), 303)

@@ -3,7 +3,6 @@ dashboard (whose figures the same filters narrow)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from ...domain.permissions import CASE_KINDS
 from ...extensions import db
 from ...models import CHANNELS, Area, Case, Category, Unit
 from ..errors import ValidationError
+from ..params import Page, page_of
 
 OVERDUE, AT_RISK, ALL = "overdue", "at_risk", "all"
 STATES = (OVERDUE, AT_RISK, ALL)
@@ -24,8 +24,6 @@ FILTERS = ("unit", "kind", "channel", "area", "category", "state")
 PAGING = ("page", "per_page")
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
-MAX_PAGE = 1_000_000
-_DIGITS = re.compile(r"[0-9]{1,7}")
 
 _REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
     ("unit", Unit, "Không có đơn vị mã này."),
@@ -102,30 +100,19 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
     return Filters(**found)
 
 
-def _int_param(
-    args: Mapping[str, str], name: str, default: int, high: int, errors: dict[str, str]
-) -> int:
-    text = (args.get(name) or "").strip()
-    if not text:
-        return default
-    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= high:
-        errors[name] = f"Phải là số nguyên từ 1 đến {high}."
-        return default
-    return int(text)
-
-
 def parse_request(
     args: Mapping[str, str], *, default_per_page: int = DEFAULT_PER_PAGE
-) -> tuple[Filters, int, int]:
-    """The filters, ``page`` and ``per_page`` (1 to ``MAX_PER_PAGE``); every bad parameter
-    is named at once."""
+) -> tuple[Filters, Page]:
+    """The filters and the page (``page``, ``per_page`` from 1 to ``MAX_PER_PAGE``); every
+    bad parameter is named at once."""
     errors: dict[str, str] = {}
-    page = _int_param(args, "page", 1, MAX_PAGE, errors)
-    per_page = _int_param(args, "per_page", default_per_page, MAX_PER_PAGE, errors)
+    page = page_of(
+        args, per_page_default=default_per_page, per_page_max=MAX_PER_PAGE, errors=errors
+    )
     try:
         filters = parse_filters(args)
     except ValidationError as exc:
         raise ValidationError(exc.message, exc.fields | errors) from None
     if errors:
         raise ValidationError("Tham số phân trang không hợp lệ.", errors)
-    return filters, page, per_page
+    return filters, page
