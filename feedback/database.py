@@ -15,7 +15,8 @@ Waiting on locks, and when to give up:
   report, a rebuild of a year of figures) run outside requests and keep the server's
   defaults: they may take longer, and they set their own limits where they need one.
 
-Either way the error handler (feedback.views.errors) answers 503 with ``Retry-After``.
+Either way the error handlers (feedback.views.errors, and Open311's in its own format) ask
+``is_busy`` and answer 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .extensions import db
@@ -128,6 +130,21 @@ def install_engine_listeners() -> None:
     event.listen(Engine, "begin", _pg_request_timeouts)
     event.listen(Engine, "do_connect", _pg_keepalives)
     event.listen(Engine, "do_connect", _sqlite_private_file)
+
+
+# PostgreSQL: lock_timeout (55P03), statement_timeout (57014), serialization failure
+# (40001), deadlock (40P01): the request waited too long or lost a race; it may be retried.
+BUSY_STATES = frozenset({"55P03", "57014", "40001", "40P01"})
+RETRY_AFTER_SECONDS = 2
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """A lock or a timeout (SQLite's "database is locked", the PostgreSQL states above):
+    answered 503 with Retry-After, never 500. Anything else is a real failure."""
+    reason = str(exc.orig).lower()
+    if "locked" in reason or "could not serialize" in reason or "deadlock" in reason:
+        return True
+    return getattr(exc.orig, "sqlstate", None) in BUSY_STATES
 
 
 def configure(app: Flask) -> None:

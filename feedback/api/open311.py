@@ -46,10 +46,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from ..database import unit_of_work
+from ..database import RETRY_AFTER_SECONDS, is_busy, unit_of_work
 from ..domain.states import STATUS_LABELS, Status
 from ..extensions import csrf, db
 from ..i18n import HTTP_MESSAGES
@@ -124,6 +125,18 @@ def _error(status: int, descriptions: list[str]) -> Response:
     fmt = "xml" if request.path.endswith(".xml") else "json"
     payload = [{"code": status, "description": d} for d in descriptions]
     return _render(payload, "errors", fmt, status)
+
+
+@bp.errorhandler(OperationalError)
+def busy(exc: OperationalError) -> Response:
+    """A lock held too long (feedback.database): 503 and Retry-After, in this API's error
+    format rather than the JSON API's."""
+    db.session.rollback()
+    if not is_busy(exc):
+        raise exc
+    response = _error(503, [HTTP_MESSAGES[503]])
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 @bp.errorhandler(ServiceError)

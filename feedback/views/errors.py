@@ -8,14 +8,11 @@ from flask import Flask, jsonify, make_response, render_template
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from ..database import RETRY_AFTER_SECONDS, is_busy
 from ..extensions import db
 from ..i18n import HTTP_MESSAGES
 from ..security.access import wants_json
 from ..services.errors import ServiceError
-
-# PostgreSQL: lock_timeout (55P03), statement_timeout (57014), serialization failure
-# (40001), deadlock (40P01): the request waited too long or lost a race; it may be retried.
-BUSY_STATES = frozenset({"55P03", "57014", "40001", "40P01"})
 
 
 def _respond(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Any:
@@ -41,16 +38,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def busy(exc: OperationalError) -> Any:
         db.session.rollback()
-        reason = str(exc.orig).lower()
-        state = getattr(exc.orig, "sqlstate", None)
-        if (
-            "locked" in reason
-            or "could not serialize" in reason
-            or "deadlock" in reason
-            or state in BUSY_STATES
-        ):
+        if is_busy(exc):
             body, status = _respond(503, "busy", HTTP_MESSAGES[503])
             response = make_response(body, status)
-            response.headers["Retry-After"] = "2"
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
         raise exc
