@@ -162,6 +162,7 @@ def test_calendar_changes_on_the_admin_page_name_the_admin(
             "kind": "off",
             "source": "Quyết định 9/QĐ-UBND",
             "note": "",
+            "confirm": "1",
         },
     )
     assert response.status_code == 303, response.text

@@ -26,7 +26,7 @@ def _case(app: Flask, code: str) -> Case:
 def test_an_extra_day_off_moves_open_cases_and_is_explained(
     app: Flask, client: FlaskClient, login_as: Any, make_case: Any
 ) -> None:
-    received = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # Thu 26 Nov 2026, 09:00 local
+    received = datetime(2027, 12, 2, 2, 0, tzinfo=UTC)  # Thu 2 Dec 2027, 09:00 local
     code = make_case(now=received)
     answered = make_case(now=received)
     from feedback.database import unit_of_work
@@ -37,24 +37,27 @@ def test_an_extra_day_off_moves_open_cases_and_is_explained(
         done.status, done.answered_at, done.acknowledged_at = "answered", received, received
     before = _case(app, code).response_due_at
     before_done = _case(app, answered).response_due_at
-    # due Fri 4 Dec; make Tue 1 Dec a day off → due Mon 7 Dec
-    assert local_date(before).isoformat() == "2026-12-04"
+    # due Fri 10 Dec; make Tue 7 Dec a day off → due Mon 13 Dec (a due time still ahead:
+    # one already passed would not move)
+    assert local_date(before).isoformat() == "2027-12-10"
     login_as("admin")
     page = client.get("/quan-tri/lich")
     assert page.status_code == 200
-    response = client.post(
-        "/quan-tri/lich",
-        data={
-            "csrf_token": csrf_from(page.text),
-            "day": "2026-12-01",
-            "kind": "off",
-            "source": "Thông báo 99/TB-UBND ngày 20/11/2026 (giả định để thử)",
-            "note": "",
-        },
-    )
+    form = {
+        "csrf_token": csrf_from(page.text),
+        "day": "2027-12-07",
+        "kind": "off",
+        "source": "Thông báo 99/TB-UBND ngày 20/11/2026 (giả định để thử)",
+        "note": "",
+    }
+    # First the confirmation step: nothing is saved, the page says how many cases move.
+    preview = client.post("/quan-tri/lich", data=form)
+    assert preview.status_code == 200 and 'id="retimed"><strong>1</strong>' in preview.text
+    assert _case(app, code).response_due_at == before
+    response = client.post("/quan-tri/lich", data={**form, "confirm": "1"})
     assert response.status_code == 303
     after = _case(app, code)
-    assert local_date(after.response_due_at).isoformat() == "2026-12-07"
+    assert local_date(after.response_due_at).isoformat() == "2027-12-13"
     assert after.deadline_rev == 1 and after.next_sla_check_at is not None
     assert _case(app, answered).response_due_at == before_done  # answered: left alone
     with app.app_context():
@@ -67,7 +70,10 @@ def test_an_extra_day_off_moves_open_cases_and_is_explained(
             select(CalendarOverride.id).where(CalendarOverride.source.like("%99/TB-UBND%"))
         )
     page = client.get("/quan-tri/lich")
-    client.post(f"/quan-tri/lich/{override_id}/xoa", data={"csrf_token": csrf_from(page.text)})
+    token = csrf_from(page.text)
+    preview = client.post(f"/quan-tri/lich/{override_id}/xoa", data={"csrf_token": token})
+    assert preview.status_code == 200 and 'id="retimed"><strong>1</strong>' in preview.text
+    client.post(f"/quan-tri/lich/{override_id}/xoa", data={"csrf_token": token, "confirm": "1"})
     assert _case(app, code).response_due_at == before
 
 

@@ -354,6 +354,7 @@ def test_calendar_source_and_note(app: Flask, staff: Any) -> None:
             "kind": "off",
             "source": payload("SRC"),
             "note": payload("CNOTE"),
+            "confirm": "1",
         },
     )
     assert response.status_code == 303, response.text

@@ -99,6 +99,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.calendar": fs("admin"),
     "admin.calendar_add": fs("admin"),
     "admin.calendar_remove": fs("admin"),
+    "admin.calendar_year": fs("admin"),
     # admin: staff accounts (lock, unlock, revoke tokens, end sessions; issue 13)
     "admin.accounts_page": fs("admin"),
     "admin.account_deactivate": fs("admin"),
@@ -165,6 +166,14 @@ EXPECTED: dict[str, frozenset[str]] = {
     "workflow.approve_answer": fs("unit_head"),
     "workflow.close": fs("coordinator", "unit_head"),
     "workflow.reopen": fs("coordinator"),
+    "workflow.classify": fs("coordinator", "unit_head"),
+    "workflow.extend": fs("unit_head"),
+    "workflow.suspend": fs("coordinator", "unit_head"),
+    "workflow.resume": fs("coordinator", "unit_head"),
+    "workflow.withdraw_part": fs("coordinator", "unit_head"),
+    # admin: SLA policies from a future day (issue 14)
+    "policies.index": fs("admin"),
+    "policies.change": fs("admin"),
 }
 """{endpoint: the roles that may use it}. A new staff route fails until it is added here."""
 
@@ -221,6 +230,11 @@ ACTION_OPS: dict[str, frozenset[Op]] = {
     "workflow.approve_answer": frozenset({Op.APPROVE_ANSWER}),
     "workflow.close": frozenset({Op.CLOSE}),
     "workflow.reopen": frozenset({Op.REOPEN}),
+    "workflow.classify": frozenset({Op.CLASSIFY}),
+    "workflow.extend": frozenset({Op.EXTEND}),
+    "workflow.suspend": frozenset({Op.SUSPEND}),
+    "workflow.resume": frozenset({Op.SUSPEND}),
+    "workflow.withdraw_part": frozenset({Op.WITHDRAW}),
     "desk.link": frozenset({Op.LINK}),
     "api.acknowledge": frozenset({Op.ACKNOWLEDGE}),
     "api.transfer": frozenset({Op.TRANSFER}),
@@ -244,6 +258,11 @@ FORMS: dict[str, dict[str, str]] = {
     "workflow.draft_answer": {"body": ANSWER},
     "workflow.approve_answer": {"body": ANSWER},
     "workflow.reopen": {"reason": REASON},
+    "workflow.classify": {"complexity": "complex", "reason": "Nhiều hộ dân liên quan."},
+    "workflow.extend": {"reason": "Cần xác minh thêm.", "decision": "QĐ 1/QĐ-UBND"},
+    "workflow.suspend": {"reason": "Chờ kết quả vụ việc liên quan."},
+    "workflow.resume": {"reason": "Đã có kết quả vụ việc liên quan."},
+    "workflow.withdraw_part": {"withdrawn": "Yêu cầu bồi thường."},
     "desk.link": {"link_to": "{code}"},
     "letters.deliver": {"via": "post"},
 }
@@ -355,6 +374,7 @@ class World:
             "batch_id": self.new_batch(),
             "letter_id": self.new_letter(kind="feedback", issued=True),
             "override_id": self.new_override(),
+            "policy_id": 1,
             "period": "2024-Q1",
             "user_id": self.new_account(),
         }

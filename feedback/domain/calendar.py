@@ -9,7 +9,25 @@ layered, the later winning over the earlier:
    a Saturday worked, which it reports in ``weekend_workdays``);
 3. the project's own overrides, each citing the document that announced it, because the
    government announces days off and make-up days every year and the package may lag or
-   err; an admin must be able to correct the calendar without a release.
+   err; an admin must be able to correct the calendar without a release. An override is
+   either a government document shipped in the data (``document``) or an admin's entry
+   (``admin``); both cite their source.
+
+Not everything the package lists is law. Its days are sorted by name
+(:data:`STATUTORY_NAMES`): the days of Labour Code 2019 art. 112 (1/1, Tết, Giỗ Tổ Hùng
+Vương 10/3 âm lịch, 30/4, 1/5, 2/9 and the day before or after it) and their make-up days
+when they fall on a weekend are *confirmed by law*; a swap the package copies from a
+government document it cites (a bridge day off and the Saturday worked for it) is
+*confirmed by that document*. Any other day the package lists (24 November, "Ngày Văn hóa
+Việt Nam", listed from 2026 by holidays ≥ 0.106 although the Labour Code amendment making
+it a paid day off had not been found passed; and any name a later release adds) is
+**unconfirmed** ("chưa xác nhận"): it does *not* change deadlines — the day counts by the
+week rule — until an admin enters an override confirming it (a day off) or rejecting it (a
+working day), citing a document. Deciding the other way would let a package upgrade
+silently shorten or lengthen every citizen's deadline; a deadline that errs by one day
+early until an admin confirms is the smaller harm, and the calendar page and the morning
+digest say which days wait. :meth:`WorkingCalendar.day_info` tells, for any day, whether it
+is worked, where that comes from and whether it is confirmed.
 
 The calendar is immutable once built and loads holiday years lazily, so one instance can
 serve many deadline computations (and threads: the per-year cache is filled idempotently).
@@ -17,6 +35,7 @@ serve many deadline computations (and threads: the per-year cache is filled idem
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -49,6 +68,104 @@ class OverrideKind(StrEnum):
     WORK = "work"  # a make-up working day (e.g. a Saturday worked in exchange)
 
 
+class OverrideOrigin(StrEnum):
+    """Who put an override into the calendar (both cite a document)."""
+
+    DOCUMENT = "document"  # a government document shipped with the reference data
+    ADMIN = "admin"  # entered by an admin on the calendar page
+
+
+class DaySource(StrEnum):
+    """Where the status of a day comes from, for the calendar page and explanations."""
+
+    WEEK = "week"  # the week rule alone
+    LAW = "law"  # the package, on a day of Labour Code 2019 art. 112 (confirmed by law)
+    PACKAGE = "package"  # the package: a swap it copies from a document, or an unconfirmed day
+    DOCUMENT = "document"  # an override shipped with the data, citing a government document
+    ADMIN = "admin"  # an admin's override
+
+
+STATUTORY_NAMES = frozenset(
+    {
+        "Tết Dương lịch",
+        "29 Tết",
+        "Giao thừa Tết Nguyên Đán",
+        "Tết Nguyên Đán",
+        "Mùng hai Tết Nguyên Đán",
+        "Mùng ba Tết Nguyên Đán",
+        "Mùng bốn Tết Nguyên Đán",
+        "Mùng năm Tết Nguyên Đán",
+        "Mùng sáu Tết Nguyên Đán",
+        "Ngày Giỗ Tổ Hùng Vương",
+        "Ngày Chiến thắng",
+        "Ngày Quốc tế Lao động",
+        "Quốc khánh",
+    }
+)
+"""The package's Vietnamese names of the days Labour Code 2019 art. 112 gives off (with
+their observed make-up days, named with a suffix). Matched by name so that a day a later
+package release adds under a new name is unconfirmed by default, never silently law."""
+
+SWAP_PREFIX = "Ngày nghỉ (thay cho ngày"
+"""How the package names a bridge day off that a government document swapped."""
+
+LAW_BASIS = "Bộ luật Lao động 2019, Điều 112"
+_SUFFIX = re.compile(r"\s*\((?:nghỉ bù|dự kiến|nghỉ bù, dự kiến)\)$")
+
+
+def package_name_status(name: str) -> str:
+    """``law``, ``swap`` or ``unconfirmed`` for one holiday name of the package."""
+    if name.startswith(SWAP_PREFIX):
+        return "swap"
+    return "law" if _SUFFIX.sub("", name) in STATUTORY_NAMES else "unconfirmed"
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    """One day of the calendar with its provenance.
+
+    ``working`` is what deadlines use. ``confirmed`` is False only for a day the package
+    lists that neither law nor a document confirms (it then counts by the week rule).
+    ``name`` is the package's holiday name, ``document`` the cited source."""
+
+    day: date
+    working: bool
+    source: DaySource
+    confirmed: bool
+    name: str | None = None
+    document: str = ""
+    note: str = ""
+
+    @property
+    def ordinary(self) -> bool:
+        """A plain weekday worked or weekend rested, nothing to show on a calendar page."""
+        return self.source is DaySource.WEEK
+
+    @property
+    def status_vi(self) -> str:
+        """Short Vietnamese status for pages."""
+        if not self.confirmed:
+            return "chưa xác nhận"
+        if self.working:
+            return "ngày làm việc bù" if self.day.weekday() >= 5 else "ngày làm việc"
+        return "ngày nghỉ"
+
+    @property
+    def source_vi(self) -> str:
+        """Where it comes from, in Vietnamese."""
+        if self.source is DaySource.WEEK:
+            return "quy tắc tuần làm việc"
+        if self.source is DaySource.LAW:
+            return f"gói holidays ({self.name}); xác nhận bởi {LAW_BASIS}"
+        if self.source is DaySource.PACKAGE:
+            if self.confirmed:
+                what = self.name or "hoán đổi ngày làm việc"
+                return f"gói holidays ({what}), theo văn bản của Chính phủ mà gói dẫn nguồn"
+            return f"chỉ có gói holidays ({self.name}); chưa có văn bản xác nhận"
+        who = "văn bản" if self.source is DaySource.DOCUMENT else "quản trị viên ghi theo văn bản"
+        return f"{who}: {self.document}"
+
+
 @dataclass(frozen=True)
 class CalendarOverride:
     """One day the government announced differently from the general rules.
@@ -61,11 +178,13 @@ class CalendarOverride:
     kind: OverrideKind
     source: str
     note: str = ""
+    origin: OverrideOrigin = OverrideOrigin.DOCUMENT
 
     def __post_init__(self) -> None:
         # Accept the plain strings a database row or a TOML file carries, but reject typos
         # at construction rather than silently treating them as "not OFF".
         object.__setattr__(self, "kind", OverrideKind(self.kind))
+        object.__setattr__(self, "origin", OverrideOrigin(self.origin))
 
 
 def weekday_name(d: date) -> str:
@@ -138,31 +257,87 @@ class WorkingCalendar:
         name = self._holidays_for(d.year).get(d)
         return str(name) if name is not None else None
 
+    def package_names(self, d: date) -> list[str]:
+        """Every name the package gives ``d`` (a day may carry two)."""
+        return [str(n) for n in self._holidays_for(d.year).get_list(d)]
+
+    def day_info(self, d: date) -> DayInfo:
+        """Whether state offices work on ``d``, where that comes from, and whether it is
+        confirmed (see the module docstring for the order of the sources)."""
+        names = self.package_names(d)
+        name = "; ".join(names) or None
+        override = self._overrides.get(d)
+        if override is not None:
+            source = (
+                DaySource.ADMIN if override.origin is OverrideOrigin.ADMIN else DaySource.DOCUMENT
+            )
+            return DayInfo(
+                d,
+                override.kind is OverrideKind.WORK,
+                source,
+                True,
+                name,
+                override.source,
+                override.note,
+            )
+        statuses = {package_name_status(n) for n in names}
+        law = [n for n in names if package_name_status(n) == "law"]
+        if law:
+            return DayInfo(d, False, DaySource.LAW, True, "; ".join(law), LAW_BASIS)
+        if "swap" in statuses:
+            return DayInfo(d, False, DaySource.PACKAGE, True, name)
+        weekend = d.weekday() >= 5
+        if weekend and self._is_package_weekend_workday(d):
+            return DayInfo(d, True, DaySource.PACKAGE, True, name)
+        if names:  # only unconfirmed names: the week rule decides until an admin does
+            return DayInfo(d, not weekend, DaySource.PACKAGE, False, name)
+        return DayInfo(d, not weekend, DaySource.WEEK, True)
+
     def is_working_day(self, d: date) -> bool:
         """Whether state offices work on ``d``.
 
         Overrides win; otherwise a weekday, or a weekend day the package knows was worked,
-        that is not a public holiday.
+        that is not a confirmed public holiday (an unconfirmed package day is worked).
         """
         override = self._overrides.get(d)
         if override is not None:
             return override.kind is OverrideKind.WORK
-        if d.weekday() >= 5 and not self._is_package_weekend_workday(d):
+        names = self.package_names(d)
+        if any(package_name_status(n) != "unconfirmed" for n in names):
             return False
-        return d not in self._holidays_for(d.year)
+        if d.weekday() >= 5:
+            return self._is_package_weekend_workday(d)
+        return True
+
+    def year_days(self, year: int) -> list[DayInfo]:
+        """The days of ``year`` that are not plain weekdays or weekends: holidays, swaps,
+        overrides and unconfirmed package days, in order (for the calendar page)."""
+        days = set(self._holidays_for(year)) | {d for d in self._overrides if d.year == year}
+        days |= {d for d in self._holidays_for(year).weekend_workdays if d.year == year}
+        days |= {d for d in self._holidays_for(year + 1).weekend_workdays if d.year == year}
+        infos = (self.day_info(d) for d in sorted(days))
+        return [i for i in infos if not i.ordinary]
 
     def describe_day(self, d: date) -> str:
         """Why ``d`` is or is not a working day, in short Vietnamese (for explanations)."""
         override = self._overrides.get(d)
         if override is not None:
-            what = "ngày làm việc bù" if override.kind is OverrideKind.WORK else "ngày nghỉ"
+            if override.kind is OverrideKind.OFF:
+                what = "ngày nghỉ"
+            else:
+                what = "ngày làm việc bù" if d.weekday() >= 5 else "ngày làm việc"
             text = f"{what} theo {override.source}"
             return f"{text} ({override.note})" if override.note else text
-        holiday = self.holiday_name(d)
-        if holiday is not None:
-            return f"ngày lễ: {holiday}"
+        info = self.day_info(d)
+        if not info.confirmed:
+            return (
+                f"{'ngày làm việc' if info.working else 'nghỉ cuối tuần'} (gói holidays ghi "
+                f"«{info.name}» nhưng chưa được xác nhận: chưa tính là ngày nghỉ)"
+            )
+        if not info.working and info.name:
+            return f"ngày lễ: {info.name}"
         if d.weekday() >= 5:
-            if self._is_package_weekend_workday(d):
+            if info.working:
                 return "ngày làm việc bù (hoán đổi ngày làm việc)"
             return "nghỉ cuối tuần"
         return "ngày làm việc"

@@ -145,8 +145,13 @@ class Case(db.Model):
     # case sets it to "now" so the next sweep re-evaluates the case.
     next_sla_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Bumped whenever a due time is recomputed (pause, extension, reopening, calendar
-    # change): warnings and breaches are recorded once per revision.
+    # change), for the explanation ("tính lại N lần").
     deadline_rev: Mapped[int] = mapped_column(default=0)
+    # The promise the due times stand for: bumped only by a new promise made on the case
+    # (acceptance, reopening, extension, resumption, end of a wait, reclassification),
+    # never by a calendar edit, which re-times the same promise. Warnings and breaches
+    # are recorded once per (case, milestone, obligation).
+    obligation: Mapped[int] = mapped_column(default=0, server_default="0")
     is_complex: Mapped[bool] = mapped_column(default=False)
     # normal / complex / especially_complex: how many extensions a denunciation may get
     # (Law on Denunciations 2018, art. 30); is_complex is kept equal to "not normal".
@@ -258,13 +263,14 @@ SLA_MILESTONES = ("ack_warning", "ack_breach", "response_warning", "response_bre
 
 
 class SlaEvent(db.Model):
-    """A warning or breach, recorded once per case, milestone and due time: the unique key
-    is what makes two schedulers (or a retried sweep) harmless, and a recomputation that
-    moves one promise only re-arms that promise's milestones."""
+    """A warning or breach, recorded once per case, milestone and obligation (the case's
+    promise number): the unique key is what makes two schedulers (or a retried sweep)
+    harmless, and a due time moved by a calendar edit is the same obligation, so it is
+    never warned of or breached twice; a new promise (reopening, acceptance) re-arms."""
 
     __tablename__ = "sla_events"
     __table_args__ = (
-        UniqueConstraint("case_id", "milestone", "due_at"),
+        UniqueConstraint("case_id", "milestone", "obligation"),
         CheckConstraint(in_list("milestone", SLA_MILESTONES), name="milestone"),
         Index("ix_sla_events_recorded", "recorded_at"),
     )
@@ -273,6 +279,7 @@ class SlaEvent(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     milestone: Mapped[str] = mapped_column(String(20))
     deadline_rev: Mapped[int]
+    obligation: Mapped[int] = mapped_column(default=0, server_default="0")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     handling_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))

@@ -33,6 +33,7 @@ from .types import UTCDateTime, utcnow
 HANDLING_TARGETS = ("unit", "area:people_committee", "area:police", "triage")
 UNIT_FUNCTIONS = ("people_committee", "police")
 SUCCESSION_KINDS = ("area", "unit")
+OVERRIDE_ORIGINS = ("document", "admin")
 SUCCESSION_CERTAINTY = ("certain", "assumed", "ambiguous", "unknown")
 SINCE_ALWAYS = date.min
 """``valid_from`` of rows loaded by a pack that declares no ``effective_from`` (the seed's
@@ -283,11 +284,31 @@ class CalendarOverride(db.Model):
     """A day the government moved: an extra day off or a make-up working day."""
 
     __tablename__ = "calendar_overrides"
-    __table_args__ = (CheckConstraint(in_list("kind", ("off", "work")), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(in_list("kind", ("off", "work")), name="kind"),
+        CheckConstraint(in_list("origin", OVERRIDE_ORIGINS), name="origin"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(unique=True)
     kind: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(Text)
     note: Mapped[str] = mapped_column(Text, default="")
+    # document: shipped with the reference data; admin: entered on the calendar page.
+    origin: Mapped[str] = mapped_column(String(16), default="document", server_default="document")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CalendarYear(db.Model):
+    """An admin's record that a year's calendar is decided (the government's notice of the
+    year's days off is entered, or checked to add nothing): it ends the autumn reminder
+    for that year even when the notice needed no override."""
+
+    __tablename__ = "calendar_years"
+    __table_args__ = (CheckConstraint("year BETWEEN 2000 AND 2100", name="year_range"),)
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

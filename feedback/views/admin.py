@@ -8,19 +8,18 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import holidays
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..database import unit_of_work
-from ..domain.calendar import HOLIDAY_LANGUAGE
+from ..domain.deadlines import local_date
 from ..extensions import db
 from ..models import CalendarOverride, User
 from ..security.access import roles
 from ..services.accounts import users as accounts
 from ..services.errors import ServiceError
-from ..services.reference.calendar import add_override, remove_override
+from ..services.reference import calendar as calendar_service
 
 bp = Blueprint("admin", __name__, url_prefix="/quan-tri")
 
@@ -31,13 +30,15 @@ def _page(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Any:
+    now = datetime.now(UTC)
     overrides = db.session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)).all()
-    package = sorted(holidays.country_holidays("VN", years=year, language=HOLIDAY_LANGUAGE).items())
     return (
         render_template(
             "admin/calendar.html",
             overrides=overrides,
-            package=package,
+            days=calendar_service.year_overview(year),
+            readiness=calendar_service.calendar_readiness(year, now),
+            reminders=calendar_service.pending_reminders(now),
             year=year,
             errors=errors or {},
             form=form or {},
@@ -46,25 +47,48 @@ def _page(
     )
 
 
+def _confirm(preview: calendar_service.Preview, action: str, fields: dict[str, str]) -> Any:
+    """The confirmation step: what the change is and how many open cases it re-times."""
+    return render_template(
+        "admin/calendar_confirm.html", preview=preview, action=action, fields=fields
+    )
+
+
+def _confirmed() -> bool:
+    return request.form.get("confirm") == "1"
+
+
 @bp.get("/lich")
 @roles("admin")
 def calendar() -> Any:
-    year = request.args.get("nam", type=int) or datetime.now(UTC).year
+    year = request.args.get("nam", type=int) or local_date(datetime.now(UTC)).year
     return _page(max(2000, min(year, 2100)))
 
 
 @bp.post("/lich")
 @roles("admin")
 def calendar_add() -> Any:
+    """First post: the preview to confirm; second post (confirm=1): save and re-time."""
     form = {k: request.form.get(k, "") for k in ("day", "kind", "source", "note")}
+    now = datetime.now(UTC)
     try:
         day = date.fromisoformat(form["day"])
     except ValueError:
-        return _page(datetime.now(UTC).year, {"day": "Nhập ngày dạng năm-tháng-ngày."}, form, 422)
+        return _page(local_date(now).year, {"day": "Nhập ngày dạng năm-tháng-ngày."}, form, 422)
     try:
+        if not _confirmed():
+            preview = calendar_service.preview_add(
+                day, form["kind"], form["source"], form["note"], now=now
+            )
+            return _confirm(preview, url_for("admin.calendar_add"), form)
         with unit_of_work():
-            moved = add_override(
-                day, form["kind"], form["source"], form["note"], now=datetime.now(UTC)
+            moved = calendar_service.add_override(
+                day,
+                form["kind"],
+                form["source"],
+                form["note"],
+                now=now,
+                actor=current_user._get_current_object(),
             )
     except ServiceError as exc:
         return _page(day.year, exc.fields or {"day": exc.message}, form, exc.status)
@@ -78,14 +102,45 @@ def calendar_add() -> Any:
 @bp.post("/lich/<int:override_id>/xoa")
 @roles("admin")
 def calendar_remove(override_id: int) -> Any:
+    now = datetime.now(UTC)
     try:
+        if not _confirmed():
+            preview = calendar_service.preview_remove(override_id, now=now)
+            return _confirm(preview, url_for("admin.calendar_remove", override_id=override_id), {})
         with unit_of_work():
-            moved = remove_override(override_id, now=datetime.now(UTC))
+            moved = calendar_service.remove_override(
+                override_id, now=now, actor=current_user._get_current_object()
+            )
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin.calendar"), 303)
     flash(f"Đã bỏ điều chỉnh; {moved} hồ sơ đang mở được tính lại thời hạn.", "ok")
     return redirect(url_for("admin.calendar"), 303)
+
+
+@bp.post("/lich/nam")
+@roles("admin")
+def calendar_year() -> Any:
+    """Mark a year's calendar decided (its notice adds no override): ends the reminder."""
+    form = {k: request.form.get(k, "") for k in ("year", "source", "note")}
+    now = datetime.now(UTC)
+    try:
+        year = int(form["year"])
+    except ValueError:
+        return _page(local_date(now).year, {"year": "Nhập năm, ví dụ 2027."}, form, 422)
+    try:
+        with unit_of_work():
+            calendar_service.confirm_year(
+                year,
+                form["source"],
+                form["note"],
+                now=now,
+                actor=current_user._get_current_object(),
+            )
+    except ServiceError as exc:
+        return _page(max(2000, min(year, 2100)), exc.fields, form, exc.status)
+    flash(f"Đã ghi lịch năm {year} là đã có văn bản.", "ok")
+    return redirect(url_for("admin.calendar", nam=year), 303)
 
 
 @bp.get("/tai-khoan")

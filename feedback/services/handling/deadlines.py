@@ -151,36 +151,74 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
             when, new = format_local_long(event.at), format_local_long(due)
             out.steps.append(f"Mở lại lúc {when}: hạn trả lời mới {new}.")
             out.response_due_at = due
+        elif event.action == "recompute" and data.get("kept"):
+            # A calendar edit that would have moved a due time already passed (or made a
+            # running one pass): the time it then held stays, as the timeline says.
+            for name, value in data["kept"].items():
+                kept = datetime.fromisoformat(value)
+                if name == "ack_due_at":
+                    out.ack_due_at = kept
+                elif name == "response_due_at":
+                    out.response_due_at = kept
+            out.steps.append(
+                f"Lịch thay đổi lúc {format_local_long(event.at)}: hạn đã qua được giữ nguyên."
+            )
     return out
 
 
 def recompute(
-    case: Case, now: datetime, reason: str, calendar: WorkingCalendar | None = None
+    case: Case,
+    now: datetime,
+    reason: str,
+    calendar: WorkingCalendar | None = None,
+    *,
+    calendar_edit: bool = False,
 ) -> bool:
     """Store the derived due times if they changed: a new deadline revision, a fresh SLA
-    check, and an event saying why. True when something moved."""
+    check, and an event saying why. True when something moved.
+
+    A move caused by the case itself (acceptance, reopening, extension, resumption, the
+    end of a wait, reclassification) is a new promise: the obligation number goes up and
+    the sweep may warn again. A ``calendar_edit`` re-times the same promise (same
+    obligation: no second warning or breach) and changes only forward: a due time that
+    has passed is kept, and so is one the edit would put at or before ``now``; when the
+    derivation then differs from what is kept, the event records the kept times
+    (``data["kept"]``) so that ``derive`` keeps agreeing with the stored ones."""
     derived = derive(case, calendar)
-    if (derived.ack_due_at, derived.response_due_at) == (case.ack_due_at, case.response_due_at):
-        return False
     before = (case.ack_due_at, case.response_due_at)
-    case.ack_due_at, case.response_due_at = derived.ack_due_at, derived.response_due_at
-    case.deadline_rev += 1
-    case.next_sla_check_at = now
-    record(
-        case,
-        "recompute",
-        user=None,
-        now=now,
-        label="Hệ thống",
-        note=f"Tính lại thời hạn ({reason}): hạn trả lời {format_local_long(before[1])} → "
-        f"{format_local_long(case.response_due_at)}.",
-        data={
-            "reason": reason,
-            "ack_due_before": before[0].isoformat(),
-            "response_due_before": before[1].isoformat(),
-        },
+    after = [derived.ack_due_at, derived.response_due_at]
+    kept: dict[str, str] = {}
+    if calendar_edit:
+        for i, name in enumerate(("ack_due_at", "response_due_at")):
+            if after[i] != before[i] and (before[i] <= now or after[i] <= now):
+                after[i] = before[i]
+                kept[name] = before[i].isoformat()
+    if tuple(after) == before and not kept:
+        return False
+    moved = tuple(after) != before
+    if moved:
+        case.ack_due_at, case.response_due_at = after[0], after[1]
+        case.deadline_rev += 1
+        case.next_sla_check_at = now
+        if not calendar_edit:
+            case.obligation += 1
+    note = (
+        f"Tính lại thời hạn ({reason}): hạn trả lời {format_local_long(before[1])} → "
+        f"{format_local_long(case.response_due_at)}."
+        if moved
+        else f"Lịch thay đổi ({reason}): hạn đã qua, giữ nguyên."
     )
-    return True
+    if kept and moved:
+        note += " Hạn đã qua được giữ nguyên."
+    data: dict[str, object] = {
+        "reason": reason,
+        "ack_due_before": before[0].isoformat(),
+        "response_due_before": before[1].isoformat(),
+    }
+    if kept:
+        data["kept"] = kept
+    record(case, "recompute", user=None, now=now, label="Hệ thống", note=note, data=data)
+    return moved
 
 
 def open_cases_query():  # type: ignore[no-untyped-def]

@@ -269,5 +269,7 @@ def _load(conn: Connection) -> Reference:
             for p in sorted(packs, key=lambda p: p["effective_from"], reverse=True)
         ),
         policies=_frozen(_policies(policies)),
-        calendar=calendar_from((o["day"], o["kind"], o["source"], o["note"]) for o in overrides),
+        calendar=calendar_from(
+            (o["day"], o["kind"], o["source"], o["note"], o["origin"]) for o in overrides
+        ),
     )

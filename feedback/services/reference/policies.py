@@ -27,11 +27,11 @@ _calendars: dict[tuple[tuple[Any, ...], ...], WorkingCalendar] = {}
 def load_calendar() -> WorkingCalendar:
     """The working calendar with the overrides now in the database."""
     rows = db.session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)).all()
-    return calendar_from((r.day, r.kind, r.source, r.note) for r in rows)
+    return calendar_from((r.day, r.kind, r.source, r.note, r.origin) for r in rows)
 
 
 def calendar_from(rows: Iterable[tuple[Any, ...]]) -> WorkingCalendar:
-    """The calendar for override rows (day, kind, source, note), in day order.
+    """The calendar for override rows (day, kind, source, note[, origin]), in day order.
 
     Building the holiday tables costs far more than reading the few override rows, so a
     calendar is reused for as long as the overrides are exactly the same rows."""
@@ -39,8 +39,8 @@ def calendar_from(rows: Iterable[tuple[Any, ...]]) -> WorkingCalendar:
     calendar = _calendars.get(key)
     if calendar is None:
         calendar = WorkingCalendar(
-            DomainOverride(day=day, kind=OverrideKind(kind), source=source, note=note)
-            for day, kind, source, note in key
+            DomainOverride(day, OverrideKind(kind), source, note, *origin)
+            for day, kind, source, note, *origin in key
         )
         if len(_calendars) > 8:  # a handful of versions at most: admins edit rarely
             _calendars.clear()

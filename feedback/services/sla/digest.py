@@ -1,6 +1,10 @@
 """The morning digest: at 07:30 on working days, each unit's staff get what is due today,
 what is overdue and what waits for the citizen. Keyed per unit, day and address, so a
-second scheduler (or a rerun) writes nothing new."""
+second scheduler (or a rerun) writes nothing new.
+
+Admins and coordinators also get the calendar's open questions (the coming year's days
+off not yet decided, from the autumn; package days not yet confirmed), every working day
+until an admin answers them on the calendar page."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...i18n import format_local
 from ...models import Case, Unit, User
+from ..reference.calendar import pending_reminders
 from ..reference.policies import load_calendar
 from .notify import queue
 from .sweep import overdue_condition
@@ -82,5 +87,39 @@ def send_digests(now: datetime) -> dict[str, int]:
                 now=now,
             ):
                 summary["digests"] += 1
+    reminded = _calendar_reminders(now)
+    if reminded:
+        summary["calendar_reminders"] += reminded
     db.session.commit()
     return dict(summary)
+
+
+def _calendar_reminders(now: datetime) -> int:
+    """The calendar's open questions to admins and coordinators; how many were written."""
+    lines = pending_reminders(now)
+    if not lines:
+        return 0
+    today = local_date(now)
+    body = "\n".join(
+        [
+            f"Lịch làm việc cần quản trị viên xem, sáng {today:%d/%m/%Y}:",
+            "",
+            *(f"  - {line}" for line in lines),
+            "",
+            "Xem và xác nhận tại trang Quản trị › Lịch làm việc.",
+        ]
+    )
+    staff = db.session.scalars(
+        select(User).where(User.active, User.role.in_(("admin", "coordinator")))
+    )
+    written = 0
+    for address in sorted({u.email for u in staff if u.email}):
+        written += queue(
+            dedupe_key=f"calendar:{today.isoformat()}:{address}",
+            recipient=address,
+            subject=f"Lịch làm việc: việc cần xác nhận ngày {today:%d/%m/%Y}",
+            body=body,
+            kind="calendar_reminder",
+            now=now,
+        )
+    return written

@@ -3,9 +3,11 @@
 Correctness lives in the database, not in the scheduler running once:
 - only cases whose ``next_sla_check_at`` has come are read (indexed), and each is claimed
   with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises writers anyway);
-- a warning or breach is an ``sla_events`` row, unique per (case, milestone, due time),
+- a warning or breach is an ``sla_events`` row, unique per (case, milestone, obligation),
   inserted with ON CONFLICT DO NOTHING: whoever inserts it, and only they,
-  writes its timeline event and outbox rows, in the same transaction;
+  writes its timeline event and outbox rows, in the same transaction. The obligation is
+  the case's promise number: a due time moved by a calendar edit keeps it (no second
+  warning or breach), a new promise (reopening, acceptance, extension) re-arms;
 - the next check time is recomputed from the pure milestone arithmetic
   (feedback.domain.sla), so a sweep after downtime records everything it missed.
 """
@@ -159,11 +161,12 @@ class Sweeper:
                 case_id=case.id,
                 milestone=milestone.value,
                 deadline_rev=case.deadline_rev,
+                obligation=case.obligation,
                 due_at=due,
                 recorded_at=self.now,
                 handling_unit_id=case.handling_unit_id,
             )
-            .on_conflict_do_nothing(index_elements=["case_id", "milestone", "due_at"])
+            .on_conflict_do_nothing(index_elements=["case_id", "milestone", "obligation"])
             .returning(SlaEvent.id)
         ).scalar_one_or_none()
         if event_id is None:
@@ -178,7 +181,11 @@ class Sweeper:
                 action=milestone.value,
                 public=False,
                 note=f"{LABELS[milestone]}: hạn {format_local_long(due)}.",
-                data={"deadline_rev": case.deadline_rev, "due_at": due.isoformat()},
+                data={
+                    "deadline_rev": case.deadline_rev,
+                    "obligation": case.obligation,
+                    "due_at": due.isoformat(),
+                },
             )
         )
         for address in self.recipients(case, milestone):
