@@ -315,3 +315,53 @@ def test_stored_due_times_equal_the_derivation_after_every_service_move(
     for code, move in moves:
         work(code, move)
         assert assert_stored_equals_derived(app) == 3
+
+
+def test_case_page_classifies_suspends_and_names_the_policy(
+    app: Flask, client: FlaskClient, make_user: Any, make_case: Any, work: Any, users: Any
+) -> None:
+    """The coordinator sets a complaint's round on the case page; the page shows it and
+    names the policy and its legal basis; the unit head suspends and resumes (today is
+    after 1 July 2026, the policy in force stops the clock)."""
+    from helpers import log_in
+
+    now = datetime.now(UTC)
+    code = complaint(make_case, now - timedelta(days=2))
+    officer = users("officer", "UBND-00688")
+    work(code, lambda c: actions.acknowledge(c, officer(), now - timedelta(days=1)))
+    _, coordinator = make_user("coordinator", unit_code="VP")
+    log_in(client, coordinator)
+    page = client.get(f"/can-bo/ho-so/{code}")
+    assert "Khiếu nại lần đầu" in page.text or "lần đầu" in page.text
+    posted = client.post(
+        f"/can-bo/ho-so/{code}/phan-loai-ho-so",
+        data={"csrf_token": csrf_from(page.text), "complexity": "normal", "round": "2",
+              "reason": "Khiếu nại lần hai."},
+    )  # fmt: skip
+    assert posted.status_code == 303
+    page = client.get(f"/can-bo/ho-so/{code}")
+    assert "lần hai" in page.text and "Điều 37" in page.text
+    assert "Chính sách thời hạn áp dụng: Khiếu nại lần hai (lần hai)" in page.text
+    before = due(app, code)
+    client.post(
+        f"/can-bo/ho-so/{code}/tam-dinh-chi",
+        data={"csrf_token": csrf_from(page.text), "reason": "Chờ kết quả vụ án liên quan."},
+    )
+    page = client.get(f"/can-bo/ho-so/{code}")
+    assert 'data-testid="suspended"' in page.text and "Tiếp tục giải quyết" in page.text
+    # An empty reason is a Vietnamese message, and the suspension stays.
+    client.post(
+        f"/can-bo/ho-so/{code}/tiep-tuc-giai-quyet", data={"csrf_token": csrf_from(page.text)}
+    )
+    with app.app_context():
+        assert db.session.scalar(select(Case.suspended_since).where(Case.code == code)) is not None
+    client.post(
+        f"/can-bo/ho-so/{code}/tiep-tuc-giai-quyet",
+        data={"csrf_token": csrf_from(page.text), "reason": "Đã có kết quả vụ án."},
+    )
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        assert case.suspended_since is None and case.round == 2
+        assert [e.action for e in case.events].count("resume") == 1
+    assert due(app, code) >= before
+    assert_stored_equals_derived(app)

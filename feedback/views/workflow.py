@@ -52,6 +52,26 @@ def _reopen(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
     return followup.reopen(case, now, reason, user=user)
 
 
+def _classify(
+    case: Case, user: User, now: datetime, complexity: str, remote: str, round_: str, reason: str
+) -> CaseEvent:
+    """The form's strings to the service's values (the service checks them)."""
+    return handling.classify(
+        case,
+        user,
+        now,
+        complexity=complexity or "normal",
+        remote=remote == "1",
+        round_=int(round_) if round_ in ("1", "2") else None,
+        reason=reason,
+    )
+
+
+STATUTORY_KINDS = ("complaint", "denunciation")
+"""Kinds with statutory limits: classified, extended (denunciations), suspended and
+partly withdrawn (complaints)."""
+
+
 A = Action
 STEPS: dict[str, Step] = {
     "acknowledge": Step("xac-nhan-tiep-nhan", Op.ACKNOWLEDGE, A.ACKNOWLEDGE, handling.acknowledge),
@@ -71,6 +91,13 @@ STEPS: dict[str, Step] = {
     ),
     "close": Step("dong", Op.CLOSE, A.CLOSE, handling.close),
     "reopen": Step("mo-lai", Op.REOPEN, A.REOPEN, _reopen, "reason"),
+    "classify": Step(
+        "phan-loai-ho-so", Op.CLASSIFY, None, _classify, "complexity remote round reason"
+    ),
+    "extend": Step("gia-han", Op.EXTEND, None, handling.extend, "reason decision"),
+    "suspend": Step("tam-dinh-chi", Op.SUSPEND, None, handling.suspend, "reason"),
+    "resume": Step("tiep-tuc-giai-quyet", Op.SUSPEND, None, handling.resume, "reason"),
+    "withdraw_part": Step("rut-mot-phan", Op.WITHDRAW, None, handling.withdraw_part, "withdrawn"),
 }
 """Every workflow action of the desk: {name: step}; the name is also the endpoint."""
 
@@ -88,6 +115,11 @@ DONE = {  # flashed on success; {code} and {note} (the event's note) are filled 
     "approve_answer": "Đã duyệt và gửi trả lời hồ sơ {code}; câu trả lời được công khai.",
     "close": "Đã kết thúc hồ sơ {code}.",
     "reopen": "Đã mở lại hồ sơ {code} theo đề nghị của người dân.",
+    "classify": "Hồ sơ {code}: {note}",
+    "extend": "Hồ sơ {code}: {note}",
+    "suspend": "Hồ sơ {code}: {note}",
+    "resume": "Hồ sơ {code}: {note}",
+    "withdraw_part": "Hồ sơ {code}: {note}",
 }
 
 
@@ -108,6 +140,18 @@ def available(case: Case, ops: frozenset[Op]) -> frozenset[str]:
         names.discard("confirm_routing")
     if case.status not in OPEN_STATUSES:
         names.discard("assign")  # only offered while the case is open (the service refuses too)
+    # Statutory actions: offered only where the services would accept them.
+    open_case = case.status in OPEN_STATUSES and case.answered_at is None
+    if not (open_case and case.kind in STATUTORY_KINDS):
+        names -= {"classify", "extend"}
+    if case.kind != "denunciation":
+        names.discard("extend")
+    if not (open_case and case.kind == "complaint"):
+        names -= {"suspend", "resume", "withdraw_part"}
+    if case.suspended_since is not None or case.acknowledged_at is None:
+        names.discard("suspend")
+    if case.suspended_since is None:
+        names.discard("resume")
     return frozenset(names)
 
 
