@@ -24,6 +24,11 @@ _PASSTHROUGH = (
     "FEEDBACK_ENV",
     "FEEDBACK_REFERENCE_FILE",
     "IDENTITY_KEY",
+    "PUBLIC_URL",
+    "SMS_GATEWAY_URL",
+    "SMS_GATEWAY_TOKEN",
+    "ZALO_ZNS_URL",
+    "ZALO_ACCESS_TOKEN",
 )
 
 
@@ -68,6 +73,21 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAIL_PORT": 25,
         "MAIL_USE_TLS": False,
         "MAIL_DEFAULT_SENDER": "no-reply@hagiang.invalid",
+        # Where citizens reach the service: messages link to PUBLIC_URL + /tra-cuu.
+        "PUBLIC_URL": "http://localhost:5000",
+        # SMS through an HTTP gateway; unset: written to instance/sms.log. Unaccented by
+        # default: Vietnamese with diacritics costs 70-character segments instead of 160,
+        # and brand-name gateways often refuse it.
+        "SMS_GATEWAY_URL": None,
+        "SMS_GATEWAY_TOKEN": None,
+        "SMS_UNACCENTED": True,
+        # Zalo ZNS: a message kind is sent by Zalo only when it has an approved template
+        # here ({"receipt": "123456", ...}); without an access token, to instance/zalo.log.
+        "ZALO_ZNS_URL": "https://business.openapi.zalo.me/message/template",
+        "ZALO_ACCESS_TOKEN": None,
+        "ZALO_TEMPLATE_IDS": {},
+        # Seconds to wait for the SMS gateway or Zalo before trying again later.
+        "NOTIFY_HTTP_TIMEOUT": 10,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
         # Flask-Limiter. Memory storage counts per process: with several workers set
         # REDIS_URL so every worker shares the counters. RATELIMIT_ENABLED defaults to on,
@@ -79,6 +99,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Limits, per client address unless said otherwise (the API: per token, else address).
         "RATELIMIT_SUBMIT": "10/minute;100/day",
         "RATELIMIT_LOOKUP": "20/minute",
+        # "Lost my key": each request may send a message, so fewer than look-ups, per
+        # address; and at most so many new keys a day for one case (counted in the audit
+        # log, so only requests that matched count: a stranger cannot use up the budget).
+        "RATELIMIT_KEY_REISSUE": "5/hour;20/day",
+        "KEY_REISSUE_PER_CASE_DAY": 3,
         "RATELIMIT_LOGIN": "10/minute",
         "RATELIMIT_API": "120/minute",
         # Login throttling per user name, held in the database so it holds across workers.
@@ -130,11 +155,32 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
     for name in ATTACHMENT_QUOTAS:
         if environ.get(name):
             cfg[name] = int(environ[name])
+    if environ.get("SMS_UNACCENTED"):
+        cfg["SMS_UNACCENTED"] = environ["SMS_UNACCENTED"].lower() in {"1", "true", "on", "yes"}
+    if environ.get("ZALO_TEMPLATE_IDS"):
+        cfg["ZALO_TEMPLATE_IDS"] = template_ids(environ["ZALO_TEMPLATE_IDS"])
+    if environ.get("NOTIFY_HTTP_TIMEOUT"):
+        cfg["NOTIFY_HTTP_TIMEOUT"] = int(environ["NOTIFY_HTTP_TIMEOUT"])
     if environ.get("MAIL_PORT"):
         cfg["MAIL_PORT"] = int(environ["MAIL_PORT"])
     if environ.get("MAIL_USE_TLS"):
         cfg["MAIL_USE_TLS"] = environ["MAIL_USE_TLS"].lower() in {"1", "true", "on", "yes"}
     return cfg
+
+
+def template_ids(value: str) -> dict[str, str]:
+    """ZALO_TEMPLATE_IDS as "receipt=123456,answered=234567": message kind → the id of its
+    approved ZNS template. A malformed entry must not start the app (messages of that kind
+    would silently never go by Zalo)."""
+    found: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        kind, sep, template = (x.strip() for x in part.partition("="))
+        if not sep or not kind or not template:
+            raise RuntimeError(
+                f"ZALO_TEMPLATE_IDS must read kind=template_id,kind=template_id, not {value!r}."
+            )
+        found[kind] = template
+    return found
 
 
 def normalise_database_url(url: str) -> str:

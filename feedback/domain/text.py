@@ -43,6 +43,25 @@ def fold(text: str) -> str:
     return _NON_WORD.sub(" ", stripped.lower()).strip()
 
 
+# Characters a GSM-7 SMS cannot carry, replaced by their plain look-alikes.
+_PLAIN = str.maketrans(
+    {"«": '"', "»": '"', "“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"}
+)
+
+
+def unaccent(text: str) -> str:
+    """Text without tone and vowel marks, for an SMS ('Hồ sơ HG-2026-000123 đã được trả
+    lời.' → 'Ho so HG-2026-000123 da duoc tra loi.'). Unlike ``fold`` it keeps case,
+    digits, spaces and punctuation, so the message stays readable; it exists because a
+    Vietnamese text with diacritics is sent in UCS-2, 70 characters a segment instead of
+    160, and some gateways refuse it."""
+    text = (text or "").replace("đ", "d").replace("Đ", "D").replace("…", "...")
+    decomposed = unicodedata.normalize("NFD", text.translate(_PLAIN))
+    return unicodedata.normalize(
+        "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    )
+
+
 def tokens(text: str) -> frozenset[str]:
     """The meaningful syllables of a text, folded, without stopwords or single letters."""
     return frozenset(t for t in fold(text).split() if len(t) > 1 and t not in STOPWORDS)

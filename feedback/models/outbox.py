@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+# E-mail (SMTP), SMS (an HTTP gateway) and Zalo ZNS template messages.
+OUTBOX_CHANNELS = ("email", "sms", "zalo")
 
 
 class Notification(db.Model):
@@ -27,6 +29,10 @@ class Notification(db.Model):
     __table_args__ = (
         CheckConstraint(in_list("status", OUTBOX_STATUSES), name="status"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        CheckConstraint(in_list("channel", OUTBOX_CHANNELS), name="channel"),
+        # An access key travels in a message but never rests in clear text: the body holds
+        # a placeholder and the key sits here, sealed under the identity key.
+        CheckConstraint("secret IS NULL OR secret LIKE 'sealed:%'", name="secret_sealed"),
         Index("ix_notifications_due", "status", "next_attempt_at"),
     )
 
@@ -38,6 +44,9 @@ class Notification(db.Model):
     recipient: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    # The sealed access key the body's placeholder stands for (a receipt, a new key), or
+    # None. Put in at the moment of sending, masked in the log files.
+    secret: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -74,6 +74,12 @@ api_lookup_limit = limiter.shared_limit(
 """An anonymous use of an access key through the API: the web look-up's counter."""
 
 
+reissue_limit = limiter.shared_limit(
+    _limit("RATELIMIT_KEY_REISSUE"), scope="reissue", methods=["POST"]
+)
+""""Lost my key", per address: each request may send a message, so fewer than look-ups."""
+
+
 # --- the daily upload quota per address ----------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..database import unit_of_work
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
 from ..models import Case
@@ -27,11 +28,13 @@ from ..security.limits import (
     charge_upload_quota,
     check_upload_quota,
     lookup_limit,
+    reissue_limit,
     submit_limit,
 )
 from ..services.errors import ValidationError
 from ..services.intake.attachments import ACCEPT, human_size, limits, read_uploads
 from ..services.intake.duplicates import PublicHint, find_similar_public
+from ..services.intake.lost_key import reissue_access_key
 from ..services.intake.resubmit import form_token, submit_web_once, usable_token
 from ..services.intake.submission import (
     CHANNEL_LABELS,
@@ -40,7 +43,7 @@ from ..services.intake.submission import (
 )
 from .follow import remember
 from .forms.choices import area_choices, category_choices
-from .forms.common import LookupForm, SubmitCaseForm
+from .forms.common import LookupForm, LostKeyForm, SubmitCaseForm
 from .forms.errors import attach_errors
 from .forms.formdata import case_input
 
@@ -217,4 +220,40 @@ def lookup() -> Any:
                 return redirect(url_for("follow.status", code=case.code), 303)
             form.access_key.errors = ["Mã hồ sơ hoặc mã tra cứu không đúng."]
         return render_template("public/lookup.html", form=form), 422
+    form.code.data = _code_from_link()
     return render_template("public/lookup.html", form=form)
+
+
+def _code_from_link() -> str | None:
+    """The case code of a message's link (/tra-cuu?ma=HG-2026-000123), to fill in."""
+    code = (request.args.get("ma") or "").strip().upper()
+    return code[:24] or None
+
+
+@bp.route("/tra-cuu/quen-ma", methods=["GET", "POST"])
+@reissue_limit
+@public
+@csrf.exempt  # as above: the form validates its own CSRF token
+def lost_key() -> Any:
+    """ "Lost my key": code + the phone or e-mail on record → a new key sent there. The
+    answer is the same page whether or not they matched (services.intake.lost_key)."""
+    form = LostKeyForm()
+    if form.is_submitted():
+        if form.validate():
+            with unit_of_work():
+                reissue_access_key(
+                    form.code.data,
+                    form.contact.data,
+                    now=datetime.now(UTC),
+                    per_case_day=int(current_app.config["KEY_REISSUE_PER_CASE_DAY"]),
+                )
+            return redirect(url_for("public.lost_key_sent"), 303)
+        return render_template("public/lost_key.html", form=form), 422
+    form.code.data = _code_from_link()
+    return render_template("public/lost_key.html", form=form)
+
+
+@bp.get("/tra-cuu/quen-ma/da-gui")
+@public
+def lost_key_sent() -> Any:
+    return render_template("public/lost_key_sent.html")

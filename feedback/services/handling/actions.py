@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from ...domain.permissions import UNIT_ROLES, Op
 from ...domain.states import Action
 from ...extensions import db
+from ...i18n import format_local_long
 from ...models import Case, CaseEvent, Unit, User
 from ..errors import Conflict, NotFound, ValidationError
 from ..reference.areas import unit_in_force
@@ -25,6 +26,7 @@ from ..sla.notify import tell_citizen
 from .apology import owe_if_late
 from .deadlines import recompute
 from .events import record
+from .followup import reopen_deadline
 from .moves import OPEN, InvalidMove, checked_text, move, require
 
 
@@ -115,6 +117,14 @@ def transfer(
             "needs_triage": back_to_triage,
             "assigned_to_id": None,
         },
+    )
+    # The citizen hears that the case moved (not why: the reason is internal).
+    tell_citizen(
+        case,
+        kind="transferred",
+        reason=str(event.id),
+        now=now,
+        text=f"Hồ sơ {case.code} đã được chuyển đến {target.name} để giải quyết.",
     )
     return event
 
@@ -318,10 +328,23 @@ def approve_answer(case: Case, user: User, now: datetime, body: str | None = Non
         kind="answered",
         reason=str(event.id),
         now=now,
-        text=f"Trả lời của {case.handling_unit.name} về hồ sơ {case.code}:\n\n{text}",
+        text=f"Trả lời của {case.handling_unit.name} về hồ sơ {case.code}:\n\n{text}"
+        + _reopen_window(case),
     )
     owe_if_late(case, now)
     return event
+
+
+def _reopen_window(case: Case) -> str:
+    """The answer's message says until when it may be contested (the reopening window), so
+    the citizen does not learn it only once it has passed."""
+    until = reopen_deadline(case)
+    if until is None:
+        return ""
+    return (
+        "\n\nNếu chưa đồng ý với trả lời, ông/bà có thể đề nghị mở lại hồ sơ tại trang tra "
+        f"cứu đến {format_local_long(until)}."
+    )
 
 
 def close(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:

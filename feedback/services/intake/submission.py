@@ -333,7 +333,11 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
             db.session.add(case)
             db.session.add(_submit_event(case, actor, now, handling, lead, routed.reason))
             db.session.flush()
-            tell_citizen(case, kind="receipt", reason="submit", text=receipt, now=now)
+            # The key goes with the receipt (sealed in the outbox, masked in the logs):
+            # the citizen who loses the success page still has it.
+            tell_citizen(
+                case, kind="receipt", reason="submit", text=receipt, now=now, access_key=key
+            )
             for upload in data.uploads:
                 purpose = "letter_scan" if data.channel == "box" else "evidence"
                 store_upload(upload, case=case, purpose=purpose, actor=actor, now=now)

@@ -1,30 +1,63 @@
 """Writing messages to the outbox, in the same transaction as the change that causes them.
 
 The dedupe key names the case, the kind of message and the event (or deadline revision)
-that caused it, under a unique constraint: a message is written once, whoever retries."""
+that caused it, under a unique constraint: a message is written once, whoever retries.
+
+A citizen's message goes to every contact they gave (issue 15): e-mail, SMS to the phone,
+and Zalo (a ZNS template message to the same phone) for the kinds that have an approved
+template. Each channel is its own row with its own dedupe key, so a gateway that is down
+delays its own messages and nobody else's.
+
+An access key (the receipt, a new key after "lost my key") never rests in clear text: the
+body holds ``KEY_SLOT`` and the row's ``secret`` the key sealed under the identity key;
+delivery puts the key in at the last moment, and the log-file fallbacks write ``KEY_MASK``.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from urllib.parse import quote
 
+from flask import current_app
 from sqlalchemy import bindparam, text
 
+from ...domain.contact import to_e164
+from ...domain.text import unaccent
 from ...extensions import db
 from ...i18n import format_local_long
 from ...models import Case, UTCDateTime
-from ..intake.identity import identity_of, seal_recipient
+from ..intake.identity import identity_of, seal_recipient, seal_text
 
 # Plain SQL both engines speak, so its compiled form is cached (the dialects'
 # insert().on_conflict_do_nothing() has no cache key and was compiled on every call).
 _QUEUE = text(
     "INSERT INTO notifications (dedupe_key, case_id, kind, channel, recipient, subject, body,"
-    " status, attempts, next_attempt_at, created_at) VALUES (:dedupe_key, :case_id, :kind,"
-    " 'email', :recipient, :subject, :body, 'pending', 0, :next_attempt_at, :created_at)"
-    " ON CONFLICT (dedupe_key) DO NOTHING"
+    " secret, status, attempts, next_attempt_at, created_at) VALUES (:dedupe_key, :case_id,"
+    " :kind, :channel, :recipient, :subject, :body, :secret, 'pending', 0, :next_attempt_at,"
+    " :created_at) ON CONFLICT (dedupe_key) DO NOTHING"
 ).bindparams(
     bindparam("next_attempt_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime())
 )
 SIGNATURE = "\n\n--\nHệ thống tiếp nhận phản ánh, kiến nghị – UBND thành phố Hà Giang"
+KEY_SLOT = "[[MA_TRA_CUU]]"
+KEY_MASK = "****"
+
+# What an SMS (and a Zalo message) says, per kind of message: short (a link carries the
+# rest), no names, no subject (a phone's lock screen shows it). {code} is the case code.
+SMS_TEXTS = {
+    "receipt": "Đã tiếp nhận hồ sơ {code}.",
+    "acknowledged": "Hồ sơ {code} đã được tiếp nhận xử lý.",
+    "ask_citizen": "Hồ sơ {code}: cơ quan đề nghị ông/bà bổ sung thông tin.",
+    "answered": "Hồ sơ {code} đã có trả lời.",
+    "rejected": "Hồ sơ {code} không được thụ lý, xem lý do tại trang tra cứu.",
+    "merged": "Hồ sơ {code} được gộp vào hồ sơ cùng nội dung.",
+    "transferred": "Hồ sơ {code} đã được chuyển đến cơ quan có thẩm quyền.",
+    "reopened": "Hồ sơ {code} đã được mở lại để giải quyết tiếp.",
+    "apology": "Hồ sơ {code}: có thư xin lỗi của cơ quan.",
+    "access_key": "Mã tra cứu mới của hồ sơ {code}; mã cũ không còn dùng được.",
+}
+SMS_DEFAULT = "Hồ sơ {code} có thông tin mới."
 
 
 def queue(
@@ -36,12 +69,15 @@ def queue(
     kind: str,
     now: datetime,
     case: Case | None = None,
+    channel: str = "email",
+    secret: str | None = None,
+    signed: bool = True,
 ) -> bool:
     """Add one message unless its key was already written; True when it was written.
 
     One ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`` on the session's connection: a
     retry, or another process writing the same message at the same moment, writes nothing
-    and fails nothing."""
+    and fails nothing. ``secret`` (an access key) is sealed here, never stored in clear."""
     session = db.session
     if case is not None and case.id is None:
         session.flush()  # the row refers to the case by its id
@@ -49,34 +85,126 @@ def queue(
         "dedupe_key": dedupe_key,
         "case_id": case.id if case is not None else None,
         "kind": kind,
+        "channel": channel,
         "recipient": recipient,
         "subject": subject,
-        "body": body + SIGNATURE,
+        "body": body + SIGNATURE if signed else body,
+        "secret": seal_text(secret) if secret else None,
         "next_attempt_at": now,
         "created_at": now,
     }
     return session.connection().execute(_QUEUE, params).rowcount == 1
 
 
-def tell_citizen(
-    case: Case, *, kind: str, reason: str, text: str, now: datetime, with_due: bool = True
-) -> None:
-    """A message to the reporter, if they left an e-mail address. A denouncer's address is
-    sealed in the outbox and the message names nobody."""
-    email = identity_of(case).email
-    if not email:
-        return
-    recipient = seal_recipient(email) if case.identity_sealed else email
-    queue(
-        dedupe_key=f"case:{case.code}:{kind}:{reason}",
-        recipient=recipient,
-        subject=f"[{case.code}] {case.subject}"[:300],
-        body=(
-            f"Kính gửi ông/bà,\n\n{text}\n\n"
-            + (f"Hạn trả lời: {format_local_long(case.response_due_at)}.\n" if with_due else "")
-            + "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu."
-        ),
-        kind=kind,
-        now=now,
-        case=case,
+def follow_link(code: str) -> str:
+    """The look-up page with the case code filled in (never the key: a URL ends up in
+    browser histories and server logs)."""
+    base = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    return f"{base}/tra-cuu?ma={quote(code)}"
+
+
+def sms_text(kind: str, code: str, *, with_key: bool) -> str:
+    """The short text of one SMS: what happened, the key when it carries one, the link;
+    without diacritics when SMS_UNACCENTED is on (case and punctuation stay)."""
+    what = SMS_TEXTS.get(kind, SMS_DEFAULT).format(code=code)
+    key = f" Mã tra cứu: {KEY_SLOT}." if with_key else ""
+    message = f"{what}{key} Tra cứu: {follow_link(code)}"
+    return unaccent(message) if current_app.config.get("SMS_UNACCENTED", True) else message
+
+
+def zalo_template(kind: str) -> str | None:
+    return (current_app.config.get("ZALO_TEMPLATE_IDS") or {}).get(kind)
+
+
+def zalo_data(kind: str, code: str, *, with_key: bool) -> str:
+    """The ZNS template_data, as JSON: the parameters every template of this service is
+    registered with (README): case_code, message, link, and access_key where it applies."""
+    data = {
+        "case_code": code,
+        "message": SMS_TEXTS.get(kind, SMS_DEFAULT).format(code=code),
+        "link": follow_link(code),
+    }
+    if with_key:
+        data["access_key"] = KEY_SLOT
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _email_body(case: Case, text: str, with_due: bool, with_key: bool) -> str:
+    lines = [f"Kính gửi ông/bà,\n\n{text}\n"]
+    if with_due:
+        lines.append(f"Hạn trả lời: {format_local_long(case.response_due_at)}.")
+    if with_key:
+        lines.append(f"Mã hồ sơ: {case.code}\nMã tra cứu: {KEY_SLOT}")
+    lines.append(
+        "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu: "
+        f"{follow_link(case.code)}"
     )
+    return "\n".join(lines)
+
+
+def tell_citizen(
+    case: Case,
+    *,
+    kind: str,
+    reason: str,
+    text: str,
+    now: datetime,
+    with_due: bool = True,
+    access_key: str | None = None,
+    only: str | None = None,
+) -> int:
+    """A message to the reporter on every contact they left: e-mail, SMS, and Zalo when a
+    template is configured for ``kind``. A denouncer's addresses are sealed in the outbox
+    and no message names anybody. ``access_key`` goes in sealed (see the module).
+    ``only`` ("email" or "phone") restricts it to one contact: a new key goes only to the
+    contact that asked for it. Returns the number of rows written."""
+    who = identity_of(case)
+    sealed = bool(case.identity_sealed)
+    base = f"case:{case.code}:{kind}:{reason}"
+    with_key = access_key is not None
+    written = 0
+
+    def address(value: str) -> str:
+        return seal_recipient(value) if sealed else value
+
+    email = (who.email or "").strip()
+    if email and only in (None, "email"):
+        written += queue(
+            dedupe_key=base,  # e-mail keeps the key it always had
+            recipient=address(email),
+            subject=f"[{case.code}] {case.subject}"[:300],
+            body=_email_body(case, text, with_due, with_key),
+            kind=kind,
+            now=now,
+            case=case,
+            secret=access_key,
+        )
+    phone = to_e164(who.phone)
+    if phone and only in (None, "phone"):
+        written += queue(
+            dedupe_key=f"{base}:sms",
+            recipient=address(phone),
+            subject=f"[{case.code}] {kind}"[:300],
+            body=sms_text(kind, case.code, with_key=with_key),
+            kind=kind,
+            now=now,
+            case=case,
+            channel="sms",
+            secret=access_key,
+            signed=False,
+        )
+        template = zalo_template(kind)
+        if template and only is None:
+            written += queue(
+                dedupe_key=f"{base}:zalo",
+                recipient=address(phone),
+                subject=template,
+                body=zalo_data(kind, case.code, with_key=with_key),
+                kind=kind,
+                now=now,
+                case=case,
+                channel="zalo",
+                secret=access_key,
+                signed=False,
+            )
+    return written

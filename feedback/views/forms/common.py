@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -180,6 +181,24 @@ class SubmitCaseForm(Form):
 class LookupForm(Form):
     code = StringField("Mã hồ sơ", validators=[DataRequired(REQUIRED), Length(max=24)])
     access_key = StringField("Mã tra cứu", validators=[DataRequired(REQUIRED), Length(max=40)])
+
+
+class LostKeyForm(Form):
+    """ "Lost my key": the case code and the phone number or e-mail address given with it."""
+
+    code = StringField("Mã hồ sơ", validators=[DataRequired(REQUIRED), Length(max=24)])
+    contact = StringField(
+        "Số điện thoại hoặc thư điện tử đã để lại khi gửi",
+        validators=[DataRequired(REQUIRED), Length(max=200, message="Quá dài.")],
+    )
+
+    def validate_contact(self, field: Any) -> None:
+        value = (field.data or "").strip()
+        if "@" in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+                raise FieldError("Địa chỉ thư điện tử không hợp lệ.")
+        elif not is_phone(value):
+            raise FieldError("Vui lòng nhập số điện thoại hoặc địa chỉ thư điện tử đã để lại.")
 
 
 class LoginForm(Form):
