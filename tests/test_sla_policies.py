@@ -19,7 +19,7 @@ from feedback.database import unit_of_work
 from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import AuditLog, Case, SlaPolicy, User
-from feedback.services.errors import Conflict, ValidationError
+from feedback.services.errors import Conflict, Forbidden, ValidationError
 from feedback.services.handling import actions, followup
 from feedback.services.handling.deadlines import derive
 from feedback.services.reference.policy_admin import change_policy
@@ -128,8 +128,8 @@ def test_suspension_before_july_2026_is_refused_and_moves_nothing(
         assert case.suspended_since is None
         assert "suspend" not in [e.action for e in case.events]
     assert due(app, code) == before
-    # Officers may not suspend; other kinds cannot be suspended.
-    with pytest.raises(actions.Forbidden if hasattr(actions, "Forbidden") else Exception):
+    # Officers may not suspend.
+    with pytest.raises(Forbidden):
         work(code, lambda c: actions.suspend(c, officer(), local(2026, 7, 10, 9), "Chờ."))
 
 
@@ -365,3 +365,38 @@ def test_case_page_classifies_suspends_and_names_the_policy(
         assert [e.action for e in case.events].count("resume") == 1
     assert due(app, code) >= before
     assert_stored_equals_derived(app)
+
+
+def test_reseeding_ends_an_old_open_ended_row_and_changes_nothing_twice(app: Flask) -> None:
+    """A database seeded before policies had periods holds one open-ended complaint row:
+    the new data file ends it on 1 July 2026 and adds the later rows; a second run
+    changes nothing."""
+    from sqlalchemy import delete, update
+
+    from feedback.services.reference.loader import load_reference
+
+    with app.app_context(), unit_of_work():
+        db.session.execute(
+            delete(SlaPolicy).where(
+                SlaPolicy.kind == "complaint",
+                (SlaPolicy.round == 2) | (SlaPolicy.valid_from > datetime(2000, 1, 1).date()),
+            )
+        )
+        db.session.execute(
+            update(SlaPolicy).where(SlaPolicy.kind == "complaint").values(valid_to=None)
+        )
+    with app.app_context(), unit_of_work():
+        first = load_reference()
+    assert first["sla_policies.created"] == 3 and first["sla_policies.updated"] == 1
+    with app.app_context():
+        rows = db.session.scalars(
+            select(SlaPolicy)
+            .where(SlaPolicy.kind == "complaint")
+            .order_by(SlaPolicy.round, SlaPolicy.valid_from)
+        ).all()
+        periods = [(r.round, r.valid_from.year > 1900, r.valid_to) for r in rows]
+        july = datetime(2026, 7, 1).date()
+        assert periods == [(1, False, july), (1, True, None), (2, False, july), (2, True, None)]
+    with app.app_context(), unit_of_work():
+        second = load_reference()
+    assert "sla_policies.created" not in second and "sla_policies.updated" not in second
