@@ -89,6 +89,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Seconds to wait for the SMS gateway or Zalo before trying again later.
         "NOTIFY_HTTP_TIMEOUT": 10,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
+        # Files chosen on the public form, kept while it is shown again (a check, a
+        # refusal): services.intake.pending. Removed after this many hours, or once sent.
+        "PENDING_UPLOAD_FOLDER": str(Path(instance_path) / "pending-uploads"),
+        "PENDING_UPLOAD_HOURS": 6,
         # Flask-Limiter. Memory storage counts per process: with several workers set
         # REDIS_URL so every worker shares the counters. RATELIMIT_ENABLED defaults to on,
         # and to off under TESTING (security.init_app), where tests that need it turn it on.
@@ -98,6 +102,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": False,
         # Limits, per client address unless said otherwise (the API: per token, else address).
         "RATELIMIT_SUBMIT": "10/minute;100/day",
+        # Every POST of the public form (checks and refused forms too, which cost no
+        # submission above): bounded so the similar-case search and file reading are.
+        "RATELIMIT_SUBMIT_ATTEMPTS": "60/minute;600/day",
         "RATELIMIT_LOOKUP": "20/minute",
         # "Lost my key": each request may send a message, so fewer than look-ups, per
         # address; and at most so many new keys a day for one case (counted in the audit

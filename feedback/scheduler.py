@@ -76,7 +76,10 @@ def _housekeeping(now: datetime) -> Any:
         .delete(synchronize_session=False)
     )
     db.session.commit()
-    return {"idempotency_keys_deleted": gone}
+    from .services.intake import pending
+
+    # Files kept for a public form that was never sent (services.intake.pending).
+    return {"idempotency_keys_deleted": gone, "pending_uploads_deleted": pending.sweep(now)}
 
 
 def run_job(app: Flask, job: Callable[[datetime], Any], name: str) -> Any:

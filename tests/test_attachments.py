@@ -238,7 +238,9 @@ def test_other_form_errors_write_no_file(app: Flask, client: FlaskClient) -> Non
     response = post_with_files(client, [("anh.png", png_bytes(), "image/png")], subject="Hỏi")
     assert response.status_code == 422
     assert attachment_error(response) is None
-    assert 'data-testid="attachments-reselect"' in response.text
+    # The file is kept for the form shown again (services.intake.pending), not filed.
+    assert 'data-testid="kept-file">anh.png<' in response.text
+    assert 'data-testid="attachments-reselect"' not in response.text
     assert count(app, Case) == 0
     assert count(app, Attachment) == 0
     assert files_on_disk(app) == []

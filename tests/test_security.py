@@ -156,25 +156,44 @@ def _limits_on(**extra: Any) -> dict[str, Any]:
     return {"RATELIMIT_ENABLED": True, **extra}
 
 
+def _web_case(page: str, n: int) -> dict[str, str]:
+    """A valid public form, the n-th of a series (each a case of its own)."""
+    return {
+        "csrf_token": csrf_from(page),
+        "kind": "feedback",
+        "category_code": "6.3b",
+        "area_code": "00688",
+        "subject": f"Nắp cống vỡ số {n}",
+        "body": "Nắp cống trước nhà văn hoá tổ 3 bị vỡ, rất nguy hiểm khi trời tối.",
+        "anonymous": "y",
+    }
+
+
 class TestLimits:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
         return _limits_on(RATELIMIT_API="3/minute")
 
-    def test_the_public_form_allows_ten_posts_a_minute_per_address(
+    def test_the_public_form_files_ten_cases_a_minute_per_address(
         self, client: FlaskClient
     ) -> None:
-        for _ in range(10):
+        page = client.get("/gui").text
+        for _ in range(12):  # refused forms are no submissions (issue 15)
             assert client.post("/gui", data={}).status_code == 422
+        for n in range(10):
+            assert client.post("/gui", data=_web_case(page, n)).status_code == 302
         assert client.get("/gui").status_code == 200  # reading the form is not counted
-        refused = client.post("/gui", data={})
+        refused = client.post("/gui", data=_web_case(page, 10))
         assert refused.status_code == 429
-        assert TOO_MANY in refused.text
+        assert "vui lòng bấm «Gửi» lại sau khoảng" in refused.text
+        assert "Nắp cống vỡ số 10" in refused.text  # the form again, as typed
         assert 1 <= int(refused.headers["Retry-After"]) <= 61
         assert refused.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
         # Another address has its own budget.
-        other = client.post("/gui", data={}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
-        assert other.status_code == 422
+        other = client.post(
+            "/gui", data=_web_case(page, 11), environ_base={"REMOTE_ADDR": "10.1.2.3"}
+        )
+        assert other.status_code == 302
 
     def test_the_look_up_allows_twenty_posts_a_minute(self, client: FlaskClient) -> None:
         data = {"code": "PA-2026-000001", "access_key": "x"}
@@ -241,7 +260,9 @@ class TestRedisStorage:
     # from anything else using the same Redis, and lets it clean up exactly its own.
     address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
     config = _limits_on(
-        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0", RATELIMIT_SUBMIT="2/minute"
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
+        RATELIMIT_SUBMIT="2/minute",
+        RATELIMIT_SUBMIT_ATTEMPTS="2/minute",  # every post of the form, refused ones too
     )
 
     @pytest.fixture

@@ -15,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, request
 from flask_login import current_user
-from limits import RateLimitItem, RateLimitItemPerDay
+from limits import RateLimitItem, RateLimitItemPerDay, parse_many
 
 from ..extensions import limiter
+from ..i18n import format_local
 from ..services.errors import ServiceError
 from ..services.intake.attachments import Upload, human_size
 
@@ -142,3 +145,86 @@ def charge_upload_quota(uploads: Sequence[Upload]) -> None:
         return
     for item, scope, cost in _quotas():
         limiter.limiter.hit(item, *_identifiers(scope), cost=cost(uploads))
+
+
+# --- the web form's submissions, counted only when a case is filed ------------------------
+
+
+SUBMIT_SCOPE = "submit"
+ATTEMPTS_SCOPE = "submit-attempts"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A budget is used up: the message to show beside the kept form, and when to retry."""
+
+    message: str
+    retry_after: int
+
+
+def _budget_args(scope: str) -> tuple[str, str, str]:
+    """The storage key parts Flask-Limiter uses for a shared limit of ``scope``, so the
+    web form's manual count and the API's decorator (api_submit_limit) meet one counter."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    return prefix, request.remote_addr or "unknown", scope
+
+
+def _exhausted(config_name: str, scope: str, *, count: bool) -> int | None:
+    """Seconds until the first of the configured limits that is used up resets (None when
+    none is), counting this request first when ``count``."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    args = _budget_args(scope)
+    waits = []
+    for item in parse_many(current_app.config[config_name]):
+        allowed = limiter.limiter.hit(item, *args) if count else limiter.limiter.test(item, *args)
+        if not allowed:
+            reset = limiter.limiter.get_window_stats(item, *args).reset_time
+            waits.append(max(1, int(reset - time.time()) + 1))
+    return max(waits) if waits else None
+
+
+def _when(seconds: int) -> str:
+    """"sau khoảng 45 giây", "sau khoảng 12 phút", "sau 07:00 ngày 06/12/2026"."""
+    if seconds < 90:
+        return f"sau khoảng {seconds} giây"
+    if seconds < 3600:
+        return f"sau khoảng {(seconds + 59) // 60} phút"
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    return "sau " + format_local(at, "%H:%M ngày %d/%m/%Y")
+
+
+def submission_refused() -> Refusal | None:
+    """Whether this address has used up RATELIMIT_SUBMIT (the web form and anonymous API
+    submissions together). Nothing is counted here: a refused, invalid or checked form
+    costs nothing; count_submission counts a case once it is filed."""
+    wait = _exhausted("RATELIMIT_SUBMIT", SUBMIT_SCOPE, count=False)
+    if wait is None:
+        return None
+    g.quota_retry_after = wait
+    message = (
+        "Từ địa chỉ mạng này đã có nhiều phản ánh được gửi trong thời gian ngắn, nên hệ thống "
+        f"tạm chưa nhận thêm. Nội dung ông/bà nhập vẫn được giữ nguyên dưới đây: vui lòng bấm "
+        f"«Gửi» lại {_when(wait)}, hoặc gọi Tổng đài 1022."
+    )
+    return Refusal(message, wait)
+
+
+def count_submission() -> None:
+    """A case was filed from the web form: count it against RATELIMIT_SUBMIT."""
+    _exhausted("RATELIMIT_SUBMIT", SUBMIT_SCOPE, count=True)
+
+
+def attempt_refused() -> Refusal | None:
+    """Every POST of the web form counts against RATELIMIT_SUBMIT_ATTEMPTS, a looser
+    bound than submissions: checks and refused forms cost no submission, but each one
+    still reads files and searches, so their number per address is bounded too."""
+    wait = _exhausted("RATELIMIT_SUBMIT_ATTEMPTS", ATTEMPTS_SCOPE, count=True)
+    if wait is None:
+        return None
+    g.quota_retry_after = wait
+    message = (
+        "Biểu mẫu đã được gửi lên quá nhiều lần trong thời gian ngắn. Nội dung ông/bà nhập "
+        f"vẫn được giữ nguyên dưới đây: vui lòng thử lại {_when(wait)}."
+    )
+    return Refusal(message, wait)

@@ -27,6 +27,7 @@ from ..security.access import public
 from ..security.limits import charge_upload_quota, check_upload_quota
 from ..services.errors import ServiceError, ValidationError
 from ..services.handling import followup
+from ..services.handling.citizen_view import citizen_files, citizen_timeline
 from ..services.intake.attachments import ACCEPT, Upload, human_size, limits, read_uploads
 from .forms.common import Form
 from .forms.errors import attach_errors
@@ -150,7 +151,8 @@ def _render(
         "public/status.html",
         case=case,
         now=now,
-        events=_public_events(case),
+        events=citizen_timeline(case),
+        files=citizen_files(case),
         answer=published_answer(case),
         joined=joined,
         joined_answer=published_answer(joined) if joined is not None else None,

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -16,25 +17,33 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
+from ..domain.promises import ANONYMOUS_CONSEQUENCES, NAMED_KINDS, grouped
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
 from ..models import Case
 from ..security.access import public
 from ..security.limits import (
+    Refusal,
     UploadQuotaExceeded,
+    attempt_refused,
     charge_upload_quota,
     check_upload_quota,
+    count_submission,
     lookup_limit,
     reissue_limit,
-    submit_limit,
+    submission_refused,
 )
 from ..services.errors import ValidationError
+from ..services.handling.citizen_view import citizen_files
+from ..services.intake import pending
 from ..services.intake.attachments import ACCEPT, human_size, limits, read_uploads
 from ..services.intake.duplicates import PublicHint, find_similar_public
 from ..services.intake.lost_key import reissue_access_key
+from ..services.intake.promises import case_promise, kind_promises
 from ..services.intake.resubmit import form_token, submit_web_once, usable_token
 from ..services.intake.submission import (
     CHANNEL_LABELS,
@@ -63,7 +72,21 @@ def labels() -> dict[str, Any]:
         "KIND_LABELS": KIND_LABELS,
         "CHANNEL_LABELS": CHANNEL_LABELS,
         "STATUS_LABELS": {s.value: label for s, label in STATUS_LABELS.items()},
+        "promised_limits": promised_limits,
     }
+
+
+def promised_limits() -> list[tuple[list[str], str]]:
+    """The footer's promise, per group of kinds with the same limits, from the policies
+    in force (computed when a page's footer asks, once per request). An error page must
+    still render when the database cannot answer: it then makes no promise at all."""
+    if "promised_limits" not in g:
+        try:
+            g.promised_limits = grouped(kind_promises(datetime.now(UTC)))
+        except SQLAlchemyError:
+            db.session.rollback()
+            g.promised_limits = []
+    return g.promised_limits  # type: ignore[no-any-return]
 
 
 def _fill_choices(form: SubmitCaseForm) -> None:
@@ -85,7 +108,7 @@ def _public_hints(form: SubmitCaseForm) -> list[PublicHint]:
 @bp.get("/")
 @public
 def index() -> str:
-    return render_template("public/index.html")
+    return render_template("public/index.html", promises=kind_promises(datetime.now(UTC)))
 
 
 def _render_submit(
@@ -96,6 +119,7 @@ def _render_submit(
     files_chosen: bool = False,
     hints: list[PublicHint] | None = None,
     checked: bool = False,
+    kept: list[pending.PendingFile] | None = None,
 ) -> str:
     max_count, max_bytes = limits()
     if not usable_token(form.submission_token.data):
@@ -107,8 +131,13 @@ def _render_submit(
         hints=hints or [],
         checked=checked,
         attachments_error=attachments_error,
-        # A browser never refills a file input: after a refusal, ask to choose them again.
+        # A browser never refills a file input: files that could not be kept must be
+        # chosen again, and the page says so.
         files_chosen=files_chosen,
+        kept_files=kept or [],
+        promises=kind_promises(datetime.now(UTC)),
+        named_kinds=NAMED_KINDS,
+        anonymous_consequences=ANONYMOUS_CONSEQUENCES,
         attachments_accept=ACCEPT,
         attachments_hint=(
             f"Ảnh hoặc PDF, tối đa {max_count} tệp, mỗi tệp không quá {human_size(max_bytes)}."
@@ -117,10 +146,12 @@ def _render_submit(
 
 
 @bp.route("/gui", methods=["GET", "POST"])
-@submit_limit
 @public
 @csrf.exempt  # the form checks its own token, so an expired one shows beside the data kept
 def submit() -> Any:
+    """The citizen's form. Only a filed case counts against RATELIMIT_SUBMIT (counted
+    here, not by a decorator, so that a refusal re-renders the form with everything
+    typed); checks and refused forms cost no submission, only an attempt."""
     try:
         form = SubmitCaseForm()
     except RequestEntityTooLarge:
@@ -134,56 +165,94 @@ def submit() -> Any:
         )
         return _render_submit(form, message, attachments_error=message), 413
     _fill_choices(form)
-    if form.is_submitted():
-        files = request.files.getlist("attachments")
-        files_chosen = any(f.filename for f in files)
-        attachments_error = None
-        uploads = []
+    if not form.is_submitted():
+        form.upload_token.data = pending.new_token()
+        return _render_submit(form, None)
+    return _posted(form, datetime.now(UTC))
+
+
+def _too_many(body: str, refusal: Refusal) -> Any:
+    return body, 429, {"Retry-After": str(refusal.retry_after)}
+
+
+def _posted(form: SubmitCaseForm, now: datetime) -> Any:
+    """A POST of the form: "Xem phản ánh tương tự" (action=check) or "Gửi"."""
+    checking = request.form.get("action") == "check"
+    valid = form.validate_for_check() if checking else form.validate()
+    files = request.files.getlist("attachments")
+    files_chosen = any(f.filename for f in files)
+    token = pending.usable_token(form.upload_token.data) or pending.new_token()
+    form.upload_token.data = token
+    wanted = pending.file_ids(request.form.getlist("kept_upload"))
+    trusted = not form.csrf_token.errors if hasattr(form, "csrf_token") else True
+    if trusted:
+        removed = pending.file_ids(request.form.getlist("remove_upload"))
+        pending.drop(token, removed)
+        wanted = [i for i in wanted if i not in removed]
+    present = {f.id: f for f in pending.held(token, now)}
+    attachments_error = None
+    if any(i not in present for i in wanted):
+        attachments_error = (
+            "Một số tệp đã chọn trước đó không còn được lưu tạm (quá thời hạn); vui lòng "
+            "chọn lại các tệp còn thiếu."
+        )
+    kept = [present[i] for i in wanted if i in present]
+
+    refusal = attempt_refused()
+    if refusal is not None:
+        body = _render_submit(
+            form, refusal.message, files_chosen=files_chosen, kept=kept, checked=False
+        )
+        return _too_many(body, refusal)
+
+    status = 200 if checking else 422
+    if trusted and files_chosen:
+        # Checked before anything is written, then kept on disk until "Gửi" (or expiry):
+        # the re-rendered form lists them instead of an empty file field.
         try:
-            # Read and checked before anything is written: a refused file writes nothing.
             uploads = read_uploads(files)
+            pending.check_room(len(kept), uploads)
+            check_upload_quota(uploads)  # the address's daily quota, shared with the API
+            kept += pending.keep(token, uploads, now)
+            charge_upload_quota(uploads)
+            files_chosen = False
+        except UploadQuotaExceeded as exc:
+            attachments_error, status = exc.message, exc.status
         except ValidationError as exc:
             attachments_error = exc.fields.get("attachments", exc.message)
-        if form.validate() and request.form.get("action") == "check":
-            # Checking writes nothing; chosen files must be chosen again (browsers drop them).
-            return _render_submit(form, None, hints=_public_hints(form), checked=True)
-        if form.validate() and attachments_error is None:
-            try:
-                check_upload_quota(uploads)  # the address's daily quota, shared with the API
-            except UploadQuotaExceeded as exc:
-                return _render_submit(
-                    form, exc.message, attachments_error=exc.message, files_chosen=files_chosen
-                ), exc.status
-            data = case_input(
-                form,
-                channel="web",
-                uploads=uploads,
-            )
-            try:
-                # A second POST of the same form (the first's answer was lost) gets the
-                # first's case back instead of filing it again.
-                token = usable_token(form.submission_token.data)
-                receipt = submit_web_once(token, data, datetime.now(UTC))
-            except ValidationError as exc:
-                left = attach_errors(form, exc.fields, FIELD_MAP)
-                attachments_error = left.get("attachments", attachments_error)
-                return _render_submit(
-                    form,
-                    exc.message,
-                    attachments_error=attachments_error,
-                    files_chosen=files_chosen,
-                ), 422
-            charge_upload_quota(uploads)
-            session["submitted"] = {
-                "code": receipt.code,
-                "key": receipt.access_key,
-                "repeated": receipt.repeated,
-            }
-            return redirect(url_for("public.submitted", code=receipt.code))
-        return _render_submit(
-            form, None, attachments_error=attachments_error, files_chosen=files_chosen
-        ), 422
-    return _render_submit(form, None)
+    state = {"attachments_error": attachments_error, "files_chosen": files_chosen, "kept": kept}
+
+    if checking:
+        if not valid:
+            return _render_submit(form, None, **state), 422
+        hints = _public_hints(form)
+        code = status if attachments_error else 200
+        return _render_submit(form, None, hints=hints, checked=True, **state), code
+    if not valid or attachments_error is not None:
+        return _render_submit(form, None, **state), max(status, 422)
+
+    refusal = submission_refused()
+    if refusal is not None:
+        return _too_many(_render_submit(form, refusal.message, **state), refusal)
+    try:
+        uploads = pending.load(token, [f.id for f in kept], now)
+        data = case_input(form, channel="web", uploads=uploads)
+        # A second POST of the same form (the first's answer was lost) gets the first's
+        # case back instead of filing it again.
+        receipt = submit_web_once(usable_token(form.submission_token.data), data, now)
+    except ValidationError as exc:
+        left = attach_errors(form, exc.fields, FIELD_MAP)
+        state["attachments_error"] = left.get("attachments", attachments_error)
+        return _render_submit(form, exc.message, **state), 422
+    if not receipt.repeated:
+        count_submission()
+    pending.discard(token)
+    session["submitted"] = {
+        "code": receipt.code,
+        "key": receipt.access_key,
+        "repeated": receipt.repeated,
+    }
+    return redirect(url_for("public.submitted", code=receipt.code))
 
 
 @bp.get("/gui/da-nhan/<code>")
@@ -200,7 +269,12 @@ def submitted(code: str) -> Any:
     held["key"] = None  # shown once; a reload shows the code but no longer the key
     session["submitted"] = held
     return render_template(
-        "public/submitted.html", case=case, access_key=key, repeated=held.get("repeated")
+        "public/submitted.html",
+        case=case,
+        access_key=key,
+        repeated=held.get("repeated"),
+        promise=case_promise(case),
+        files=citizen_files(case),
     )
 
 

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from ...domain.contact import PHONE_MESSAGE, is_phone
+from ...domain.promises import ANONYMOUS_CONSEQUENCES, NAMED_KINDS
 from ...domain.text import (
     CONTROL_MESSAGE,
     DISGUISE_MESSAGE,
@@ -138,6 +139,11 @@ class SubmitCaseForm(Form):
         ],
     )
     anonymous = BooleanField("Gửi ẩn danh (không để lại thông tin cá nhân)")
+    # A complaint or denunciation sent anonymously is not handled as one (the law wants a
+    # name and an address): sending one takes this box, ticked after reading why.
+    anonymous_understood = BooleanField("Tôi đã đọc lưu ý trên và vẫn muốn gửi ẩn danh")
+    # Files kept from an earlier post of this form (services.intake.pending).
+    upload_token = HiddenField()
     reporter_name = StringField(
         "Họ và tên", validators=[Optional(), Length(max=120, message="Họ tên dài quá 120 ký tự.")]
     )
@@ -175,6 +181,31 @@ class SubmitCaseForm(Form):
                     "hoặc chọn gửi ẩn danh.",
                 ]
                 ok = False
+        elif self.kind.data in NAMED_KINDS and not self.anonymous_understood.data:
+            self.anonymous.errors = [
+                *self.anonymous.errors,
+                ANONYMOUS_CONSEQUENCES[self.kind.data]
+                + " Nếu vẫn muốn gửi ẩn danh, xin đánh dấu ô xác nhận bên dưới.",
+            ]
+            ok = False
+        return ok
+
+    CHECK_FIELDS = frozenset({"csrf_token", "kind", "category_code", "area_code"})
+    """What "Xem phản ánh tương tự" needs: no name, no phone, nothing personal."""
+
+    def validate_for_check(self) -> bool:
+        """The similar-case check: only the choices it searches by (and the character rule
+        on the text it searches for) must be right; the rest waits for "Gửi", and its
+        errors are not shown yet."""
+        self.validate()
+        ok = True
+        for field in self:
+            if field.name in self.CHECK_FIELDS:
+                ok = ok and not field.errors
+                continue
+            kept = [e for e in field.errors if e in (CONTROL_MESSAGE, DISGUISE_MESSAGE)]
+            field.errors = kept if field.name in ("subject", "body") else []
+            ok = ok and not field.errors
         return ok
 
 
