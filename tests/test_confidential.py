@@ -158,7 +158,9 @@ def test_the_mail_log_never_holds_a_denouncers_address(app: Flask, client: Flask
     with app.app_context():
         assert app.config.get("MAIL_SERVER") is None
         summary = deliver(datetime.now(UTC))
-    assert summary.get("sent") == 1
+    assert summary.get("sent") == 2  # the e-mail and the SMS, both to their logs
     log = (Path(app.instance_path) / "mail.log").read_text(encoding="utf-8")
     assert "To: undisclosed-recipients:;" in log
     assert EMAIL not in log and NAME not in log
+    sms = (Path(app.instance_path) / "sms.log").read_text(encoding="utf-8")
+    assert "[số được bảo mật]" in sms and PHONE.replace(" ", "")[-9:] not in sms

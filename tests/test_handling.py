@@ -404,4 +404,5 @@ def test_a_second_acknowledgement_after_transfer_tells_nobody(
         kinds = db.session.scalars(
             select(Notification.kind).where(Notification.case_id == case.id)
         ).all()
-        assert sorted(kinds) == ["acknowledged", "receipt"]
+        # The transfer is told (issue 15); the second acknowledgement is not.
+        assert sorted(kinds) == ["acknowledged", "receipt", "transferred"]
