@@ -11,6 +11,8 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
+from feedback.models.search_index import include_name
+
 
 def test_single_head(app: Flask) -> None:
     with app.app_context():
@@ -24,7 +26,8 @@ def test_models_match_migrations(db: Any) -> None:
 
     with database.engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "render_as_batch": True}
+            conn,
+            opts={"compare_type": True, "render_as_batch": True, "include_name": include_name},
         )
         diff = compare_metadata(context, database.metadata)
     assert diff == [], diff
@@ -63,7 +66,9 @@ def test_full_downgrade_and_upgrade_round_trip(app: Flask, make_case: Any) -> No
         upgrade()
         database.session.remove()
         with database.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": include_name}
+            )
             assert compare_metadata(context, database.metadata) == []
             assert conn.execute(text("SELECT count(*) FROM cases")).scalar() == 0
 

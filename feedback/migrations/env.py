@@ -110,6 +110,10 @@ def run_migrations_online():
         conf_args.setdefault("render_as_batch", True)
         conf_args.setdefault("render_item", render_item)
         conf_args.setdefault("compare_type", True)
+        # The word index over cases.search_text is the migration's, not the models'.
+        from feedback.models.search_index import include_name
+
+        conf_args.setdefault("include_name", include_name)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

@@ -3,7 +3,8 @@ the "same matter as" link an officer records between two cases.
 
 Matching uses folded syllables (feedback.domain.text), so a case written without
 diacritics, or with the words in another order, still meets the original. Candidates are
-narrowed in SQL (same category and area, still open, recent), scored in Python.
+narrowed in SQL (same category and area, still open, recent, sharing at least one word
+through the database's word index, feedback.services.fulltext), scored in Python.
 
 A hint is a disclosure like any other, so it obeys the same visibility (issue 13, finding
 2): staff are hinted only cases they may open (feedback.services.handling.visibility), and
@@ -27,10 +28,14 @@ from ...domain.states import OPEN_STATUSES
 from ...domain.text import containment, similarity, tokens
 from ...extensions import db
 from ...models import Area, Case, CaseEvent, CaseLink, Category, User
+from .. import fulltext
 from ..errors import Forbidden, NotFound, ValidationError
 from ..handling.visibility import can_view, visible_condition
 
 CANDIDATE_LIMIT = 300
+# The longest (most telling) words of a long letter that go to the word index; scoring
+# still compares every word.
+MAX_INDEX_WORDS = 32
 LOOKBACK = timedelta(days=180)
 THRESHOLD = 0.35
 
@@ -89,13 +94,18 @@ def _scored(stmt: Select[tuple[Case]], text: str, limit: int) -> Iterator[tuple[
     query = tokens(text)
     if len(query) < 2:
         return iter(())
+    # Only cases sharing a word are read (the database's word index decides), so the
+    # CANDIDATE_LIMIT most recent are the most recent that could score, not the most
+    # recent of the place, which at national scale may all be about something else.
+    shared = sorted(query, key=lambda word: (-len(word), word))[:MAX_INDEX_WORDS]
     hits: list[tuple[Case, float]] = []
-    for case in db.session.scalars(stmt):
+    for case in db.session.scalars(stmt.where(fulltext.matches(shared, every=False))):
         theirs = frozenset(case.search_text.split())
         score = max(similarity(query, theirs), containment(query, theirs))
         if score >= THRESHOLD:
             hits.append((case, score))
-    hits.sort(key=lambda hit: (-hit[1], hit[0].code))
+    # Best first (all the words before some of them), then the most recent.
+    hits.sort(key=lambda hit: (hit[1], hit[0].received_at, hit[0].code), reverse=True)
     return iter(hits[:limit])
 
 
