@@ -209,10 +209,15 @@ def _alerts(app: Flask) -> dict[str, Any]:
 def test_a_calendar_edit_and_its_undo_leave_every_due_time_and_alert_as_before(
     app: Flask, make_case: Callable[..., str]
 ) -> None:
-    """Three open cases; the sweep warns and breaches; on the morning of Wed 24/11/2027 an admin
-    confirms that day (Ngày Văn hóa Việt Nam) as a day off, the sweep runs, the admin removes it, the sweep runs again: due times, SLA events
-    and outbox rows are exactly as before the edit. While the day off stood, the moved due
-    time was the same obligation: no second warning."""
+    """Three open cases; the sweep warns and breaches; on the morning of Wed 24/11/2027
+    an admin confirms that day (Ngày Văn hóa Việt Nam) as a day off, the sweep runs, the
+    admin removes it, the sweep runs again: due times, SLA events and outbox rows are
+    exactly as before the edit. While the day off stood, the moved due time was the same
+    obligation: no second warning.
+
+    Received Mon 8/11 → due Tue 16/11 (breached); Tue 16/11 → 17, 18, 19, 22, 23, 24 →
+    due Wed 24/11 (warned at 00:00 that day), 25/11 with the day off; Wed 17/11 → due
+    Thu 25/11, 26/11 with the day off."""
     staff_with_mail(app)
     past = make_case(now=local(2027, 11, 8, 9))  # due Tue 16/11: passed at the edit
     soon = make_case(now=local(2027, 11, 16, 9))  # due Wed 24/11: warned that morning

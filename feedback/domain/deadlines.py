@@ -160,8 +160,13 @@ def _explain_count(
         current += timedelta(days=1)
         if calendar.is_working_day(current):
             counted.append(current)
-            if current.weekday() >= 5 or calendar.override_for(current) is not None:
-                # Worth saying why a Saturday or an overridden day counts.
+            if (
+                current.weekday() >= 5
+                or calendar.override_for(current) is not None
+                or calendar.holiday_name(current) is not None
+            ):
+                # Worth saying why a Saturday, an overridden day or a day the package
+                # lists without confirmation (counted as worked until confirmed) counts.
                 lines.append(f"  + {_fmt_day(current)}: {calendar.describe_day(current)}.")
             continue
         reason = calendar.describe_day(current)

@@ -13,8 +13,11 @@ import pytest
 
 from feedback.domain.calendar import (
     CalendarOverride,
+    DaySource,
     OverrideKind,
+    OverrideOrigin,
     WorkingCalendar,
+    package_name_status,
     weekday_name,
 )
 
@@ -220,3 +223,53 @@ def test_describe_day(cal: WorkingCalendar) -> None:
     assert "làm việc bù" in cal.describe_day(date(2024, 5, 4))
     assert cal.describe_day(date(2024, 2, 10)).startswith("ngày lễ: ")
     assert weekday_name(date(2024, 2, 2)) == "Thứ Sáu"
+
+
+# --- provenance: where each day comes from and whether it is confirmed --------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "working", "source", "confirmed"),
+    [
+        pytest.param(date(2027, 1, 1), False, DaySource.LAW, True, id="new-year-by-law"),
+        pytest.param(date(2027, 2, 8), False, DaySource.LAW, True, id="tet-by-law"),
+        pytest.param(date(2027, 5, 3), False, DaySource.LAW, True, id="observed-by-law"),
+        pytest.param(date(2025, 5, 2), False, DaySource.PACKAGE, True, id="swap-day-off"),
+        pytest.param(date(2025, 4, 26), True, DaySource.PACKAGE, True, id="swap-saturday"),
+        pytest.param(date(2026, 11, 24), True, DaySource.PACKAGE, False, id="culture-day-2026"),
+        pytest.param(date(2027, 11, 24), True, DaySource.PACKAGE, False, id="culture-day-2027"),
+        pytest.param(date(2027, 6, 9), True, DaySource.WEEK, True, id="plain-wednesday"),
+    ],
+)
+def test_day_info_says_where_a_day_comes_from(
+    cal: WorkingCalendar, day: date, working: bool, source: DaySource, confirmed: bool
+) -> None:
+    info = cal.day_info(day)
+    assert (info.working, info.source, info.confirmed) == (working, source, confirmed)
+    assert cal.is_working_day(day) is working
+
+
+def test_an_unconfirmed_package_day_is_worked_and_said_so(cal: WorkingCalendar) -> None:
+    """24/11 is listed by the package from 2026 (holidays ≥ 0.106) without a law found to
+    make it a paid day off: counted by the week rule, named "chưa xác nhận"."""
+    info = cal.day_info(date(2026, 11, 24))
+    assert info.status_vi == "chưa xác nhận" and "chỉ có gói holidays" in info.source_vi
+    assert "chưa được xác nhận" in cal.describe_day(date(2026, 11, 24))
+    assert package_name_status("Ngày Văn hóa Việt Nam") == "unconfirmed"
+    assert package_name_status("Ngày Văn hóa Việt Nam (nghỉ bù)") == "unconfirmed"
+    assert package_name_status("Quốc khánh (nghỉ bù)") == "law"
+    assert package_name_status("Một ngày lễ mới của gói") == "unconfirmed"
+    assert date(2027, 11, 24) in {d.day for d in cal.year_days(2027) if not d.confirmed}
+
+
+def test_overrides_say_who_entered_them() -> None:
+    day = date(2027, 11, 24)
+    document = WorkingCalendar([CalendarOverride(day, OverrideKind.OFF, "Nghị quyết X")])
+    admin = WorkingCalendar(
+        [CalendarOverride(day, OverrideKind.WORK, "Công văn Y", origin=OverrideOrigin.ADMIN)]
+    )
+    assert document.day_info(day).source is DaySource.DOCUMENT
+    assert not document.is_working_day(day) and document.day_info(day).confirmed
+    assert admin.day_info(day).source is DaySource.ADMIN and admin.is_working_day(day)
+    assert "Công văn Y" in admin.day_info(day).source_vi
+    assert admin.describe_day(day).startswith("ngày làm việc theo")  # a weekday: no "bù"
