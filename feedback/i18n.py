@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import Flask, request, session
+from flask_babel import get_locale
 
 from .domain.calendar import LOCAL_TZ, weekday_name
 from .extensions import babel
@@ -36,6 +38,22 @@ def select_locale() -> str:
         session["lang"] = asked
     chosen = session.get("lang")
     return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_language() -> str:
+    """The page's language for ``<html lang>`` and the switch: screen readers pick their
+    voice from it, so it must follow what the page is actually written in."""
+    try:
+        return "en" if str(get_locale()) == "en" else "vi"
+    except RuntimeError:  # outside a request (e-mails rendered by the scheduler)
+        return "vi"
+
+
+def language_url(code: str) -> str:
+    """This page again in language ``code``: the other query parameters are kept, so a
+    filtered list or a form's state survives switching."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{request.path}?{urlencode([*args, ('lang', code)])}"
 
 
 def local(value: datetime | None) -> datetime | None:
@@ -83,3 +101,5 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["localtime_long"] = format_local_long
+    app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["language_url"] = language_url

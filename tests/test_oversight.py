@@ -323,7 +323,11 @@ def test_monitor_lists_built_cases_in_order(
     assert page_counts(text) == {
         "overdue": 4, "response_overdue": 3, "ack_overdue_only": 1, "at_risk": 3,
     }  # fmt: skip
-    assert '<meta http-equiv="refresh" content="60">' in text
+    # No automatic reload (WCAG 2.2.1/2.2.4, issue 15): the reader updates when they choose.
+    assert 'http-equiv="refresh"' not in text
+    assert "Refresh" not in client.get("/thanh-tra/").headers
+    assert 'data-testid="refresh"' in text and "Cập nhật</a>" in text
+    assert 'data-testid="refreshed"' in text
     assert f'href="/can-bo/ho-so/{built["denounced"]}"' in text
     assert "quá hạn 2 ngày 3 giờ" in text, re.findall(
         r"(?:quá hạn|còn) \d[^<]+", text

@@ -187,6 +187,7 @@ UNIT_LIMITED: dict[str, frozenset[str]] = {
 
 EXPECTED_PUBLIC = fs(
     "public.index",
+    "public.accessibility",
     "public.submit",
     "public.submitted",
     "public.lookup",

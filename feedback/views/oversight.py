@@ -40,7 +40,6 @@ from .forms.choices import category_groups
 
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
 
-REFRESH_SECONDS = 60
 
 # key → (label, unit of the value, the plan's target)
 FIGURES: dict[str, tuple[str, str, str | None]] = {
@@ -116,12 +115,12 @@ def monitor() -> Any:
         | {"state": filters.state if not errors else request.args.get("state", ALL)},
         errors=errors,
         now=now,
-        refresh=REFRESH_SECONDS,
+        refresh_url=request.full_path.rstrip("?"),
         state_labels=STATE_LABELS,
         status_labels={s.value: label for s, label in STATUS_LABELS.items()},
         **_choices(),
     )
-    return page, 422 if errors else 200, {"Refresh": str(REFRESH_SECONDS)}
+    return page, 422 if errors else 200
 
 
 # --- the dashboard --------------------------------------------------------------------------

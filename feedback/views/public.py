@@ -111,6 +111,14 @@ def index() -> str:
     return render_template("public/index.html", promises=kind_promises(datetime.now(UTC)))
 
 
+@bp.get("/tiep-can")
+@public
+def accessibility() -> str:
+    """The accessibility statement public bodies publish: what the service meets, what it
+    does not yet, and whom to tell when a page stands in someone's way."""
+    return render_template("public/accessibility.html")
+
+
 def _render_submit(
     form: SubmitCaseForm,
     error: str | None,
