@@ -131,6 +131,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "desk.inbox": EVERYONE,
     "desk.case": CASE_ROLES,
     "desk.link": fs("coordinator", "inspector", "officer", "unit_head"),  # Op.LINK
+    # units without a head and who approves for them (issue 16)
+    "desk.headless_units": fs("coordinator", "admin"),
+    "desk.name_approver": fs("coordinator", "admin"),
     "exports.cases_csv": CASE_ROLES,
     "exports.cases_xlsx": CASE_ROLES,
     "files.download": CASE_ROLES,
@@ -164,6 +167,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "workflow.ask_citizen": UNIT_STAFF,
     "workflow.draft_answer": UNIT_STAFF,
     "workflow.approve_answer": fs("unit_head"),
+    "workflow.return_draft": fs("unit_head"),
     "workflow.close": fs("coordinator", "unit_head"),
     "workflow.reopen": fs("coordinator"),
     "workflow.classify": fs("coordinator", "unit_head"),
@@ -229,6 +233,7 @@ ACTION_OPS: dict[str, frozenset[Op]] = {
     "workflow.ask_citizen": frozenset({Op.ASK_CITIZEN}),
     "workflow.draft_answer": frozenset({Op.DRAFT_ANSWER}),
     "workflow.approve_answer": frozenset({Op.APPROVE_ANSWER}),
+    "workflow.return_draft": frozenset({Op.APPROVE_ANSWER}),
     "workflow.close": frozenset({Op.CLOSE}),
     "workflow.reopen": frozenset({Op.REOPEN}),
     "workflow.classify": frozenset({Op.CLASSIFY}),
@@ -258,6 +263,7 @@ FORMS: dict[str, dict[str, str]] = {
     "workflow.ask_citizen": {"question": "Đề nghị cho biết số nhà gần nhất."},
     "workflow.draft_answer": {"body": ANSWER},
     "workflow.approve_answer": {"body": ANSWER},
+    "workflow.return_draft": {"reason": "Ghi rõ ngày thay bóng đèn."},
     "workflow.reopen": {"reason": REASON},
     "workflow.classify": {"complexity": "complex", "reason": "Nhiều hộ dân liên quan."},
     "workflow.extend": {"reason": "Cần xác minh thêm.", "decision": "QĐ 1/QĐ-UBND"},

@@ -88,6 +88,21 @@ SEARCH_ROLES = CASE_READER_ROLES
 OVERSIGHT_ROLES = ("inspector", "coordinator")
 """Who watches the whole city: the breach monitor, figures, the oversight API."""
 
+APPROVER_FALLBACK_ROLES = ("coordinator",)
+"""Who approves a unit's answers when it has neither a head nor a named approver."""
+
+NAMED_APPROVER_ROLES = ("officer", "coordinator")
+"""Who may be named approver of a unit without a head (an officer: of that unit)."""
+
+QUEUES_OF_ROLE: dict[str, tuple[str, ...]] = {
+    "officer": ("giao-toi", "dan-bo-sung", "tra-lai", "duyet"),
+    "unit_head": ("duyet", "thu-xin-loi", "giao-toi", "dan-bo-sung"),
+    "coordinator": ("phan-loai", "chuyen-ve", "duyet"),
+}
+"""What waits on each role (issue 16): the keys of services.handling.queues, in the order
+the navigation shows them. An officer approves only as a unit's named approver, and the
+coordinator only for units with neither head nor named approver."""
+
 REPORT_ROLES = ("inspector", "coordinator", "officer", "unit_head")
 """Who may compile the periodic reports (officers only of the reporting units)."""
 
@@ -143,6 +158,11 @@ class CaseFacts:
     handling_unit_code: str
     kind: str
     created_by_id: int | None = None
+    # Who approves the answer when the handling unit has no active head (issue 16):
+    # ``head_absent`` with ``approver_id`` the named approver (an account of the unit or a
+    # coordinator), or with None for any coordinator. A unit with a head: its head only.
+    head_absent: bool = False
+    approver_id: int | None = None
 
 
 _COORDINATOR = frozenset(
@@ -204,9 +224,19 @@ def granted(subject: Subject, case: CaseFacts) -> frozenset[Op]:
         ops = _INTAKE if case.created_by_id == subject.user_id else frozenset()
     else:
         ops = frozenset()
+    if case.head_absent and Op.VIEW in ops and _stands_in_for_head(subject, case):
+        ops = ops | {Op.APPROVE_ANSWER}
     if case.kind in CONFIDENTIAL_KINDS and subject.role != "inspector":
         ops = ops - {Op.VIEW_IDENTITY}
     return ops
+
+
+def _stands_in_for_head(subject: Subject, case: CaseFacts) -> bool:
+    """Whether ``subject`` approves answers for a unit without a head: the named approver,
+    or, when none is named, the coordinator (a draft must never wait on nobody)."""
+    if case.approver_id is not None:
+        return subject.role in NAMED_APPROVER_ROLES and subject.user_id == case.approver_id
+    return subject.role in APPROVER_FALLBACK_ROLES
 
 
 def allowed(subject: Subject, op: Op, case: CaseFacts) -> bool:
@@ -216,8 +246,15 @@ def allowed(subject: Subject, op: Op, case: CaseFacts) -> bool:
 def roles_holding(*ops: Op, roles: tuple[str, ...]) -> tuple[str, ...]:
     """The roles that hold any of ``ops`` on some case: what a route's role gate admits,
     derived from this table so that pages and API cannot drift apart."""
-    facts = CaseFacts(handling_unit_code="*", kind="feedback", created_by_id=0)
-    return tuple(r for r in roles if granted(Subject(r, "*", 0), facts) & set(ops))
+    variants = (
+        CaseFacts(handling_unit_code="*", kind="feedback", created_by_id=0),
+        # A unit without a head: its named approver, or the coordinator, approves.
+        CaseFacts(handling_unit_code="*", kind="feedback", created_by_id=0, head_absent=True),
+        CaseFacts("*", "feedback", created_by_id=0, head_absent=True, approver_id=0),
+    )
+    return tuple(
+        r for r in roles if any(granted(Subject(r, "*", 0), f) & set(ops) for f in variants)
+    )
 
 
 def may_read_batch(role: str, user_id: int, uploaded_by_id: int | None) -> bool:

@@ -90,3 +90,19 @@ class ApiToken(db.Model):
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
+
+
+class UnitApprover(db.Model):
+    """Who approves a unit's answers while it has no active head (issue 16): an account of
+    that unit or a coordinator, named by the coordinator or an admin. Keyed by the unit's
+    code, not its row, so a reference pack that re-issues the unit keeps the setting. A
+    unit with a head ignores this row: the head approves."""
+
+    __tablename__ = "unit_approvers"
+
+    unit_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

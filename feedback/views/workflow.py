@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..database import unit_of_work
@@ -28,6 +28,8 @@ from ..security.access import roles
 from ..services.errors import Forbidden, ServiceError
 from ..services.handling import actions as handling
 from ..services.handling import followup
+from ..services.handling.approvers import Approval, approval_for
+from ..services.handling.queues import draft_pending, triage_waiting
 from ..services.handling.visibility import ops_for, visible_condition
 from ..services.params import MAX_PAGE, int_param, page_of
 from ..services.reference.areas import units_in_force
@@ -89,6 +91,9 @@ STEPS: dict[str, Step] = {
     "approve_answer": Step(
         "duyet-tra-loi", Op.APPROVE_ANSWER, A.ANSWER, handling.approve_answer, "body"
     ),
+    "return_draft": Step(
+        "tra-lai-du-thao", Op.APPROVE_ANSWER, None, handling.return_draft, "reason"
+    ),
     "close": Step("dong", Op.CLOSE, A.CLOSE, handling.close),
     "reopen": Step("mo-lai", Op.REOPEN, A.REOPEN, _reopen, "reason"),
     "classify": Step(
@@ -113,6 +118,7 @@ DONE = {  # flashed on success; {code} and {note} (the event's note) are filled 
     "ask_citizen": "Đã gửi đề nghị bổ sung thông tin cho người dân.",
     "draft_answer": "Đã lưu dự thảo trả lời, chờ lãnh đạo đơn vị duyệt.",
     "approve_answer": "Đã duyệt và gửi trả lời hồ sơ {code}; câu trả lời được công khai.",
+    "return_draft": "Đã trả lại dự thảo hồ sơ {code} cho cán bộ soạn để sửa.",
     "close": "Đã kết thúc hồ sơ {code}.",
     "reopen": "Đã mở lại hồ sơ {code} theo đề nghị của người dân.",
     "classify": "Hồ sơ {code}: {note}",
@@ -187,6 +193,7 @@ class Panel:
     drafted_by: User | None = None
     approved_by: User | None = None
     replies: list[CaseEvent] = field(default_factory=list)
+    approval: Approval | None = None  # who approves the unit's answers (the draft form)
 
     def any(self, *names: str) -> bool:
         return not self.names.isdisjoint(names)
@@ -217,7 +224,17 @@ def panel(case: Case, ops: frozenset[Op]) -> Panel:
     if case.answer_approved_by_id:
         found.approved_by = db.session.get(User, case.answer_approved_by_id)
     found.replies = [e for e in case.events if e.action == "citizen_reply"]
+    if "draft_answer" in names or "approve_answer" in names:
+        found.approval = approval_for(case.handling_unit)
+    if not ("approve_answer" in names and _has_pending_draft(case)):
+        found.names = names - {"return_draft"}
     return found
+
+
+def _has_pending_draft(case: Case) -> bool:
+    """A draft awaits approval (the same condition as the approval queue)."""
+    pending = select(Case.id).where(Case.id == case.id, draft_pending())
+    return db.session.scalar(pending) is not None
 
 
 @bp.app_context_processor
@@ -230,8 +247,8 @@ def helpers() -> dict[str, Any]:
 def triage() -> Any:
     now = datetime.now(UTC)
     page = page_of(request.args, page_name="trang", per_page_default=PAGE_SIZE)
-    waiting = or_(Case.needs_triage.is_(True), Case.status == "received")
-    where = (waiting, visible_condition(current_user))
+    # Open cases only: a closed case has nothing left to triage (issue 16).
+    where = (triage_waiting(), visible_condition(current_user))
     total = db.session.scalar(select(func.count(Case.id)).where(*where))
     cases = db.session.scalars(
         select(Case)

@@ -24,6 +24,7 @@ from ..reference.policies import case_policy, load_policy
 from ..reference.settings import get_setting
 from ..sla.notify import tell_citizen
 from .apology import owe_if_late
+from .approvers import require_approver
 from .deadlines import recompute
 from .events import record
 from .followup import reopen_deadline
@@ -291,13 +292,32 @@ def draft_answer(case: Case, user: User, now: datetime, body: str) -> CaseEvent:
     if Action.ANSWER not in _allowed(case):
         raise InvalidMove(f"Hồ sơ ở trạng thái này chưa thể trả lời ({case.status}).")
     body = checked_text(body, "body", "nội dung trả lời", 10)
+    # A draft nobody can approve would wait for ever (issue 16): refuse it, saying why.
+    approval = require_approver(case)
     case.answer_draft, case.answer_drafted_by_id, case.answer_drafted_at = body, user.id, now
     return record(
         case,
         "draft_answer",
         user=user,
         now=now,
-        note="Soạn dự thảo trả lời, trình lãnh đạo đơn vị duyệt.",
+        note=f"Soạn dự thảo trả lời, trình {approval.label} duyệt.",
+    )
+
+
+def return_draft(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
+    """The approver sends a draft back to its author with what to change; the draft
+    appears on the officer's "returned drafts" queue until it is saved again."""
+    require(user, case, Op.APPROVE_ANSWER)
+    if case.answer_draft is None or case.answered_at is not None or case.status not in OPEN:
+        raise InvalidMove("Hồ sơ không có dự thảo đang chờ duyệt.")
+    reason = checked_text(reason, "reason", "nội dung cần sửa")
+    return record(
+        case,
+        "return_draft",
+        user=user,
+        now=now,
+        note=f"Trả lại dự thảo để sửa: {reason}",
+        data={"reason": reason},
     )
 
 

@@ -18,6 +18,7 @@ from ...domain.permissions import (
     granted,
 )
 from ...models import Case, User
+from .approvers import approval_for
 
 
 def visible_condition(user: User) -> ColumnElement[bool]:
@@ -41,10 +42,14 @@ def ops_for(user: User, case: Case) -> frozenset[Op]:
     subject = Subject(
         role=user.role, unit_code=user.unit.code if user.unit else None, user_id=user.id
     )
+    # Who approves in a unit without a head (issue 16) is a fact of the case's unit.
+    approval = approval_for(case.handling_unit)
     facts = CaseFacts(
         handling_unit_code=case.handling_unit.code,
         kind=case.kind,
         created_by_id=case.created_by_id,
+        head_absent=approval.head_absent,
+        approver_id=approval.approver_id,
     )
     return granted(subject, facts)
 

@@ -1,0 +1,198 @@
+"""What waits on whom: each role's queues, as SQL conditions on ``Case`` (issue 16).
+
+A unit head could not see which drafts awaited approval; an officer had to open cases one
+by one to find a citizen's reply. Each queue here is one condition, used both as a filter
+of the inbox (``?cho=<key>``) and for the count in the navigation (one ``COUNT`` each,
+never a Python loop), so the number and the list cannot disagree. Which queues a role
+has is the permission module's ``QUEUES_OF_ROLE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, not_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ...domain.permissions import QUEUES_OF_ROLE
+from ...domain.states import Action, Status, allowed_actions
+from ...extensions import db
+from ...models import ApologyLetter, Case, CaseEvent, Unit, User
+from ...models.case import OPEN_STATUS_VALUES
+from ...models.user import UnitApprover
+from ..reference.areas import units_in_force
+from ..reference.settings import get_setting
+from .approvers import approves_for, head_exists
+from .visibility import visible_condition
+
+ANSWERABLE = tuple(s.value for s in Status if Action.ANSWER in allowed_actions(s))
+"""Statuses from which a draft can become the answer."""
+
+_DRAFT_STEPS = ("draft_answer", "return_draft", "reopen")
+
+
+def _last_of(actions: tuple[str, ...], *, staff_or: str | None = None) -> ColumnElement[str]:
+    """SQL: the action of the case's latest event among ``actions`` (or, with
+    ``staff_or``, among staff actions and that citizen action)."""
+    among = (
+        or_(CaseEvent.actor_id.is_not(None), CaseEvent.action == staff_or)
+        if staff_or
+        else CaseEvent.action.in_(actions)
+    )
+    return (
+        select(CaseEvent.action)
+        .where(CaseEvent.case_id == Case.id, among)
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+
+
+def _open() -> ColumnElement[bool]:
+    return Case.status.in_(OPEN_STATUS_VALUES)
+
+
+def draft_pending() -> ColumnElement[bool]:
+    """A saved draft that nobody has approved or returned since."""
+    return and_(
+        Case.answer_draft.is_not(None),
+        Case.answered_at.is_(None),
+        Case.status.in_(ANSWERABLE),
+        _last_of(_DRAFT_STEPS) == "draft_answer",
+    )
+
+
+def apology_owed() -> ColumnElement[bool]:
+    """The case owes an apology letter not yet issued (the letters page's "owed")."""
+    return exists(
+        select(ApologyLetter.id).where(
+            ApologyLetter.case_id == Case.id, ApologyLetter.status == "owed"
+        )
+    )
+
+
+def _awaiting_approval(user: User) -> ColumnElement[bool]:
+    return and_(draft_pending(), approves_for(user))
+
+
+def _letters(user: User) -> ColumnElement[bool]:
+    return apology_owed()
+
+
+def _assigned(user: User) -> ColumnElement[bool]:
+    return and_(Case.assigned_to_id == user.id, _open(), Case.answered_at.is_(None))
+
+
+def _replied(user: User) -> ColumnElement[bool]:
+    """The citizen's reply is the case's latest word: no staff action since."""
+    return and_(_open(), _last_of((), staff_or="citizen_reply") == "citizen_reply")
+
+
+def _returned(user: User) -> ColumnElement[bool]:
+    return and_(
+        _open(),
+        Case.answered_at.is_(None),
+        or_(Case.answer_drafted_by_id == user.id, Case.assigned_to_id == user.id),
+        _last_of(_DRAFT_STEPS) == "return_draft",
+    )
+
+
+def triage_waiting() -> ColumnElement[bool]:
+    """The triage list: open cases not yet routed or not yet acknowledged (a closed case
+    has nothing left to triage)."""
+    return and_(_open(), or_(Case.needs_triage.is_(True), Case.status == "received"))
+
+
+def _triage(user: User) -> ColumnElement[bool]:
+    return triage_waiting()
+
+
+def _sent_back(user: User) -> ColumnElement[bool]:
+    """Transferred back to triage by a unit."""
+    return and_(Case.status == "transferred", Case.needs_triage.is_(True))
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str  # the inbox's ?cho= value
+    label: str
+    condition: Callable[[User], ColumnElement[bool]]
+
+
+QUEUES: dict[str, Queue] = {
+    q.key: q
+    for q in (
+        Queue("duyet", "Dự thảo chờ duyệt", _awaiting_approval),
+        Queue("thu-xin-loi", "Thư xin lỗi chưa ban hành", _letters),
+        Queue("giao-toi", "Giao cho tôi", _assigned),
+        Queue("dan-bo-sung", "Người dân đã bổ sung", _replied),
+        Queue("tra-lai", "Dự thảo bị trả lại", _returned),
+        Queue("phan-loai", "Chờ phân loại", _triage),
+        Queue("chuyen-ve", "Đơn vị chuyển trả", _sent_back),
+    )
+}
+
+
+def queues_of(user: User) -> list[Queue]:
+    return [QUEUES[k] for k in QUEUES_OF_ROLE.get(user.role, ())]
+
+
+def queue_condition(user: User, key: str) -> ColumnElement[bool] | None:
+    """The inbox filter of queue ``key`` for ``user`` (None: not one of the user's)."""
+    if key not in QUEUES_OF_ROLE.get(user.role, ()):
+        return None
+    return and_(visible_condition(user), QUEUES[key].condition(user))
+
+
+def count(user: User, key: str) -> int:
+    condition = queue_condition(user, key)
+    if condition is None:
+        return 0
+    return int(db.session.scalar(select(func.count(Case.id)).where(condition)) or 0)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    key: str
+    label: str
+    count: int
+
+
+def waiting_on(user: User, now: datetime) -> list[Waiting]:
+    """Every queue of ``user`` with its count (one COUNT each), for the navigation. An
+    officer's approval queue is shown only when he is some unit's named approver."""
+    found = [Waiting(q.key, q.label, count(user, q.key)) for q in queues_of(user)]
+    found = [w for w in found if w.count or not (w.key == "duyet" and user.role == "officer")]
+    if user.role == "coordinator":
+        found.append(Waiting("don-vi", "Đơn vị chưa có lãnh đạo", len(headless_units(now))))
+    return found
+
+
+def headless_units(now: datetime) -> list[tuple[Unit, User | None, int]]:
+    """Units in force that work cases (open cases or accounts) but have no active head:
+    (unit, named approver or None, open cases), the coordinator's list. Counted in SQL."""
+    triage = get_setting("triage_unit", "VP")
+    ids = [u.id for u in units_in_force(now) if u.code != triage]
+    if not ids:
+        return []
+    open_cases = (
+        select(func.count(Case.id))
+        .where(Case.handling_unit_id == Unit.id, _open())
+        .correlate(Unit)
+        .scalar_subquery()
+    )
+    staffed = exists(select(User.id).where(User.unit_id == Unit.id, User.active.is_(True)))
+    rows = db.session.execute(
+        select(Unit, UnitApprover, open_cases)
+        .outerjoin(UnitApprover, UnitApprover.unit_code == Unit.code)
+        .where(
+            Unit.id.in_(ids),
+            not_(head_exists(Unit.id)),
+            or_(open_cases > 0, staffed),
+        )
+        .order_by(Unit.name)
+    ).all()
+    return [(unit, row.user if row else None, n) for unit, row, n in rows]

@@ -1,0 +1,183 @@
+"""What waits on whom (issue 16): each role's queues with their counts in the navigation,
+the approval of drafts (by the head, a named approver or the coordinator), returned
+drafts, and the inbox's filters, through the desk pages with CSRF on."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import client_for, csrf_from
+from sqlalchemy import select
+
+from feedback.extensions import db
+from feedback.models import Case, User
+
+UNIT = "UBND-00694"  # the handling unit of make_case's default (6.3b, area 00694)
+CASE = "/can-bo/ho-so/{}"
+
+
+def page(client: FlaskClient, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code, response.text[:300])
+    return html.unescape(response.text)
+
+
+def act(client: FlaskClient, code: str, slug: str, expect: int = 303, **form: str) -> Any:
+    token = csrf_from(client.get("/can-bo/").text)
+    response = client.post(f"{CASE.format(code)}/{slug}", data={"csrf_token": token, **form})
+    assert response.status_code == expect, (slug, response.status_code, response.text[:500])
+    return response
+
+
+def queue_count(text: str, label: str) -> int | None:
+    """The count beside ``label`` in the "Việc chờ tôi" strip (None: not shown)."""
+    strip = re.search(r'<nav class="queues".*?</nav>', text, re.S)
+    if strip is None:
+        return None
+    found = re.search(re.escape(label) + r'\s*<strong class="count">(\d+)</strong>', strip[0])
+    return int(found[1]) if found else None
+
+
+def codes_in(text: str) -> list[str]:
+    return re.findall(r'<tr class="[^"]*" data-code="([^"]+)"', text)
+
+
+def login(app: Flask, make_user: Callable[..., Any], role: str, unit: str | None) -> FlaskClient:
+    return client_for(app, make_user(role, unit_code=unit)[1])
+
+
+def test_the_approval_queue_from_draft_to_answer(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    code = make_case()
+    officer = login(app, make_user, "officer", UNIT)
+    head = login(app, make_user, "unit_head", UNIT)
+    act(officer, code, "xac-nhan-tiep-nhan")
+    act(officer, code, "nhan-xu-ly")
+    assert queue_count(page(officer, "/can-bo/"), "Giao cho tôi") == 1
+    assert queue_count(page(head, "/can-bo/"), "Dự thảo chờ duyệt") == 0
+
+    act(officer, code, "du-thao", body="Đơn vị đã thay bóng đèn ngày 3/12.")
+    head_inbox = page(head, "/can-bo/")
+    assert queue_count(head_inbox, "Dự thảo chờ duyệt") == 1
+    assert codes_in(page(head, "/can-bo/?cho=duyet")) == [code]
+
+    # Returned with what to change: off the head's queue, onto the officer's.
+    act(head, code, "tra-lai-du-thao", reason="Ghi rõ ngày thay bóng đèn.")
+    assert queue_count(page(head, "/can-bo/"), "Dự thảo chờ duyệt") == 0
+    assert queue_count(page(officer, "/can-bo/"), "Dự thảo bị trả lại") == 1
+    assert codes_in(page(officer, "/can-bo/?cho=tra-lai")) == [code]
+
+    act(officer, code, "du-thao", body="Đơn vị đã thay bóng đèn sáng ngày 3/12/2026.")
+    assert queue_count(page(officer, "/can-bo/"), "Dự thảo bị trả lại") == 0
+    assert queue_count(page(head, "/can-bo/"), "Dự thảo chờ duyệt") == 1
+    act(head, code, "duyet-tra-loi", body="")
+    assert queue_count(page(head, "/can-bo/"), "Dự thảo chờ duyệt") == 0
+    assert codes_in(page(head, "/can-bo/?cho=duyet")) == []
+    assert queue_count(page(officer, "/can-bo/"), "Giao cho tôi") == 0
+
+
+def test_a_unit_without_a_head_is_approved_by_the_coordinator_or_its_named_approver(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    code = make_case()
+    officer = login(app, make_user, "officer", UNIT)
+    _, other_name = make_user("officer", unit_code=UNIT)
+    other = client_for(app, other_name)
+    coordinator = login(app, make_user, "coordinator", None)
+    act(officer, code, "xac-nhan-tiep-nhan")
+    act(officer, code, "nhan-xu-ly")
+    assert "Dự thảo sẽ được Văn phòng HĐND-UBND (đơn vị chưa có lãnh đạo) phê duyệt" in page(
+        officer, CASE.format(code)
+    )
+    act(officer, code, "du-thao", body="Đơn vị đã thay bóng đèn ngày 3/12.")
+    assert queue_count(page(coordinator, "/can-bo/"), "Dự thảo chờ duyệt") == 1
+    units = page(coordinator, "/can-bo/don-vi-chua-co-lanh-dao")
+    assert f'data-unit="{UNIT}"' in units
+
+    # The coordinator names the other officer: he approves, the coordinator no longer.
+    token = csrf_from(units)
+    response = coordinator.post(
+        "/can-bo/don-vi-chua-co-lanh-dao",
+        data={"csrf_token": token, "unit_code": UNIT, "username": other_name},
+    )
+    assert response.status_code == 303
+    assert queue_count(page(coordinator, "/can-bo/"), "Dự thảo chờ duyệt") == 0
+    assert queue_count(page(other, "/can-bo/"), "Dự thảo chờ duyệt") == 1
+    assert "Duyệt và gửi trả lời" not in page(officer, CASE.format(code))
+    act(coordinator, code, "duyet-tra-loi", expect=403, body="")
+    act(other, code, "duyet-tra-loi", body="")
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        approver = db.session.get(User, case.answer_approved_by_id)
+        assert case.status == "answered" and approver.username == other_name
+
+
+def test_a_draft_nobody_could_approve_is_refused(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    """No head, no named approver and no coordinator account: the draft is not saved."""
+    code = make_case()
+    officer = login(app, make_user, "officer", UNIT)
+    act(officer, code, "xac-nhan-tiep-nhan")
+    act(officer, code, "nhan-xu-ly")
+    text = page(officer, CASE.format(code))
+    assert "Đơn vị chưa có ai phê duyệt dự thảo" in text
+    act(officer, code, "du-thao", body="Đơn vị đã thay bóng đèn ngày 3/12.")
+    flashed = page(officer, CASE.format(code))
+    assert "chưa có ai được giao phê duyệt" in flashed
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        assert case.answer_draft is None
+
+
+def test_triage_leaves_closed_cases_out(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    kept, closed = make_case(), make_case()
+    with app.app_context():
+        from feedback.database import unit_of_work
+
+        with unit_of_work():
+            case = db.session.scalar(select(Case).where(Case.code == closed))
+            case.status, case.needs_triage = "closed", True
+            db.session.scalar(select(Case).where(Case.code == kept)).needs_triage = True
+    coordinator = login(app, make_user, "coordinator", None)
+    text = page(coordinator, "/can-bo/phan-loai")
+    assert kept in text and closed not in text
+    assert queue_count(page(coordinator, "/can-bo/"), "Chờ phân loại") == 1
+
+
+def test_the_inbox_shows_open_cases_first_and_filters(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    petition = make_case(kind="petition")
+    complaint = make_case(kind="complaint", category_code="3.2")
+    closed = make_case()
+    with app.app_context():
+        from feedback.database import unit_of_work
+
+        with unit_of_work():
+            db.session.scalar(select(Case).where(Case.code == closed)).status = "closed"
+            unit = db.session.scalar(select(Case).where(Case.code == petition)).handling_unit
+            db.session.scalar(select(Case).where(Case.code == complaint)).handling_unit = unit
+    head = login(app, make_user, "unit_head", UNIT)
+    everything = page(head, "/can-bo/")
+    assert closed not in codes_in(everything)
+    assert {petition, complaint} <= set(codes_in(everything))
+    assert codes_in(page(head, "/can-bo/?trang_thai=dong")) == [closed]
+    assert codes_in(page(head, "/can-bo/?loai=complaint")) == [complaint]
+    assert codes_in(page(head, "/can-bo/?kenh=hotline")) == []
+    # Each kind's own acknowledgement limit names its column.
+    row = re.search(rf'data-code="{complaint}".*?</tr>', everything, re.S)
+    assert row is not None and "Hạn 24 giờ" not in row[0], row[0]
+    row = re.search(rf'data-code="{petition}".*?</tr>', everything, re.S)
+    assert row is not None and "Hạn 24 giờ" in row[0]
+    assert head.get("/can-bo/?loai=xyz").status_code == 422
+    assert head.get("/can-bo/?cho=phan-loai").status_code == 422  # not the head's queue
