@@ -351,3 +351,16 @@ class TestLogFallback:
             (Path(app.instance_path) / name).read_text() for name in ("sms.log", "zalo.log")
         )
         assert code in logs and "987654321" not in logs and "[số được bảo mật]" in logs
+
+    def test_a_key_sealed_under_another_identity_key_is_left_out_not_the_message(
+        self, app: Flask, client: FlaskClient
+    ) -> None:
+        from cryptography.fernet import Fernet
+
+        code, key = submit_on_the_web(client, reporter_phone="0912345678")
+        app.config["IDENTITY_KEY"] = Fernet.generate_key().decode()
+        assert run(app, datetime.now(UTC)) == {"sent": 2}  # SMS and Zalo, without the key
+        (row,) = rows(app, "sms")
+        assert (row.last_error or "").startswith("gửi không kèm mã tra cứu")
+        sms = (Path(app.instance_path) / "sms.log").read_text()
+        assert code in sms and "****" in sms and key not in sms

@@ -10,6 +10,8 @@ server has seen each Message-ID exactly once.
 from __future__ import annotations
 
 import ast
+import base64
+import hashlib
 import os
 import re
 import subprocess
@@ -22,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from flask import Flask
-from helpers import server_database
+from helpers import TEST_SECRET, server_database
 from smtp_helpers import MailServer, add_staff
 from sqlalchemy import func, select
 
@@ -105,7 +106,11 @@ def scheduler_env(database_url: str, instance: Path, smtp: MailServer) -> dict[s
         DATABASE_URL=database_url,
         FEEDBACK_ENV="production",
         SECRET_KEY="two-schedulers-test-secret-0123456789-abcdefghij",
-        IDENTITY_KEY=Fernet.generate_key().decode(),
+        # The key the test app seals with (derived from its SECRET_KEY), as every process of
+        # a deployment shares one: receipts carry the access key sealed under it.
+        IDENTITY_KEY=base64.urlsafe_b64encode(
+            hashlib.sha256(b"identity:" + TEST_SECRET.encode()).digest()
+        ).decode(),
         FEEDBACK_INSTANCE_PATH=str(instance),
         FEEDBACK_SCHEDULER="off",
         MAIL_SERVER=smtp.host,

@@ -219,11 +219,7 @@ def _deliver_one(transport: Transport, note: Notification, now: datetime) -> str
         _finish(note.id, now, status="failed", last_error="địa chỉ đã bị từ chối trước đó")
         return "skipped"
     note.message_id = note.message_id or message_id(note)
-    try:
-        secret = open_text(note.secret) if note.secret else None
-    except RuntimeError as exc:
-        _finish(note.id, now, status="failed", last_error=str(exc)[:500])
-        return "failed"
+    secret, problem = _open_secret(note)
 
     def build(shown: str | None) -> MIMEText:
         return _build(note, recipient, note.body.replace(KEY_SLOT, shown or secret or KEY_MASK))
@@ -241,7 +237,9 @@ def _deliver_one(transport: Transport, note: Notification, now: datetime) -> str
         return _retry(note, now, _safe_error(exc, note, recipient))  # 4xx: greylisting, full
     except (OSError, smtplib.SMTPException) as exc:
         return _retry(note, now, _safe_error(exc, note, recipient))
-    _finish(note.id, now, status="sent", sent_at=now, message_id=note.message_id)
+    _finish(
+        note.id, now, status="sent", sent_at=now, message_id=note.message_id, last_error=problem
+    )
     return "sent"
 
 
@@ -262,10 +260,10 @@ def _deliver_phone(adapter: Sms | Zalo, note: Notification, now: datetime) -> st
     """One SMS or Zalo row: sent, retried with back-off, or failed for good."""
     try:
         recipient = open_recipient(note.recipient)
-        secret = open_text(note.secret) if note.secret else None
     except RuntimeError as exc:
         _finish(note.id, now, status="failed", last_error=str(exc)[:500])
         return "failed"
+    secret, problem = _open_secret(note)
     confidential = note.recipient.startswith(SEALED_PREFIX)
     try:
         if isinstance(adapter, Zalo):
@@ -292,5 +290,17 @@ def _deliver_phone(adapter: Sms | Zalo, note: Notification, now: datetime) -> st
         return "failed"
     except TryLater as exc:
         return _retry(note, now, _safe_error(exc, note, recipient))
-    _finish(note.id, now, status="sent", sent_at=now)
+    _finish(note.id, now, status="sent", sent_at=now, last_error=problem)
     return "sent"
+
+
+def _open_secret(note: Notification) -> tuple[str | None, str | None]:
+    """The access key a message carries, and why not when the identity key cannot open it
+    (sealed under another key): the message still goes, with the key masked, since the
+    code and the link are worth having and "lost my key" gives a new one."""
+    if not note.secret:
+        return None, None
+    try:
+        return open_text(note.secret), None
+    except RuntimeError as exc:
+        return None, f"gửi không kèm mã tra cứu: {exc}"[:500]
