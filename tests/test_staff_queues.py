@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -181,3 +180,46 @@ def test_the_inbox_shows_open_cases_first_and_filters(
     assert row is not None and "Hạn 24 giờ" in row[0]
     assert head.get("/can-bo/?loai=xyz").status_code == 422
     assert head.get("/can-bo/?cho=phan-loai").status_code == 422  # not the head's queue
+
+
+def test_a_clerk_without_boxes_registers_his_units_box(
+    app: Flask, make_user: Callable[..., Any]
+) -> None:
+    """The clerk's page said "Chưa có hòm thư nào do đơn vị mở." and offered nothing."""
+    clerk = login(app, make_user, "clerk", "UBND-00688")
+    text = page(clerk, "/can-bo/hom-thu/")
+    assert "Chưa có hòm thư nào do đơn vị mở." in text
+    assert 'href="/can-bo/hom-thu/them"' in text
+    form = page(clerk, "/can-bo/hom-thu/them")
+    token = csrf_from(form)
+    # Another ward is refused: a clerk's box stands in his unit's own ward.
+    response = clerk.post(
+        "/can-bo/hom-thu/them",
+        data={
+            "csrf_token": token,
+            "code": "HT-00691-09",
+            "location": "Chợ Trần Phú",
+            "area_code": "00691",
+            "opener_unit_code": "",
+        },
+    )
+    assert response.status_code == 422
+    assert "Hòm thư của đơn vị phải đặt tại" in html.unescape(response.text)
+    response = clerk.post(
+        "/can-bo/hom-thu/them",
+        data={
+            "csrf_token": token,
+            "code": "HT-00688-09",
+            "location": "Nhà văn hóa tổ 9",
+            "area_code": "00688",
+            "opener_unit_code": "",
+        },
+    )
+    assert response.status_code == 303, response.text[:500]
+    text = page(clerk, "/can-bo/hom-thu/")
+    assert "HT-00688-09" in text
+    with app.app_context():
+        from feedback.models import SuggestionBox
+
+        box = db.session.scalar(select(SuggestionBox).where(SuggestionBox.code == "HT-00688-09"))
+        assert box is not None and box.opener_unit.code == "UBND-00688"

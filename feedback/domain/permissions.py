@@ -58,6 +58,10 @@ OPEN311_POST_ROLES = ("operator", "coordinator")
 BOX_REGISTER_ROLES = ("admin", "coordinator")
 """Who registers, edits and retires suggestion boxes."""
 
+BOX_UNIT_REGISTER_ROLES = ("clerk",)
+"""Who registers the boxes his own unit opens (issue 16: a clerk whose unit had no box
+landed on an empty page with nothing to do); retiring a box stays with the city."""
+
 BOX_CITYWIDE_ROLES = ("admin", "coordinator", "inspector")
 """Who sees every suggestion box and its openings (a clerk sees only his unit's)."""
 
@@ -93,6 +97,9 @@ APPROVER_FALLBACK_ROLES = ("coordinator",)
 
 NAMED_APPROVER_ROLES = ("officer", "coordinator")
 """Who may be named approver of a unit without a head (an officer: of that unit)."""
+
+APPROVER_SETTER_ROLES = ("coordinator", "admin")
+"""Who lists the units without a head and names their approvers."""
 
 QUEUES_OF_ROLE: dict[str, tuple[str, ...]] = {
     "officer": ("giao-toi", "dan-bo-sung", "tra-lai", "duyet"),

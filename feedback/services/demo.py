@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..domain.permissions import UNIT_ROLES
 from ..domain.states import Action, Status, next_status
 from ..extensions import db
-from ..models import Case, CaseEvent, Unit, User
+from ..models import Area, BoxOpening, Case, CaseEvent, SuggestionBox, Unit, User
 from .accounts.users import create_user
 from .errors import ValidationError
 from .handling.apology import owe_if_late
@@ -358,6 +358,70 @@ def _play(
     db.session.flush()
 
 
+BOXES = (
+    # (code, location, area): the clerk homthu's ward (UBND-00688 opens them)
+    ("HT-00688-01", "Trụ sở UBND phường Quang Trung", "00688"),
+    ("HT-00688-02", "Nhà văn hóa tổ 5, phường Quang Trung", "00688"),
+)
+OPENINGS = (
+    # (box, days ago, letters found, demo cases transcribed from it, closed)
+    ("HT-00688-01", 15, 3, ("DEMO-009", "DEMO-018", "DEMO-019"), True),
+    # In progress: three letters found, one transcribed so far (issue 16).
+    ("HT-00688-02", 5.5, 3, ("DEMO-032",), False),
+)
+
+
+def _boxes(users: dict[str, User], by_ref: dict[str, Case], now: datetime) -> int:
+    """The clerk's boxes and their openings (one closed, one still being transcribed),
+    so the clerk's page has work on it; the demo's box letters belong to an opening."""
+    created = 0
+    clerk = users["homthu"]
+    for code, location, area_code in BOXES:
+        if db.session.scalar(select(SuggestionBox.id).where(SuggestionBox.code == code)):
+            continue
+        area = db.session.scalar(select(Area).where(Area.code == area_code))
+        if area is None or clerk.unit is None:
+            continue
+        db.session.add(
+            SuggestionBox(
+                code=code,
+                location=location,
+                area=area,
+                opener_unit=clerk.unit,
+                active=True,
+                created_at=now - timedelta(days=60),
+            )
+        )
+        created += 1
+    db.session.flush()
+    for code, days, letters, refs, closed in OPENINGS:
+        box = db.session.scalar(select(SuggestionBox).where(SuggestionBox.code == code))
+        if box is None or db.session.scalar(
+            select(BoxOpening.id).where(BoxOpening.box_id == box.id)
+        ):
+            continue
+        opened = now - timedelta(days=days)
+        opening = BoxOpening(
+            box=box,
+            opened_at=opened,
+            opened_by_id=clerk.id,
+            witnesses="Nguyễn Văn Hùng (tổ trưởng tổ 5)\nLò Thị Mai (MTTQ phường)",
+            letter_count=letters,
+            note="Dữ liệu mẫu: biên bản giấy lưu tại UBND phường.",
+            status="closed" if closed else "open",
+            closed_at=opened + timedelta(hours=3) if closed else None,
+            created_at=opened,
+        )
+        db.session.add(opening)
+        db.session.flush()
+        for ref in refs:
+            case = by_ref.get(ref)
+            if case is not None and case.channel == "box":
+                case.box_opening_id = opening.id
+    db.session.flush()
+    return created
+
+
 def load_demo(*, password: str, now: datetime) -> dict[str, object]:
     """Create the demo accounts and sample cases that do not exist yet; report counts."""
     if not db.session.scalar(select(func.count()).select_from(Unit)):
@@ -381,7 +445,9 @@ def load_demo(*, password: str, now: datetime) -> dict[str, object]:
         if done.created:
             cases_created += 1
             _play(done.case, script, users, by_ref, now)
+    boxes_created = _boxes(users, by_ref, now)
     return {
+        "boxes_created": boxes_created,
         "users_created": users_created,
         "users_existing": len(USERS) - users_created,
         "cases_created": cases_created,

@@ -19,6 +19,7 @@ from ..domain.permissions import (
     BOX_OPENER_ROLES,
     BOX_READER_ROLES,
     BOX_REGISTER_ROLES,
+    BOX_UNIT_REGISTER_ROLES,
     OPENING_READER_ROLES,
 )
 from ..extensions import csrf, db
@@ -38,6 +39,7 @@ from ..services.intake.boxes import (
     close_opening,
     create_box,
     deactivate_box,
+    may_register,
     minutes_of,
     opening_problems,
     record_opening,
@@ -107,21 +109,28 @@ def _uploads(name: str) -> list[attachments.Upload]:
 @roles(*BOX_READER_ROLES)
 def index() -> Any:
     boxes = db.session.scalars(visible_boxes(_user())).all()
-    return render_template(
-        "boxes/index.html", boxes=boxes, can_register=_user().role in BOX_REGISTER_ROLES
-    )
+    return render_template("boxes/index.html", boxes=boxes, can_register=may_register(_user()))
 
 
 @bp.route("/them", methods=["GET", "POST"])
-@roles(*BOX_REGISTER_ROLES)
+@roles(*BOX_REGISTER_ROLES, *BOX_UNIT_REGISTER_ROLES)
 @csrf.exempt  # the form checks its own token, so an expired one shows beside the data kept
 def new_box() -> Any:
+    user = _user()
+    if not may_register(user):
+        abort(403)
     form = BoxForm()
+    own = user.unit if user.role in BOX_UNIT_REGISTER_ROLES else None
     form.area_code.choices = [("", "— Chọn xã, phường —")] + [(a.code, a.name) for a in _areas()]
-    units = db.session.scalars(select(Unit).where(Unit.active).order_by(Unit.name)).all()
-    form.opener_unit_code.choices = [("", "Mặc định: UBND của xã, phường nơi đặt hòm thư")] + [
-        (u.code, u.name) for u in units
-    ]
+    if own is not None:  # a clerk registers his own unit's boxes: the opener is fixed
+        form.opener_unit_code.choices = [("", f"{own.name} (đơn vị của ông/bà)")]
+        if own.area is not None and not form.is_submitted():
+            form.area_code.data = own.area.code
+    else:
+        units = db.session.scalars(select(Unit).where(Unit.active).order_by(Unit.name)).all()
+        form.opener_unit_code.choices = [("", "Mặc định: UBND của xã, phường nơi đặt hòm thư")] + [
+            (u.code, u.name) for u in units
+        ]
     if not form.is_submitted():
         return render_template("boxes/new.html", form=form, error=None)
     if form.validate():
@@ -167,7 +176,7 @@ def box(box_id: int) -> Any:
         openings=openings,
         counts=transcribed_counts([o.id for o in openings]),
         can_open=can_open(_user(), found),
-        can_register=_user().role in BOX_REGISTER_ROLES,
+        can_register=_user().role in BOX_REGISTER_ROLES,  # retiring a box: the city only
         can_read_openings=_user().role in OPENING_READER_ROLES,
     )
 

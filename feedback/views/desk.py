@@ -14,6 +14,7 @@ from ..database import unit_of_work
 from ..domain.deadlines import local_date
 from ..domain.permissions import (
     APPROVER_FALLBACK_ROLES,
+    APPROVER_SETTER_ROLES,
     CASE_READER_ROLES,
     NAMED_APPROVER_ROLES,
     STAFF_ROLES,
@@ -151,7 +152,7 @@ def waiting_strip() -> dict[str, Any]:
 
 
 @bp.get("/don-vi-chua-co-lanh-dao")
-@roles("coordinator", "admin")
+@roles(*APPROVER_SETTER_ROLES)
 def headless_units() -> Any:
     """Units that work cases with no active head, and who approves their answers."""
     now = datetime.now(UTC)
@@ -174,7 +175,7 @@ def headless_units() -> Any:
 
 
 @bp.post("/don-vi-chua-co-lanh-dao")
-@roles("coordinator", "admin")
+@roles(*APPROVER_SETTER_ROLES)
 def name_approver() -> Any:
     try:
         with unit_of_work():

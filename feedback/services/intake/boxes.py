@@ -18,7 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, false, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from ...domain.permissions import BOX_CITYWIDE_ROLES, BOX_REGISTER_ROLES
+from ...domain.permissions import (
+    BOX_CITYWIDE_ROLES,
+    BOX_REGISTER_ROLES,
+    BOX_UNIT_REGISTER_ROLES,
+)
 from ...domain.text import fold
 from ...extensions import db
 from ...i18n import format_local
@@ -55,10 +59,26 @@ def default_opener(area: Area) -> Unit | None:
     )
 
 
+def may_register(user: User) -> bool:
+    """The city registers any box; a clerk registers the boxes his own unit opens."""
+    return user.role in BOX_REGISTER_ROLES or (
+        user.role in BOX_UNIT_REGISTER_ROLES and user.unit_id is not None
+    )
+
+
 def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
-    if actor.role not in BOX_REGISTER_ROLES:
-        raise Forbidden("Chỉ quản trị và Văn phòng HĐND-UBND được thêm hòm thư.")
+    if not may_register(actor):
+        raise Forbidden(
+            "Chỉ quản trị, Văn phòng HĐND-UBND và cán bộ mở hòm thư (cho đơn vị mình) "
+            "được thêm hòm thư."
+        )
     errors: dict[str, str] = {}
+    own_unit = actor.unit if actor.role in BOX_UNIT_REGISTER_ROLES else None
+    if own_unit is not None:
+        # A clerk's box is opened by his unit, and placed in its ward or commune.
+        data.opener_unit_code = own_unit.code
+        if own_unit.area is not None and data.area_code != own_unit.area.code:
+            errors["area_code"] = f"Hòm thư của đơn vị phải đặt tại {own_unit.area.name}."
     code = (data.code or "").strip().upper()
     if not code:
         errors["code"] = "Vui lòng nhập mã hòm thư."
