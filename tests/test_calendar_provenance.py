@@ -209,11 +209,11 @@ def _alerts(app: Flask) -> dict[str, Any]:
 def test_a_calendar_edit_and_its_undo_leave_every_due_time_and_alert_as_before(
     app: Flask, make_case: Callable[..., str]
 ) -> None:
-    """Three open cases; the sweep warns and breaches; on the morning of Wed 24/11/2027
-    an admin confirms that day (Ngày Văn hóa Việt Nam) as a day off, the sweep runs, the
-    admin removes it, the sweep runs again: due times, SLA events and outbox rows are
-    exactly as before the edit. While the day off stood, the moved due time was the same
-    obligation: no second warning.
+    """Four open cases (one reopened); the sweep warns and breaches; on the morning of
+    Wed 24/11/2027 an admin confirms that day (Ngày Văn hóa Việt Nam) as a day off, the
+    sweep runs, the admin removes it, the sweep runs again: due times, SLA events and
+    outbox rows are exactly as before the edit. While the day off stood, the moved due
+    time was the same obligation: no second warning.
 
     Received Mon 8/11 → due Tue 16/11 (breached); Tue 16/11 → 17, 18, 19, 22, 23, 24 →
     due Wed 24/11 (warned at 00:00 that day), 25/11 with the day off; Wed 17/11 → due
@@ -222,6 +222,18 @@ def test_a_calendar_edit_and_its_undo_leave_every_due_time_and_alert_as_before(
     past = make_case(now=local(2027, 11, 8, 9))  # due Tue 16/11: passed at the edit
     soon = make_case(now=local(2027, 11, 16, 9))  # due Wed 24/11: warned that morning
     later = make_case(now=local(2027, 11, 17, 9))  # due Thu 25/11
+    reopened = make_case(now=local(2027, 11, 10, 9))  # answered, reopened: a new promise
+    with app.app_context(), unit_of_work():
+        from feedback.models import User
+        from feedback.services.handling import actions, followup
+
+        head = db.session.scalar(select(User).where(User.username == "ld.00694"))
+        case = db.session.scalar(select(Case).where(Case.code == reopened))
+        actions.acknowledge(case, head, local(2027, 11, 10, 10))
+        actions.approve_answer(case, head, local(2027, 11, 12, 10), "Đã sửa xong đèn.")
+        followup.reopen(case, local(2027, 11, 16, 9, 30), "Đèn lại hỏng.")
+    # Reopened Tue 16/11 → 17, 18, 19, 22, 23, 24 → due Wed 24/11, like ``soon``.
+    assert due_of(app, reopened)[1] == datetime(2027, 11, 24, 23, 59, 59, tzinfo=LOCAL_TZ)
     with app.app_context():
         sweep(local(2027, 11, 24, 8))
     before = _alerts(app)
@@ -239,7 +251,8 @@ def test_a_calendar_edit_and_its_undo_leave_every_due_time_and_alert_as_before(
             "",
             now=local(2027, 11, 24, 9),
         )
-    assert moved == 2  # soon and later; past keeps its passed due time
+    assert moved == 3  # soon, later and reopened; past keeps its passed due time
+    assert due_of(app, reopened)[1] == datetime(2027, 11, 25, 23, 59, 59, tzinfo=LOCAL_TZ)
     assert due_of(app, soon)[1] == datetime(2027, 11, 25, 23, 59, 59, tzinfo=LOCAL_TZ)
     assert due_of(app, soon)[2] == dict((c[0], c[3]) for c in before["cases"])[soon]
     assert due_of(app, past)[1] == dict((c[0], c[2]) for c in before["cases"])[past]
@@ -251,11 +264,12 @@ def test_a_calendar_edit_and_its_undo_leave_every_due_time_and_alert_as_before(
         override_id = db.session.scalar(
             select(CalendarOverride.id).where(CalendarOverride.day == date(2027, 11, 24))
         )
-        assert cal.remove_override(override_id, now=local(2027, 11, 24, 11)) == 2
+        assert cal.remove_override(override_id, now=local(2027, 11, 24, 11)) == 3
     with app.app_context():
         sweep(local(2027, 11, 24, 12))
     assert _alerts(app) == before
-    assert later  # three cases, each compared above
+    assert due_of(app, reopened)[1] == datetime(2027, 11, 24, 23, 59, 59, tzinfo=LOCAL_TZ)
+    assert later  # every case is compared in the snapshots above
 
 
 def test_a_passed_due_time_never_moves_and_the_derivation_agrees(
