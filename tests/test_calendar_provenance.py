@@ -144,6 +144,15 @@ def test_the_coming_year_is_reminded_from_autumn_until_its_decision_is_entered(
         package_days = {d.day for d in autumn.package_only}
         assert date(2027, 2, 8) in package_days  # Tết 2027, from the package's rules only
         assert cal.calendar_readiness(2026, local(2026, 9, 1, 9)).decided  # 2026 has its notice
+    with app.app_context(), unit_of_work():  # the reminder's first day is a setting
+        from feedback.models import Setting
+
+        db.session.add(Setting(key=cal.READINESS_SETTING, value="10-15"))
+    with app.app_context():
+        assert not cal.calendar_readiness(2027, local(2026, 10, 14, 9)).remind
+        assert cal.calendar_readiness(2027, local(2026, 10, 15, 9)).remind
+    with app.app_context(), unit_of_work():
+        db.session.delete(db.session.get(Setting, cal.READINESS_SETTING))
     monday = local(2026, 9, 7, 7, 30)
     with app.app_context():
         send_digests(monday)
