@@ -156,11 +156,31 @@ def test_the_photo_survives_the_check_and_is_listed_after_sending(
     code, key, receipt = success(client, sent)
     assert case_of(app, code)[1] == ["o-ga.png"]
     assert 'data-testid="file">o-ga.png' in receipt
-    assert pending_dirs(app) == []  # the kept copy is gone once the case holds the file
+    # The kept copy is gone once the case holds the file (a marker says the form was sent).
+    assert [p.name for d in pending_dirs(app) for p in d.iterdir()] == ["sent"]
 
     status = status_page(app, code, key)
     assert 'data-testid="file">o-ga.png' in status
     assert BODY in status  # the citizen's own text
+
+
+def test_the_same_form_sent_twice_after_a_check_is_one_case_with_its_photo(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The first answer was lost: the repeat names kept files that went with the case,
+    and gets that case back (the one-time form token), not a refusal nor a second case."""
+    page = client.get("/gui").text
+    checked = post(client, fields(page, action="check"), [("anh.png", png_bytes())])
+    again = fields(checked.text, action="send")
+    first = post(client, again)
+    assert first.status_code == 302
+    repeat = post(client, again)
+    assert repeat.status_code == 302
+    assert repeat.headers["Location"] == first.headers["Location"]
+    assert cases(app) == 1
+    code = first.headers["Location"].rsplit("/", 1)[-1]
+    assert case_of(app, code)[1] == ["anh.png"]
+    assert 'data-testid="repeated"' in client.get(f"/gui/da-nhan/{code}").text
 
 
 def test_a_kept_file_can_be_removed_and_more_added(app: Flask, client: FlaskClient) -> None:

@@ -44,7 +44,13 @@ from ..services.intake.attachments import ACCEPT, human_size, limits, read_uploa
 from ..services.intake.duplicates import PublicHint, find_similar_public
 from ..services.intake.lost_key import reissue_access_key
 from ..services.intake.promises import case_promise, kind_promises
-from ..services.intake.resubmit import form_token, submit_web_once, usable_token
+from ..services.intake.resubmit import (
+    WebReceipt,
+    earlier_answer,
+    form_token,
+    submit_web_once,
+    usable_token,
+)
 from ..services.intake.submission import (
     CHANNEL_LABELS,
     KIND_LABELS,
@@ -200,6 +206,13 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
     present = {f.id: f for f in pending.held(token, now)}
     attachments_error = None
     if any(i not in present for i in wanted):
+        if not checking and valid and pending.was_sent(token):
+            # The same form again after its case was filed (the answer was lost): the
+            # kept files went with that case, which is the answer again.
+            data = case_input(form, channel="web", uploads=[])
+            earlier = earlier_answer(usable_token(form.submission_token.data), data)
+            if earlier is not None:
+                return _to_receipt(earlier)
         attachments_error = (
             "Một số tệp đã chọn trước đó không còn được lưu tạm (quá thời hạn); vui lòng "
             "chọn lại các tệp còn thiếu."
@@ -242,6 +255,17 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
     refusal = submission_refused()
     if refusal is not None:
         return _too_many(_render_submit(form, refusal.message, **state), refusal)
+    return _send(form, token, kept, state, now)
+
+
+def _send(
+    form: SubmitCaseForm,
+    token: str,
+    kept: list[pending.PendingFile],
+    state: dict[str, Any],
+    now: datetime,
+) -> Any:
+    """File the case with the kept files; count it; forget the kept copies."""
     try:
         uploads = pending.load(token, [f.id for f in kept], now)
         data = case_input(form, channel="web", uploads=uploads)
@@ -250,11 +274,15 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
         receipt = submit_web_once(usable_token(form.submission_token.data), data, now)
     except ValidationError as exc:
         left = attach_errors(form, exc.fields, FIELD_MAP)
-        state["attachments_error"] = left.get("attachments", attachments_error)
+        state["attachments_error"] = left.get("attachments", state["attachments_error"])
         return _render_submit(form, exc.message, **state), 422
     if not receipt.repeated:
         count_submission()
     pending.discard(token)
+    return _to_receipt(receipt)
+
+
+def _to_receipt(receipt: WebReceipt) -> Any:
     session["submitted"] = {
         "code": receipt.code,
         "key": receipt.access_key,

@@ -44,6 +44,7 @@ from ..errors import ValidationError
 from .attachments import Upload, human_size, limits, make_upload
 
 DEFAULT_HOURS = 6
+_SENT = "sent"
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]{32,64}")
 _FILE_ID = re.compile(r"[0-9a-f]{32}")
 log = logging.getLogger(__name__)
@@ -195,9 +196,20 @@ def drop(token: str | None, ids: Iterable[str]) -> None:
 
 
 def discard(token: str | None) -> None:
-    """Remove everything kept under ``token`` (after the case holding the files is filed)."""
-    if token is not None:
-        shutil.rmtree(_directory(token), ignore_errors=True)
+    """Remove everything kept under ``token`` once the case holding the files is filed,
+    leaving a marker (swept like the rest) so that a repeat of the same form, whose
+    answer was lost on the way, is known for one (``was_sent``)."""
+    if token is None:
+        return
+    directory = _directory(token)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / _SENT).touch()
+
+
+def was_sent(token: str | None) -> bool:
+    """Whether a form with ``token`` already filed its case with the files kept here."""
+    return token is not None and (_directory(token) / _SENT).is_file()
 
 
 def sweep(now: datetime) -> int:

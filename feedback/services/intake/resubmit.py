@@ -142,3 +142,16 @@ def submit_web_once(token: str | None, data: CaseInput, now: datetime) -> WebRec
                     "Hồ sơ trùng với một lần gửi khác đang được xử lý; vui lòng bấm Gửi lại."
                 ) from None
             return _replay(stored)
+
+
+def earlier_answer(token: str | None, data: CaseInput) -> WebReceipt | None:
+    """The answer an earlier POST of this very form got, if one filed a case; None
+    otherwise. Reads only: for a repeat whose files are no longer at hand (the public
+    form's kept files are removed once their case holds them), which must still get the
+    first case back rather than a refusal."""
+    if token is None:
+        return None
+    key, _ = _digests(token, data)
+    with unit_of_work():
+        stored = _stored(key)
+        return _replay(stored) if stored is not None else None
