@@ -15,10 +15,10 @@ What is sent comes from the application itself, not from a list kept by hand:
   sent the same way in the query string of its page; each route's path variables too;
 - POST routes no page showed (an action the role may not take) get a hostile body anyway.
 
-Derandomised and bounded: each field gets a few of the hostile values, chosen by rotating
-through the list so that every value reaches many fields; the whole run is a few thousand
-requests per engine. Logout is left alone (it takes no input but the token, and would end
-the session the rest of the run needs).
+Derandomised and bounded: each field gets a NUL byte and a few of the other hostile
+values, chosen by rotating through the list so that every value reaches many fields; the
+whole run is about 3,000 requests per engine. Logout is left alone (it takes no input but
+the token, and would end the session the rest of the run needs).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ HOSTILE = (
     "\r\n\t",
 )
 PATH_HOSTILE = ("\x00", "9" * 30, "\u202e'")
-PER_FIELD = 3  # hostile values per form field (rotating through HOSTILE)
-PER_PARAMETER = 2  # per query parameter of a page
+PER_FIELD = 2  # hostile values per form field (rotating through HOSTILE), then left out, twice
+PER_PARAMETER = 2  # per query parameter a page's forms and links show; 1 for QUERY_NAMES
 ROLES: tuple[tuple[str | None, str | None], ...] = (
     (None, None),  # anonymous
     ("operator", None),
@@ -248,13 +248,16 @@ class Sender:
         self._rotation = itertools.cycle(range(len(HOSTILE)))
 
     def picks(self, count: int = PER_FIELD) -> list[str]:
+        """A NUL byte (PostgreSQL's 500 before the input gate) and ``count`` others."""
         start = next(self._rotation)
-        return [HOSTILE[(start + i * 5) % len(HOSTILE)] for i in range(count)]
+        return ["a\x00b", *(HOSTILE[(start + i * 5) % len(HOSTILE)] for i in range(count))]
 
     def send(self, who: str, client: FlaskClient, method: str, path: str, **kw: Any) -> None:
         self.sent += 1
         try:
-            status = client.open(path, method=method, **kw).status_code
+            # Closed at once: a streamed export keeps its request context open until then.
+            with client.open(path, method=method, **kw) as response:
+                status = response.status_code
         except Exception as exc:  # TESTING propagates what would have been a 500
             status = f"500 ({type(exc).__name__}: {str(exc)[:80]})"
         if not isinstance(status, int) or status >= 500:
@@ -280,16 +283,22 @@ def _fuzz_role(
         if "GET" not in methods:
             continue
         path = _fill(rule, world.values)
-        response = client.get(path)
-        if response.status_code >= 500:
-            sender.failures.append(f"{who} GET {path}: {response.status_code}")
-        if response.status_code != 200:
+        try:
+            with client.get(path) as response:
+                status, mimetype = response.status_code, response.mimetype
+                html = response.text if mimetype == "text/html" else ""
+        except Exception as exc:  # TESTING propagates what would have been a 500
+            sender.failures.append(f"{who} GET {path}: 500 ({type(exc).__name__}: {exc})"[:300])
+            continue
+        if status >= 500:
+            sender.failures.append(f"{who} GET {path}: {status}")
+        if status != 200:
             continue  # refused before the view reads anything (login, 403, 404)
-        if response.mimetype != "text/html":
+        if mimetype != "text/html":
             gets.append((path, []))
             continue
         parser = _Forms(path)
-        parser.feed(response.text)
+        parser.feed(html)
         forms += parser.forms
         links |= parser.links
         gets.append((path, variables))
@@ -299,10 +308,10 @@ def _fuzz_role(
     token = next((v for f in forms for n, v in f.fields if n == "csrf_token"), "")
     # Query parameters: every page's paging and link parameters, and every GET form's fields.
     for path, _ in gets:
-        names = set(QUERY_NAMES) | {n for p, n in links if p == path}
+        names = {n for p, n in links if p == path}
         names |= {n for f in forms if f.method == "get" and f.action == path for n, _ in f.fields}
-        for name in sorted(names):
-            for value in sender.picks(PER_PARAMETER):
+        for name in sorted(names | set(QUERY_NAMES)):
+            for value in sender.picks(PER_PARAMETER if name in names else 1):
                 sender.send(who, client, "GET", path, query_string={name: value})
     # Every field of every POST form, one at a time.
     done: set[tuple[str, tuple[str, ...]]] = set()
@@ -321,7 +330,7 @@ def _fuzz_role(
     for _endpoint, rule, methods, _ in _routes(app):
         path = _fill(rule, world.values)
         if "POST" in methods and path not in seen_posts:
-            for value in sender.picks(1):
+            for value in sender.picks(0):
                 body = {"csrf_token": token, "note": value, "reason": value, "x\x00": value}
                 sender.send(who, client, "POST", path, data=body)
 
@@ -334,8 +343,7 @@ def test_hostile_input_in_every_form_and_parameter_is_never_a_5xx(
     seen_posts: set[str] = set()
     for who, client in world.clients:
         _fuzz_role(app, world, who, client, sender, seen_posts)
-    print("requests sent:", sender.sent)
-    assert sender.sent > 2500, sender.sent
+    assert sender.sent > 1500, sender.sent
     # The forms that matter were reached: the citizen's, the desk's, the case's actions.
     for path in ("/gui", "/tra-cuu", "/can-bo/1022/", f"/can-bo/ho-so/{world.code}/ghi-chu"):
         assert path in seen_posts, sorted(seen_posts)
