@@ -1,8 +1,9 @@
 """CSV and XLSX exports of a filtered case list (issue 6): /can-bo/xuat/cases.csv|.xlsx.
 
 The same filters and visibility as the staff search; a fixed column set without any
-confidential field; UTF-8 with a BOM; the XLSX holds the same rows as the CSV; bad
-parameters are a 422; admins and anonymous visitors get nothing.
+confidential field; UTF-8 with a BOM; the XLSX holds the same rows as the CSV; no row
+limit (issue 17: both formats stream); bad parameters are a 422; admins and anonymous
+visitors get nothing.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ OLD = datetime(2024, 2, 2, 3, 0, tzinfo=UTC)
 EXPECTED_COLUMNS = [
     "code",
     "kind",
+    "kind_label",
     "channel",
+    "channel_label",
     "status",
+    "status_label",
     "category_code",
     "category_name",
     "area",
@@ -47,8 +51,33 @@ EXPECTED_COLUMNS = [
     "response_due_at",
     "answered_at",
     "overdue",
+    "overdue_label",
     "rating",
     "subject",
+]
+# The header row speaks Vietnamese; the codes keep columns of their own (issue 16).
+EXPECTED_HEADERS = [
+    "Mã hồ sơ",
+    "Mã loại",
+    "Loại hồ sơ",
+    "Mã kênh",
+    "Kênh tiếp nhận",
+    "Mã trạng thái",
+    "Trạng thái",
+    "Mã lĩnh vực",
+    "Lĩnh vực",
+    "Xã/phường",
+    "Đơn vị xử lý",
+    "Đơn vị chủ trì theo dõi",
+    "Thời điểm tiếp nhận",
+    "Hạn phản hồi tiếp nhận",
+    "Thời điểm phản hồi tiếp nhận",
+    "Hạn trả lời",
+    "Thời điểm trả lời",
+    "Mã quá hạn (yes/no)",
+    "Quá hạn",
+    "Đánh giá (1–5)",
+    "Tiêu đề",
 ]
 
 
@@ -117,13 +146,14 @@ def test_csv_has_a_bom_the_columns_and_local_times(browser: Any, cases: dict[str
     assert response.headers["Content-Disposition"] == f'attachment; filename="ho-so-{today}.csv"'
     assert "no-store" in response.headers["Cache-Control"]
     rows = read_csv(response)
-    assert rows[0] == EXPECTED_COLUMNS
+    assert rows[0] == EXPECTED_HEADERS
     # Every visible case but the denunciation, newest received first.
     assert codes(rows) == set(cases.values()) - {cases["denunciation"]}
     assert [r[0] for r in rows[1:]][-1] == cases["hotline"]
     by_code = {r[0]: dict(zip(EXPECTED_COLUMNS, r, strict=True)) for r in rows[1:]}
     road = by_code[cases["road"]]
     assert road["kind"] == "feedback" and road["channel"] == "web"
+    assert road["kind_label"] == "Phản ánh" and road["channel_label"] == "Cổng trực tuyến"
     assert road["status"] == "received"
     assert (road["category_code"], road["category_name"]) == (
         "6.3b",
@@ -150,7 +180,7 @@ def test_no_confidential_column_or_value(browser: Any, cases: dict[str, str]) ->
         for secret in ("Trần Thị Bình", "0912000111", "số nhà 120", "Ba cột đèn", "Lê Văn Tố"):
             assert secret not in text, (role, secret)
         assert "Tố cáo cán bộ" not in text and cases["denunciation"] not in text
-        assert text.splitlines()[0].split(",") == EXPECTED_COLUMNS
+        assert text.splitlines()[0].split(",") == EXPECTED_HEADERS
 
 
 def test_xlsx_holds_the_same_rows_as_the_csv(browser: Any, cases: dict[str, str]) -> None:
@@ -272,16 +302,15 @@ def test_bad_parameters_are_a_422(
         assert f"{field}: " in response.text
 
 
-def test_more_rows_than_the_limit_are_refused_not_cut(
-    browser: Any, cases: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_there_is_no_row_limit(browser: Any, cases: dict[str, str]) -> None:
+    """Issue 17: the 50,000-row cap went with the in-memory file; a large selection is
+    streamed whole (tests/test_exports_streamed.py has the few-thousand-row case)."""
     client = browser("coordinator", "VP")
-    monkeypatch.setattr(exports, "MAX_ROWS", 3)
+    assert not hasattr(exports, "MAX_ROWS")
     response = client.get(CSV)
-    assert response.status_code == 422
-    assert "thu hẹp bộ lọc" in response.text
-    assert client.get(XLSX).status_code == 422
-    assert len(read_csv(client.get(CSV, query_string={"unit": "DL"}))) == 3  # header + 2
+    assert response.is_streamed and response.headers["X-Total-Count"] == str(len(cases) - 1)
+    assert len(read_csv(response)) == len(cases)  # header + every case but the denunciation
+    assert client.get(XLSX).is_streamed
 
 
 def test_rows_are_read_in_batches_without_loss_or_repeat(
@@ -318,5 +347,5 @@ def test_admin_may_not_export_and_anonymous_is_sent_to_login(
 def test_every_staff_role_but_admin_may_export(browser: Any, role: str) -> None:
     unit = {"officer": "UBND-00688", "unit_head": "UBND-00688", "clerk": "UBND-00688"}.get(role)
     client = browser(role, unit)
-    assert read_csv(client.get(CSV))[0] == EXPECTED_COLUMNS
-    assert read_xlsx(client.get(XLSX))[0] == EXPECTED_COLUMNS
+    assert read_csv(client.get(CSV))[0] == EXPECTED_HEADERS
+    assert read_xlsx(client.get(XLSX))[0] == EXPECTED_HEADERS

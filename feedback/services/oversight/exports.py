@@ -1,8 +1,12 @@
 """CSV and XLSX exports of a filtered case list (``/can-bo/xuat/cases.csv|.xlsx``).
 
 The rows are the staff search's (feedback.services.oversight.search: the same filters, the same
-visibility, newest received first), at most ``MAX_ROWS``; a larger selection is refused
-with a 422 that asks for narrower filters, never cut short in silence.
+visibility, newest received first), all of them: there is no row limit (issue 17; a year of
+a province is a million rows). Both formats are streamed in constant memory: the CSV in
+chunks, the XLSX as a zip written while the rows are read (``xlsx_chunks``), so the first
+byte leaves before the last row is read and the worker never holds the file. Every export
+is written to the audit log (who, which filters, which format, how many rows) before its
+first byte.
 
 What an export never holds, for any role, the inspector included: the reporter's name,
 phone, e-mail and address, the body, the answer text, the access key hash and the sealed
@@ -11,42 +15,50 @@ feedback.services.oversight.redact with what the reporter told us about themselv
 are left out altogether (Law on Denunciations 2018, art. 47: anything that could identify
 a denouncer stays inside the inspectorate; a file is copied and mailed on).
 
-Rows are read in keyset-paged batches, each its own short transaction: a long download
-never holds a database lock (SQLite transactions here begin IMMEDIATE).
+Rows are read in keyset-paged batches (``(received_at, id) <`` the last row, which both
+engines answer from the received_at index), each its own short transaction: a long
+download never holds a database lock or an old snapshot, and memory stays one batch.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import Select, and_, func, or_, select, true
+from openpyxl.utils import get_column_letter
+from sqlalchemy import Select, func, select, true, tuple_
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.calendar import LOCAL_TZ
 from ...domain.permissions import CONFIDENTIAL_KINDS
+from ...domain.states import STATUS_LABELS
 from ...extensions import db
 from ...models import Area, Case, Category, Unit, User
+from ..accounts import audit
 from ..errors import ValidationError
 from ..intake.identity import unseal
+from ..intake.submission import CHANNEL_LABELS, KIND_LABELS
 from . import search
 from .redact import Known, redact
 
-MAX_ROWS = 50_000
-BATCH = 1_000
+BATCH = 2_000
 COLUMNS = (
     "code",
     "kind",
+    "kind_label",
     "channel",
+    "channel_label",
     "status",
+    "status_label",
     "category_code",
     "category_name",
     "area",
@@ -58,10 +70,39 @@ COLUMNS = (
     "response_due_at",
     "answered_at",
     "overdue",
+    "overdue_label",
     "rating",
     "subject",
 )
+"""The columns, in order. The machine-readable codes (kind, channel, status, overdue) keep
+columns of their own beside their Vietnamese words (issue 16: the file spoke code)."""
+HEADERS = {
+    "code": "Mã hồ sơ",
+    "kind": "Mã loại",
+    "kind_label": "Loại hồ sơ",
+    "channel": "Mã kênh",
+    "channel_label": "Kênh tiếp nhận",
+    "status": "Mã trạng thái",
+    "status_label": "Trạng thái",
+    "category_code": "Mã lĩnh vực",
+    "category_name": "Lĩnh vực",
+    "area": "Xã/phường",
+    "handling_unit": "Đơn vị xử lý",
+    "lead_unit": "Đơn vị chủ trì theo dõi",
+    "received_at": "Thời điểm tiếp nhận",
+    "ack_due_at": "Hạn phản hồi tiếp nhận",
+    "acknowledged_at": "Thời điểm phản hồi tiếp nhận",
+    "response_due_at": "Hạn trả lời",
+    "answered_at": "Thời điểm trả lời",
+    "overdue": "Mã quá hạn (yes/no)",
+    "overdue_label": "Quá hạn",
+    "rating": "Đánh giá (1–5)",
+    "subject": "Tiêu đề",
+}
+"""The header row, in Vietnamese."""
+STATUS_TEXT = {status.value: label for status, label in STATUS_LABELS.items()}
 _TIMES = ("received_at", "ack_due_at", "acknowledged_at", "response_due_at", "answered_at")
+_EMPTY_SHEET_DATA = re.compile(r"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 # A cell starting with one of these is a formula to Excel (CSV injection, OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -93,7 +134,7 @@ def parse(args: Mapping[str, list[str]]) -> search.Criteria:
 
 
 def prepare(user: User, criteria: search.Criteria, now: datetime) -> Export:
-    """The rows' statement, counted; refused when there are more than ``MAX_ROWS``."""
+    """The rows' statement, counted (the count goes to the audit log and a header)."""
     handling, lead = aliased(Unit), aliased(Unit)
     visible = search.query(user, criteria, now).where(Case.kind.not_in(CONFIDENTIAL_KINDS))
     overdue = search.overdue_condition(now)
@@ -130,13 +171,22 @@ def prepare(user: User, criteria: search.Criteria, now: datetime) -> Export:
         .outerjoin(lead, Case.lead_unit_id == lead.id)
     )
     total = db.session.scalar(select(func.count()).select_from(visible.subquery())) or 0
-    if total > MAX_ROWS:
-        raise ValidationError(
-            f"Có {total} hồ sơ phù hợp, quá giới hạn {MAX_ROWS} dòng của một tệp; "
-            "vui lòng thu hẹp bộ lọc (đơn vị, trạng thái, lĩnh vực, địa bàn...).",
-            {"filters": f"Tối đa {MAX_ROWS} dòng."},
-        )
     return Export(stmt, total)
+
+
+def record(
+    export: Export, args: Mapping[str, list[str]], extension: str, *, actor: User, now: datetime
+) -> None:
+    """The audit row of an export (the caller commits, before the first byte): a file of
+    cases leaves the system, so who took it, with which filters and how many rows is kept
+    even if the download is then interrupted."""
+    filters = {name: values[0] for name, values in sorted(args.items()) if values and values[0]}
+    audit.record(
+        "export.cases",
+        actor=(actor.id, actor.display_name),
+        target=filename(extension, now),
+        details={"format": extension, "rows": export.total, **filters},
+    )
 
 
 def _time(value: datetime | None) -> str:
@@ -160,6 +210,10 @@ def _row(r: Any) -> list[str]:
         handling_unit=r.handling_unit or "",
         lead_unit=r.lead_unit or "",
         overdue="yes" if r.overdue else "no",
+        overdue_label="Quá hạn" if r.overdue else "Không",
+        kind_label=KIND_LABELS.get(r.kind, r.kind),
+        channel_label=CHANNEL_LABELS.get(r.channel, r.channel),
+        status_label=STATUS_TEXT.get(r.status, r.status),
         rating="" if r.rating is None else str(r.rating),
         subject=redact(r.subject, known),
     )
@@ -169,25 +223,18 @@ def _row(r: Any) -> list[str]:
 
 def rows(export: Export) -> Iterator[list[str]]:
     """The export's rows, newest received first, read in short transactions."""
-    after: ColumnElement[bool] = true()
-    sent = 0
-    while sent < MAX_ROWS:
+    after: Any = true()
+    while True:
         batch = db.session.execute(
-            export.stmt.where(after)
-            .order_by(Case.received_at.desc(), Case.id.desc())
-            .limit(min(BATCH, MAX_ROWS - sent))
+            export.stmt.where(after).order_by(Case.received_at.desc(), Case.id.desc()).limit(BATCH)
         ).all()
-        db.session.rollback()  # read-only: end the transaction, release the lock
-        if not batch:
-            return
+        db.session.rollback()  # read-only: end the transaction, release the snapshot
         for r in batch:
             yield _row(r)
-        sent += len(batch)
+        if len(batch) < BATCH:
+            return
         last = batch[-1]
-        after = or_(
-            Case.received_at < last.received_at,
-            and_(Case.received_at == last.received_at, Case.id < last.id),
-        )
+        after = tuple_(Case.received_at, Case.id) < tuple_(last.received_at, last.id)
 
 
 def _cell(value: str) -> str:
@@ -199,7 +246,7 @@ def csv_chunks(export: Export) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(COLUMNS)
+    writer.writerow([HEADERS[name] for name in COLUMNS])
     for i, row in enumerate(rows(export), 1):
         writer.writerow([_cell(v) for v in row])
         if i % 500 == 0:
@@ -209,22 +256,79 @@ def csv_chunks(export: Export) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def xlsx_bytes(export: Export) -> bytes:
-    """One sheet, the same header and rows as the CSV; every cell is text (a subject
-    starting with "=" stays text, never a formula)."""
+class _Pipe(io.RawIOBase):
+    """An unseekable sink: zipfile then writes each member's sizes after its data (a data
+    descriptor), so a member can be streamed out while it is still being written."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
+
+def _skeleton() -> tuple[list[tuple[zipfile.ZipInfo, bytes]], str]:
+    """openpyxl's write-only workbook with the one empty sheet: every part of the file
+    (content types, styles, workbook) comes from it; only the sheet's rows are ours."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Hồ sơ")
-    sheet.append(list(COLUMNS))
-    for row in rows(export):
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-            cell.data_type = "s"
-            cells.append(cell)
-        sheet.append(cells)
+    book.create_sheet("Hồ sơ")
     out = io.BytesIO()
     book.save(out)
-    return out.getvalue()
+    with zipfile.ZipFile(out) as archive:
+        parts = [(info, archive.read(info)) for info in archive.infolist()]
+    sheets = [info.filename for info, _ in parts if info.filename.startswith("xl/worksheets/")]
+    return parts, sheets[0]
+
+
+def _sheet_row(number: int, values: Iterable[str]) -> bytes:
+    """A row as openpyxl's write-only sheet writes one: inline strings, an empty value
+    an empty cell."""
+    cells = []
+    for column, value in enumerate(values, 1):
+        ref = f"{get_column_letter(column)}{number}"
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if not text:
+            cells.append(f'<c r="{ref}" t="inlineStr" />')
+            continue
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        cells.append(f'<c r="{ref}" t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>')
+    return f'<row r="{number}">{"".join(cells)}</row>'.encode()
+
+
+def xlsx_chunks(export: Export) -> Iterator[bytes]:
+    """One sheet, the same header and rows as the CSV, streamed: the sheet is written
+    into the zip as the rows are read, and whatever the zip has compressed so far is
+    sent. Every cell is an inline string, so a subject starting with "=" stays text, never
+    a formula."""
+    parts, sheet_name = _skeleton()
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for info, data in parts:
+            if info.filename != sheet_name:
+                archive.writestr(info.filename, data)
+                continue
+            head, tail = _EMPTY_SHEET_DATA.split(data.decode("utf-8"), maxsplit=1)
+            member = zipfile.ZipInfo(sheet_name, date_time=info.date_time)
+            member.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(member, "w", force_zip64=True) as sheet:
+                sheet.write(head.encode() + b"<sheetData>")
+                sheet.write(_sheet_row(1, [HEADERS[name] for name in COLUMNS]))
+                for number, row in enumerate(rows(export), 2):
+                    sheet.write(_sheet_row(number, row))
+                    if number % 500 == 0:
+                        yield pipe.take()
+                sheet.write(b"</sheetData>" + tail.encode())
+            yield pipe.take()
+    yield pipe.take()
 
 
 def filename(extension: str, now: datetime) -> str:
