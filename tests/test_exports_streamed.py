@@ -79,12 +79,12 @@ def old_export(app: Flask, user_id: int, params: dict[str, str]) -> tuple[bytes,
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(exports.COLUMNS)
+    writer.writerow([exports.HEADERS[name] for name in exports.COLUMNS])
     for row in rows:
         writer.writerow([exports._cell(v) for v in row])
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Hồ sơ")
-    sheet.append(list(exports.COLUMNS))
+    sheet.append([exports.HEADERS[name] for name in exports.COLUMNS])
     for row in rows:
         cells = []
         for value in row:

@@ -223,3 +223,29 @@ def test_a_clerk_without_boxes_registers_his_units_box(
 
         box = db.session.scalar(select(SuggestionBox).where(SuggestionBox.code == "HT-00688-09"))
         assert box is not None and box.opener_unit.code == "UBND-00688"
+
+
+def test_the_inbox_links_its_export_with_its_filters(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    petition = make_case(kind="petition")
+    feedback = make_case()
+    head = login(app, make_user, "unit_head", UNIT)
+    text = page(head, "/can-bo/?loai=petition&han=30")
+    link = re.search(r'<a href="([^"]+)">CSV</a>', text)
+    assert link is not None and "/can-bo/xuat/cases.csv?" in link[1]
+    assert "open=1" in link[1] and "kind=petition" in link[1] and "due_days=30" in link[1]
+    response = head.get(html.unescape(link[1]))
+    assert response.status_code == 200, response.text[:300]
+    lines = response.data.decode("utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    assert header[:4] == ["Mã hồ sơ", "Mã loại", "Loại hồ sơ", "Mã kênh"]
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:]]
+    assert [r["Mã hồ sơ"] for r in rows] == [petition] and feedback not in response.text
+    assert rows[0]["Mã loại"] == "petition" and rows[0]["Loại hồ sơ"] == "Kiến nghị"
+    assert rows[0]["Trạng thái"] == "Mới tiếp nhận" or rows[0]["Mã trạng thái"] == "received"
+    # The queue filter travels too, and refuses a queue that is not the user's.
+    assert head.get("/can-bo/xuat/cases.csv?queue=duyet").status_code == 200
+    assert head.get("/can-bo/xuat/cases.csv?queue=phan-loai").status_code == 422
+    search = page(head, "/can-bo/tim-kiem/?kind=petition")
+    assert 'href="/can-bo/xuat/cases.csv?kind=petition"' in search

@@ -71,6 +71,7 @@ def inbox_page() -> Any:
         next_cursor=inbox.cursor_of(shown[-1]) if len(cases) > PAGE_SIZE else None,
         chosen=chosen,
         params=chosen.params(),
+        export_params=chosen.export_params(),
         first_page=chosen.after is None,
         ack_limit=ack_limit,
         now=now,

@@ -50,6 +50,22 @@ class InboxFilter:
     after: tuple[datetime, int] | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
+    def export_params(self) -> dict[str, Any]:
+        """The same filters in the names of the staff search and the exports."""
+        found: dict[str, Any] = {}
+        if self.status in ("mo", "dong"):
+            found["open"] = 1 if self.status == "mo" else 0
+        elif self.status != "tat-ca":
+            found["status"] = self.status
+        for name, value in (("kind", self.kind), ("channel", self.channel), ("queue", self.queue)):
+            if value:
+                found[name] = value
+        if self.due_days is not None:
+            found["due_days"] = self.due_days
+        if self.overdue:
+            found["overdue"] = 1
+        return found
+
     def params(self) -> dict[str, Any]:
         """The filters as query parameters (for links: paging, exports), without paging."""
         found: dict[str, Any] = {}
@@ -129,14 +145,7 @@ def conditions(user: Any, chosen: InboxFilter, now: datetime) -> list[ColumnElem
     if chosen.channel:
         found.append(Case.channel == chosen.channel)
     if chosen.due_days is not None:
-        # Due by the end of the N-th day from now (overdue ones included); only promises
-        # still open count: an answered case has no due time left.
-        found.append(
-            or_(
-                and_(Case.acknowledged_at.is_(None), Case.ack_due_at <= _until(now, chosen)),
-                and_(Case.answered_at.is_(None), next_due() <= _until(now, chosen)),
-            )
-        )
+        found.append(due_within(now, chosen.due_days))
     if chosen.overdue:
         from ..sla.sweep import overdue_condition
 
@@ -152,8 +161,14 @@ def conditions(user: Any, chosen: InboxFilter, now: datetime) -> list[ColumnElem
     return found
 
 
-def _until(now: datetime, chosen: InboxFilter) -> datetime:
-    return now + timedelta(days=chosen.due_days or 0)
+def due_within(now: datetime, days: int) -> ColumnElement[bool]:
+    """Due within ``days`` days from now (overdue ones included); only a promise still
+    open counts: an answered case has no due time left."""
+    until = now + timedelta(days=days)
+    return or_(
+        and_(Case.acknowledged_at.is_(None), Case.ack_due_at <= until),
+        and_(Case.answered_at.is_(None), next_due() <= until),
+    )
 
 
 def inbox_page(user: Any, chosen: InboxFilter, now: datetime, size: int) -> Select[tuple[Case]]:

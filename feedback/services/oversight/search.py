@@ -3,8 +3,11 @@
 
 Parameters (each at most once; empty means "no filter"): ``unit``, ``area``, ``category``
 (codes), ``status``, ``kind``, ``channel`` (values of the model), ``overdue`` (``1``/``0``),
-``q`` (words), ``page``, ``per_page``. Every bad parameter is named in one
-ValidationError, so a bookmark with a typo gets a 422 that says what is wrong, never a 500.
+``open`` (``1`` open cases only, ``0`` finished ones), ``due_days`` (a promise due within N
+days), ``queue`` (one of the user's queues, feedback.services.handling.queues: the inbox's
+filters, so its export link carries them), ``q`` (words), ``page``, ``per_page``. Every bad
+parameter is named in one ValidationError, so a bookmark with a typo gets a 422 that says
+what is wrong, never a 500.
 
 Visibility comes first (feedback.services.handling.visibility.visible_condition): a filter narrows
 what the user may see, it never widens it. ``q`` matches whole folded syllables of
@@ -29,13 +32,28 @@ from ...domain.permissions import CASE_KINDS
 from ...domain.text import fold
 from ...extensions import db
 from ...models import CHANNELS, STATUSES, Area, Case, Category, Unit, User
+from ...models.case import OPEN_STATUS_VALUES
 from .. import fulltext
 from ..errors import ValidationError
+from ..handling.inbox import MAX_DAYS, due_within
+from ..handling.queues import QUEUES, queue_condition
 from ..handling.visibility import visible_condition
-from ..params import page_of, pages
+from ..params import int_param, page_of, pages
 from ..sla.sweep import overdue_condition
 
-FILTERS = ("unit", "status", "kind", "channel", "area", "category", "overdue", "q")
+FILTERS = (
+    "unit",
+    "status",
+    "kind",
+    "channel",
+    "area",
+    "category",
+    "overdue",
+    "open",
+    "due_days",
+    "queue",
+    "q",
+)
 PAGING = ("page", "per_page")
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -65,6 +83,9 @@ class Criteria:
     kind: str | None = None
     channel: str | None = None
     overdue: bool = False
+    open: bool | None = None
+    due_days: int | None = None
+    queue: str | None = None
     words: tuple[str, ...] = ()
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
@@ -122,6 +143,15 @@ def parse(args: Mapping[str, list[str]], *, default_per_page: int = DEFAULT_PER_
     overdue = p.get("overdue", "0").lower()
     if overdue not in ("0", "false", "1", "true"):
         errors["overdue"] = "Giá trị phải là 1 hoặc 0."
+    is_open = p.get("open")
+    if is_open is not None and is_open not in ("0", "1"):
+        errors["open"] = "Giá trị phải là 1 hoặc 0."
+    due_days = None
+    if "due_days" in p:
+        due_days = int_param(p, "due_days", default=0, low=0, high=MAX_DAYS, errors=errors)
+    queue = p.get("queue")
+    if queue is not None and queue not in QUEUES:
+        errors["queue"] = f"Giá trị phải là một trong: {', '.join(QUEUES)}."
     q = p.get("q", "")
     words = fold(q).split()
     if len(q) > MAX_QUERY_CHARS or len(words) > MAX_QUERY_WORDS:
@@ -132,6 +162,9 @@ def parse(args: Mapping[str, list[str]], *, default_per_page: int = DEFAULT_PER_
     return Criteria(
         **found,
         overdue=overdue in ("1", "true"),
+        open=None if is_open is None else is_open == "1",
+        due_days=due_days,
+        queue=queue,
         words=tuple(dict.fromkeys(words)),
         page=page.number,
         per_page=page.size,
@@ -160,6 +193,19 @@ def query(user: User, criteria: Criteria, now: datetime) -> Select[tuple[Case]]:
             stmt = stmt.where(column == value)
     if criteria.overdue:
         stmt = stmt.where(overdue_condition(now))
+    if criteria.open is not None:
+        still_open = Case.status.in_(OPEN_STATUS_VALUES)
+        stmt = stmt.where(still_open if criteria.open else ~still_open)
+    if criteria.due_days is not None:
+        stmt = stmt.where(due_within(now, criteria.due_days))
+    if criteria.queue is not None:
+        mine = queue_condition(user, criteria.queue)
+        if mine is None:
+            raise ValidationError(
+                "Tham số tìm kiếm không hợp lệ.",
+                {"queue": "Hàng chờ này không dành cho vai trò của ông/bà."},
+            )
+        stmt = stmt.where(mine)
     # Whole syllables (Vietnamese writes each syllable apart): "o ga" must not match
     # "ngay". The database's word index answers it (feedback.services.fulltext).
     if criteria.words:
