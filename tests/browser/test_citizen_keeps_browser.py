@@ -145,3 +145,20 @@ def test_the_form_explains_the_kinds(live_server: str, page: Page) -> None:
     if folder:
         width = page.viewport_size["width"] if page.viewport_size else 0
         page.get_by_test_id("kinds").screenshot(path=str(Path(folder) / f"kinds-box-{width}.png"))
+
+
+def test_an_anonymous_complaint_is_warned_before_it_is_sent(live_server: str, page: Page) -> None:
+    page.goto(f"{live_server}/gui")
+    fill_case(page, contact=False)
+    page.get_by_label("Loại", exact=True).select_option(label="Khiếu nại")
+    page.get_by_label("Gửi ẩn danh (không để lại thông tin cá nhân)").check()
+    page.get_by_role("button", name="Gửi", exact=True).click()
+    warning = page.locator("#anonymous-error")
+    expect(warning).to_contain_text("Khiếu nại gửi ẩn danh sẽ không được thụ lý giải quyết")
+    understood = page.get_by_label("Tôi đã đọc lưu ý trên và vẫn muốn gửi ẩn danh")
+    understood.scroll_into_view_if_needed()
+    shot(page, "anonymous-complaint", full=False)
+    understood.check()
+    page.get_by_role("button", name="Gửi", exact=True).click()
+    page.wait_for_url(re.compile(r"/gui/da-nhan/"))
+    expect(page.get_by_test_id("anonymous-warning")).to_contain_text("không được thụ lý")
