@@ -197,7 +197,14 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
         for address in told(area_of[code], milestone)
     }
     expected_total = len(expected_notes) + citizens
-    assert progress(app) == {"sla_events": 0, "notifications": citizens, "unfinished": citizens}
+    # Every citizen left a phone: one receipt SMS each (to each process's sms.log) besides
+    # the mails, which are what the mail server counts below.
+    sms = CASES
+    assert progress(app) == {
+        "sla_events": 0,
+        "notifications": citizens + sms,
+        "unfinished": citizens + sms,
+    }
 
     # --- two scheduler processes -----------------------------------------------------------
     logs = [tmp_path / f"scheduler-{n}.log" for n in (1, 2)]
@@ -233,7 +240,7 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
             state = progress(app)
             finished = (
                 state["sla_events"] == len(expected_events)
-                and state["notifications"] == expected_total
+                and state["notifications"] == expected_total + sms
                 and state["unfinished"] == 0
                 and len(smtp.received) >= expected_total
             )
@@ -285,7 +292,7 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
     assert failures == [], "\n".join(failures)
     assert all(n >= 3 for n in sweeps), f"each process should sweep many times: {sweeps}"
     assert sum(breaches) == sum(1 for _, m in expected_events if m.endswith("breach"))
-    assert sum(sent) == expected_total
+    assert sum(sent) == expected_total + sms
     if not advisory_lock:
         assert skipped == [0, 0]
 
@@ -301,6 +308,8 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
             for e in db.session.scalars(select(CaseEvent).where(CaseEvent.action.in_(MILESTONES)))
         )
         notes = db.session.scalars(select(Notification).order_by(Notification.id)).all()
+        texts_sent = [n for n in notes if n.channel == "sms"]
+        notes = [n for n in notes if n.channel == "email"]
         rows = [
             {
                 "dedupe_key": n.dedupe_key,
@@ -326,6 +335,19 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
     assert len(receipts) == citizens
     assert {r["status"] for r in rows} == {"sent"}
     assert Counter(r["attempts"] for r in rows) == {1: len(rows)}, "a row was claimed twice"
+
+    # The SMS: each sent once, by one of the two processes.
+    assert len(texts_sent) == sms and {n.status for n in texts_sent} == {"sent"}
+    assert {n.attempts for n in texts_sent} == {1}, "an SMS was claimed twice"
+    sms_lines = [
+        line
+        for n in (1, 2)
+        if (tmp_path / f"instance-{n}" / "sms.log").exists()
+        for line in (tmp_path / f"instance-{n}" / "sms.log").read_text().splitlines()
+    ]
+    assert sorted(line.split("\t")[2] for line in sms_lines) == sorted(
+        n.dedupe_key for n in texts_sent
+    )
 
     # --- what the mail server says ----------------------------------------------------------
     received_ids = Counter(m.message_id for m in smtp.received)
