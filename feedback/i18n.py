@@ -15,16 +15,23 @@ from flask_babel import get_locale
 from .domain.calendar import LOCAL_TZ, weekday_name
 from .extensions import babel
 
+
+def N_(text: str) -> str:
+    """Marks ``text`` for the catalogue without translating it here: the message is
+    translated where it is shown (the error page's ``_(message)``), in the reader's language."""
+    return text
+
+
 HTTP_MESSAGES = {
-    400: "Yêu cầu không hợp lệ.",
-    401: "Cần đăng nhập.",
-    403: "Ông/bà không có quyền xem trang này.",
-    404: "Không tìm thấy trang hoặc hồ sơ.",
-    405: "Phương thức không được hỗ trợ.",
-    413: "Dữ liệu gửi lên quá lớn.",
-    422: "Thông tin chưa hợp lệ.",
-    429: "Quá nhiều yêu cầu, vui lòng thử lại sau ít phút.",
-    503: "Hệ thống đang bận, vui lòng thử lại sau giây lát.",
+    400: N_("Yêu cầu không hợp lệ."),
+    401: N_("Cần đăng nhập."),
+    403: N_("Ông/bà không có quyền xem trang này."),
+    404: N_("Không tìm thấy trang hoặc hồ sơ."),
+    405: N_("Phương thức không được hỗ trợ."),
+    413: N_("Dữ liệu gửi lên quá lớn."),
+    422: N_("Thông tin chưa hợp lệ."),
+    429: N_("Quá nhiều yêu cầu, vui lòng thử lại sau ít phút."),
+    503: N_("Hệ thống đang bận, vui lòng thử lại sau giây lát."),
 }
 """What an error page or error body says for each HTTP status (pages, API and Open311)."""
 

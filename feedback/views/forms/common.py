@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -29,6 +30,8 @@ from ...domain.text import (
 from ...services.intake.submission import KIND_LABELS
 
 REQUIRED = "Vui lòng điền mục này."
+REQUIRED_L = _l("Vui lòng điền mục này.")
+"""REQUIRED in the reader's language, for the forms whose pages are translated (issue 15)."""
 
 # WTForms ships no Vietnamese catalogue; these are the built-in messages our forms can show.
 _VI = {
@@ -210,26 +213,28 @@ class SubmitCaseForm(Form):
 
 
 class LookupForm(Form):
-    code = StringField("Mã hồ sơ", validators=[DataRequired(REQUIRED), Length(max=24)])
-    access_key = StringField("Mã tra cứu", validators=[DataRequired(REQUIRED), Length(max=40)])
+    code = StringField(_l("Mã hồ sơ"), validators=[DataRequired(REQUIRED_L), Length(max=24)])
+    access_key = StringField(
+        _l("Mã tra cứu"), validators=[DataRequired(REQUIRED_L), Length(max=40)]
+    )
 
 
 class LostKeyForm(Form):
     """ "Lost my key": the case code and the phone number or e-mail address given with it."""
 
-    code = StringField("Mã hồ sơ", validators=[DataRequired(REQUIRED), Length(max=24)])
+    code = StringField(_l("Mã hồ sơ"), validators=[DataRequired(REQUIRED_L), Length(max=24)])
     contact = StringField(
-        "Số điện thoại hoặc thư điện tử đã để lại khi gửi",
-        validators=[DataRequired(REQUIRED), Length(max=200, message="Quá dài.")],
+        _l("Số điện thoại hoặc thư điện tử đã để lại khi gửi"),
+        validators=[DataRequired(REQUIRED_L), Length(max=200, message=_l("Quá dài."))],
     )
 
     def validate_contact(self, field: Any) -> None:
         value = (field.data or "").strip()
         if "@" in value:
             if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-                raise FieldError("Địa chỉ thư điện tử không hợp lệ.")
+                raise FieldError(_l("Địa chỉ thư điện tử không hợp lệ."))
         elif not is_phone(value):
-            raise FieldError("Vui lòng nhập số điện thoại hoặc địa chỉ thư điện tử đã để lại.")
+            raise FieldError(_l("Vui lòng nhập số điện thoại hoặc địa chỉ thư điện tử đã để lại."))
 
 
 class LoginForm(Form):
