@@ -195,6 +195,8 @@ EXPECTED_PUBLIC = fs(
     "public.submit",
     "public.submitted",
     "public.lookup",
+    "public.lost_key",  # "lost my key": a new key sent to the contact on record, not shown
+    "public.lost_key_sent",
     "follow.status",
     "follow.reply",
     "follow.rate",
