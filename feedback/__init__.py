@@ -4,6 +4,7 @@ denunciations. ``create_app`` only wires the parts together."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_mapping(cfg.defaults(app.instance_path))
-    app.config.from_mapping(cfg.from_environment(os.environ))
+    checking = _invoked_as_check()
+    if checking:  # report every bad variable at once instead of stopping at the first
+        environment, problems = cfg.from_environment_lenient(os.environ)
+        app.config.from_mapping(environment)
+        app.config["FEEDBACK_STARTUP_PROBLEMS"] = problems
+    else:
+        app.config.from_mapping(cfg.from_environment(os.environ))
     app.config.from_pyfile("config.py", silent=True)
     if test_config:
         app.config.from_mapping(test_config)
     if cfg.is_relaxed(app.config):
         app.config["SESSION_COOKIE_SECURE"] = False
         app.config["REMEMBER_COOKIE_SECURE"] = False
-    cfg.validate(app.config)
+    if not checking:  # `flask check` reports bad keys itself, in both languages
+        cfg.validate(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from . import cli, database, i18n, scheduler, security
@@ -50,6 +58,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     scheduler.init_app(app)
     _trust_proxies(app)
     return app
+
+
+def _invoked_as_check() -> bool:
+    """True when this process is ``flask [--app X] [-e FILE] check``: the one command that
+    must load a configuration the app would refuse, to say everything wrong with it. The
+    command exits after reporting; nothing is served."""
+    if Path(sys.argv[0]).name != "flask":
+        return False
+    args = sys.argv[1:]
+    while args:
+        arg = args.pop(0)
+        if arg in {"--app", "-A", "--env-file", "-e"}:
+            args = args[1:]
+        elif not arg.startswith("-"):
+            return arg == "check"
+    return False
 
 
 def _trust_proxies(app: Flask) -> None:

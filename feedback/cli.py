@@ -542,7 +542,40 @@ def restore_command(file: str, yes: bool) -> None:
     click.echo(json.dumps(result, ensure_ascii=False, indent=1))
 
 
+@click.command("check")
+@click.option(
+    "--now",
+    "at",
+    default=None,
+    hidden=True,
+    help="ISO moment to check as of (rehearsals and tests); default: now",
+)
+@with_appcontext
+def check_command(at: str | None) -> None:
+    """Kiểm tra cấu hình vận hành trước khi khởi động (khóa, phiên bản cơ sở dữ liệu, Redis,
+    máy chủ thư, cổng SMS/Zalo, proxy, lịch năm tới, thư mục). Thoát mã 1 khi có lỗi.
+
+    Validates a production configuration before start; exits 1 on any error."""
+    from flask import current_app
+
+    from .services.check import ERROR, WARNING, run_checks
+
+    now = datetime.fromisoformat(at).astimezone(UTC) if at else datetime.now(UTC)
+    findings = run_checks(current_app.config, current_app.instance_path, now)
+    marks = {ERROR: "LỖI / ERROR", WARNING: "CẢNH BÁO / WARNING", "ok": "OK"}
+    for finding in findings:
+        click.echo(f"[{marks[finding.level]}] {finding.topic}: {finding.vi}")
+        if finding.level != "ok":
+            click.echo(f"    {finding.en}")
+    errors = sum(f.level == ERROR for f in findings)
+    warnings = sum(f.level == WARNING for f in findings)
+    click.echo(f"{errors} lỗi, {warnings} cảnh báo / {errors} errors, {warnings} warnings.")
+    if errors:
+        raise SystemExit(1)
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(check_command)
     app.cli.add_command(sla_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(digest_command)

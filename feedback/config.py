@@ -123,6 +123,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # API tokens stop working this many days after they are issued (a leaked token
         # must not work forever); `users token` issues a new one.
         "API_TOKEN_TTL_DAYS": 90,
+        # Gunicorn workers (deploy/gunicorn.conf.py reads the same variable); `flask check`
+        # requires REDIS_URL when there is more than one, as memory limits are per process.
+        "WEB_WORKERS": 1,
     }
 
 
@@ -145,6 +148,7 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
         "DATABASE_LOCK_TIMEOUT_MS",
         "DATABASE_STATEMENT_TIMEOUT_MS",
         "API_TOKEN_TTL_DAYS",
+        "WEB_WORKERS",
     ):
         if environ.get(name):
             cfg[name] = int(environ[name])
@@ -173,6 +177,23 @@ def from_environment(environ: os._Environ[str] | dict[str, str]) -> dict[str, An
     if environ.get("MAIL_USE_TLS"):
         cfg["MAIL_USE_TLS"] = environ["MAIL_USE_TLS"].lower() in {"1", "true", "on", "yes"}
     return cfg
+
+
+def from_environment_lenient(
+    environ: os._Environ[str] | dict[str, str],
+) -> tuple[dict[str, Any], list[str]]:
+    """Like :func:`from_environment`, but a variable that cannot be read is left out and
+    named in the returned problems instead of stopping: ``flask check`` reports every
+    problem of a configuration at once rather than the first one's traceback."""
+    env = dict(environ)
+    problems: list[str] = []
+    for name in list(env):
+        try:
+            from_environment({name: env[name]})
+        except (RuntimeError, ValueError) as exc:
+            problems.append(f"{name}: {exc}")
+            del env[name]
+    return from_environment(env), problems
 
 
 def template_ids(value: str) -> dict[str, str]:
