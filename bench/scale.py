@@ -43,6 +43,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from feedback.domain.text import fold
+
 from . import common
 
 KINDS = (["feedback"] * 45 + ["petition"] * 25 + ["suggestion"] * 15 + ["complaint"] * 10
@@ -56,6 +58,24 @@ OLD_STATES = ((0.85, "closed"), (0.91, "answered"), (0.94, "rejected"), (0.96, "
               (0.997, "closed"))  # fmt: skip
 OPEN = ("received", "acknowledged", "in_progress", "waiting_citizen", "transferred", "reopened")
 CHUNK = 20_000
+# What cases say (each about 1/len(TOPICS) of the cases), so that a search finds some and
+# not all: "rác thải" is in about 6 % of the cases, "rác thải tồn" too, "cây xanh" 6 %.
+TOPICS = (
+    "Rác thải tồn đọng không được thu gom", "Đèn đường hỏng không sáng",
+    "Ổ gà lớn giữa đường", "Nước sinh hoạt bị đục có mùi", "Mất điện kéo dài",
+    "Tiếng ồn từ quán karaoke ban đêm", "Lấn chiếm vỉa hè để buôn bán",
+    "Cống thoát nước bị tắc gây ngập", "Cây xanh đổ chắn lối đi",
+    "Khói bụi từ xưởng gỗ", "Chậm cấp giấy chứng nhận quyền sử dụng đất",
+    "Thái độ của cán bộ tiếp dân chưa đúng mực", "Chó thả rông không rọ mõm",
+    "Đề nghị lắp biển báo giao thông", "Trường học thiếu nhà vệ sinh",
+    "Xe tải chở quá tải làm hỏng đường",
+)  # fmt: skip
+PLACES = (
+    "đường Trần Phú", "đường Nguyễn Trãi", "phường Minh Khai", "phường Quang Trung",
+    "xã Phương Thiện", "xã Ngọc Đường", "tổ 5 phường Trần Phú", "chợ trung tâm",
+    "cầu Yên Biên", "đường 19 tháng 5", "thôn Hạ Thành", "bến xe khách",
+)  # fmt: skip
+COORDINATOR = "dieuphoi.bench"
 PASSWORD = "bench-mat-khau-thanh-tra-1"
 INSPECTOR = "thanhtra.bench"
 
@@ -122,7 +142,11 @@ class Builder:
                     next_check = candidate
                     break
         anonymous = kind == "denunciation" or rnd.random() < 0.1
-        body = "Kính đề nghị cơ quan chức năng kiểm tra, xử lý dứt điểm. " * rnd.randint(1, 4)
+        topic, place = rnd.choice(TOPICS), rnd.choice(PLACES)
+        subject = f"{topic} ở {place}"
+        request = "Kính đề nghị cơ quan chức năng kiểm tra, xử lý dứt điểm. "
+        body = f"{topic} ở {place} từ {rnd.randint(2, 20)} ngày nay. " + request * rnd.randint(1, 3)
+        address = f"Tổ {rnd.randint(1, 20)}"
         return {
             "code": f"HG-{received.year}-{n:07d}",
             "access_key_hash": self.key_hash,
@@ -130,11 +154,11 @@ class Builder:
             "status": status,
             "channel": rnd.choice(CHANNELS),
             "external_ref": None,
-            "subject": f"Phản ánh số {n} về hạ tầng đô thị",
+            "subject": subject,
             "body": body,
             "category_id": rnd.choice(self.categories),
             "area_id": rnd.choice(self.areas) if rnd.random() > 0.1 else None,
-            "address": f"Tổ {rnd.randint(1, 20)}",
+            "address": address,
             "anonymous": anonymous,
             "reporter_name": None if anonymous else "Nguyễn Văn An",
             "reporter_phone": None if anonymous else "0912345678",
@@ -153,7 +177,7 @@ class Builder:
             "next_sla_check_at": next_check,
             "deadline_rev": 0,
             "rating": rnd.randint(1, 5) if status == "closed" and rnd.random() < 0.3 else None,
-            "search_text": "phan anh ha tang do thi",
+            "search_text": fold(f"{subject} {body} {address}"),
             "created_at": received,
             "updated_at": closed or answered or acknowledged or received,
         }
@@ -230,7 +254,7 @@ def timed_sweep(app: Any, now: datetime) -> dict[str, Any]:
     return {"seconds": round(seconds, 3), "summary": summary}
 
 
-def login(app: Any) -> tuple[Any, str]:
+def login(app: Any, username: str = INSPECTOR) -> tuple[Any, str]:
     import re
 
     client = app.test_client()
@@ -241,7 +265,7 @@ def login(app: Any) -> tuple[Any, str]:
     assert token is not None
     answer = client.post(
         "/can-bo/dang-nhap",
-        data={"username": INSPECTOR, "password": PASSWORD, "csrf_token": token.group(1)},
+        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
         base_url="https://localhost",
     )
     assert answer.status_code == 302, answer.status_code
@@ -253,7 +277,7 @@ def login(app: Any) -> tuple[Any, str]:
     from feedback.services.accounts.users import issue_token
 
     with app.app_context(), unit_of_work():
-        user = db.session.scalar(select(User).where(User.username == INSPECTOR))
+        user = db.session.scalar(select(User).where(User.username == username))
         api_token = issue_token(user, datetime.now(UTC), "bench")
     return client, api_token
 
@@ -274,6 +298,135 @@ def timed_get(client: Any, path: str, headers: dict[str, str] | None = None) -> 
                 break
     return {"status": status, "seconds": round(statistics.median(times), 3),
             "runs": [round(t, 3) for t in times], "bytes": size}  # fmt: skip
+
+
+# Staff search and API search: one to three words, with and without diacritics.
+SEARCHES = ("rác", "rac", "rác thải", "rac thai", "rác thải tồn", "rac thai ton", "cây xanh",
+            "cay xanh do", "tran phu")  # fmt: skip
+HINT_TEXT = "Rác thải tồn đọng không được thu gom ở đường Trần Phú mấy ngày nay"
+
+
+def _first(pattern: str, html: str) -> str | None:
+    import re
+
+    found = re.search(pattern, html)
+    return found.group(1) if found else None
+
+
+def _deep_inbox_cursor(app: Any, depth: int) -> str | None:
+    """The ``sau`` cursor after ``depth`` cases of the coordinator's inbox (a deep page
+    reached by following "next" ``depth / 50`` times)."""
+    from sqlalchemy import select
+
+    from feedback.extensions import db
+    from feedback.models import User
+    from feedback.services.handling import inbox
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == COORDINATOR))
+        rows = db.session.scalars(
+            inbox.inbox_page(user, inbox.parse({}), datetime.now(UTC), depth)
+        ).all()
+        cursor = inbox.cursor_of(rows[depth - 1]) if len(rows) >= depth else None
+        db.session.remove()
+    return cursor
+
+
+def hint_times(app: Any) -> dict[str, dict[str, Any]]:
+    """The duplicate hints at submission (a service call: the pages ask it inside a
+    POST), for the busiest category and area: staff (the coordinator) and public."""
+    from sqlalchemy import func, select
+
+    from feedback.extensions import db
+    from feedback.models import Area, Case, Category, User
+    from feedback.services.intake.duplicates import find_similar, find_similar_public
+
+    out: dict[str, dict[str, Any]] = {}
+    with app.app_context():
+        category, area = db.session.execute(
+            select(Category.code, Area.code)
+            .join(Case, Case.category_id == Category.id)
+            .join(Area, Case.area_id == Area.id)
+            .where(Category.public.is_(True))
+            .group_by(Category.code, Area.code)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()
+        user = db.session.scalar(select(User).where(User.username == COORDINATOR))
+        calls = {
+            "hints_staff": lambda: find_similar(
+                category, area, HINT_TEXT, viewer=user, now=datetime.now(UTC)
+            ),
+            "hints_public": lambda: find_similar_public(
+                category, area, HINT_TEXT, now=datetime.now(UTC)
+            ),
+        }
+        for name, call in calls.items():
+            times, found = [], 0
+            for i in range(4):
+                t0 = time.perf_counter()
+                found = len(call())
+                db.session.rollback()
+                if i:
+                    times.append(time.perf_counter() - t0)
+            out[name] = {"seconds": round(statistics.median(times), 3), "found": found,
+                         "runs": [round(t, 3) for t in times]}  # fmt: skip
+        db.session.remove()
+    return out
+
+
+def page_times(app: Any, client: Any, desk: Any, api_token: str) -> dict[str, dict[str, Any]]:
+    """Every GET page and API list issue 17 names, as the inspector (``client``) or the
+    coordinator (``desk``, for the inbox and the letters), median of 3 after a warm-up."""
+    from urllib.parse import quote
+
+    api = {"Authorization": f"Bearer {api_token}"}
+    today = datetime.now(UTC).astimezone(common_tz()).date()
+    two_years = f"from={(today - timedelta(days=731)).isoformat()}&to={today.isoformat()}"
+    out: dict[str, dict[str, Any]] = {}
+    for q in SEARCHES:
+        out[f"search {q}"] = timed_get(client, f"/can-bo/tim-kiem/?q={quote(q)}")
+        out[f"api search {q}"] = timed_get(client, f"/api/v1/cases?q={quote(q)}", api)
+    out["search, no words"] = timed_get(client, "/can-bo/tim-kiem/")
+    out["api list"] = timed_get(client, "/api/v1/cases", api)
+    out["api list page 500"] = timed_get(client, "/api/v1/cases?page=500", api)
+    out.update(hint_times(app))
+    out["transparency"] = timed_get(client, "/cong-khai/")
+    first = client.get("/cong-khai/", base_url="https://localhost").text
+    import re
+
+    numbers = [int(n) for n in re.findall(r"[?&;]page=(\d+)", first)]
+    deep = max(1, max(numbers, default=100) // 2)
+    out["transparency deep page"] = timed_get(client, f"/cong-khai/?page={deep}")
+    out["transparency deep page"]["page"] = deep
+    out["dashboard two years"] = timed_get(client, f"/thanh-tra/so-lieu?{two_years}")
+    for name, value in (("unit", "TTR"), ("kind", "complaint"), ("channel", "hotline"),
+                        ("category", "6.3c"), ("area", "00688")):  # fmt: skip
+        out[f"dashboard two years, {name}"] = timed_get(
+            client, f"/thanh-tra/so-lieu?{two_years}&{name}={value}"
+        )
+    out["monitor"] = timed_get(client, "/thanh-tra/")
+    out["monitor api"] = timed_get(client, "/api/v1/oversight/breaches", api)
+    out["inbox"] = timed_get(desk, "/can-bo/")
+    cursor = _deep_inbox_cursor(app, 2_000 * 50)
+    if cursor is None:
+        cursor = _deep_inbox_cursor(app, 500)
+    if cursor is not None:
+        out["inbox deep page"] = timed_get(desk, f"/can-bo/?sau={cursor}")
+    out["letters"] = timed_get(desk, "/can-bo/thu-xin-loi/")
+    out["reports"] = timed_get(client, "/bao-cao/")
+    reports_page = client.get("/bao-cao/", base_url="https://localhost").text
+    quarter = _first(r'href="/bao-cao/([0-9]{4}-[Qq][1-4])\.pdf"', reports_page) or _first(
+        r'href="/bao-cao/([^"/]+)\.pdf"', reports_page
+    )
+    if quarter:
+        out[f"report pdf {quarter}"] = timed_get(client, f"/bao-cao/{quarter}.pdf")
+    out["open311 services"] = timed_get(client, "/open311/v2/services.json")
+    out["open311 requests"] = timed_get(client, "/open311/v2/requests.json")
+    out["open311 requests, a category"] = timed_get(
+        client, "/open311/v2/requests.json?service_code=6.3c"
+    )
+    return out
 
 
 def service_times(app: Any, now: datetime, start: date, end: date) -> dict[str, Any]:
@@ -379,6 +532,8 @@ def bench_engine(
         common.migrate_and_seed(url)
         common.flask(url, "users", "create", INSPECTOR, "--role", "inspector", "--unit", "TTR",
                      "--password", PASSWORD)  # fmt: skip
+        common.flask(url, "users", "create", COORDINATOR, "--role", "coordinator", "--unit",
+                     "VP", "--password", PASSWORD)  # fmt: skip
     app = make_app(url)
     from sqlalchemy import text
 
@@ -391,6 +546,7 @@ def bench_engine(
     now = datetime.now(UTC)
     builder = Builder(app, now)
     client, api_token = login(app)
+    desk, _ = login(app, COORDINATOR)
     today = now.astimezone(common_tz()).date()
     results, built = [], existing
     for size in sizes:
@@ -419,12 +575,15 @@ def bench_engine(
         step["monitor_api"] = timed_get(
             client, "/api/v1/oversight/breaches", {"Authorization": f"Bearer {api_token}"}
         )
+        step["pages"] = page_times(app, client, desk, api_token)
         step["service"] = service_times(
             app, datetime.now(UTC), date(today.year, 1, 1), date(today.year, 12, 31)
         )
         step["db_mib"] = db_size(app)
         step["loadavg_1min"] = round(os.getloadavg()[0], 2)
-        brief = {k: v.get("seconds") if isinstance(v, dict) else v for k, v in step.items()}
+        brief = {k: v.get("seconds") if isinstance(v, dict) else v for k, v in step.items()
+                 if k != "pages"}  # fmt: skip
+        print(engine, size, {k: v["seconds"] for k, v in step["pages"].items()}, flush=True)
         print(engine, size, brief, step["service"], flush=True)
         results.append(step)
     with app.app_context():

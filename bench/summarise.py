@@ -1,6 +1,6 @@
 """Print the Markdown tables of BENCHMARKS.md from bench/results/*.json.
 
-.venv/bin/python -m bench.summarise [scale scale_rerun ...]
+.venv/bin/python -m bench.summarise [scale scale_rerun export_memory ...]
 """
 
 from __future__ import annotations
@@ -70,6 +70,43 @@ def scale(data: dict[str, Any]) -> None:
                   f"{v['monitor_flagged_s']} |")  # fmt: skip
 
 
+TARGET_S = 0.3  # issue 17: every GET page and API list, median of 3 after a warm-up
+
+
+def pages(data: dict[str, Any]) -> None:
+    """One row per surface, one column per engine and size; a figure over the target is
+    marked."""
+    columns = [(r["engine"], s) for r in data["runs"] for s in r["sizes"] if "pages" in s]
+    if not columns:
+        return
+    names = list(dict.fromkeys(n for _, s in columns for n in s["pages"]))
+    print("| surface | " + " | ".join(f"{e} {s['cases']:,}" for e, s in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for name in names:
+        cells = []
+        for _, s in columns:
+            got = s["pages"].get(name)
+            if got is None:
+                cells.append("")
+                continue
+            mark = " ✗" if got["seconds"] >= TARGET_S else ""
+            status = "" if got.get("status", 200) == 200 else f" ({got['status']})"
+            cells.append(f"{got['seconds']}{mark}{status}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def export_memory(data: dict[str, Any]) -> None:
+    print("| engine | format | rows | MiB sent | first byte s | total s | worker RSS before →"
+          " peak MiB | growth MiB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for r in data["runs"]:
+        for ext in ("csv", "xlsx"):
+            x = r[ext]
+            print(f"| {r['engine']} | {ext} | {x['rows']:,} | {round(x['bytes'] / 2**20, 1)} | "
+                  f"{x['first_byte_s']} | {x['total_s']} | {x['rss_before_mib']} → "
+                  f"{x['rss_peak_mib']} | {x['rss_growth_mib']} |")  # fmt: skip
+
+
 def memory(data: dict[str, Any]) -> None:
     print(
         "| engine | requests | worker RSS MiB start → 5k → 10k | worker PSS MiB at 10k | statuses |"
@@ -100,14 +137,19 @@ def fault(data: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    names = sys.argv[1:] or ["intake", "scale", "memory", "fault_kill"]
+    names = sys.argv[1:] or ["intake", "scale", "memory", "fault_kill", "export_memory"]
     for name in names:
         data = load(name)
         if data is None:
             continue
         print(f"### {name}\n\nmachine: {json.dumps(data['machine'], ensure_ascii=False)}\n")
-        kind = next(k for k in ("scale", "memory", "intake", "fault_kill") if name.startswith(k))
-        {"intake": intake, "scale": scale, "memory": memory, "fault_kill": fault}[kind](data)
+        kinds = ("scale", "export_memory", "memory", "intake", "fault_kill")
+        kind = next(k for k in kinds if name.startswith(k))
+        {"intake": intake, "scale": scale, "memory": memory, "fault_kill": fault,
+         "export_memory": export_memory}[kind](data)  # fmt: skip
+        if kind == "scale":
+            print()
+            pages(data)
         print()
 
 
