@@ -54,7 +54,7 @@ def upgrade() -> None:
         op.execute("INSERT INTO cases_fts(cases_fts) VALUES ('rebuild')")
     else:
         op.execute(
-            f"CREATE INDEX {PG_INDEX} ON cases "
+            f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON cases "
             "USING gin (to_tsvector('simple'::regconfig, search_text))"
         )
 
