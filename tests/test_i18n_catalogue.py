@@ -48,7 +48,6 @@ NOT_YET_TRANSLATED = frozenset(
         "desk/case.html",
         "desk/headless_units.html",
         "desk/inbox.html",
-        "desk/login.html",
         "desk/triage.html",
         "hotline/desk.html",
         "hotline/done.html",

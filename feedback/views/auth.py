@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..database import unit_of_work
@@ -54,7 +55,10 @@ def login() -> Any:
             with unit_of_work():
                 user = authenticate(form.username.data, form.password.data, now)
             if user is not None:
+                language = session.get("lang")  # the reader's language survives the new session
                 session.clear()
+                if language:
+                    session["lang"] = language
                 login_user(user)
                 return redirect(_safe_next(request.args.get("next")))
             config = current_app.config
@@ -66,7 +70,7 @@ def login() -> Any:
                     window=config["LOGIN_FAILURE_WINDOW"],
                     lockout=config["LOGIN_LOCKOUT"],
                 )
-            form.password.errors = ["Tên đăng nhập hoặc mật khẩu không đúng."]
+            form.password.errors = [_("Tên đăng nhập hoặc mật khẩu không đúng.")]
         return render_template("desk/login.html", form=form), 422
     return render_template("desk/login.html", form=form)
 

@@ -238,8 +238,10 @@ class LostKeyForm(Form):
 
 
 class LoginForm(Form):
-    username = StringField("Tên đăng nhập", validators=[DataRequired(REQUIRED), Length(max=64)])
-    password = PasswordField("Mật khẩu", validators=[DataRequired(REQUIRED), Length(max=200)])
+    username = StringField(
+        _l("Tên đăng nhập"), validators=[DataRequired(REQUIRED_L), Length(max=64)]
+    )
+    password = PasswordField(_l("Mật khẩu"), validators=[DataRequired(REQUIRED_L), Length(max=200)])
 
 
 class HotlineForm(Form):
