@@ -45,6 +45,8 @@ class ImportBatch(db.Model):
     __tablename__ = "import_batches"
     __table_args__ = (
         CheckConstraint("imported >= 0 AND already_present >= 0 AND rejected >= 0", name="counts"),
+        CheckConstraint("rows_done >= 0 AND rows_done <= rows_total", name="progress"),
+        CheckConstraint("status IN ('running', 'done', 'interrupted')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,3 +58,11 @@ class ImportBatch(db.Model):
     already_present: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Progress of a file imported in chunks (services.intake.import1022.import_in_chunks):
+    # each chunk commits its cases with these counts, so a page shows how far a running
+    # import has come, and a batch a killed process left behind stays "running" with the
+    # rows it had committed. A re-run is a new batch; finished_at is set when it is done.
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    rows_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    rows_done: Mapped[int] = mapped_column(default=0, server_default="0")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -19,8 +19,18 @@ earlier batch, or entered through the API) is reported as "already present" and 
 becomes a second case. A bad row is reported with its physical line number in the file
 (the header is line 1) and the reasons, in Vietnamese, while the good rows go in.
 
-The service never commits: the caller's unit of work commits the cases and the batch row
-together, or, if anything unexpected fails mid-way, rolls all of it back.
+Two ways in, with different limits:
+
+- :func:`import_1022` (the upload page): at most 5 MB and 5,000 rows, one transaction
+  that the caller's unit of work commits with the batch row, or rolls all of it back.
+  A bigger file is refused with the advice to use the command line.
+- :func:`import_in_chunks` (``flask import-1022``): up to 200 MB and 200,000 rows, in
+  chunks of 500 rows, each chunk its own transaction that commits its cases with the
+  batch's progress (rows done of total). No lock is held for the whole file: other
+  writers (the web, the scheduler) get the database between chunks. Interrupted at any
+  row (an error, a killed process), the chunks already committed stay, the running
+  chunk is rolled back, and a re-run of the same file imports the rest: the rows
+  already in are "already present" by (channel, ticket), so every ticket is one case.
 
 A batch's report (tickets, case codes, each rejected row's faults) is read by its uploader
 and by the coordinator, who answers for every batch, those imported from the command line
@@ -34,12 +44,12 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import false, select, true
+from sqlalchemy import false, select, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.calendar import LOCAL_TZ
@@ -50,8 +60,17 @@ from ...models import ImportBatch, User
 from ..errors import NotFound, ValidationError
 from .submission import CaseInput, Reporter, submit_case, validate
 
+# The upload page: one request, one transaction.
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
+# The command line: chunked, each chunk committed (import_in_chunks).
+CLI_MAX_BYTES = 200 * 1024 * 1024
+CLI_MAX_ROWS = 200_000
+CHUNK_ROWS = 500
+CLI_ADVICE = (
+    " Tệp lớn hơn (tới 200.000 dòng) được nhập bằng dòng lệnh theo từng phần: "
+    "flask --app feedback import-1022 TỆP.csv (nhờ quản trị viên hệ thống)."
+)
 
 REQUIRED_COLUMNS = ("ticket", "received_at", "kind", "subject", "body")
 OPTIONAL_COLUMNS = (
@@ -183,11 +202,14 @@ def _area_code(text: str) -> str | None:
     return text or None
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, max_bytes: int = MAX_BYTES, advice: str = CLI_ADVICE) -> str:
     if not data:
         raise ValidationError("Tệp trống.", {"file": "Tệp trống."})
-    if len(data) > MAX_BYTES:
-        message = f"Tệp lớn hơn {MAX_BYTES // (1024 * 1024)} MB; hãy chia thành nhiều tệp nhỏ hơn."
+    if len(data) > max_bytes:
+        message = (
+            f"Tệp lớn hơn {max_bytes // (1024 * 1024)} MB; hãy chia thành nhiều tệp nhỏ hơn."
+            + advice
+        )
         raise ValidationError(message, {"file": message})
     if data.startswith(_XLSX_MAGIC):
         message = (
@@ -236,7 +258,9 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _read(text: str) -> tuple[list[_Row], list[str]]:
+def _read(
+    text: str, max_rows: int = MAX_ROWS, advice: str = CLI_ADVICE
+) -> tuple[list[_Row], list[str]]:
     """Check the header and split the file into rows; refuse the file as a whole when the
     header or the size is wrong. Nothing is written here."""
     records = _records(text)
@@ -269,11 +293,11 @@ def _read(text: str) -> tuple[list[_Row], list[str]]:
     ]
     rows: list[_Row] = []
     for line, cells in records:
-        if len(rows) >= MAX_ROWS:
-            limit = f"{MAX_ROWS:,}".replace(",", ".")  # Vietnamese thousands separator
+        if len(rows) >= max_rows:
+            limit = f"{max_rows:,}".replace(",", ".")  # Vietnamese thousands separator
             message = (
                 f"Tệp có hơn {limit} dòng dữ liệu (dòng {line} vượt giới hạn); "
-                "hãy chia thành nhiều tệp nhỏ hơn."
+                "hãy chia thành nhiều tệp nhỏ hơn." + advice
             )
             raise ValidationError(message, {"file": message})
         values = {
@@ -338,6 +362,49 @@ def _row_input(row: _Row) -> tuple[CaseInput, dict[str, str]]:
     return data, errors
 
 
+def _import_row(
+    row: _Row,
+    report: _Report,
+    first_line_of: dict[str, int],
+    *,
+    actor: User | None,
+    now: datetime,
+) -> None:
+    """One row into the session (not committed): a case, "already present", or rejected
+    with its reasons in ``report``."""
+    case_input, errors = _row_input(row)
+    ticket = case_input.external_ref
+    if ticket is not None:
+        if ticket in first_line_of:
+            errors["ticket"] = (
+                f"Số phiếu {ticket} trùng với dòng {first_line_of[ticket]} của cùng tệp."
+            )
+        else:
+            first_line_of[ticket] = row.line
+    if errors:
+        # Report the intake's own objections too, so one pass shows everything to fix.
+        try:
+            validate(case_input, now)
+        except ValidationError as exc:
+            for key, message in _errors_of(exc).items():
+                errors.setdefault(key, message)
+        report.rejected.append({"line": row.line, "ticket": ticket, "errors": errors})
+        return
+    try:
+        result = submit_case(case_input, actor=actor, now=now)
+    except ValidationError as exc:
+        report.rejected.append({"line": row.line, "ticket": ticket, "errors": _errors_of(exc)})
+        return
+    if result.created:
+        report.imported.append(result.case.code)
+    else:
+        report.already_present.append(result.case.external_ref or ticket or "")
+
+
+def _clean_name(filename: str) -> str:
+    return (filename or "1022.csv").replace("\\", "/").rsplit("/", 1)[-1][:255]
+
+
 def import_1022(data: bytes, filename: str, *, actor: User | None, now: datetime) -> ImportBatch:
     """Import one CSV batch; returns the flushed (not committed) ``ImportBatch``.
 
@@ -348,35 +415,9 @@ def import_1022(data: bytes, filename: str, *, actor: User | None, now: datetime
     report = _Report(ignored_columns=ignored)
     first_line_of: dict[str, int] = {}
     for row in rows:
-        case_input, errors = _row_input(row)
-        ticket = case_input.external_ref
-        if ticket is not None:
-            if ticket in first_line_of:
-                errors["ticket"] = (
-                    f"Số phiếu {ticket} trùng với dòng {first_line_of[ticket]} của cùng tệp."
-                )
-            else:
-                first_line_of[ticket] = row.line
-        if errors:
-            # Report the intake's own objections too, so one pass shows everything to fix.
-            try:
-                validate(case_input, now)
-            except ValidationError as exc:
-                for key, message in _errors_of(exc).items():
-                    errors.setdefault(key, message)
-            report.rejected.append({"line": row.line, "ticket": ticket, "errors": errors})
-            continue
-        try:
-            result = submit_case(case_input, actor=actor, now=now)
-        except ValidationError as exc:
-            report.rejected.append({"line": row.line, "ticket": ticket, "errors": _errors_of(exc)})
-            continue
-        if result.created:
-            report.imported.append(result.case.code)
-        else:
-            report.already_present.append(result.case.external_ref or ticket or "")
+        _import_row(row, report, first_line_of, actor=actor, now=now)
     batch = ImportBatch(
-        filename=(filename or "1022.csv").replace("\\", "/").rsplit("/", 1)[-1][:255],
+        filename=_clean_name(filename),
         sha256=hashlib.sha256(data).hexdigest(),
         uploaded_by_id=actor.id if actor else None,
         created_at=now,
@@ -384,10 +425,94 @@ def import_1022(data: bytes, filename: str, *, actor: User | None, now: datetime
         already_present=len(report.already_present),
         rejected=len(report.rejected),
         report=report.as_json(),
+        status="done",
+        rows_total=len(rows),
+        rows_done=len(rows),
+        finished_at=now,
     )
     db.session.add(batch)
     db.session.flush()
     return batch
+
+
+def import_in_chunks(
+    data: bytes,
+    filename: str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Import a large file chunk by chunk, each chunk its own committed transaction;
+    returns the batch's id. Must be called outside a unit of work (it opens its own).
+
+    The batch row is committed first ("running", 0 of N rows), then each chunk commits its
+    cases with the batch's counts, report lines and rows done, and calls ``progress(done,
+    total)``. An exception rolls back the running chunk only, marks the batch
+    "interrupted" and propagates; a killed process leaves it "running". Either way the
+    committed rows stay, and importing the same file again completes it without a second
+    case for any ticket. Raises :class:`ValidationError`, with nothing written, when the
+    file as a whole is unusable."""
+    from ...database import unit_of_work
+
+    text = _decode(data, CLI_MAX_BYTES, advice="")
+    rows, ignored = _read(text, CLI_MAX_ROWS, advice="")
+    total = len(rows)
+    with unit_of_work():
+        batch = ImportBatch(
+            filename=_clean_name(filename),
+            sha256=hashlib.sha256(data).hexdigest(),
+            uploaded_by_id=actor_id,
+            created_at=now,
+            report=_Report(ignored_columns=ignored).as_json(),
+            status="running",
+            rows_total=total,
+            rows_done=0,
+        )
+        db.session.add(batch)
+        db.session.flush()
+        batch_id = batch.id
+    if progress is not None:
+        progress(0, total)
+    first_line_of: dict[str, int] = {}
+    done = 0
+    try:
+        for start in range(0, total, chunk_rows):
+            chunk = rows[start : start + chunk_rows]
+            part = _Report()
+            with unit_of_work():
+                actor = db.session.get(User, actor_id) if actor_id else None
+                for row in chunk:
+                    _import_row(row, part, first_line_of, actor=actor, now=now)
+                batch = db.session.get(ImportBatch, batch_id)
+                assert batch is not None
+                batch.imported += len(part.imported)
+                batch.already_present += len(part.already_present)
+                batch.rejected += len(part.rejected)
+                batch.rows_done = start + len(chunk)
+                report = dict(batch.report or {})
+                for key in ("rejected", "already_present", "imported"):
+                    report[key] = [*report.get(key, []), *getattr(part, key)]
+                batch.report = report
+            done = start + len(chunk)
+            if progress is not None:
+                progress(done, total)
+    except BaseException:
+        with unit_of_work():
+            db.session.execute(
+                update(ImportBatch)
+                .where(ImportBatch.id == batch_id, ImportBatch.status == "running")
+                .values(status="interrupted")
+            )
+        raise
+    with unit_of_work():
+        db.session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id)
+            .values(status="done", finished_at=datetime.now(UTC))
+        )
+    return batch_id
 
 
 def _readable(user: User) -> ColumnElement[bool]:
