@@ -490,3 +490,15 @@ def test_housekeeping_keeps_fresh_forms(app: Flask, client: FlaskClient) -> None
         assert pending.sweep(datetime.now(UTC)) == 0
         assert pending.sweep(datetime.now(UTC) + timedelta(hours=7)) == 1
     assert pending_dirs(app) == []
+
+
+def test_the_nightly_housekeeping_sweeps_unsent_forms(app: Flask, client: FlaskClient) -> None:
+    from feedback.scheduler import _housekeeping
+
+    page = client.get("/gui").text
+    post(client, fields(page, action="check"), [("anh.png", png_bytes())])
+    with app.app_context():
+        done = _housekeeping(datetime.now(UTC) + timedelta(hours=7))
+        db.session.remove()
+    assert done["pending_uploads_deleted"] == 1
+    assert pending_dirs(app) == []

@@ -62,7 +62,6 @@ def _with_token() -> bool:
     return "Authorization" in request.headers
 
 
-submit_limit = limiter.shared_limit(_limit("RATELIMIT_SUBMIT"), scope="submit", methods=["POST"])
 lookup_limit = limiter.shared_limit(_limit("RATELIMIT_LOOKUP"), scope="lookup", methods=["POST"])
 login_limit = limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
 api_limit = limiter.limit(_limit("RATELIMIT_API"), key_func=token_or_address)
@@ -70,7 +69,8 @@ api_limit = limiter.limit(_limit("RATELIMIT_API"), key_func=token_or_address)
 api_submit_limit = limiter.shared_limit(
     _limit("RATELIMIT_SUBMIT"), scope="submit", exempt_when=_with_token, override_defaults=False
 )
-"""An anonymous API submission: the web form's counters, on top of the API's own limit."""
+"""An anonymous API submission: the web form's counters, on top of the API's own limit.
+The web form counts only its filed cases on them (submission_refused, count_submission)."""
 api_lookup_limit = limiter.shared_limit(
     _limit("RATELIMIT_LOOKUP"), scope="lookup", exempt_when=_with_token, override_defaults=False
 )
@@ -185,7 +185,7 @@ def _exhausted(config_name: str, scope: str, *, count: bool) -> int | None:
 
 
 def _when(seconds: int) -> str:
-    """"sau khoảng 45 giây", "sau khoảng 12 phút", "sau 07:00 ngày 06/12/2026"."""
+    """ "sau khoảng 45 giây", "sau khoảng 12 phút", "sau 07:00 ngày 06/12/2026"."""
     if seconds < 90:
         return f"sau khoảng {seconds} giây"
     if seconds < 3600:
