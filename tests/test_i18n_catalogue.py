@@ -50,16 +50,13 @@ NOT_YET_TRANSLATED = frozenset(
         "desk/inbox.html",
         "desk/triage.html",
         "hotline/desk.html",
-        "hotline/done.html",
         "imports/batch.html",
         "imports/upload.html",
-        "letters/index.html",
         "oversight/dashboard.html",
         "oversight/monitor.html",
         "public/status.html",
         "public/submit.html",
         "public/submitted.html",
-        "reports/index.html",
         "search/index.html",
     }
 )
