@@ -92,9 +92,10 @@ def users_token(username: str, name: str) -> None:
             token = issue_token(user, datetime.now(UTC), name=name)
     except ServiceError as exc:
         _fail(exc)
-    click.echo(token)
+    # The note goes to stderr first, so the token is the last line and the only one on stdout.
     ttl = current_app.config["API_TOKEN_TTL_DAYS"]
     click.echo(f"Mã có hiệu lực {ttl} ngày (API_TOKEN_TTL_DAYS).", err=True)
+    click.echo(token)
 
 
 def _account_command(change: str, username: str) -> None:
