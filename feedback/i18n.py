@@ -13,14 +13,8 @@ from flask import Flask, request, session
 from flask_babel import get_locale
 
 from .domain.calendar import LOCAL_TZ, weekday_name
+from .domain.marks import N_
 from .extensions import babel
-
-
-def N_(text: str) -> str:
-    """Marks ``text`` for the catalogue without translating it here: the message is
-    translated where it is shown (the error page's ``_(message)``), in the reader's language."""
-    return text
-
 
 HTTP_MESSAGES = {
     400: N_("Yêu cầu không hợp lệ."),

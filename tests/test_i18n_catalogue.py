@@ -49,7 +49,6 @@ NOT_YET_TRANSLATED = frozenset(
         "desk/headless_units.html",
         "desk/inbox.html",
         "desk/triage.html",
-        "hotline/desk.html",
         "imports/batch.html",
         "imports/upload.html",
         "oversight/dashboard.html",

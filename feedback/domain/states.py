@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from .marks import N_
+
 
 class Status(StrEnum):
     """Where a case is in its life."""
@@ -82,16 +84,16 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 del S, A
 
 STATUS_LABELS: dict[Status, str] = {
-    Status.RECEIVED: "mới tiếp nhận",
-    Status.ACKNOWLEDGED: "đã xác nhận tiếp nhận",
-    Status.IN_PROGRESS: "đang xử lý",
-    Status.WAITING_CITIZEN: "chờ người dân bổ sung",
-    Status.ANSWERED: "đã trả lời",
-    Status.CLOSED: "đã đóng",
-    Status.REJECTED: "không tiếp nhận",
-    Status.TRANSFERRED: "đã chuyển",
-    Status.REOPENED: "mở lại",
-    Status.MERGED: "đã gộp",
+    Status.RECEIVED: N_("mới tiếp nhận"),
+    Status.ACKNOWLEDGED: N_("đã xác nhận tiếp nhận"),
+    Status.IN_PROGRESS: N_("đang xử lý"),
+    Status.WAITING_CITIZEN: N_("chờ người dân bổ sung"),
+    Status.ANSWERED: N_("đã trả lời"),
+    Status.CLOSED: N_("đã đóng"),
+    Status.REJECTED: N_("không tiếp nhận"),
+    Status.TRANSFERRED: N_("đã chuyển"),
+    Status.REOPENED: N_("mở lại"),
+    Status.MERGED: N_("đã gộp"),
 }
 
 ACTION_LABELS: dict[Action, str] = {

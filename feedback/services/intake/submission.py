@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...domain.codes import case_code
 from ...domain.contact import PHONE_MESSAGE, is_phone
+from ...domain.marks import N_
 from ...domain.permissions import CASE_KINDS, CONFIDENTIAL_KINDS
 from ...domain.states import Status
 from ...domain.text import (
@@ -36,19 +37,20 @@ from .attachments import Upload, store_upload
 from .identity import Identity, seal
 
 KIND_LABELS = {
-    "feedback": "Phản ánh",
-    "petition": "Kiến nghị",
-    "suggestion": "Góp ý",
-    "complaint": "Khiếu nại",
-    "denunciation": "Tố cáo",
+    "feedback": N_("Phản ánh"),
+    "petition": N_("Kiến nghị"),
+    "suggestion": N_("Góp ý"),
+    "complaint": N_("Khiếu nại"),
+    "denunciation": N_("Tố cáo"),
 }
+"""Vietnamese, as stored and compared; marked so pages can show them translated (``_()``)."""
 CHANNEL_LABELS = {
-    "web": "Cổng trực tuyến",
-    "hotline": "Tổng đài 1022",
-    "box": "Hòm thư góp ý",
-    "api": "Kết nối API",
-    "email": "Thư điện tử",
-    "in_person": "Trực tiếp",
+    "web": N_("Cổng trực tuyến"),
+    "hotline": N_("Tổng đài 1022"),
+    "box": N_("Hòm thư góp ý"),
+    "api": N_("Kết nối API"),
+    "email": N_("Thư điện tử"),
+    "in_person": N_("Trực tiếp"),
 }
 # Crockford's alphabet: no I, L, O, U, so a key read aloud or copied by hand survives.
 _KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -20,7 +20,8 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from ...domain.contact import PHONE_MESSAGE, is_phone
-from ...domain.promises import ANONYMOUS_CONSEQUENCES, NAMED_KINDS
+from ...domain.permissions import STATUTORY_KINDS
+from ...domain.promises import ANONYMOUS_CONSEQUENCES
 from ...domain.text import (
     CONTROL_MESSAGE,
     DISGUISE_MESSAGE,
@@ -184,7 +185,7 @@ class SubmitCaseForm(Form):
                     "hoặc chọn gửi ẩn danh.",
                 ]
                 ok = False
-        elif self.kind.data in NAMED_KINDS and not self.anonymous_understood.data:
+        elif self.kind.data in STATUTORY_KINDS and not self.anonymous_understood.data:
             self.anonymous.errors = [
                 *self.anonymous.errors,
                 ANONYMOUS_CONSEQUENCES[self.kind.data]
@@ -249,42 +250,49 @@ class HotlineForm(Form):
     defaults, one screen."""
 
     caller_phone = StringField(
-        "Số điện thoại người gọi",
+        _l("Số điện thoại người gọi"),
         validators=[
             Optional(),
             phone_number(),
         ],
     )
     caller_name = StringField(
-        "Họ tên người gọi", validators=[Optional(), Length(max=120, message="Họ tên quá dài.")]
+        _l("Họ tên người gọi"),
+        validators=[Optional(), Length(max=120, message=_l("Họ tên quá dài."))],
     )
-    anonymous = BooleanField("Người gọi không muốn để lại thông tin")
+    anonymous = BooleanField(_l("Người gọi không muốn để lại thông tin"))
     call_started_at = StringField(
-        "Bắt đầu cuộc gọi",
-        validators=[DataRequired(REQUIRED)],
+        _l("Bắt đầu cuộc gọi"),
+        validators=[DataRequired(REQUIRED_L)],
         render_kw={"type": "datetime-local"},
     )
     kind = SelectField(
-        "Loại", choices=list(KIND_LABELS.items()), default="feedback", validators=[DataRequired()]
+        _l("Loại"),
+        choices=[(k, _l(v)) for k, v in KIND_LABELS.items()],
+        default="feedback",
+        validators=[DataRequired()],
     )
     # A text input with a datalist: the operator types "rác" or "6.3" and the browser
     # narrows the 32 categories; the code before " – " is what counts.
     category = StringField(
-        "Lĩnh vực (gõ để tìm)",
+        _l("Lĩnh vực (gõ để tìm)"),
         validators=[Optional(), Length(max=200)],
         render_kw={"list": "category-list", "autocomplete": "off"},
     )
-    area_code = SelectField("Xã, phường", validate_choice=True)
-    address = StringField("Địa chỉ", validators=[Optional(), Length(max=300)])
+    area_code = SelectField(_l("Xã, phường"), validate_choice=True)
+    address = StringField(_l("Địa chỉ"), validators=[Optional(), Length(max=300)])
     subject = StringField(
-        "Tóm tắt (tiêu đề)",
-        validators=[DataRequired(REQUIRED), Length(min=5, max=200, message="Từ 5 đến 200 ký tự.")],
-    )
-    body = TextAreaField(
-        "Nội dung cuộc gọi",
+        _l("Tóm tắt (tiêu đề)"),
         validators=[
-            DataRequired(REQUIRED),
-            Length(min=10, max=10000, message="Từ 10 đến 10.000 ký tự."),
+            DataRequired(REQUIRED_L),
+            Length(min=5, max=200, message=_l("Từ 5 đến 200 ký tự.")),
         ],
     )
-    link_to = StringField("Liên kết với hồ sơ", validators=[Optional(), Length(max=24)])
+    body = TextAreaField(
+        _l("Nội dung cuộc gọi"),
+        validators=[
+            DataRequired(REQUIRED_L),
+            Length(min=10, max=10000, message=_l("Từ 10 đến 10.000 ký tự.")),
+        ],
+    )
+    link_to = StringField(_l("Liên kết với hồ sơ"), validators=[Optional(), Length(max=24)])
