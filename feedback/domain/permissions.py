@@ -121,6 +121,14 @@ CASE_KINDS = ("feedback", "petition", "suggestion", "complaint", "denunciation")
 PUBLIC_KINDS = ("feedback", "petition", "suggestion")
 """Kinds the public may see a trace of (Open311, the transparency page, similar cases)."""
 
+STATUTORY_KINDS = ("complaint", "denunciation")
+"""Kinds governed by statute (Law on Complaints 2011, Law on Denunciations 2018): they
+carry statutory limits, are classified, extended (denunciations), suspended and partly
+withdrawn (complaints), and are handled only when the sender gives a name and an address."""
+
+CALENDAR_REMINDER_ROLES = ("admin", "coordinator")
+"""Who is reminded that next year's calendar still rests on package rules alone."""
+
 HIDDEN_KINDS = ("complaint", "denunciation")
 """Kinds never shown or hinted to the public: a complaint or a denunciation names a
 person, and a denounced official must not learn that one exists."""

@@ -35,9 +35,6 @@ KIND_DESCRIPTIONS: dict[str, str] = {
     ),
 }
 
-NAMED_KINDS = frozenset({"complaint", "denunciation"})
-"""Kinds the law handles only when the sender gives a name and an address."""
-
 ANONYMOUS_CONSEQUENCES: dict[str, str] = {
     "complaint": (
         "Khiếu nại phải ghi rõ họ tên và địa chỉ của người khiếu nại (Luật Khiếu nại năm "

@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
-from ..domain.promises import ANONYMOUS_CONSEQUENCES, NAMED_KINDS, grouped
+from ..domain.permissions import STATUTORY_KINDS
+from ..domain.promises import ANONYMOUS_CONSEQUENCES, grouped
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
 from ..models import Case
@@ -150,7 +151,7 @@ def _render_submit(
         files_chosen=files_chosen,
         kept_files=kept or [],
         promises=kind_promises(datetime.now(UTC)),
-        named_kinds=NAMED_KINDS,
+        named_kinds=STATUTORY_KINDS,
         anonymous_consequences=ANONYMOUS_CONSEQUENCES,
         attachments_accept=ACCEPT,
         attachments_hint=(

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..database import unit_of_work
-from ..domain.permissions import STAFF_ROLES, UNIT_ROLES, Op, roles_holding
+from ..domain.permissions import STAFF_ROLES, STATUTORY_KINDS, UNIT_ROLES, Op, roles_holding
 from ..domain.states import OPEN_STATUSES, Action, allowed_actions
 from ..domain.text import fold
 from ..extensions import db
@@ -69,9 +69,6 @@ def _classify(
     )
 
 
-STATUTORY_KINDS = ("complaint", "denunciation")
-"""Kinds with statutory limits: classified, extended (denunciations), suspended and
-partly withdrawn (complaints)."""
 
 
 A = Action

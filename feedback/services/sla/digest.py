@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ...domain.deadlines import end_of_local_day, local_date
-from ...domain.permissions import UNIT_ROLES
+from ...domain.permissions import CALENDAR_REMINDER_ROLES, UNIT_ROLES
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...i18n import format_local
@@ -110,7 +110,7 @@ def _calendar_reminders(now: datetime) -> int:
         ]
     )
     staff = db.session.scalars(
-        select(User).where(User.active, User.role.in_(("admin", "coordinator")))
+        select(User).where(User.active, User.role.in_(CALENDAR_REMINDER_ROLES))
     )
     written = 0
     for address in sorted({u.email for u in staff if u.email}):
