@@ -29,6 +29,7 @@ _PASSTHROUGH = (
     "SMS_GATEWAY_TOKEN",
     "ZALO_ZNS_URL",
     "ZALO_ACCESS_TOKEN",
+    "ATTACHMENT_STORAGE",
 )
 
 
@@ -89,6 +90,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Seconds to wait for the SMS gateway or Zalo before trying again later.
         "NOTIFY_HTTP_TIMEOUT": 10,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
+        # Where attachments' bytes live: "disk" (UPLOAD_FOLDER, one machine) or "database"
+        # (the attachment_blobs table: every web machine serves what any received).
+        "ATTACHMENT_STORAGE": "disk",
         # Files chosen on the public form, kept while it is shown again (a check, a
         # refusal): services.intake.pending. Removed after this many hours, or once sent.
         "PENDING_UPLOAD_FOLDER": str(Path(instance_path) / "pending-uploads"),

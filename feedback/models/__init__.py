@@ -23,6 +23,7 @@ from .case import (
     SlaEvent,
 )
 from .intake import (
+    AttachmentBlob,
     IdempotencyKey,
     ImportBatch,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "ApologyLetter",
     "Area",
     "Attachment",
+    "AttachmentBlob",
     "AuditLog",
     "BoxOpening",
     "CalendarOverride",

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -66,3 +74,17 @@ class ImportBatch(db.Model):
     rows_total: Mapped[int] = mapped_column(default=0, server_default="0")
     rows_done: Mapped[int] = mapped_column(default=0, server_default="0")
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AttachmentBlob(db.Model):
+    """An attachment's bytes in the database, when ``ATTACHMENT_STORAGE=database``: every
+    web machine reads what any of them received, and a database backup holds the files
+    too. Written in the same transaction as its attachment row (no file to clean up after
+    a rollback). PostgreSQL ``bytea``, SQLite ``BLOB``; files are at most 10 MiB."""
+
+    __tablename__ = "attachment_blobs"
+
+    attachment_id: Mapped[int] = mapped_column(
+        ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)

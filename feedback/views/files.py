@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Blueprint, abort, send_file
@@ -19,7 +20,13 @@ from ..models import Attachment, BoxOpening, User
 from ..security.access import roles
 from ..services.errors import NotFound
 from ..services.handling.visibility import ops_for
-from ..services.intake.attachments import TYPES, download_name, open_attachment, type_label
+from ..services.intake.attachments import (
+    TYPES,
+    download_name,
+    open_attachment,
+    stored_bytes,
+    type_label,
+)
 
 bp = Blueprint("files", __name__, url_prefix="/can-bo/tep")
 
@@ -63,17 +70,22 @@ def download(attachment_id: int) -> Any:
     # Out of reach reads as "not found", so an attachment's existence does not leak.
     if att is None or not may_read(current_user, att):
         abort(404)
-    try:
-        path = open_attachment(att)
-    except NotFound:
-        abort(404)
+    source: Any = None
+    data = stored_bytes(att)  # ATTACHMENT_STORAGE=database: the same on every machine
+    if data is not None:
+        source = io.BytesIO(data)
+    else:
+        try:
+            source = open_attachment(att)
+        except NotFound:
+            abort(404)
     known = att.content_type in TYPES
     # Only images are shown in the browser. A PDF is a program of sorts (scripts, forms,
     # links) and browsers refuse to render one under a sandbox policy, so it is always a
     # download, opened by the officer's own reader, never on our origin.
     inline = known and att.content_type.startswith("image/")
     response = send_file(
-        path,
+        source,
         mimetype=att.content_type if known else "application/octet-stream",
         as_attachment=not inline,
         download_name=download_name(att),

@@ -53,7 +53,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from ...extensions import db
-from ...models import Attachment, Case
+from ...models import Attachment, AttachmentBlob, Case
 from ...models.case import ATTACHMENT_PURPOSES
 from ..errors import NotFound, ServiceError, ValidationError
 
@@ -404,6 +404,13 @@ def store_upload(
         attachment.box_opening_id = box_opening.id
     session.add(attachment)  # begins the transaction the file will belong to
 
+    if in_database():
+        # Shared by every web machine and held by a database backup; the bytes commit or
+        # roll back with the row, so there is no file to clean up.
+        session.flush()
+        session.add(AttachmentBlob(attachment_id=attachment.id, data=upload.data))
+        return attachment
+
     path = upload_folder() / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     _remember(session, path)
@@ -419,6 +426,19 @@ def store_upload(
 
 
 # --- reading ------------------------------------------------------------------------------
+
+
+def in_database() -> bool:
+    """Where new files go: ``ATTACHMENT_STORAGE=database`` (every machine shares them) or
+    ``disk`` under ``UPLOAD_FOLDER`` (the embedded default, one machine)."""
+    return current_app.config.get("ATTACHMENT_STORAGE", "disk") == "database"
+
+
+def stored_bytes(att: Attachment) -> bytes | None:
+    """The bytes of an attachment kept in the database, or None when it is on disk (a
+    file received before the setting changed stays where it was written)."""
+    blob = db.session.get(AttachmentBlob, att.id)
+    return None if blob is None else bytes(blob.data)
 
 
 def open_attachment(att: Attachment) -> Path:
