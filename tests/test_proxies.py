@@ -19,14 +19,16 @@ PROXY = {"REMOTE_ADDR": "127.0.0.1"}  # nginx on the same host
 
 
 def _post(client: FlaskClient, forwarded_for: str | None) -> int:
+    """A look-up with nothing filled in: refused (422), and counted against the look-up
+    limit, which every guess must be (a failed submission is no longer counted)."""
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-    return client.post("/gui", data={}, headers=headers, environ_base=PROXY).status_code
+    return client.post("/tra-cuu", data={}, headers=headers, environ_base=PROXY).status_code
 
 
 class TestNoTrustedProxy:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"RATELIMIT_ENABLED": True, "RATELIMIT_SUBMIT": "2/minute"}
+        return {"RATELIMIT_ENABLED": True, "RATELIMIT_LOOKUP": "2/minute"}
 
     def test_forwarded_for_is_ignored_by_default(self, app: Flask, client: FlaskClient) -> None:
         assert app.config["TRUSTED_PROXIES"] == 0
@@ -40,7 +42,7 @@ class TestNoTrustedProxy:
 class TestOneTrustedProxy:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"RATELIMIT_ENABLED": True, "RATELIMIT_SUBMIT": "2/minute", "TRUSTED_PROXIES": 1}
+        return {"RATELIMIT_ENABLED": True, "RATELIMIT_LOOKUP": "2/minute", "TRUSTED_PROXIES": 1}
 
     def test_each_client_behind_the_proxy_has_its_own_limit(self, client: FlaskClient) -> None:
         assert [_post(client, "203.0.113.1") for _ in range(3)] == [422, 422, 429]
