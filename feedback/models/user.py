@@ -8,6 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.marks import N_
 from ..domain.permissions import STAFF_ROLES as ROLES
 from ..domain.permissions import UNIT_BOUND_ROLES
 from ..extensions import db
@@ -15,13 +16,13 @@ from .reference import Unit, in_list
 from .types import UTCDateTime, utcnow
 
 ROLE_LABELS = {
-    "operator": "Điện thoại viên 1022",
-    "clerk": "Cán bộ mở hòm thư",
-    "coordinator": "Văn phòng HĐND-UBND (điều phối)",
-    "officer": "Cán bộ đơn vị",
-    "unit_head": "Lãnh đạo đơn vị",
-    "inspector": "Thanh tra thành phố",
-    "admin": "Quản trị hệ thống",
+    "operator": N_("Điện thoại viên 1022"),
+    "clerk": N_("Cán bộ mở hòm thư"),
+    "coordinator": N_("Văn phòng HĐND-UBND (điều phối)"),
+    "officer": N_("Cán bộ đơn vị"),
+    "unit_head": N_("Lãnh đạo đơn vị"),
+    "inspector": N_("Thanh tra thành phố"),
+    "admin": N_("Quản trị hệ thống"),
 }
 
 
