@@ -12,8 +12,6 @@ and Zalo ZNS — behind the outbox like e-mail, against a stand-in gateway on 12
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from gateway_helpers import Gateway, Reply
 from helpers import csrf_from
+from smtp_helpers import mail_log_text
 from sqlalchemy import select
 from test_access_keys_at_rest import _stored_bytes
 
@@ -311,19 +310,6 @@ def test_every_contact_hears_of_every_message(
 
 
 # --- unconfigured: the log files -------------------------------------------------------------
-
-
-def mail_log_text(path: Path) -> str:
-    """mail.log as a reader sees it: headers and the decoded bodies (they are base64 on
-    disk, where a search of the raw bytes for a key would find nothing either way)."""
-    texts = []
-    for chunk in path.read_text(encoding="utf-8").split("\n" + "=" * 72 + "\n"):
-        if not chunk.strip():
-            continue
-        message = email.message_from_string(chunk, policy=email.policy.default)
-        body = message.get_body(preferencelist=("plain",))
-        texts.append(str(message) + "\n" + (body.get_content() if body else ""))
-    return "\n".join(texts)
 
 
 class TestLogFallback:
