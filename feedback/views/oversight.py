@@ -72,7 +72,7 @@ def _choices() -> dict[str, Any]:
     return {
         "units": [(u.code, u.name) for u in units],
         "areas": [(a.code, a.name) for a in areas],
-        "categories": category_groups(),
+        "categories": category_groups(staff=True),
         "kinds": list(KIND_LABELS.items()),
         "channels": list(CHANNEL_LABELS.items()),
     }

@@ -19,9 +19,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from ...domain.permissions import QUEUES_OF_ROLE
 from ...domain.states import Action, Status, allowed_actions
 from ...extensions import db
-from ...models import ApologyLetter, Case, CaseEvent, Unit, User
+from ...models import Case, CaseEvent, Unit, User
 from ...models.case import OPEN_STATUS_VALUES
 from ...models.user import UnitApprover
+from ..oversight.metrics import apology_owed
 from ..reference.areas import units_in_force
 from ..reference.settings import get_setting
 from .approvers import approves_for, head_exists
@@ -65,21 +66,12 @@ def draft_pending() -> ColumnElement[bool]:
     )
 
 
-def apology_owed() -> ColumnElement[bool]:
-    """The case owes an apology letter not yet issued (the letters page's "owed")."""
-    return exists(
-        select(ApologyLetter.id).where(
-            ApologyLetter.case_id == Case.id, ApologyLetter.status == "owed"
-        )
-    )
-
-
 def _awaiting_approval(user: User) -> ColumnElement[bool]:
     return and_(draft_pending(), approves_for(user))
 
 
 def _letters(user: User) -> ColumnElement[bool]:
-    return apology_owed()
+    return apology_owed()  # the one definition, as the letters page and the figures
 
 
 def _assigned(user: User) -> ColumnElement[bool]:

@@ -44,11 +44,11 @@ from ...database import unit_of_work
 from ...domain.calendar import LOCAL_TZ
 from ...domain.states import Status
 from ...extensions import db
-from ...models import ApologyLetter, Area, Case, Category, Dimension, FigureMonth, Unit
+from ...models import Area, Case, Category, Dimension, FigureMonth, Unit
 from ...models.case import UNANSWERED_SQL
-from .metrics import NO_AREA, UNCLASSIFIED, Summary, Tally
+from .metrics import NO_AREA, UNCLASSIFIED, Summary, Tally, apology_state, category_label
 
-ROLLUP_VERSION = 2  # bump when the stored form changes: old rows are rebuilt
+ROLLUP_VERSION = 3  # bump when the stored form changes: old rows are rebuilt
 MONTH_LOCK = 7_302_023  # advisory lock namespace of a month (its key: YYYYMM), see rebuild
 BY_ID = ("unit", "channel", "kind", "category", "area")
 Groups = dict[str, dict[str, Tally]]  # "total" -> {"": tally}, "unit" -> {"12": tally}, ...
@@ -117,26 +117,22 @@ def settled(
     answered_flag = case(
         (Case.answered_at.is_(None), 0),
         (Case.answered_at <= Case.response_due_at, 1),
-        (ApologyLetter.status.in_(("issued", "delivered")), 3),
         else_=2,
     )
-    stmt = (
-        select(
-            _month_sql(),
-            *_keys(),
-            case(
-                (Case.acknowledged_at.is_(None), 0),
-                (Case.acknowledged_at <= Case.ack_due_at, 2),
-                else_=1,
-            ),
-            _steps_sql(Case.acknowledged_at, Case.received_at, 360),
-            answered_flag,
-            _steps_sql(Case.answered_at, Case.received_at, 8640),
-            Case.rating,
-        )
-        .outerjoin(ApologyLetter, ApologyLetter.case_id == Case.id)
-        .where(*_period(lo, hi), *where)
-    )
+    stmt = select(
+        _month_sql(),
+        *_keys(),
+        case(
+            (Case.acknowledged_at.is_(None), 0),
+            (Case.acknowledged_at <= Case.ack_due_at, 2),
+            else_=1,
+        ),
+        _steps_sql(Case.acknowledged_at, Case.received_at, 360),
+        answered_flag,
+        _steps_sql(Case.answered_at, Case.received_at, 8640),
+        Case.rating,
+        apology_state(),
+    ).where(*_period(lo, hi), *where)
     by_month: dict[str, list[Any]] = {}
     # Core rows on the session's connection: the ORM's loading layer costs more than the
     # query for a month of cases.
@@ -157,12 +153,13 @@ def _tally_rows(rows: list[Any]) -> Groups:
     """One month's rows into tallies. Counted column-wise with ``Counter`` (C speed):
     a case's counters take one of 72 shapes and its steps a few hundred values, so each
     breakdown is a handful of counts to spread, not a Python loop over every case."""
-    _, *keys, ack, ack_step, answer, answer_step, rating = zip(*rows, strict=True)
+    _, *keys, ack, ack_step, answer, answer_step, rating, apology = zip(*rows, strict=True)
     groups = _new_groups()
     columns = (("total", repeat(None, len(rows))), *zip(BY_ID, keys, strict=True))
     for by, column in columns:
         keyed = list(column)
-        for (value, a, an, r), n in Counter(zip(keyed, ack, answer, rating, strict=True)).items():
+        shapes = Counter(zip(keyed, ack, answer, rating, apology, strict=True))
+        for (value, a, an, r, late), n in shapes.items():
             t = _slot(groups, by, value)
             t.received += n
             if a:
@@ -171,8 +168,10 @@ def _tally_rows(rows: list[Any]) -> Groups:
             if an:
                 t.answered += n
                 t.answered_on_time_count += n if an == 1 else 0
-                t.late_answers += n if an >= 2 else 0
-                t.late_with_apology += n if an == 3 else 0
+            # Late answers are the apology obligations (metrics.answered_late), which a
+            # reopening does not undo: the letters page lists the same cases.
+            t.late_answers += n if late else 0
+            t.late_with_apology += n if late == 2 else 0
             if r:
                 t.ratings[r - 1] += n
         for steps, hist_of in ((ack_step, "ack_hist"), (answer_step, "answer_hist")):
@@ -396,7 +395,7 @@ class _Labels:
             Dimension, Category.dimension_id == Dimension.id
         )
         for cid, code, name, dimension in db.session.execute(stmt):
-            self.category[str(cid)] = f"{code} {name}"
+            self.category[str(cid)] = category_label(code, name)
             self.dimension[str(cid)] = dimension or UNCLASSIFIED
 
     def of(self, by: str, key: str) -> str:

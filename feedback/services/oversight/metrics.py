@@ -20,7 +20,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import ColumnElement, case, exists, func, select
+
 from ...domain.text import fold
+from ...models import ApologyLetter, Case
 
 DEFINITIONS = {
     "received": "Số hồ sơ tiếp nhận trong kỳ (không tính hồ sơ trùng đã gộp).",
@@ -39,7 +42,52 @@ DEFINITIONS = {
     "satisfaction": "Điểm hài lòng trung bình (1–5) của người dân đã đánh giá.",
     "satisfied_share": "Tỷ lệ đánh giá hài lòng (4 hoặc 5 sao) trên số lượt đánh giá.",
     "overdue_open": "Số hồ sơ chưa trả lời đã quá hạn trả lời tại thời điểm lập số liệu.",
+    "late_answers": "Số hồ sơ đã trả lời (hoặc không tiếp nhận) sau thời hạn trả lời, kể cả "
+    "hồ sơ sau đó được mở lại: mỗi hồ sơ một văn bản xin lỗi (trang Thư xin lỗi liệt kê "
+    "đúng các hồ sơ này).",
 }
+
+# --- one definition each (issue 16: the dashboard said 4 late answers, the letters page
+# listed 5 owed; the monitor's filter and table named category 4.3 differently) ---------
+
+APOLOGY_DONE = ("issued", "delivered")
+"""An apology letter no longer owed: issued, then delivered."""
+
+
+def answered_late() -> ColumnElement[bool]:
+    """SQL on ``Case``: the case was answered after its response due time. The obligation
+    recorded at that moment (an ``apology_letters`` row) is the fact: a reopening clears
+    ``answered_at`` and a recomputed due time moves ``response_due_at``, but neither undoes
+    a late answer, so every page counts the letters, not the current columns."""
+    return exists(select(ApologyLetter.id).where(ApologyLetter.case_id == Case.id))
+
+
+def apology_owed() -> ColumnElement[bool]:
+    """SQL on ``Case``: answered late and its apology letter not yet issued."""
+    return exists(
+        select(ApologyLetter.id).where(
+            ApologyLetter.case_id == Case.id, ApologyLetter.status == "owed"
+        )
+    )
+
+
+def apology_state() -> ColumnElement[int]:
+    """SQL on ``Case``: 0 not answered late, 1 late with the apology owed, 2 late with the
+    apology issued or delivered (the figures' counters ``late_answers`` and
+    ``late_with_apology``)."""
+    state = (
+        select(case((ApologyLetter.status.in_(APOLOGY_DONE), 2), else_=1))
+        .where(ApologyLetter.case_id == Case.id)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+    return func.coalesce(state, 0)
+
+
+def category_label(code: str, name: str) -> str:
+    """How staff pages, figures, filters and reports name a category: "4.3 <name>"."""
+    return f"{code} {name}"
+
 
 ACK_STEP_HOURS = 0.1
 ANSWER_STEP_DAYS = 0.1

@@ -38,6 +38,7 @@ from ...models import Area, Case, Category, SlaPolicy, Unit
 from ..params import pages
 from ..reference.policies import current_by_kind, load_calendar
 from ..sla.sweep import thresholds
+from .metrics import category_label
 from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, OVERDUE, Filters
 from .monitor_rules import OPEN_CONDITION, rules
 
@@ -243,7 +244,13 @@ def _row(r: Any, promises: list[dict[str, Any]]) -> dict[str, Any]:
         "unit": {"code": r.unit_code, "name": r.unit_name},
         "area": {"code": r.area_code, "name": r.area_name} if r.area_code else None,
         "category": (
-            {"code": r.category_code, "name": r.category_name} if r.category_code else None
+            {
+                "code": r.category_code,
+                "name": r.category_name,
+                "label": category_label(r.category_code, r.category_name),
+            }
+            if r.category_code
+            else None
         ),
         "state": OVERDUE if any(p["state"] == OVERDUE for p in promises) else AT_RISK,
         "promise": first["promise"],

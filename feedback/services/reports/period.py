@@ -46,7 +46,6 @@ FIGURES: dict[str, str] = {
 }
 DEFINITIONS = {
     **metrics.DEFINITIONS,
-    "late_answers": "Số hồ sơ đã trả lời (hoặc không tiếp nhận) sau thời hạn trả lời.",
     "ratings": "Số lượt người dân đánh giá kết quả giải quyết.",
 }
 BREAKDOWNS = {  # metrics breakdown → (sheet and section title, column heading)
@@ -189,7 +188,7 @@ def build_report(period: Period, now: datetime) -> Report:
     sections = []
     for dim in db.session.scalars(select(Dimension).order_by(Dimension.code)):
         cats = [
-            (c.code, c.name, by_category.get(f"{c.code} {c.name}", empty))
+            (c.code, c.name, by_category.get(metrics.category_label(c.code, c.name), empty))
             for c in grouped.get(dim.id, [])
         ]
         sections.append(Section(dim.code, dim.name, by_dimension.get(dim.name, empty), cats))

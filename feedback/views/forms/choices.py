@@ -8,14 +8,17 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Category, Dimension
+from ...services.oversight.metrics import category_label
 from ...services.reference.areas import areas_in_force
 
 NO_CATEGORY = ("", "— Chưa rõ lĩnh vực (cơ quan sẽ phân loại) —")
 NO_AREA = ("", "— Không rõ / không gắn với địa bàn —")
 
 
-def category_groups() -> dict[str, list[tuple[str, str]]]:
-    """Categories grouped by PAPI dimension, as WTForms optgroups."""
+def category_groups(*, staff: bool = False) -> dict[str, list[tuple[str, str]]]:
+    """Categories grouped by PAPI dimension, as WTForms optgroups: in the citizen's words
+    on public forms, and for staff (``staff``) named as the figures and tables name them
+    (metrics.category_label), so a filter and the table it filters agree."""
     groups: dict[str, list[tuple[str, str]]] = {}
     rows = db.session.execute(
         select(Category, Dimension)
@@ -23,9 +26,8 @@ def category_groups() -> dict[str, list[tuple[str, str]]]:
         .order_by(Category.sort_order)
     ).all()
     for cat, dim in rows:
-        groups.setdefault(f"{dim.code}. {dim.name}", []).append(
-            (cat.code, f"{cat.code} – {cat.citizen_label}")
-        )
+        label = category_label(cat.code, cat.name) if staff else f"{cat.code} – {cat.citizen_label}"
+        groups.setdefault(f"{dim.code}. {dim.name}", []).append((cat.code, label))
     return groups
 
 
