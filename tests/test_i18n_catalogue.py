@@ -50,7 +50,6 @@ NOT_YET_TRANSLATED = frozenset(
         "desk/inbox.html",
         "desk/triage.html",
         "imports/batch.html",
-        "imports/upload.html",
         "oversight/dashboard.html",
         "oversight/monitor.html",
         "public/status.html",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 
@@ -33,7 +34,8 @@ RECENT = 20
 
 class ImportForm(Form):
     file = FileField(
-        "Tệp CSV từ hệ thống 1022", validators=[FileRequired("Vui lòng chọn tệp CSV để nhập.")]
+        _l("Tệp CSV từ hệ thống 1022"),
+        validators=[FileRequired(_l("Vui lòng chọn tệp CSV để nhập."))],
     )
 
 
