@@ -167,6 +167,21 @@ def test_nothing_sent_when_wrong_and_the_old_key_keeps_working(
     assert looks_up(app.test_client(), code, old_key)
 
 
+def test_a_new_key_by_phone_goes_by_zalo_too_when_it_has_a_template(
+    app: Flask, client: FlaskClient, gateway: Gateway
+) -> None:
+    """A phone is one contact whether it reads SMS or Zalo; the e-mail is another."""
+    app.config["ZALO_TEMPLATE_IDS"] = {"access_key": "240905"}
+    code, _ = submit_on_the_web(
+        client, reporter_phone="0912345678", reporter_email="pao.citizen@example.vn"
+    )
+    ask_for_a_new_key(client, code, "0912345678")
+    assert [r for r in outbox(app) if r[0] == "access_key"] == [
+        ("access_key", "sms"),
+        ("access_key", "zalo"),
+    ]
+
+
 def test_a_denouncer_gets_the_key_sealed_and_the_log_shows_no_number(
     app: Flask, client: FlaskClient, make_case: Any
 ) -> None:

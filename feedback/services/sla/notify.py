@@ -194,7 +194,7 @@ def tell_citizen(
             signed=False,
         )
         template = zalo_template(kind)
-        if template and only is None:
+        if template:  # the same contact: a phone that may read Zalo rather than SMS
             written += queue(
                 dedupe_key=f"{base}:zalo",
                 recipient=address(phone),
