@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Area, BoxOpening, Case, CaseEvent, SuggestionBox, Unit, User
 from .accounts.users import create_user
 from .errors import ValidationError
+from .handling.actions import draft_answer
 from .handling.apology import owe_if_late
 from .handling.deadlines import recompute
 from .intake.submission import CaseInput, Reporter, submit_case
@@ -422,6 +423,31 @@ def _boxes(users: dict[str, User], by_ref: dict[str, Case], now: datetime) -> in
     return created
 
 
+DRAFT = (
+    "UBND phường đã kiểm tra hiện trường và giao tổ dân phố khắc phục trong tuần này; "
+    "kết quả sẽ được thông báo cho ông/bà."
+)
+
+
+def _draft_awaiting_approval(users: dict[str, User], now: datetime) -> None:
+    """One draft of Quang Trung ward waiting for its head (issue 16: the head's queue)."""
+    officer = users["canbo.quangtrung"]
+    if officer.unit_id is None or db.session.scalar(
+        select(Case.id).where(
+            Case.handling_unit_id == officer.unit_id, Case.answer_draft.is_not(None)
+        )
+    ):
+        return
+    case = db.session.scalar(
+        select(Case)
+        .where(Case.handling_unit_id == officer.unit_id, Case.status == "in_progress")
+        .order_by(Case.id)
+        .limit(1)
+    )
+    if case is not None:
+        draft_answer(case, officer, now, DRAFT)
+
+
 def load_demo(*, password: str, now: datetime) -> dict[str, object]:
     """Create the demo accounts and sample cases that do not exist yet; report counts."""
     if not db.session.scalar(select(func.count()).select_from(Unit)):
@@ -446,6 +472,7 @@ def load_demo(*, password: str, now: datetime) -> dict[str, object]:
             cases_created += 1
             _play(done.case, script, users, by_ref, now)
     boxes_created = _boxes(users, by_ref, now)
+    _draft_awaiting_approval(users, now)
     return {
         "boxes_created": boxes_created,
         "users_created": users_created,
