@@ -523,7 +523,13 @@ def db_size(app: Any) -> float:
 
 
 def bench_engine(
-    engine: str, sizes: list[int], fixed: int, reuse: bool = False, name: str = "scale"
+    engine: str,
+    sizes: list[int],
+    fixed: int,
+    reuse: bool = False,
+    name: str = "scale",
+    out: str = "scale",
+    pages_only: bool = False,
 ) -> dict[str, Any]:
     if reuse:  # measure again on the database a previous run grew (no new rows)
         url = common.existing_url(engine, name)
@@ -549,6 +555,11 @@ def bench_engine(
     desk, _ = login(app, COORDINATOR)
     today = now.astimezone(common_tz()).date()
     results, built = [], existing
+    if pages_only:  # the pages again on a grown database, with the code as it is now
+        step = {"cases": existing, "pages": page_times(app, client, desk, api_token),
+                "loadavg_1min": round(os.getloadavg()[0], 2)}  # fmt: skip
+        print(engine, existing, {k: v["seconds"] for k, v in step["pages"].items()}, flush=True)
+        return {"engine": engine, "sizes": [step]}
     for size in sizes:
         if size < built:
             raise SystemExit(f"--reuse: the database already holds {built} cases > {size}")
@@ -586,6 +597,10 @@ def bench_engine(
         print(engine, size, {k: v["seconds"] for k, v in step["pages"].items()}, flush=True)
         print(engine, size, brief, step["service"], flush=True)
         results.append(step)
+        # Each size as soon as it is measured: a 1M build that runs out of time keeps the
+        # sizes before it (bench/results/OUT_ENGINE_partial.json).
+        common.write_result(f"{out}_{engine}_partial", {"method": __doc__,
+                            "runs": [{"engine": engine, "sizes": results}]})  # fmt: skip
     with app.app_context():
         db.session.remove()
         for e in db.engines.values():
@@ -621,11 +636,16 @@ def main() -> None:
         help="measure again on the database of the last run (sizes >= its case count)",
     )  # fmt: skip
     parser.add_argument("--out", default="scale", help="result name (bench/results/NAME.json)")
+    parser.add_argument(
+        "--pages-only", action="store_true",
+        help="with --reuse: only time the pages on the database as it is (no growth, no sweep)",
+    )  # fmt: skip
     parser.add_argument("--db", default="scale", help="database name (instance/bench/NAME.sqlite)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     runs = [
-        bench_engine(e, sizes, args.fixed_due, args.reuse, args.db) for e in args.engines.split(",")
+        bench_engine(e, sizes, args.fixed_due, args.reuse, args.db, args.out, args.pages_only)
+        for e in args.engines.split(",")
     ]
     common.write_result(args.out, {"method": __doc__, "runs": runs})
 

@@ -237,3 +237,37 @@ def test_hints_keep_their_visibility(
         assert seen == {feedback, complaint, denunciation}
         assert find_similar("6.3c", "00688", body, viewer=officer, now=now) == []
         assert len(find_similar_public("6.3c", "00688", body, now=now)) == 1
+
+
+@pytest.mark.parametrize("walk_from", [0, 10_000])
+def test_both_plans_list_and_count_the_same(
+    app: Flask,
+    make_case: Callable[..., str],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    walk_from: int,
+) -> None:
+    """Many matches walk the cases newest first, few are read by id (fulltext.WALK_FROM);
+    a citywide role's words-only total comes from the index. Same answers either way."""
+    from feedback.services import fulltext
+
+    monkeypatch.setattr(fulltext, "WALK_FROM", walk_from)
+    now = datetime.now(UTC)
+    waste = [make_case(**WASTE, now=now - timedelta(hours=h)) for h in (5, 1, 3)]
+    road = make_case(subject="Rác thải ven đường", area_code="00694", now=now)
+    inspector_id, _ = make_user("inspector")
+    officer_id, _ = make_user("officer", unit_code="UBND-00694")
+    with app.app_context():
+        for user_id, args, expected in (
+            (inspector_id, {"q": ["rác thải"]}, [road, waste[1], waste[2], waste[0]]),
+            (inspector_id, {"q": ["rac thai"], "per_page": ["2"], "page": ["2"]}, waste[2::-2]),
+            (inspector_id, {"q": ["rac"], "area": ["00694"]}, [road]),
+            (officer_id, {"q": ["rac thai"]}, [road]),
+            (inspector_id, {"q": ["khong co dau"]}, []),
+        ):
+            user = db.session.get(User, user_id)
+            assert user is not None
+            results = search.search(user, args, now)
+            assert [c.code for c in results.cases] == expected, args
+            listed_all = search.search(user, {**args, "page": ["1"], "per_page": ["100"]}, now)
+            assert results.total == len(listed_all.cases), args

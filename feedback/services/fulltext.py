@@ -36,18 +36,46 @@ def _checked(words: Iterable[str]) -> list[str]:
     return checked
 
 
-def matches(words: Iterable[str], *, every: bool = True) -> ColumnElement[bool]:
+# Above this many matches a page of the newest is found faster by walking the cases
+# newest first and keeping those in the index's answer than by reading every match and
+# sorting them (SQLite; measured at 100k cases: 2 ms against 200 ms for 10,000 matches).
+WALK_FROM = 500
+
+
+def _fts_expression(words: list[str], every: bool) -> str:
+    return (" AND " if every else " OR ").join(f'"{w}"' for w in words)
+
+
+def matches(
+    words: Iterable[str], *, every: bool = True, newest_first_walk: bool = False
+) -> ColumnElement[bool]:
     """Cases whose text holds every word (``every``) or at least one of them.
 
     An empty list is no condition with ``every`` (nothing asked, everything matches) and
-    matches nothing without it (no word in common)."""
+    matches nothing without it (no word in common). ``newest_first_walk`` (SQLite) keeps
+    the planner from driving the query by the matches' ids, so that it walks the
+    received_at index and stops at the page's end: the better plan when many cases match
+    (``count`` says how many)."""
     checked = _checked(words)
     if not checked:
         return true() if every else false()
     if _dialect() == "sqlite":
-        joiner = " AND " if every else " OR "
-        expression = joiner.join(f'"{w}"' for w in checked)
-        return Case.id.in_(select(_fts.c.rowid).where(_fts.c[FTS_TABLE].match(expression)))
+        ids = select(_fts.c.rowid).where(_fts.c[FTS_TABLE].match(_fts_expression(checked, every)))
+        # "cases.id + 0" is not the rowid any more, so it cannot drive the plan.
+        return (Case.id + 0).in_(ids) if newest_first_walk else Case.id.in_(ids)
     query = (" & " if every else " | ").join(checked)
     document = func.to_tsvector(_SIMPLE, Case.search_text)
     return document.bool_op("@@")(func.to_tsquery(_SIMPLE, query))
+
+
+def count(words: Iterable[str]) -> int:
+    """How many cases hold every word, from the index alone where the engine can (FTS5
+    counts its own rows; PostgreSQL counts the bitmap's heap rows)."""
+    checked = _checked(words)
+    if not checked:
+        return db.session.scalar(select(func.count()).select_from(Case)) or 0
+    if _dialect() == "sqlite":
+        expression = _fts_expression(checked, True)
+        stmt = select(func.count()).select_from(_fts).where(_fts.c[FTS_TABLE].match(expression))
+        return db.session.scalar(stmt) or 0
+    return db.session.scalar(select(func.count()).where(matches(checked))) or 0
