@@ -52,7 +52,9 @@ def truth(cases: list[Case], now: datetime) -> dict[str, Any]:
     pausing = set(db.session.scalars(select(SlaPolicy.kind).where(SlaPolicy.pause_when_waiting)))
     acked = [c for c in cases if c.acknowledged_at is not None]
     answered = [c for c in cases if c.answered_at is not None]
-    late = [c for c in answered if c.answered_at > c.response_due_at]
+    # Answered late: the apology obligation recorded then, which a reopening keeps (one
+    # definition, metrics.answered_late; issue 16).
+    late = [c for c in cases if c.id in letters]
     overdue = [
         c
         for c in cases

@@ -249,3 +249,47 @@ def test_the_inbox_links_its_export_with_its_filters(
     assert head.get("/can-bo/xuat/cases.csv?queue=phan-loai").status_code == 422
     search = page(head, "/can-bo/tim-kiem/?kind=petition")
     assert 'href="/can-bo/xuat/cases.csv?kind=petition"' in search
+
+
+def test_reopening_keeps_every_rating(
+    app: Flask, make_user: Callable[..., Any], make_case: Callable[..., str]
+) -> None:
+    """A reopening used to set cases.rating back to NULL and the dashboard lost it."""
+    from datetime import UTC, datetime, timedelta
+
+    from feedback.database import unit_of_work
+    from feedback.domain.calendar import LOCAL_TZ
+    from feedback.models import CaseRating
+    from feedback.services.handling import actions, followup
+    from feedback.services.oversight import figures
+
+    code = make_case()
+    make_user("unit_head", unit_code=UNIT)
+    now = datetime.now(UTC)
+    with app.app_context():
+        head = db.session.scalar(select(User).where(User.role == "unit_head"))
+
+        def case() -> Case:
+            return db.session.scalar(select(Case).where(Case.code == code))
+
+        with unit_of_work():
+            actions.acknowledge(case(), head, now)
+            actions.approve_answer(case(), head, now, "Đã thay bóng đèn hỏng ngày 3/12.")
+        with unit_of_work():
+            followup.rate(case(), now, 2, "Chưa thay hết.")
+        with unit_of_work():
+            followup.reopen(case(), now + timedelta(hours=1), "Vẫn còn hai cột chưa sáng.")
+        assert case().rating is None  # the next answer may be rated
+        with unit_of_work():
+            actions.approve_answer(
+                case(), head, now + timedelta(hours=2), "Đã thay nốt hai bóng đèn."
+            )
+        with unit_of_work():
+            followup.rate(case(), now + timedelta(hours=3), 5)
+        kept = db.session.execute(
+            select(CaseRating.answer_no, CaseRating.rating).order_by(CaseRating.answer_no)
+        ).all()
+        assert [tuple(r) for r in kept] == [(0, 2), (1, 5)]
+        today = now.astimezone(LOCAL_TZ).date()
+        totals = figures.summarise(today - timedelta(days=1), today + timedelta(days=2), now)
+        assert totals.total.ratings == [0, 1, 0, 0, 1]

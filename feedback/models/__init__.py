@@ -20,6 +20,7 @@ from .case import (
     CaseCounter,
     CaseEvent,
     CaseLink,
+    CaseRating,
     SlaEvent,
 )
 from .intake import (
@@ -80,6 +81,7 @@ __all__ = [
     "CaseCounter",
     "CaseEvent",
     "CaseLink",
+    "CaseRating",
     "Category",
     "Dimension",
     "FailedAddress",

@@ -212,6 +212,27 @@ class CaseEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
+class CaseRating(db.Model):
+    """The citizen's rating of one answer of a case (issue 16). ``cases.rating`` holds the
+    current answer's and is cleared when the case is reopened, so the citizen can rate the
+    next answer; every answer's rating stays here, and the figures count these."""
+
+    __tablename__ = "case_ratings"
+    __table_args__ = (
+        UniqueConstraint("case_id", "answer_no"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        CheckConstraint("answer_no >= 0", name="answer_no_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Which answer: 0 the first, n the one given after the n-th reopening.
+    answer_no: Mapped[int]
+    rating: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 ATTACHMENT_PURPOSES = ("evidence", "letter_scan", "minutes")
 
 

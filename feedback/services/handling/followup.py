@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from ...domain.permissions import Op
 from ...domain.states import Action
-from ...models import Case, CaseEvent, User
+from ...extensions import db
+from ...models import Case, CaseEvent, CaseRating, User
 from ..errors import Conflict, ValidationError
 from ..intake.attachments import Upload, store_upload
 from ..reference.policies import case_policy
@@ -100,6 +101,16 @@ def rate(case: Case, now: datetime, rating: int, comment: str = "") -> CaseEvent
     if len(comment) > 2000:
         raise ValidationError("Nhận xét quá dài.", {"comment": "Tối đa 2.000 ký tự."})
     case.rating, case.rating_comment, case.rated_at = rating, comment or None, now
+    # Every answer's rating is kept (a reopening clears cases.rating for the next answer).
+    db.session.add(
+        CaseRating(
+            case_id=case.id,
+            answer_no=case.reopen_count,
+            rating=rating,
+            comment=comment or None,
+            rated_at=now,
+        )
+    )
     return record(
         case,
         "rate",

@@ -44,11 +44,11 @@ from ...database import unit_of_work
 from ...domain.calendar import LOCAL_TZ
 from ...domain.states import Status
 from ...extensions import db
-from ...models import Area, Case, Category, Dimension, FigureMonth, Unit
+from ...models import Area, Case, CaseRating, Category, Dimension, FigureMonth, Unit
 from ...models.case import UNANSWERED_SQL
 from .metrics import NO_AREA, UNCLASSIFIED, Summary, Tally, apology_state, category_label
 
-ROLLUP_VERSION = 3  # bump when the stored form changes: old rows are rebuilt
+ROLLUP_VERSION = 4  # bump when the stored form changes: old rows are rebuilt
 MONTH_LOCK = 7_302_023  # advisory lock namespace of a month (its key: YYYYMM), see rebuild
 BY_ID = ("unit", "channel", "kind", "category", "area")
 Groups = dict[str, dict[str, Tally]]  # "total" -> {"": tally}, "unit" -> {"12": tally}, ...
@@ -138,7 +138,37 @@ def settled(
     # query for a month of cases.
     for row in db.session.connection().execute(stmt).all():
         by_month.setdefault(row[0], []).append(row)
-    return {month: _tally_rows(rows) for month, rows in by_month.items()}
+    found = {month: _tally_rows(rows) for month, rows in by_month.items()}
+    _add_ratings(found, lo, hi, where)
+    return found
+
+
+def _add_ratings(
+    found: dict[str, Groups],
+    lo: datetime | None,
+    hi: datetime | None,
+    where: Iterable[ColumnElement[bool]],
+) -> None:
+    """The ratings of a case's earlier answers (issue 16: a reopening used to erase
+    them), counted in the month and groups of its case. The current answer's rating is
+    ``cases.rating``, counted with the case; ``case_ratings`` keeps every answer's, and
+    those before the last reopening are added here."""
+    stmt = (
+        select(_month_sql(), *_keys(), CaseRating.rating)
+        .select_from(CaseRating)
+        .join(Case, CaseRating.case_id == Case.id)
+        .where(CaseRating.answer_no < Case.reopen_count, *_period(lo, hi), *where)
+    )
+    by_month: dict[str, list[Any]] = {}
+    for row in db.session.connection().execute(stmt).all():
+        by_month.setdefault(row[0], []).append(row)
+    for month, rows in by_month.items():
+        groups = found.setdefault(month, _new_groups())
+        _, *keys, ratings = zip(*rows, strict=True)
+        columns = (("total", repeat(None, len(rows))), *zip(BY_ID, keys, strict=True))
+        for by, column in columns:
+            for (value, r), n in Counter(zip(column, ratings, strict=True)).items():
+                _slot(groups, by, value).ratings[r - 1] += n
 
 
 def _slot(groups: Groups, by: str, value: Any) -> Tally:
