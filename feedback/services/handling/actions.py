@@ -300,7 +300,7 @@ def draft_answer(case: Case, user: User, now: datetime, body: str) -> CaseEvent:
         "draft_answer",
         user=user,
         now=now,
-        note=f"Soạn dự thảo trả lời, trình {approval.label} duyệt.",
+        note=f"Soạn dự thảo trả lời, trình {approval.role_label} duyệt.",
     )
 
 

@@ -43,6 +43,11 @@ class Approval:
             return f"{self.users[0].display_name} (người được giao phê duyệt thay lãnh đạo)"
         return "Văn phòng HĐND-UBND (đơn vị chưa có lãnh đạo)"
 
+    @property
+    def role_label(self) -> str:
+        """Who, by role, for the timeline ("trình … duyệt"): names change, roles stay."""
+        return "lãnh đạo đơn vị" if not self.head_absent else self.label
+
 
 def _active(role: str | tuple[str, ...]) -> ColumnElement[bool]:
     roles = (role,) if isinstance(role, str) else role
