@@ -22,8 +22,10 @@ import contextlib
 import http.client
 import re
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -103,15 +105,39 @@ def _download(port: int, cookie: str, path: str, worker: int) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _server(url: str, engine: str) -> Iterator[tuple[int, int, str]]:
+    """One worker serving ``wsgi:app``: gunicorn (one sync worker) when installed (the
+    ``bench`` extra), else Werkzeug's single-threaded server in a process of its own.
+    Yields (the pid serving requests, port, which)."""
+    if (common.BIN / "gunicorn").exists():
+        with common.gunicorn("wsgi:app", url, workers=1, extra=("--timeout", "3600"),
+                             log=f"export_memory_{engine}") as (proc, port):  # fmt: skip
+            yield common.worker_pids(proc.pid)[0], port, "gunicorn -w 1"
+        return
+    port = common.free_port()
+    code = ("from werkzeug.serving import run_simple; from wsgi import app; "
+            f"run_simple('127.0.0.1', {port}, app, threaded=False)")  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=common.ROOT, env=common.env_for(url),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        common.wait_listening(port, proc)
+        yield proc.pid, port, "werkzeug run_simple, one process, one thread"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def bench_engine(engine: str, name: str) -> dict[str, Any]:
     url = common.existing_url(engine, name)
     with contextlib.suppress(subprocess.CalledProcessError):  # there from bench.scale
         common.flask(url, "users", "create", COORDINATOR, "--role", "coordinator", "--unit",
                      "VP", "--password", PASSWORD)  # fmt: skip
     out: dict[str, Any] = {"engine": engine, "database": name}
-    with common.gunicorn("wsgi:app", url, workers=1, extra=("--timeout", "3600"),
-                         log=f"export_memory_{engine}") as (proc, port):  # fmt: skip
-        worker = common.worker_pids(proc.pid)[0]
+    with _server(url, engine) as (worker, port, server):
+        out["server"] = server
         cookie = _login(port)
         warm = _download(port, cookie, "/can-bo/xuat/cases.csv?status=rejected", worker)
         out["warm_up"] = warm

@@ -247,6 +247,11 @@ def csv_chunks(export: Export) -> Iterator[str]:
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([HEADERS[name] for name in COLUMNS])
+    # The header at once: the first byte does not wait for the first rows (and their
+    # redaction, the export's main cost).
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
     for i, row in enumerate(rows(export), 1):
         writer.writerow([_cell(v) for v in row])
         if i % 500 == 0:
@@ -322,6 +327,7 @@ def xlsx_chunks(export: Export) -> Iterator[bytes]:
             with archive.open(member, "w", force_zip64=True) as sheet:
                 sheet.write(head.encode() + b"<sheetData>")
                 sheet.write(_sheet_row(1, [HEADERS[name] for name in COLUMNS]))
+                yield pipe.take()  # the parts before the sheet, at once
                 for number, row in enumerate(rows(export), 2):
                     sheet.write(_sheet_row(number, row))
                     if number % 500 == 0:
