@@ -298,7 +298,9 @@ def test_a_case_goes_from_submission_to_a_rated_answer_through_every_role(
     work.reload()
     expect(work.get_by_test_id("replies")).to_contain_text(REPLY)
     expect(work.get_by_role("button", name="Duyệt và gửi trả lời")).to_have_count(0)
-    work.get_by_label("Dự thảo trả lời (trình lãnh đạo đơn vị duyệt)", exact=True).fill(DRAFT)
+    # The form names who will approve (issue 16): the unit's head here.
+    expect(work.locator(".hint.approver")).to_contain_text("lãnh đạo đơn vị")
+    work.get_by_label("Dự thảo trả lời", exact=True).fill(DRAFT)
     submit(
         work,
         work.get_by_role("button", name="Lưu dự thảo trả lời", exact=True),
