@@ -47,7 +47,11 @@ def _fts_expression(words: list[str], every: bool) -> str:
 
 
 def matches(
-    words: Iterable[str], *, every: bool = True, newest_first_walk: bool = False
+    words: Iterable[str],
+    *,
+    every: bool = True,
+    newest_first_walk: bool = False,
+    per_row: bool = False,
 ) -> ColumnElement[bool]:
     """Cases whose text holds every word (``every``) or at least one of them.
 
@@ -55,12 +59,23 @@ def matches(
     matches nothing without it (no word in common). ``newest_first_walk`` (SQLite) keeps
     the planner from driving the query by the matches' ids, so that it walks the
     received_at index and stops at the page's end: the better plan when many cases match
-    (``count`` says how many)."""
+    (``count`` says how many). ``per_row`` (SQLite) asks the index about each row the
+    other conditions leave (FTS5 seeks the row's id in each word's list) instead of
+    collecting every match first: for a few candidates and common words (the duplicate
+    hints: a letter's words OR-ed, 60 % of a million cases) it is 3.7 s against
+    milliseconds."""
     checked = _checked(words)
     if not checked:
         return true() if every else false()
     if _dialect() == "sqlite":
-        ids = select(_fts.c.rowid).where(_fts.c[FTS_TABLE].match(_fts_expression(checked, every)))
+        expression = _fts_expression(checked, every)
+        if per_row:
+            return (
+                select(_fts.c.rowid)
+                .where(_fts.c[FTS_TABLE].match(expression), _fts.c.rowid == Case.id)
+                .exists()
+            )
+        ids = select(_fts.c.rowid).where(_fts.c[FTS_TABLE].match(expression))
         # "cases.id + 0" is not the rowid any more, so it cannot drive the plan.
         return (Case.id + 0).in_(ids) if newest_first_walk else Case.id.in_(ids)
     query = (" & " if every else " | ").join(checked)

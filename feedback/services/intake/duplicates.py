@@ -102,7 +102,7 @@ def _scored(stmt: Select[tuple[Case]], text: str, limit: int) -> Iterator[tuple[
     # recent of the place, which at national scale may all be about something else.
     shared = sorted(query, key=lambda word: (-len(word), word))[:MAX_INDEX_WORDS]
     hits: list[tuple[Case, float]] = []
-    for case in db.session.scalars(stmt.where(fulltext.matches(shared, every=False))):
+    for case in db.session.scalars(stmt.where(fulltext.matches(shared, every=False, per_row=True))):
         theirs = frozenset(case.search_text.split())
         score = max(similarity(query, theirs), containment(query, theirs))
         if score >= THRESHOLD:
