@@ -181,6 +181,15 @@ EXPECTED: dict[str, frozenset[str]] = {
 }
 """{endpoint: the roles that may use it}. A new staff route fails until it is added here."""
 
+STAND_IN: dict[str, frozenset[str]] = {
+    "workflow.approve_answer": fs("coordinator", "officer"),
+    "workflow.return_draft": fs("coordinator", "officer"),
+    "api.answer": fs("coordinator"),
+}
+"""Roles a route's gate also admits because they may stand in for the head of a unit
+without one (its named approver, or the coordinator; issue 16). The case decides: on the
+test's unit, which has a head, they get the 403 of any role outside the table."""
+
 UNIT_LIMITED: dict[str, frozenset[str]] = {
     # the period reports are compiled by VP and NV (issue 6: "reminds VP and NV")
     "reports.index": fs("VP", "NV"),
@@ -628,8 +637,9 @@ def test_each_staff_route_admits_exactly_the_roles_of_the_table(app: Flask) -> N
                 f"{endpoint} ({', '.join(methods_of(rule))} {rule.rule}) is a new staff route, "
                 f"admitting {sorted(roles)}: decide its roles and add it to EXPECTED"
             )
-        elif roles != EXPECTED[endpoint]:
-            extra, missing = sorted(roles - EXPECTED[endpoint]), sorted(EXPECTED[endpoint] - roles)
+        elif roles != EXPECTED[endpoint] | STAND_IN.get(endpoint, frozenset()):
+            gate = EXPECTED[endpoint] | STAND_IN.get(endpoint, frozenset())
+            extra, missing = sorted(roles - gate), sorted(gate - roles)
             problems.append(
                 f"{endpoint} ({rule.rule}) admits {sorted(roles)}; the table says "
                 f"{sorted(EXPECTED[endpoint])} (admitted but not expected: {extra}; "
