@@ -100,6 +100,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "admin.calendar_add": fs("admin"),
     "admin.calendar_remove": fs("admin"),
     "admin.calendar_year": fs("admin"),
+    "reference.index": fs("admin"),
     # admin: staff accounts (lock, unlock, revoke tokens, end sessions; issue 13)
     "admin.accounts_page": fs("admin"),
     "admin.account_deactivate": fs("admin"),

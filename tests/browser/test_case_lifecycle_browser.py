@@ -404,6 +404,8 @@ def test_a_case_goes_from_submission_to_a_rated_answer_through_every_role(
     want = [
         ("Tiếp nhận qua", label(Status.RECEIVED)),
         ("Đã xác nhận tiếp nhận", label(Status.ACKNOWLEDGED)),
+        # The move to the ward's unit is public (issue 15); its reason stays internal.
+        ("Hồ sơ được chuyển đến UBND Phường Quang Trung", label(Status.TRANSFERRED)),
         (f"Đề nghị bổ sung thông tin: {QUESTION}", label(Status.WAITING_CITIZEN)),
         (f"Người dân bổ sung: {REPLY}", label(Status.IN_PROGRESS)),
         ("Đã trả lời người dân.", label(Status.ANSWERED)),
