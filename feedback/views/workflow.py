@@ -69,8 +69,6 @@ def _classify(
     )
 
 
-
-
 A = Action
 STEPS: dict[str, Step] = {
     "acknowledge": Step("xac-nhan-tiep-nhan", Op.ACKNOWLEDGE, A.ACKNOWLEDGE, handling.acknowledge),
