@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import select
+
+from ..domain.codes import CODE
+from ..extensions import db
+from ..models import Area, Category, Unit
 from .errors import ValidationError
 
 MAX_PAGE = 1_000_000
@@ -153,3 +158,49 @@ def datetime_param(
     except (ValueError, OverflowError):
         _refuse(errors, name, "Phải theo W3C, có múi giờ, ví dụ 2024-01-01T00:00:00+07:00.")
         return None
+
+
+REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
+    ("unit", Unit, "Không có đơn vị mã này."),
+    ("area", Area, "Không có xã, phường mã này."),
+    ("category", Category, "Không có lĩnh vực mã này."),
+)
+"""The reference filters every list offers, with what a wrong code is told."""
+
+
+def reference_params(given: Mapping[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """The unit, area and category rows named by their codes in ``given`` (one stripped
+    value per name). Only a well-formed code is looked up: PostgreSQL refuses NUL bytes
+    outright. A code that names nothing is added to ``errors``."""
+    found: dict[str, Any] = {}
+    for name, model, message in REFERENCES:
+        code = given.get(name)
+        if not code:
+            continue
+        row = (
+            db.session.scalar(select(model).where(model.code == code))
+            if CODE.fullmatch(code.upper())
+            else None
+        )
+        if row is None:
+            errors[name] = message
+        found[name] = row
+    return found
+
+
+def choice_params(
+    given: Mapping[str, str],
+    choices: tuple[tuple[str, tuple[str, ...]], ...],
+    errors: dict[str, str],
+) -> dict[str, str]:
+    """The values of ``given`` that must be one of a fixed list (kind, channel, status…)."""
+    found: dict[str, str] = {}
+    for name, allowed in choices:
+        value = given.get(name)
+        if not value:
+            continue
+        if value in allowed:
+            found[name] = value
+        else:
+            errors[name] = f"Giá trị phải là một trong: {', '.join(allowed)}."
+    return found

@@ -7,15 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 
-from ...domain.codes import CODE
 from ...domain.permissions import CASE_KINDS
-from ...extensions import db
 from ...models import CHANNELS, Area, Case, Category, Unit
 from ..errors import ValidationError
-from ..params import Page, page_of
+from ..params import Page, choice_params, page_of, reference_params
 
 OVERDUE, AT_RISK, ALL = "overdue", "at_risk", "all"
 STATES = (OVERDUE, AT_RISK, ALL)
@@ -24,12 +21,6 @@ FILTERS = ("unit", "kind", "channel", "area", "category", "state")
 PAGING = ("page", "per_page")
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
-
-_REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
-    ("unit", Unit, "Không có đơn vị mã này."),
-    ("area", Area, "Không có xã, phường mã này."),
-    ("category", Category, "Không có lĩnh vực mã này."),
-)
 
 
 @dataclass(frozen=True)
@@ -76,25 +67,9 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
     """Check the known parameters (others are ignored); every bad one is named at once."""
     given = {name: (args.get(name) or "").strip() for name in FILTERS}
     errors: dict[str, str] = {}
-    found: dict[str, Any] = {}
-    for name, model, message in _REFERENCES:
-        if given[name]:
-            # Only a well-formed code is looked up: PostgreSQL refuses NUL bytes outright.
-            code = given[name][:32]
-            row = (
-                db.session.scalar(select(model).where(model.code == code))
-                if CODE.fullmatch(code.upper())
-                else None
-            )
-            if row is None:
-                errors[name] = message
-            found[name] = row
-    for name, allowed in (("kind", CASE_KINDS), ("channel", CHANNELS), ("state", STATES)):
-        if given[name]:
-            if given[name] in allowed:
-                found[name] = given[name]
-            else:
-                errors[name] = f"Giá trị phải là một trong: {', '.join(allowed)}."
+    found: dict[str, Any] = reference_params(given, errors)
+    choices = (("kind", CASE_KINDS), ("channel", CHANNELS), ("state", STATES))
+    found.update(choice_params(given, choices, errors))
     if errors:
         raise ValidationError("Bộ lọc không hợp lệ.", errors)
     return Filters(**found)

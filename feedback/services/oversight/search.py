@@ -28,7 +28,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import True_
 
-from ...domain.codes import CODE
 from ...domain.permissions import CASE_KINDS
 from ...domain.text import fold
 from ...extensions import db
@@ -39,7 +38,7 @@ from ..errors import ValidationError
 from ..handling.inbox import MAX_DAYS, due_within
 from ..handling.queues import QUEUES, queue_condition
 from ..handling.visibility import visible_condition
-from ..params import int_param, page_of, pages
+from ..params import choice_params, int_param, page_of, pages, reference_params
 from ..sla.sweep import overdue_condition
 
 FILTERS = (
@@ -61,11 +60,6 @@ DEFAULT_PER_PAGE = 20
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 12
 
-_REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
-    ("unit", Unit, "Không có đơn vị mã này."),
-    ("area", Area, "Không có xã, phường mã này."),
-    ("category", Category, "Không có lĩnh vực mã này."),
-)
 _VALUES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("status", STATUSES),
     ("kind", CASE_KINDS),
@@ -123,24 +117,8 @@ def parse(args: Mapping[str, list[str]], *, default_per_page: int = DEFAULT_PER_
     """Check every parameter (a multi-dict as ``request.args.to_dict(flat=False)``)."""
     errors: dict[str, str] = {}
     p = _single(args, errors)
-    found: dict[str, Any] = {}
-    for name, model, message in _REFERENCES:
-        if name in p:
-            code = p[name]
-            row = (
-                db.session.scalar(select(model).where(model.code == code))
-                if CODE.fullmatch(code.upper())
-                else None
-            )
-            if row is None:
-                errors[name] = message
-            found[name] = row
-    for name, allowed in _VALUES:
-        if name in p:
-            if p[name] in allowed:
-                found[name] = p[name]
-            else:
-                errors[name] = f"Giá trị phải là một trong: {', '.join(allowed)}."
+    found: dict[str, Any] = reference_params(p, errors)
+    found.update(choice_params(p, _VALUES, errors))
     overdue = p.get("overdue", "0").lower()
     if overdue not in ("0", "false", "1", "true"):
         errors["overdue"] = "Giá trị phải là 1 hoặc 0."
