@@ -28,6 +28,11 @@ from .intake import (
     IdempotencyKey,
     ImportBatch,
 )
+from .late import (
+    CaseEscalation,
+    EscalationStep,
+    ProgressUpdate,
+)
 from .outbox import (
     OUTBOX_STATUSES,
     FailedAddress,
@@ -79,17 +84,20 @@ __all__ = [
     "CalendarYear",
     "Case",
     "CaseCounter",
+    "CaseEscalation",
     "CaseEvent",
     "CaseLink",
     "CaseRating",
     "Category",
     "Dimension",
+    "EscalationStep",
     "FailedAddress",
     "FigureMonth",
     "IdempotencyKey",
     "ImportBatch",
     "LoginThrottle",
     "Notification",
+    "ProgressUpdate",
     "ReferencePack",
     "RoutingRule",
     "Setting",

@@ -93,6 +93,13 @@ class Case(db.Model):
             sqlite_where=text(UNANSWERED_SQL),
             postgresql_where=text(UNANSWERED_SQL),
         ),
+        # Open cases past the day their unit committed to (the monitor's flag).
+        Index(
+            "ix_cases_committed_due",
+            "committed_due_at",
+            sqlite_where=text(f"committed_due_at IS NOT NULL AND {UNANSWERED_SQL}"),
+            postgresql_where=text(f"committed_due_at IS NOT NULL AND {UNANSWERED_SQL}"),
+        ),
         Index(
             "ix_cases_unacknowledged",
             "ack_due_at",
@@ -163,6 +170,11 @@ class Case(db.Model):
     # under a policy that says so (from 1 July 2026).
     suspended_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extensions: Mapped[int] = mapped_column(default=0)
+    # Issue 16, late cases handled in the open: the day the unit last promised the citizen
+    # an answer by (end of that local day, UTC; see ProgressUpdate), and the highest step
+    # of the escalation ladder reached for the current obligation (0: none).
+    committed_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalation_level: Mapped[int] = mapped_column(default=0, server_default="0")
     reopen_count: Mapped[int] = mapped_column(default=0)
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(Text)
