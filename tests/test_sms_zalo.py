@@ -251,7 +251,7 @@ def test_zalo_errors_rate_limits_retried_others_refused(
 ) -> None:
     app.config["ZALO_TEMPLATE_IDS"] = {"receipt": "240901"}
     zalo.reply(
-        Reply(200, {"error": -32, "message": "Exceeded rate limit"}),
+        Reply(200, {"error": -100, "message": "Unknown error"}),
         Reply(502, {}),
         Reply(200, {"error": 0, "message": "Success"}),
     )
@@ -259,7 +259,7 @@ def test_zalo_errors_rate_limits_retried_others_refused(
     now = datetime.now(UTC)
     run(app, now)
     (row,) = rows(app, "zalo")
-    assert row.status == "pending" and "-32" in (row.last_error or "")
+    assert row.status == "pending" and "-100" in (row.last_error or "")
     run(app, now + timedelta(minutes=1))
     (row,) = rows(app, "zalo")
     assert row.status == "pending" and "502" in (row.last_error or "")

@@ -126,13 +126,15 @@ class Sms:
 # shape (POST JSON {phone "84…", template_id, template_data, tracking_id} with the header
 # access_token) is the one of Zalo's "Gửi ZNS" page as quoted by integrators' docs the
 # search tool found (docs.etelecom.vn, docs.infinix.vn: phone in 84… form, template_data
-# per template, tracking_id for reconciliation). The error table itself could not be
-# checked there: the codes below are retried on the understanding that -32 is Zalo's
-# "rate limit exceeded", -1 and -500 its internal or unknown errors, and -124 an invalid
-# or expired access token (tokens expire within a day and are renewed by the operator; a
-# message must wait for the new token, not be lost). Every other error (a number without
-# Zalo, a template not approved, bad data) is refused for good, and the SMS copy still goes.
-ZNS_RETRY = frozenset({-1, -32, -124, -500})
+# per template, tracking_id for reconciliation). Zalo's own table of ZNS error codes
+# (zalo.cloud/zns/guidelines/handle-error-code, "Cách xử lý mã lỗi") gives -100 "Unknown
+# error" with the advice to try again later, and -101 to -112 as faults of the sender's
+# set-up or data (application, secret key, phone number, template id or data), which a
+# retry cannot mend. Retried as well: -124 an invalid or expired access token (tokens
+# expire within a day and are renewed by the operator; a message must wait for the new
+# token, not be lost), and -1, -32, -500, the generic, rate-limit and internal errors of
+# Zalo's Open API. Every other error is refused for good, and the SMS copy still goes.
+ZNS_RETRY = frozenset({-1, -32, -100, -124, -500})
 
 
 class Zalo:
