@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...domain.codes import case_code
 from ...domain.contact import PHONE_MESSAGE, is_phone
+from ...domain.deadlines import local_date
 from ...domain.marks import N_
 from ...domain.permissions import CASE_KINDS, CONFIDENTIAL_KINDS
 from ...domain.states import Status
@@ -236,8 +237,9 @@ _NEXT_NUMBER = text(
 
 
 def next_case_code(now: datetime, ref: Reference) -> str:
-    """HG-2026-000123: city prefix, year, a per-year sequence taken atomically."""
-    year = now.year
+    """HG-2026-000123: city prefix, year, a per-year sequence taken atomically. The year
+    is Hà Giang's (a case sent at 00:30 on 1 January belongs to the new year), not UTC's."""
+    year = local_date(now).year
     number = db.session.connection().execute(_NEXT_NUMBER, {"year": year}).scalar_one()
     city = ref.setting("city_code", "HG")
     return case_code(city, year, number)
