@@ -62,7 +62,13 @@ def users_create(
     try:
         with unit_of_work():
             user = create_user(
-                username, role, password, unit_code=unit_code, full_name=full_name, email=email
+                username,
+                role,
+                password,
+                unit_code=unit_code,
+                full_name=full_name,
+                email=email,
+                now=datetime.now(UTC),
             )
     except ServiceError as exc:
         _fail(exc)

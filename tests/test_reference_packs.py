@@ -274,6 +274,12 @@ def test_accounts_of_retired_units_keep_working_and_the_admin_sees_them(
     assert refused.exit_code != 0 and "còn hiệu lực" in refused.output
     moved = run(app, "users", "move", username, "--unit", "UBND-HG1")
     assert moved.exit_code == 0, moved.output
+    # A new account cannot be bound to the retired unit either.
+    args = ("--role", "officer", "--password", "mat-khau-rat-dai-1")
+    refused = run(app, "users", "create", "moi.canbo", *args, "--unit", "UBND-00697")
+    assert refused.exit_code != 0 and "còn hiệu lực" in refused.output
+    created = run(app, "users", "create", "moi.canbo", *args, "--unit", "UBND-HG1")
+    assert created.exit_code == 0, created.output
     assert username not in {a["username"] for a in apply(app)["accounts_of_retired_units"]}
 
 

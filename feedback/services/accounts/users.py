@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -47,7 +47,10 @@ def create_user(
     unit_code: str | None = None,
     full_name: str = "",
     email: str | None = None,
+    now: datetime | None = None,
 ) -> User:
+    """A staff account. A unit-bound account is bound to the unit in force today under
+    that code (codes are reused after a regrouping; a retired unit receives no cases)."""
     errors: dict[str, str] = {}
     username = username.strip().lower()
     if (
@@ -64,9 +67,11 @@ def create_user(
         errors["password"] = f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự."
     unit = None
     if unit_code:
-        unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
+        from ..reference.areas import unit_in_force
+
+        unit = unit_in_force(unit_code.strip(), now or datetime.now(UTC))
         if unit is None:
-            errors["unit"] = f"Không có đơn vị mã «{unit_code}»."
+            errors["unit"] = f"Không có đơn vị mã «{unit_code}» còn hiệu lực."
     elif role in UNIT_BOUND_ROLES:
         errors["unit"] = "Vai trò này cần gắn với một đơn vị (--unit)."
     if errors:
