@@ -53,8 +53,6 @@ NOT_YET_TRANSLATED = frozenset(
         "oversight/dashboard.html",
         "oversight/monitor.html",
         "public/status.html",
-        "public/submit.html",
-        "public/submitted.html",
         "search/index.html",
     }
 )
