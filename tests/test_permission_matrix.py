@@ -42,6 +42,7 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from feedback.database import unit_of_work
+from feedback.domain.deadlines import local_date
 from feedback.domain.permissions import CaseFacts, Op, Subject, granted
 from feedback.extensions import db
 from feedback.models import (
@@ -176,6 +177,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "workflow.suspend": fs("coordinator", "unit_head"),
     "workflow.resume": fs("coordinator", "unit_head"),
     "workflow.withdraw_part": fs("coordinator", "unit_head"),
+    # a progress update with a committed day (issue 16): whoever drafts the answer
+    "progress.post": UNIT_STAFF,  # Op.PROGRESS
     # admin: SLA policies from a future day (issue 14)
     "policies.index": fs("admin"),
     "policies.change": fs("admin"),
@@ -253,6 +256,7 @@ ACTION_OPS: dict[str, frozenset[Op]] = {
     "workflow.suspend": frozenset({Op.SUSPEND}),
     "workflow.resume": frozenset({Op.SUSPEND}),
     "workflow.withdraw_part": frozenset({Op.WITHDRAW}),
+    "progress.post": frozenset({Op.PROGRESS}),
     "desk.link": frozenset({Op.LINK}),
     "api.acknowledge": frozenset({Op.ACKNOWLEDGE}),
     "api.transfer": frozenset({Op.TRANSFER}),
@@ -282,6 +286,7 @@ FORMS: dict[str, dict[str, str]] = {
     "workflow.suspend": {"reason": "Chờ kết quả vụ việc liên quan."},
     "workflow.resume": {"reason": "Đã có kết quả vụ việc liên quan."},
     "workflow.withdraw_part": {"withdrawn": "Yêu cầu bồi thường."},
+    "progress.post": {"body": "Đã khảo sát, chờ vật tư thay bóng đèn.", "committed_on": "{day}"},
     "desk.link": {"link_to": "{code}"},
     "letters.deliver": {"via": "post"},
 }
@@ -398,7 +403,8 @@ class World:
             "user_id": self.new_account(),
         }
         self.args["opening_id"] = self.new_opening(self.args["box_id"], letter_count=1)
-        self.fill = {"code": self.code, "assignee": self.assignee}
+        day = local_date(self.now) + timedelta(days=2)  # a progress update's committed day
+        self.fill = {"code": self.code, "assignee": self.assignee, "day": day.isoformat()}
 
     # objects
 

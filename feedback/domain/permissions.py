@@ -159,6 +159,9 @@ class Op(StrEnum):
     CLASSIFY = "classify"  # complexity, remote area, complaint round (statutory limits)
     SUSPEND = "suspend"  # suspend / resume a complaint's resolution (from 1 July 2026)
     WITHDRAW = "withdraw"  # record that the complainant withdrew part of the complaint
+    # A public progress update with the day the unit commits to answer by (issue 16): held
+    # by whoever drafts the answer, since the unit that answers is the one that can promise.
+    PROGRESS = "progress"
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ _OFFICER = frozenset(
         Op.START,
         Op.ASK_CITIZEN,
         Op.DRAFT_ANSWER,
+        Op.PROGRESS,
     }
 )
 _UNIT_HEAD = _OFFICER | {

@@ -56,6 +56,7 @@ SMS_TEXTS = {
     "reopened": "Hồ sơ {code} đã được mở lại để giải quyết tiếp.",
     "apology": "Hồ sơ {code}: có thư xin lỗi của cơ quan.",
     "access_key": "Mã tra cứu mới của hồ sơ {code}; mã cũ không còn dùng được.",
+    "progress": "Hồ sơ {code}: cơ quan báo tiến độ và ngày hẹn trả lời.",
 }
 SMS_DEFAULT = "Hồ sơ {code} có thông tin mới."
 

@@ -1,0 +1,185 @@
+"""Progress updates on a case that will be late (issue 16; Ho Chi Minh City's 1022 rules).
+
+When a unit cannot answer in time it says so in the open: what has been done, and the day
+it commits to answer by. The update is public (the citizen's timeline and a message on
+every contact they gave); its day becomes ``cases.committed_due_at``, which the monitor
+compares with the clock. A new day is a new update: nothing is edited.
+
+The committed day may fall after the statutory response due: a unit that needs longer
+should say when, rather than stay silent. But the update never moves ``response_due_at``:
+an answer after it is late however it was announced (the breach stays, the apology stays
+owed), and the update's text says so, so the citizen is not told a late answer is on time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from ...domain.deadlines import end_of_local_day, local_date
+from ...domain.permissions import Op
+from ...domain.states import OPEN_STATUSES
+from ...extensions import db
+from ...i18n import format_local_long
+from ...models import Case, ProgressUpdate, User
+from ..errors import Conflict, ValidationError
+from ..reference.policies import load_calendar
+from ..sla.notify import tell_citizen
+from .events import record
+from .moves import require
+
+MIN_BODY = 10
+MAX_BODY = 2000
+HORIZON_DAYS = 366  # a promise further than a year ahead is no promise
+URGENT_WORKING_DAYS = 2  # the desk puts the form first this close to the response due
+DAY_FORMAT = "%d/%m/%Y"
+_OPEN = frozenset(s.value for s in OPEN_STATUSES)
+
+
+def is_open(case: Case) -> bool:
+    """Open and not answered: the only cases a progress update makes sense for."""
+    return case.status in _OPEN and case.answered_at is None
+
+
+def parse_day(value: str | None) -> date:
+    """The committed day as a form or the API sends it: ``2026-12-31`` (a date input) or
+    ``31/12/2026`` (typed by hand)."""
+    text = (value or "").strip()
+    for fmt in ("%Y-%m-%d", DAY_FORMAT):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    message = "Ngày hẹn trả lời không hợp lệ; chọn một ngày (ngày/tháng/năm)."
+    raise ValidationError(message, {"committed_on": message})
+
+
+def day_range(now: datetime) -> tuple[date, date]:
+    """The first and last day a unit may commit to at ``now``: today (local) up to the
+    horizon."""
+    today = local_date(now)
+    return today, today + timedelta(days=HORIZON_DAYS)
+
+
+def lateness_note(committed_due_at: datetime, response_due_at: datetime, now: datetime) -> str:
+    """What the update must add when its day falls after the statutory due: a promise
+    does not make a late answer timely. Empty when the day is within the due."""
+    if committed_due_at <= response_due_at:
+        return ""
+    due = format_local_long(response_due_at)
+    if response_due_at < now:
+        return f"Hồ sơ đã quá hạn trả lời theo quy định ({due}); ngày hẹn không thay đổi hạn đó."
+    return (
+        f"Ngày hẹn muộn hơn hạn trả lời theo quy định ({due}); trả lời sau hạn đó vẫn là "
+        "trả lời quá hạn."
+    )
+
+
+def _checked_body(body: str | None) -> str:
+    text = (body or "").strip()
+    if len(text) < MIN_BODY:
+        message = f"Nội dung cập nhật (ít nhất {MIN_BODY} ký tự): việc đã làm, việc còn lại."
+        raise ValidationError("Cần nhập nội dung cập nhật tiến độ.", {"body": message})
+    if len(text) > MAX_BODY:
+        message = f"Tối đa {MAX_BODY:,} ký tự (đang có {len(text):,}).".replace(",", ".")
+        raise ValidationError("Nội dung cập nhật quá dài.", {"body": message})
+    return text
+
+
+def _checked_day(committed_on: date, now: datetime) -> date:
+    first, last = day_range(now)
+    if committed_on < first:
+        message = f"Ngày hẹn không được trước hôm nay ({first:{DAY_FORMAT}})."
+        raise ValidationError("Ngày hẹn trả lời đã qua.", {"committed_on": message})
+    if committed_on > last:
+        message = f"Ngày hẹn không được sau {last:{DAY_FORMAT}} (quá một năm)."
+        raise ValidationError("Ngày hẹn trả lời quá xa.", {"committed_on": message})
+    return committed_on
+
+
+def post_progress(
+    case: Case, user: User, now: datetime, body: str | None, committed_on: date
+) -> ProgressUpdate:
+    """Post one update: its row, the case's committed due time, a public event (audited as
+    ``case.progress_update`` by the audit hook) and the citizen's messages, in the caller's
+    transaction. Refused (nothing written) without ``Op.PROGRESS``, on a case answered or
+    ended, for an empty or overlong text, or a day before today or past the horizon."""
+    require(user, case, Op.PROGRESS)
+    # Lock the case row (PostgreSQL; SQLite's writer holds the database) and read it again,
+    # so an answer sent at this moment cannot slip between the check and the update.
+    db.session.refresh(case, with_for_update=True)
+    if not is_open(case):
+        raise Conflict("Hồ sơ đã được trả lời hoặc đã kết thúc: không cập nhật tiến độ nữa.")
+    text = _checked_body(body)
+    day = _checked_day(committed_on, now)
+    due_at = end_of_local_day(day)
+    update = ProgressUpdate(
+        case_id=case.id,
+        posted_at=now,
+        author_id=user.id,
+        body=text,
+        committed_on=day,
+        committed_due_at=due_at,
+    )
+    db.session.add(update)
+    case.committed_due_at = due_at
+    case.updated_at = now
+    db.session.flush()
+    late = lateness_note(due_at, case.response_due_at, now)
+    promise = f"Hẹn trả lời trước hết ngày {day:{DAY_FORMAT}}."
+    record(
+        case,
+        "progress_update",
+        user=user,
+        now=now,
+        public=True,
+        note=" ".join(filter(None, [f"Cập nhật tiến độ: {text}\n{promise}", late])),
+        data={"committed_on": day.isoformat(), "update_id": update.id, "after_due": bool(late)},
+    )
+    tell_citizen(
+        case,
+        kind="progress",
+        reason=str(update.id),
+        now=now,
+        text="\n\n".join(
+            filter(
+                None,
+                [
+                    f"{case.handling_unit.name} thông báo tiến độ giải quyết hồ sơ {case.code}:",
+                    text,
+                    f"Cơ quan hẹn trả lời trước hết ngày {day:{DAY_FORMAT}}.",
+                    late,
+                ],
+            )
+        ),
+    )
+    return update
+
+
+def updates_of(case: Case) -> list[ProgressUpdate]:
+    """The case's updates, newest first."""
+    return list(
+        db.session.scalars(
+            select(ProgressUpdate)
+            .where(ProgressUpdate.case_id == case.id)
+            .order_by(ProgressUpdate.posted_at.desc(), ProgressUpdate.id.desc())
+        )
+    )
+
+
+def due_soon(case: Case, now: datetime) -> bool:
+    """Whether the response due has passed or is at most URGENT_WORKING_DAYS working days
+    away: the moment a unit that will not make it should say so."""
+    if case.response_due_at <= now:
+        return True
+    days = load_calendar().working_days_between(local_date(now), local_date(case.response_due_at))
+    return days <= URGENT_WORKING_DAYS
+
+
+def committed_day(case: Case) -> date | None:
+    """The day the unit committed to, while the case waits for its answer; None otherwise
+    (an answered case's promise is history, on the timeline)."""
+    if case.committed_due_at is None or not is_open(case):
+        return None
+    return local_date(case.committed_due_at)
