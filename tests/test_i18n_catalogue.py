@@ -33,12 +33,6 @@ NOT_YET_TRANSLATED = frozenset(
     {
         "admin/policies.html",
         "api/docs.html",
-        "boxes/box.html",
-        "boxes/index.html",
-        "boxes/new.html",
-        "boxes/opening.html",
-        "boxes/opening_new.html",
-        "boxes/transcribe.html",
         "desk/_actions.html",
         "desk/_progress.html",
         "desk/case.html",
