@@ -285,6 +285,48 @@ def test_the_officer_posts_an_update_from_the_case_page(
     assert by_testid(page, "progress-day") == f"{day:%d/%m/%Y}"
     assert TEXT in page
     assert counts(app, code)[0] == 1
+    # The citizen has a promise in force: the form is offered, no longer put forward.
+    assert 'data-testid="progress-form"' in page
+    assert 'data-testid="progress-urgent"' not in page
+
+
+def test_a_missed_promise_puts_the_form_forward_again_and_the_citizen_is_told(
+    app: Flask, make_user: Callable[..., Any]
+) -> None:
+    now = datetime.now(UTC)
+    code, key = submit(app.test_client())
+    officer_id, name = make_user("officer", unit_code=UNIT)
+    week_ago = now - timedelta(days=7)
+    with app.app_context():
+        case = case_of(code)
+        case.received_at = case.received_at - timedelta(days=8)  # received before the update
+        db.session.commit()
+        db.session.remove()
+    post(app, code, int(officer_id), week_ago, TEXT, local_date(week_ago) + timedelta(days=2))
+
+    page = html.unescape(client_for(app, name).get(f"/can-bo/ho-so/{code}").text)
+    assert "Đã qua ngày hẹn trả lời" in by_testid(page, "progress-urgent")
+    assert "· đã qua ngày hẹn" in page
+    status = text_of(citizen(app, code, key).get(f"/tra-cuu/{code}"))
+    promised = local_date(week_ago) + timedelta(days=2)
+    assert promise_line(status) == (
+        f"Cơ quan đã hẹn trả lời trước hết ngày {promised:%d/%m/%Y} nhưng đến nay chưa trả lời."
+    )
+
+
+def test_the_form_is_put_forward_within_two_working_days_of_the_due(
+    app: Flask, make_user: Callable[..., Any]
+) -> None:
+    from feedback.services.handling.progress import due_soon, update_wanted
+
+    code = new_case(app, datetime.now(UTC))
+    with app.app_context():
+        case = case_of(code)
+        assert not due_soon(case, case.received_at + timedelta(hours=1))  # six working days
+        assert due_soon(case, case.response_due_at - timedelta(hours=1))
+        assert due_soon(case, case.response_due_at + timedelta(hours=1))
+        assert update_wanted(case, case.response_due_at - timedelta(hours=1))
+        db.session.remove()
 
 
 def test_a_bad_day_comes_back_beside_its_field_with_the_text_kept(

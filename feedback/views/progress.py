@@ -37,6 +37,7 @@ class ProgressPanel:
     updates: list[ProgressUpdate]
     can_post: bool
     urgent: bool
+    missed: bool
     first_day: date
     last_day: date
     body: str = ""
@@ -52,7 +53,8 @@ def panel(case: Case, ops: frozenset[Op]) -> ProgressPanel:
     found = ProgressPanel(
         updates=progress.updates_of(case),
         can_post=can_post,
-        urgent=can_post and progress.due_soon(case, now),
+        urgent=can_post and progress.update_wanted(case, now),
+        missed=progress.promise_missed(case, now),
         first_day=first,
         last_day=last,
     )

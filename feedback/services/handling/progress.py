@@ -177,6 +177,22 @@ def due_soon(case: Case, now: datetime) -> bool:
     return days <= URGENT_WORKING_DAYS
 
 
+def promise_missed(case: Case, now: datetime) -> bool:
+    """The committed day has passed without an answer (the desk's own reminder; the
+    monitor has its flag)."""
+    return is_open(case) and case.committed_due_at is not None and case.committed_due_at < now
+
+
+def update_wanted(case: Case, now: datetime) -> bool:
+    """Whether the desk should put the form forward: the due is near or gone and the
+    citizen has no promise in force, or the promise itself was missed."""
+    if not is_open(case):
+        return False
+    if case.committed_due_at is not None:
+        return case.committed_due_at < now
+    return due_soon(case, now)
+
+
 def committed_day(case: Case) -> date | None:
     """The day the unit committed to, while the case waits for its answer; None otherwise
     (an answered case's promise is history, on the timeline)."""
