@@ -4,7 +4,9 @@ Both run ``flask --app feedback scheduler`` (APScheduler, sweep and delivery eve
 over a set of cases whose deadlines are long past; each process sweeps them many times and
 delivers to a real SMTP server. Afterwards every warning and breach is recorded once, its
 timeline event written once, each notification written once and sent once, and the mail
-server has seen each Message-ID exactly once.
+server has seen each Message-ID exactly once. The same holds for the escalation ladder's
+steps (issue 16): each case reaches level 1 at the breach and level 2 five working days
+later once, with one timeline event each, and the chairman is mailed once per case.
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from sqlalchemy import func, select
 from feedback import PROJECT_ROOT
 from feedback.domain.sla import Milestone, arrived
 from feedback.extensions import db
-from feedback.models import Case, CaseEvent, Notification, SlaEvent, SlaPolicy
+from feedback.models import (
+    Case,
+    CaseEscalation,
+    CaseEvent,
+    Notification,
+    Setting,
+    SlaEvent,
+    SlaPolicy,
+)
 from feedback.services.intake.submission import Reporter
 from feedback.services.reference.policies import load_calendar
 from feedback.services.sla.sweep import clock_of, thresholds
@@ -52,6 +62,7 @@ STAFF = {
     ("inspector", "TTR"): "thanh.tra@example.vn",
     ("coordinator", "VP"): "van.phong@example.vn",
 }
+CHAIRMAN = "chu.tich@example.vn"
 
 
 # The advisory lock only saves redundant work; correctness must not depend on it. This
@@ -196,7 +207,19 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
         for code, milestone in expected_events
         for address in told(area_of[code], milestone)
     }
-    expected_total = len(expected_notes) + citizens
+    # The default ladder: level 1 at the breach (its mail is the breach's), level 2 five
+    # working days later to the chairman and the inspectorate, long past for every case.
+    with app.app_context():
+        db.session.add(Setting(key="escalation_chairman_email", value=CHAIRMAN))
+        db.session.commit()
+        db.session.remove()
+    expected_steps = {(code, level) for code in area_of for level in (1, 2)}
+    expected_ladder_notes = {
+        (code, "escalation", address)
+        for code in area_of
+        for address in (CHAIRMAN, STAFF[("inspector", "TTR")])
+    }
+    expected_total = len(expected_notes) + len(expected_ladder_notes) + citizens
     # Every citizen left a phone: one receipt SMS each (to each process's sms.log) besides
     # the mails, which are what the mail server counts below.
     sms = CASES
@@ -307,6 +330,14 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
             (code_of[e.case_id], e.action)
             for e in db.session.scalars(select(CaseEvent).where(CaseEvent.action.in_(MILESTONES)))
         )
+        steps = Counter(
+            (code_of[e.case_id], e.level) for e in db.session.scalars(select(CaseEscalation))
+        )
+        step_events = Counter(
+            (code_of[e.case_id], e.data["level"])
+            for e in db.session.scalars(select(CaseEvent).where(CaseEvent.action == "escalate"))
+        )
+        levels = set(db.session.scalars(select(Case.escalation_level)))
         notes = db.session.scalars(select(Notification).order_by(Notification.id)).all()
         texts_sent = [n for n in notes if n.channel == "sms"]
         notes = [n for n in notes if n.channel == "email"]
@@ -326,11 +357,16 @@ def test_two_scheduler_processes_record_and_send_everything_exactly_once(
     assert {(code, m) for code, m, _rev in events} == expected_events
     assert len(events) == len(expected_events) == CASES * 4
     assert set(timeline.values()) == {1} and set(timeline) == expected_events
+    assert set(steps.values()) == {1} and set(steps) == expected_steps
+    assert set(step_events.values()) == {1} and set(step_events) == expected_steps
+    assert levels == {2}
 
     assert len(rows) == expected_total
     assert Counter(r["dedupe_key"] for r in rows).most_common(1)[0][1] == 1
     sla_rows = Counter(r["what"] for r in rows if r["what"][1] in MILESTONES)
     assert set(sla_rows.values()) == {1} and set(sla_rows) == expected_notes
+    ladder_rows = Counter(r["what"] for r in rows if r["what"][1] == "escalation")
+    assert set(ladder_rows.values()) == {1} and set(ladder_rows) == expected_ladder_notes
     receipts = [r for r in rows if r["what"][1] == "receipt"]
     assert len(receipts) == citizens
     assert {r["status"] for r in rows} == {"sent"}

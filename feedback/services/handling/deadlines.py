@@ -202,6 +202,8 @@ def recompute(
         case.next_sla_check_at = now
         if not calendar_edit:
             case.obligation += 1
+            # A new promise re-arms the escalation ladder (services.sla.ladder).
+            case.escalation_level = 0
     note = (
         f"Tính lại thời hạn ({reason}): hạn trả lời {format_local_long(before[1])} → "
         f"{format_local_long(case.response_due_at)}."

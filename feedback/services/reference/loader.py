@@ -1,6 +1,7 @@
 """Loading a city's reference data file (units, areas, categories, routing, SLA policies,
-calendar overrides). Upserts by natural key and touches only what differs, so a second
-run of the same file changes nothing and reports so."""
+calendar overrides, the default escalation ladder per kind). Upserts by natural key and
+touches only what differs, so a second run of the same file changes nothing and reports
+so."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ...models import (
 )
 from ...models.reference import SINCE_ALWAYS
 from ..errors import ValidationError
+from .ladder import seed_ladders
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "data" / "hagiang-2023.toml"
 POLICY_FIELDS = (
@@ -200,6 +202,8 @@ def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
             {"day": day},
             {"kind": o["kind"], "source": o["source"], "note": o.get("note", "")},
         )
+    # The ladder is the file's only for kinds never loaded: the admin's page owns it after.
+    ld.counts.update(seed_ladders(data.get("escalation_steps", [])))
     db.session.flush()
     return dict(sorted(ld.counts.items()))
 

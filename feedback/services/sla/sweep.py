@@ -9,7 +9,10 @@ Correctness lives in the database, not in the scheduler running once:
   the case's promise number: a due time moved by a calendar edit keeps it (no second
   warning or breach), a new promise (reopening, acceptance, extension) re-arms;
 - the next check time is recomputed from the pure milestone arithmetic
-  (feedback.domain.sla), so a sweep after downtime records everything it missed.
+  (feedback.domain.sla) and the kind's escalation ladder (feedback.domain.escalation), so a
+  sweep after downtime records everything it missed;
+- the ladder's steps beyond the breach are recorded the same way (.ladder), and the
+  response breach is told to the audience of the kind's step at the breach.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ...extensions import db
 from ...i18n import format_local_long
 from ...models import Case, CaseEvent, SlaEvent, SlaPolicy, Unit, User
 from ..reference.policies import current_by_kind, load_calendar
+from .ladder import Ladder
 from .notify import queue
 
 BATCH = 500
@@ -109,6 +113,7 @@ class Sweeper:
         self.summary: Counter[str] = Counter()
         self._staff: dict[tuple[int, tuple[str, ...]], list[str]] = {}
         self.dialect = db.session.get_bind().dialect.name
+        self.ladder = Ladder(now, self.calendar, self.dialect, self._emails, self._inspectorate)
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -134,6 +139,8 @@ class Sweeper:
             self.summary["batches"] += 1
             if len(ids) < batch:
                 break
+        self.summary["ladder_steps"] += self.ladder.recorded
+        self.summary["ladder_notified"] += self.ladder.notified
         return dict(self.summary)
 
     # -- one case -------------------------------------------------------------------------
@@ -145,10 +152,20 @@ class Sweeper:
         limits = thresholds(policy)
         for milestone in arrived(clock, limits, self.calendar, self.now):
             self.record(case, milestone)
+        self.ladder.climb(case, clock)
+        # Looked at again at the next milestone or the next step of the ladder.
+        times = [
+            t
+            for t in (
+                next_check_at(clock, limits, self.calendar, self.now),
+                self.ladder.next_at(case, clock),
+            )
+            if t is not None
+        ]
         db.session.execute(
             update(Case)
             .where(Case.id == case.id)
-            .values(next_sla_check_at=next_check_at(clock, limits, self.calendar, self.now))
+            .values(next_sla_check_at=min(times) if times else None)
             .execution_options(synchronize_session=False)
         )
 
@@ -237,9 +254,16 @@ class Sweeper:
 
     def recipients(self, case: Case, milestone: Milestone) -> list[str]:
         """Warnings: the handling unit (its officers and heads; for the acknowledgement
-        also the coordinators). Breaches: the unit's head, the lead unit and Thanh tra."""
+        also the coordinators). Breaches: the unit's head, the lead unit and Thanh tra; for
+        the response, the audience of the ladder's step at the breach when the kind has one.
+        The officer assigned is told of each."""
         found: list[str] = []
-        if milestone.is_breach:
+        ladder = (
+            self.ladder.breach_audience(case) if milestone is Milestone.RESPONSE_BREACH else None
+        )
+        if ladder is not None:
+            found += ladder
+        elif milestone.is_breach:
             found += self._emails(case.handling_unit_id, ("unit_head",))
             found += self._emails(case.lead_unit_id, ("unit_head",))
             found += self._inspectorate()
