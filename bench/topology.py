@@ -1,0 +1,570 @@
+"""The production topology on loopback: two web machines, two schedulers, one PostgreSQL,
+one Redis; one web machine and one scheduler killed in the middle (issue 17).
+
+What runs, each as a process of its own on 127.0.0.1 (bench/topology_procs.py):
+
+- two web instances, each gunicorn with deploy/gunicorn.conf.py (two sync workers,
+  ``--preload``) on its own port and with its own instance folder, as if on its own
+  machine; each passes ``flask --app feedback check`` first, as ExecStartPre does;
+- two ``flask --app feedback scheduler`` processes (sweep every 2 s, outbox every 1 s
+  instead of 60/30 s, so a run takes minutes), each with its own instance folder (mail
+  and SMS go to its mail.log / sms.log: no mail server);
+- the settings of deploy/feedback.env.example: FEEDBACK_ENV=production, random
+  SECRET_KEY and IDENTITY_KEY shared by the four, ATTACHMENT_STORAGE=database,
+  REDIS_URL (a Redis database of its own, ``--redis-db``, keys under a prefix of this
+  run, deleted at the end), TRUSTED_PROXIES=1 with the client's address in
+  X-Forwarded-For as nginx sets it, default rate limits.
+
+What happens:
+
+1. A fresh database ``feedback_bench_topology`` (the test: its own) is migrated and
+   seeded; staff with e-mail addresses and ``--due`` cases received 30 days ago are
+   written (not yet due: their next SLA check lies in 2100).
+2. Rate limits: RATELIMIT_SUBMIT (10 a minute) used up by one address through web-1,
+   then its next submission through web-2 is refused with 429; the same for
+   RATELIMIT_LOGIN on the login page.
+3. ``--submissions`` citizens' submissions (``POST /api/v1/cases`` with an
+   Idempotency-Key, each from its own address) spread over both web machines by
+   ``--clients`` threads; every ``--attach-every``-th adds a file through the API
+   (``X-Access-Key``) on the machine that answered. A failed connection or a 409/429/5xx
+   is retried with the same key on the other machine, as a load balancer would, for up
+   to 60 s. While this runs, the due cases become due in four waves (10, 30, 50, 70 % of
+   the load), web-1 is killed at 35 % (SIGKILL of its gunicorn master and workers at
+   once, as a machine dies: the master alone would leave its sync workers serving while
+   clients keep coming) and scheduler-1 at 50 % (SIGKILL, right after the third wave
+   became due: when it is seen sweeping, else in whatever it is doing two sweep
+   intervals later).
+4. When the load is done and the schedulers have caught up: checks, printed, and the
+   exit status is non-zero when any fails:
+   - every submission answered 201 is one case (by its reporter's unique e-mail),
+     under the code and access key of the answer, its Idempotency-Key pointing at it;
+     no case twice, none for a refused request; every submission answered in the end;
+   - every milestone of every due case recorded once, one timeline event each, one
+     outbox row per person to tell (bench/fault_db_restart.verify);
+   - every outbox row once per dedupe key; every sent row in a scheduler's mail.log or
+     sms.log once; rows the killed scheduler had claimed stay leased for 5 minutes
+     (then the survivor sends them, with the same Message-ID): counted apart, or
+     awaited with ``--drain-leases``;
+   - every file answered 201 through web-1 (dead by then) is served byte-identical by
+     web-2 to a coordinator signed in there, and no instance folder holds a file.
+
+    .venv/bin/python -m bench.topology [--submissions 2000] [--clients 16] [--due 400]
+
+Results: bench/results/topology.json. A small run is in the suite: tests/test_topology.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import common
+from . import topology_checks as checks
+from .fault_db_restart import AREAS, FAR, STAFF, Db
+from .intake import case_payload
+from .topology_procs import Deployment, Process, call, check, multipart, wait_ready
+from .topology_procs import scheduler as start_scheduler
+from .topology_procs import web as start_web
+
+PASSWORD = "bench-mat-khau-topology-1"
+COORDINATOR = "topo.vanphong"
+PNG_HEAD = b"\x89PNG\r\n\x1a\n"
+RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
+RETRY_SECONDS = 60.0
+WAVES = (0.10, 0.30, 0.50, 0.70)  # the share of the load done when each wave becomes due
+KILL_WEB_AT = 0.35
+KILL_SCHEDULER_AT = WAVES[2]
+
+
+# --- the data: staff and cases that will come due ----------------------------------------------
+
+
+def setup(deployment: Deployment, due: int) -> dict[int, str]:
+    """Staff with e-mail addresses (the coordinator with a known password) and ``due``
+    cases received 30 days ago, not due before 2100; returns case id -> area code.
+    Written in this process by the intake service, with the deployment's keys."""
+    from feedback import create_app
+    from feedback.config import normalise_database_url
+
+    saved = os.environ.get("FEEDBACK_INSTANCE_PATH")
+    os.environ["FEEDBACK_INSTANCE_PATH"] = str(deployment.instance("setup"))
+    try:
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": normalise_database_url(deployment.database_url),
+                "FEEDBACK_ENV": "production",
+                "SECRET_KEY": deployment.secret_key,
+                "IDENTITY_KEY": deployment.identity_key,
+                "FEEDBACK_SCHEDULER": "off",
+                "RATELIMIT_ENABLED": False,
+                "ATTACHMENT_STORAGE": "database",
+            }
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("FEEDBACK_INSTANCE_PATH", None)
+        else:
+            os.environ["FEEDBACK_INSTANCE_PATH"] = saved
+    from feedback.database import unit_of_work
+    from feedback.extensions import db
+    from feedback.models import Case
+    from feedback.services.accounts.users import create_user
+    from feedback.services.intake.submission import CaseInput, Reporter, submit_case
+
+    received = datetime.now(UTC) - timedelta(days=30)
+    area_of: dict[int, str] = {}
+    with app.app_context():
+        for n, ((role, unit), address) in enumerate(STAFF.items()):
+            name = COORDINATOR if role == "coordinator" else f"topo.{role}.{n}"
+            with unit_of_work():
+                create_user(
+                    name, role, PASSWORD, unit_code=unit, full_name=f"Cán bộ {n}", email=address
+                )
+        for n in range(due):
+            area = AREAS[n % 2]
+            with unit_of_work():
+                case = submit_case(
+                    CaseInput(
+                        kind=("feedback", "petition", "suggestion")[n % 3],
+                        subject=f"Đèn đường hỏng số {n} trên đường Nguyễn Trãi",
+                        body="Ba cột đèn trước số nhà 120 không sáng từ tuần trước.",
+                        category_code="6.3b",
+                        area_code=area,
+                        reporter=Reporter(name=f"Công dân {n}", phone="0912000111"),
+                    ),
+                    actor=None,
+                    now=received + timedelta(seconds=n),
+                ).case
+                area_of[case.id] = area
+        with unit_of_work():
+            db.session.query(Case).filter(Case.id.in_(list(area_of) or [0])).update(
+                {Case.next_sla_check_at: FAR}, synchronize_session=False
+            )
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+    return area_of
+
+
+# --- the citizens ------------------------------------------------------------------------------
+
+
+@dataclass
+class Web:
+    name: str
+    port: int
+    process: Process
+    down: bool = False
+
+
+@dataclass
+class Submission:
+    index: int
+    key: str
+    email: str
+    address: str
+    body: bytes
+    tries: list[tuple[str, int | str]] = field(default_factory=list)
+    answer: dict[str, Any] | None = None
+    answered_by: str | None = None
+    codes: set[str] = field(default_factory=set)
+    probe_refused: bool = False  # the rate-limit probe's refused request
+    file: checks.Upload | None = None
+
+    @property
+    def status(self) -> int | str:
+        return self.tries[-1][1] if self.tries else 0
+
+
+def address_of(index: int) -> str:
+    """Each citizen its own address (10.0.0.0/8), as a city's are: one address's rate
+    limits are the probe's business, not the load's."""
+    return f"10.{1 + index // 62500 % 250}.{index // 250 % 250}.{1 + index % 250}"
+
+
+def submission(run: str, index: int, address: str | None = None) -> Submission:
+    payload = case_payload(index % 64, index)
+    email = f"topo.{run}.{index}@example.vn"
+    payload["reporter"] = {**payload["reporter"], "email": email}  # type: ignore[dict-item]
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return Submission(index, f"{run}-{index}", email, address or address_of(index), body)
+
+
+class Citizens:
+    """Sends submissions to the web machines, fails over like a load balancer."""
+
+    def __init__(self, webs: list[Web], attach_every: int, file_bytes: int) -> None:
+        self.webs = webs
+        self.attach_every = attach_every
+        self.file_bytes = file_bytes
+        self.lock = threading.Lock()
+        self.done = 0
+
+    def pick(self, n: int) -> Web:
+        preferred = self.webs[n % len(self.webs)]
+        if not preferred.down:
+            return preferred
+        return next((w for w in self.webs if not w.down), preferred)
+
+    def post(self, web: Web, s: Submission) -> int | str:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": s.key}
+        try:
+            reply = call(
+                web.port, "POST", "/api/v1/cases", address=s.address, body=s.body, headers=headers
+            )
+        except ConnectionRefusedError:
+            web.down = True  # the balancer's health check: nobody listens there any more
+            return "refused"
+        except OSError as exc:
+            return type(exc).__name__
+        if reply.status == 201:
+            answer = json.loads(reply.body)
+            s.codes.add(answer["code"])
+            if s.answer is None:
+                s.answer, s.answered_by = answer, web.name
+        return reply.status
+
+    def submit(self, s: Submission) -> None:
+        deadline = time.monotonic() + RETRY_SECONDS
+        n = s.index
+        while True:
+            web = self.pick(n)
+            status = self.post(web, s)
+            s.tries.append((web.name, status))
+            retry = isinstance(status, str) or status in RETRY_STATUSES
+            if status == 201 or not retry or time.monotonic() > deadline:
+                break
+            n += 1  # the other machine next
+            time.sleep(min(0.05 * 2 ** min(len(s.tries), 6), 2.0))
+        if s.answer is not None and s.index % self.attach_every == 0:
+            self.attach(s)
+        with self.lock:
+            self.done += 1
+
+    def attach(self, s: Submission) -> None:
+        """One file through the API, on the machine that answered; not retried (a second
+        try after a lost answer would add the file twice), the outcome recorded."""
+        assert s.answer is not None
+        web = next(w for w in self.webs if w.name == s.answered_by)
+        data = PNG_HEAD + os.urandom(self.file_bytes - len(PNG_HEAD))
+        body, content_type = multipart("file", f"anh-{s.index}.png", data, "image/png")
+        upload = checks.Upload(s.answer["code"], web.name, data)
+        try:
+            reply = call(
+                web.port,
+                "POST",
+                f"/api/v1/cases/{s.answer['code']}/attachments",
+                address=s.address,
+                body=body,
+                headers={"Content-Type": content_type, "X-Access-Key": s.answer["access_key"]},
+            )
+            upload.status = reply.status
+            if reply.status == 201:
+                upload.attachment_id = json.loads(reply.body)["attachments"][0]["id"]
+        except OSError as exc:
+            upload.status = type(exc).__name__
+        s.file = upload
+
+
+def probe_limits(webs: list[Web], run: str, first: int) -> tuple[list[Submission], dict[str, Any]]:
+    """A rate limit used up through web-1 holds on web-2 (Redis is the one counter)."""
+    from limits import parse_many
+
+    from feedback.config import defaults
+
+    one, two = webs[0], webs[1]
+    config = defaults(".")
+    submit_limit = parse_many(config["RATELIMIT_SUBMIT"])[0].amount
+    login_limit = parse_many(config["RATELIMIT_LOGIN"])[0].amount
+    probes = [submission(run, first + n, "192.0.2.10") for n in range(submit_limit + 1)]
+    for s in probes[:-1]:
+        s.tries.append((one.name, Citizens([one], 1 << 30, 0).post(one, s)))
+    last = probes[-1]
+    last.tries.append((two.name, Citizens([two], 1 << 30, 0).post(two, last)))
+    last.probe_refused = True
+    logins: list[int] = []
+    for n in range(login_limit + 1):
+        web = one if n < login_limit else two
+        reply = call(
+            web.port,
+            "POST",
+            "/can-bo/dang-nhap",
+            address="192.0.2.11",
+            body=b"username=khong.co.ai&password=sai",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        logins.append(reply.status)
+    return probes, {
+        "submit_limit": submit_limit,
+        "submit_statuses_web1": [s.status for s in probes[:-1]],
+        "submit_status_web2_after": last.status,
+        "login_limit": login_limit,
+        "login_statuses_web1": logins[:-1],
+        "login_status_web2_after": logins[-1],
+    }
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    submissions: int = 2000
+    clients: int = 16
+    due: int = 400
+    attach_every: int = 10
+    file_bytes: int = 64 * 1024
+    drain_leases: bool = False
+    redis_url: str = "redis://127.0.0.1:6379/13"
+    settle_timeout: float = 180.0
+    start_timeout: float = 120.0
+
+
+MACHINES = ("setup", "web-1", "web-2", "scheduler-1", "scheduler-2")
+
+
+def preflight(deployment: Deployment, names: Sequence[str], timeout: float) -> None:
+    """``flask check`` of every web machine at once; refuses to go on unless each exits 0."""
+    procs = {name: check(deployment, deployment.instance(name)) for name in names}
+    for name, proc in procs.items():
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = -9
+        if code != 0:
+            text = (deployment.work / name / "check.log").read_text(errors="replace")
+            raise RuntimeError(f"flask check failed on {name} ({code}):\n{text[-3000:]}")
+
+
+def run(
+    database_url: str, work: Path, options: Options, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """The whole run on a migrated, seeded database; returns the figures and ``ok``."""
+    for name in MACHINES:  # a previous run's logs would count as this run's deliveries
+        shutil.rmtree(work / name, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    deployment = Deployment(database_url, work, redis_url=options.redis_url)
+    run_id = deployment.prefix.removeprefix("topology-")
+    dsn = re.sub(r"^postgresql\+psycopg://", "postgresql://", database_url)
+    db = Db(dsn)
+    t0 = time.monotonic()
+    timeline: list[dict[str, Any]] = []
+
+    def note(event: str, **data: Any) -> None:
+        timeline.append({"at_s": round(time.monotonic() - t0, 1), "event": event, **data})
+        log(f"{timeline[-1]['at_s']:7.1f} s  {event} {data or ''}")
+
+    area_of = setup(deployment, options.due)
+    note("database ready", due_cases=len(area_of))
+    ports = [common.free_port(), common.free_port()]
+    names = ["web-1", "web-2"]
+    started: list[Process] = []
+    try:
+        preflight(deployment, names, options.start_timeout)
+        note("flask check passed on both web machines")
+        webs = []
+        for name, port in zip(names, ports, strict=True):
+            process = start_web(deployment, name, port)
+            started.append(process)
+            webs.append(Web(name, port, process))
+        for w in webs:
+            wait_ready(w.process, w.port, options.start_timeout)
+        schedulers = [start_scheduler(deployment, f"scheduler-{n}") for n in (1, 2)]
+        started += schedulers
+        note("two web machines and two schedulers started", ports=ports)
+
+        probes, limits = probe_limits(webs, run_id, options.submissions)
+        note("rate limits probed", **limits)
+
+        citizens = Citizens(webs, options.attach_every, options.file_bytes)
+        subs = [submission(run_id, i) for i in range(options.submissions)]
+        conductor = Conductor(db, area_of, webs[0], schedulers[0], citizens, len(subs), note)
+        conductor.sweep_seconds = deployment.sweep_seconds
+        conductor.start()
+        with ThreadPoolExecutor(options.clients) as pool:
+            list(pool.map(citizens.submit, subs))
+        conductor.finish()
+        note("load done", answered_201=sum(s.answer is not None for s in subs))
+
+        settled = checks.settle(db, area_of, options, note)
+        downloads = checks.download_through(
+            webs[1], COORDINATOR, PASSWORD, [s.file for s in subs if s.file]
+        )
+        note(
+            "files downloaded through web-2",
+            **{k: v for k, v in downloads.items() if not isinstance(v, list)},
+        )
+        result = checks.verify_all(
+            db,
+            area_of,
+            subs + probes,
+            limits,
+            downloads,
+            settled,
+            deployment,
+            webs=[w.process for w in webs],
+            schedulers=schedulers,
+        )
+    finally:
+        for process in started:
+            process.stop()
+        try:
+            deployment.forget_limits()
+        except Exception as exc:  # Redis gone: nothing of ours to delete, nothing to fail
+            log(f"could not delete the rate-limit keys: {exc}")
+    result.update(
+        {
+            "options": options.__dict__,
+            "kills": conductor.kills,
+            "run_s": round(time.monotonic() - t0, 1),
+            "timeline": timeline,
+        }
+    )
+    return result
+
+
+class Conductor(threading.Thread):
+    """Makes cases due and kills a web machine and a scheduler as the load progresses."""
+
+    def __init__(
+        self,
+        db: Db,
+        area_of: dict[int, str],
+        web: Web,
+        scheduler: Process,
+        citizens: Citizens,
+        total: int,
+        note: Callable[..., None],
+    ) -> None:
+        super().__init__(daemon=True)
+        ids = sorted(area_of)
+        bounds = [round(len(ids) * k / len(WAVES)) for k in range(len(WAVES) + 1)]
+        self.waves = [ids[a:b] for a, b in itertools.pairwise(bounds)]
+        self.db, self.web, self.scheduler = db, web, scheduler
+        self.citizens, self.total, self.note = citizens, total, note
+        self.sweep_seconds = 2
+        self.kills: list[dict[str, Any]] = []
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def progress(self) -> float:
+        return self.citizens.done / max(1, self.total)
+
+    def at(self, share: float) -> None:
+        """Wait until ``share`` of the load is done (or the load ended: then at once)."""
+        while not self.stop.is_set() and self.progress() < share:
+            time.sleep(0.05)
+
+    def run(self) -> None:
+        try:
+            # In this order: the scheduler is killed right after a wave became due, to be
+            # caught sweeping it if it is the one that took the sweep's lock.
+            plan = [
+                (WAVES[0], "wave", 0),
+                (WAVES[1], "wave", 1),
+                (KILL_WEB_AT, "web", 0),
+                (WAVES[2], "wave", 2),
+                (KILL_SCHEDULER_AT, "scheduler", 0),
+                (WAVES[3], "wave", 3),
+            ]
+            for share, what, k in plan:
+                self.at(share)
+                if what == "wave":
+                    self.db.make_due(self.waves[k])
+                    self.note(f"wave {k + 1} due", cases=len(self.waves[k]))
+                elif what == "web":
+                    self.kill_web()
+                else:
+                    self.kill_scheduler()
+        except BaseException as exc:  # reported by finish()
+            self.error = exc
+
+    def kill_web(self) -> None:
+        # The master and its workers at once, as when the machine dies: SIGKILL of the
+        # master alone leaves its sync workers serving while connections keep coming
+        # (a worker looks for its parent only when no client is waiting).
+        workers = common.worker_pids(self.web.process.pid)
+        self.web.process.kill(group=True)
+        self.kills.append(
+            {
+                "what": "web-1: gunicorn master and workers (SIGKILL)",
+                "pid": self.web.process.pid,
+                "its_workers": workers,
+                "load_done": round(self.progress(), 2),
+            }
+        )
+        self.note("web-1 killed", **self.kills[-1])
+
+    def kill_scheduler(self) -> None:
+        # Up to two sweep intervals: the wave is swept by whichever scheduler's timer
+        # fires first, so scheduler-1 is not always the one.
+        wait = 2.0 * self.sweep_seconds + 1.0
+        doing = checks.wait_busy(self.db, self.scheduler.name, seconds=wait)
+        self.scheduler.kill()
+        self.kills.append(
+            {
+                "what": "scheduler-1 (SIGKILL)",
+                "pid": self.scheduler.pid,
+                "doing": doing,
+                "load_done": round(self.progress(), 2),
+            }
+        )
+        self.note("scheduler-1 killed", **self.kills[-1])
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(timeout=60)
+        if self.error is not None:
+            raise self.error
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--submissions", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--due", type=int, default=400, help="cases made due during the run")
+    parser.add_argument("--attach-every", type=int, default=10)
+    parser.add_argument("--file-kib", type=int, default=64)
+    parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument(
+        "--drain-leases",
+        action="store_true",
+        help="wait out the killed scheduler's 5-minute leases",
+    )
+    args = parser.parse_args()
+    url = common.database_url("postgresql", "topology")
+    common.migrate_and_seed(url)
+    options = Options(
+        args.submissions,
+        args.clients,
+        args.due,
+        args.attach_every,
+        args.file_kib * 1024,
+        args.drain_leases,
+        f"redis://127.0.0.1:6379/{args.redis_db}",
+    )
+    work = common.INSTANCE / "topology"
+    result = run(url, work, options)
+    common.write_result("topology", {"method": __doc__, **result})
+    print(checks.summary(result))
+    if not result["ok"]:
+        raise SystemExit("topology run FAILED: see bench/results/topology.json")
+
+
+if __name__ == "__main__":
+    main()
