@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from helpers import PASSWORD
 from playwright.sync_api import Browser, Page, expect
@@ -21,6 +22,7 @@ from feedback.database import unit_of_work
 from feedback.domain.deadlines import local_date
 from feedback.services.intake.submission import CaseInput, Reporter, submit_case
 from tests.browser.conftest import PHONE
+from tests.browser.test_accessibility import RULES
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +40,7 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
 
     def make() -> Page:
         context = browser.new_context(
-            viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN"
+            viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN", bypass_csp=True
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
@@ -65,6 +67,13 @@ def late_case(app: Flask) -> tuple[str, str]:
         return made.case.code, made.access_key
 
 
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.2 AA findings on the page as it stands (the suite's rules)."""
+    page.evaluate(Axe().axe_script)
+    found = page.evaluate("options => axe.run(document, options)", RULES)
+    return [f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}" for v in found["violations"]]
+
+
 def fits_the_screen(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -87,10 +96,30 @@ def test_the_officer_posts_a_committed_day_and_the_citizen_reads_it(
 
     section = desk.get_by_test_id("progress")
     expect(section.get_by_test_id("progress-urgent")).to_contain_text("đã quá hạn trả lời")
-    section.get_by_label("Việc đã làm, việc còn lại (người dân đọc được)").fill(UPDATE)
-    section.get_by_label("Hẹn trả lời trước hết ngày").fill(day.isoformat())
-    section.scroll_into_view_if_needed()
+    text = section.get_by_label("Việc đã làm, việc còn lại (người dân đọc được)")
+    when = section.get_by_label("Hẹn trả lời trước hết ngày")
+    text.fill(UPDATE)
+
+    # A browser that ignores the date input's minimum sends yesterday: the server refuses
+    # it beside the field, in Vietnamese, and keeps the text.
+    yesterday = day - timedelta(days=6)
+    when.evaluate("input => input.removeAttribute('min')")
+    when.fill(yesterday.isoformat())
+    with desk.expect_response(lambda r: r.request.method == "POST") as refused:
+        section.get_by_role("button", name="Đăng cập nhật tiến độ").click()
+    assert refused.value.status == 422
+    expect(desk.get_by_test_id("progress-day-error")).to_contain_text(
+        "Ngày hẹn không được trước hôm nay"
+    )
+    expect(text).to_have_value(UPDATE)
+    expect(when).to_have_attribute("aria-invalid", "true")
+    expect(when).to_be_focused()  # the refused field in view, not the top of the case page
     SHOTS.mkdir(parents=True, exist_ok=True)
+    desk.get_by_test_id("progress").screenshot(path=str(SHOTS / "progress-desk-refused.png"))
+    assert axe_violations(desk) == []
+
+    when.fill(day.isoformat())
+    section.scroll_into_view_if_needed()
     section.screenshot(path=str(SHOTS / "progress-desk-form.png"))
     assert fits_the_screen(desk), "the case page scrolls sideways on a phone"
     section.get_by_role("button", name="Đăng cập nhật tiến độ").click()
@@ -101,6 +130,7 @@ def test_the_officer_posts_a_committed_day_and_the_citizen_reads_it(
     expect(desk.get_by_test_id("progress-update")).to_have_count(1)
     expect(desk.get_by_test_id("progress-day")).to_have_text(f"{day:%d/%m/%Y}")
     desk.get_by_test_id("progress").screenshot(path=str(SHOTS / "progress-desk-posted.png"))
+    assert axe_violations(desk) == []
 
     citizen = new_page()
     citizen.goto(f"{live_server}/tra-cuu")
@@ -119,3 +149,4 @@ def test_the_officer_posts_a_committed_day_and_the_citizen_reads_it(
     expect(timeline).to_contain_text(f"Hẹn trả lời trước hết ngày {day:%d/%m/%Y}.")
     assert fits_the_screen(citizen), "the status page scrolls sideways on a phone"
     citizen.screenshot(path=str(SHOTS / "progress-status.png"), full_page=True)
+    assert axe_violations(citizen) == []
