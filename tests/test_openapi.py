@@ -21,6 +21,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from feedback.api.docs import OPENAPI_PATH
 from feedback.database import unit_of_work
+from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import User
 from feedback.services.accounts.users import issue_token
@@ -312,6 +313,9 @@ def test_staff_actions_fit_the_document(
     assert status == 200 and answered["status"] == "answered"
     assert act("close", coordinator, {"note": "Người dân đã nhận trả lời."})[0] == 200
     assert act("reopen", coordinator, {"reason": "Người dân chưa đồng ý."})[0] == 200
+    day = (datetime.now(UTC) + timedelta(days=2)).astimezone(LOCAL_TZ).date().isoformat()
+    update = {"body": "Đã khảo sát, đang chờ vật tư thay bóng đèn.", "committed_on": day}
+    assert act("progress", officer, update, other)[0] == 200
     assert act("transfer", coordinator, {"unit_code": "QLDT", "reason": "Thuộc QLĐT."})[0] == 200
     # Refusals: a transition the rules forbid, a field the action does not take, a missing
     # case, a role without the right.
@@ -319,6 +323,8 @@ def test_staff_actions_fit_the_document(
     assert act("transfer", coordinator, {"reason": "x", "why": 1}, other)[0] == 422
     assert act("acknowledge", coordinator, None, "HG-1999-999999")[0] == 404
     assert act("close", officer, None, other)[0] == 403
+    assert act("progress", officer, {**update, "committed_on": "2020-01-01"}, other)[0] == 422
+    assert act("progress", coordinator, update, other)[0] == 403
 
 
 def test_deadlines_and_breaches_fit_the_document(

@@ -117,6 +117,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "api.answer": UNIT_STAFF,  # Op.DRAFT_ANSWER (officer) or Op.APPROVE_ANSWER (head)
     "api.close": fs("coordinator", "unit_head"),  # Op.CLOSE
     "api.reopen": fs("coordinator"),  # Op.REOPEN
+    "api.progress": UNIT_STAFF,  # Op.PROGRESS
     "auth.logout": EVERYONE,
     # suggestion boxes (issue 3): the register is reference data (admin) and the city
     # desk's; the opener unit's clerks and the coordinator open, transcribe and close
@@ -263,6 +264,7 @@ ACTION_OPS: dict[str, frozenset[Op]] = {
     "api.answer": frozenset({Op.DRAFT_ANSWER, Op.APPROVE_ANSWER}),
     "api.close": frozenset({Op.CLOSE}),
     "api.reopen": frozenset({Op.REOPEN}),
+    "api.progress": frozenset({Op.PROGRESS}),
 }
 """{case action endpoint: the operations any one of which lets an actor take it}."""
 
@@ -294,6 +296,7 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "api.transfer": {"unit_code": "QLDT", "reason": "Nội dung thuộc Phòng Quản lý đô thị."},
     "api.answer": {"body": ANSWER},
     "api.reopen": {"reason": REASON},
+    "api.progress": {"body": "Đã khảo sát, chờ vật tư thay bóng đèn.", "committed_on": "{day}"},
 }
 
 
@@ -553,7 +556,10 @@ class World:
         if is_api(rule):
             options["headers"] = {"Authorization": f"Bearer {who.token}"} if who.token else {}
             if method == "POST" and rule.endpoint in API_BODIES:
-                options["json"] = API_BODIES[rule.endpoint]
+                body = API_BODIES[rule.endpoint]
+                options["json"] = {
+                    k: v.format(**self.fill) if isinstance(v, str) else v for k, v in body.items()
+                }
         elif method == "POST":
             form = {k: v.format(**self.fill) for k, v in FORMS.get(rule.endpoint, {}).items()}
             options["data"] = {"csrf_token": who.csrf, **form}

@@ -17,7 +17,9 @@ Bodies (``null`` means not sent):
   to the citizen and publishes it; without ``body`` it approves the unit's draft. A token
   allowed only to draft (an officer) saves the draft for the head: 202
   ``{"status": "draft_saved", ...}``;
-- ``reopen``: ``{"reason": TEXT}`` (staff reopening on the citizen's behalf).
+- ``reopen``: ``{"reason": TEXT}`` (staff reopening on the citizen's behalf);
+- ``progress``: ``{"body": TEXT, "committed_on": "YYYY-MM-DD"}``: a public progress update
+  with the local day the unit commits to answer by (issue 16); the response due stays.
 
 Success is 200 with the staff view of the case, as ``GET /api/v1/cases/{code}`` writes it,
 computed after the action: a case an officer just transferred out of the unit comes back
@@ -36,7 +38,7 @@ from ..domain.permissions import Op
 from ..models import Case, User
 from ..services.errors import Conflict
 from ..services.handling import actions as handling
-from ..services.handling import followup
+from ..services.handling import followup, progress
 from ..services.handling.moves import InvalidMove
 from ..services.handling.visibility import ops_for
 from .cases import case_for_staff
@@ -50,6 +52,7 @@ _FIELDS: dict[str, dict[str, str]] = {
     "answer": {"body": "text"},
     "close": {"note": "text"},
     "reopen": {"reason": "text"},
+    "progress": {"body": "text", "committed_on": "text"},
 }
 
 
@@ -113,12 +116,18 @@ def _reopen(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Outc
     return _done(case, user, now)
 
 
+def _progress(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Outcome:
+    progress.post_progress(case, user, now, f["body"], progress.parse_day(f["committed_on"]))
+    return _done(case, user, now)
+
+
 _HANDLERS: dict[str, Callable[[Case, User, datetime, Mapping[str, Any]], Outcome]] = {
     "acknowledge": _acknowledge,
     "transfer": _transfer,
     "answer": _answer,
     "close": _close,
     "reopen": _reopen,
+    "progress": _progress,
 }
 
 

@@ -4,8 +4,8 @@ Thin views: each reads the request, calls one service and answers JSON. Beside t
 feedback.api: inputs (reading bodies: the error shape, the 64 KiB limit), outputs (writing
 cases: times in ISO 8601 with Hà Giang's +07:00 offset), cases (creation with idempotency,
 reading one case, the list, whose query feedback.services.oversight.search shares with the
-search page), actions (acknowledge, transfer, answer, close, reopen) and docs (the OpenAPI
-document and its page for people).
+search page), actions (acknowledge, transfer, answer, close, reopen, progress) and docs (the
+OpenAPI document and its page for people).
 
 Authentication is by bearer token only (``Authorization: Bearer ...``): the blueprint is
 CSRF-exempt and feedback.security ignores the session cookie under /api/. A request that
@@ -193,6 +193,12 @@ def close(code: str) -> Response:
 @roles(*roles_holding(Op.REOPEN, roles=STAFF_ROLES))
 def reopen(code: str) -> Response:
     return _act(code, "reopen")
+
+
+@bp.post("/cases/<code>/progress")
+@roles(*roles_holding(Op.PROGRESS, roles=STAFF_ROLES))
+def progress(code: str) -> Response:
+    return _act(code, "progress")
 
 
 @bp.get("/deadlines")
