@@ -402,3 +402,41 @@ def test_the_citizen_sees_the_update_and_the_promised_day(
     page = text_of(browser.get(f"/tra-cuu/{code}"))
     assert promise_line(page) is None
     assert f"Cập nhật tiến độ: {TEXT}" in page
+
+
+# --- the JSON API -----------------------------------------------------------------------------
+
+
+def test_the_api_posts_an_update_as_the_desk_does(
+    app: Flask, make_user: Callable[..., Any]
+) -> None:
+    from feedback.services.accounts.users import issue_token
+
+    now = datetime.now(UTC)
+    code = new_case(app, now - timedelta(days=2))
+    officer = user(make_user, "officer")
+    with app.app_context(), unit_of_work():
+        token = issue_token(db.session.get(User, officer), now)
+    api = app.test_client()
+    url = f"/api/v1/cases/{code}/progress"
+    headers = {"Authorization": f"Bearer {token}"}
+    day = local_date(now) + timedelta(days=3)
+
+    bad = api.post(url, json={"body": TEXT, "committed_on": "05/13/2026"}, headers=headers)
+    assert bad.status_code == 422
+    assert bad.get_json()["fields"]["committed_on"].startswith("Ngày hẹn trả lời không hợp lệ")
+    extra = api.post(
+        url, json={"body": TEXT, "committed_on": day.isoformat(), "x": 1}, headers=headers
+    )
+    assert extra.status_code == 422
+    assert counts(app, code)[0] == 0
+
+    done = api.post(url, json={"body": TEXT, "committed_on": day.isoformat()}, headers=headers)
+    assert done.status_code == 200, done.get_json()
+    events = [e for e in done.get_json()["timeline"] if e["action"] == "progress_update"]
+    assert len(events) == 1 and events[0]["public"] and TEXT in events[0]["note"]
+
+    answer(app, code, user(make_user, "unit_head"), now)
+    late = api.post(url, json={"body": TEXT, "committed_on": day.isoformat()}, headers=headers)
+    assert late.status_code == 409 and late.get_json()["error"] == "conflict"
+    assert counts(app, code)[0] == 1
