@@ -322,6 +322,7 @@ def test_monitor_lists_built_cases_in_order(
     assert rows[built["answer_risk"]][1:] == ("at_risk", "response", False)
     assert page_counts(text) == {
         "overdue": 4, "response_overdue": 3, "ack_overdue_only": 1, "at_risk": 3,
+        "missed_commitment": 0,
     }  # fmt: skip
     # No automatic reload (WCAG 2.2.1/2.2.4, issue 15): the reader updates when they choose.
     assert 'http-equiv="refresh"' not in text
@@ -597,6 +598,7 @@ def test_monitor_pages(
         assert response.status_code == 200
         assert page_counts(response.text) == {
             "overdue": 4, "response_overdue": 3, "ack_overdue_only": 1, "at_risk": 3,
+        "missed_commitment": 0,
         }  # fmt: skip
     codes = [[r[0] for r in page_rows(p.text)] for p in (first, second, third)]
     assert [len(c) for c in codes] == [3, 3, 1]

@@ -30,12 +30,14 @@ from ..services.oversight.charts import Series, bar_chart, column_chart, number
 from ..services.oversight.monitor import EMPTY_COUNTS, monitor_page
 from ..services.oversight.monitor_filters import (
     ALL,
+    ESCALATED,
     STATE_LABELS,
     Filters,
     parse_filters,
     parse_request,
 )
 from ..services.params import date_param
+from ..services.reference.ladder import highest_level
 from .forms.choices import category_groups
 
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
@@ -111,10 +113,14 @@ def monitor() -> Any:
         counts=result.counts if result else EMPTY_COUNTS,
         keep=keep,
         filters=filters,
-        given={k: request.args.get(k, "") for k in ("unit", "kind", "channel", "area", "category")}
+        given={
+            k: request.args.get(k, "")
+            for k in ("unit", "kind", "channel", "area", "category", ESCALATED)
+        }
         | {"state": filters.state if not errors else request.args.get("state", ALL)},
         errors=errors,
         now=now,
+        escalation_levels=range(1, max(highest_level(), 2) + 1),
         refresh_url=request.full_path.rstrip("?"),
         state_labels=STATE_LABELS,
         status_labels={s.value: label for s, label in STATUS_LABELS.items()},

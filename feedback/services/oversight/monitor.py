@@ -12,13 +12,20 @@ thresholds). While a case waits for the citizen under a policy that stops the cl
 answer is neither overdue nor at risk (``feedback.services.sla.sweep.overdue_condition``, the
 sweep and the dashboard agree).
 
+A case is also flagged, **missed** (``Trễ ngày đã hẹn``), when the day its unit committed to
+in a progress update (``cases.committed_due_at``) has passed and it is still unanswered; it
+is counted apart (``missed_commitment``) and may also be overdue or at risk. Each row shows
+the step of the escalation ladder the case reached (``escalation_level``), and the monitor
+filters on it (``escalated``: level at least N).
+
 The rules are exact in SQL (``rules``): the acknowledgement warning is a per-kind number of
 hours before the due time; the answer warning (the morning of the N-th working day counted
 back from the due day) only moves forward with the due date, so for each N it becomes a
-cutoff computed once per request (``response_cutoff``). One aggregate query counts, one
-query picks the page's cases in order (the due time of the earliest flagged promise, then
-the code), both on the partial index of open cases; only the page's rows go through the
-Python arithmetic (``_flag``) for their promise details. Nothing about the reporter is read.
+cutoff computed once per request (``response_cutoff``). One statement counts and picks the
+page's cases in order (the due time of the earliest flagged promise, then the committed
+day, then the code), on the partial index of open cases; only the page's rows go through
+the Python arithmetic (``_flag``) for their promise details. Nothing about the reporter is
+read.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, not_, select, true
+from sqlalchemy import and_, case, func, not_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.calendar import LOCAL_TZ, WorkingCalendar
@@ -39,10 +46,11 @@ from ..params import pages
 from ..reference.policies import current_by_kind, load_calendar
 from ..sla.sweep import thresholds
 from .metrics import category_label
-from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, OVERDUE, Filters
+from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, MISSED, OVERDUE, Filters
 from .monitor_rules import OPEN_CONDITION, rules
 
 RESPONSE_LABEL = "trả lời"
+COMMITMENT_LABEL = "ngày đã hẹn trả lời"
 NO_THRESHOLDS = Thresholds(None, None)
 
 
@@ -75,14 +83,15 @@ def _promise(name: str, label: str, due: datetime, state: str, now: datetime) ->
         "due_at": due,
         "state": state,
         "late_seconds": int(late),
-        "text": f"quá hạn {text}" if state == OVERDUE else f"còn {text}",
+        "text": {OVERDUE: f"quá hạn {text}", MISSED: f"trễ {text}"}.get(state, f"còn {text}"),
     }
 
 
 def _flag(
     r: Any, policy: SlaPolicy | None, calendar: WorkingCalendar, now: datetime
 ) -> list[dict[str, Any]]:
-    """The case's promises that are overdue or at risk, the earliest due first."""
+    """The case's promises that are overdue or at risk, the earliest due first; then the
+    committed day when it has passed unanswered (state ``missed``)."""
     clock = Clock(
         ack_due_at=r.ack_due_at,
         response_due_at=r.response_due_at,
@@ -108,13 +117,17 @@ def _flag(
             flagged.append(_promise(name, label, due, OVERDUE, now))
         elif warning in warnings and warnings[warning] <= now:
             flagged.append(_promise(name, label, due, AT_RISK, now))
-    return sorted(flagged, key=lambda p: p["due_at"])
+    flagged.sort(key=lambda p: p["due_at"])
+    committed = r.committed_due_at
+    if committed is not None and r.answered_at is None and committed < now:
+        flagged.append(_promise("commitment", COMMITMENT_LABEL, committed, MISSED, now))
+    return flagged
 
 
 # --- reading -------------------------------------------------------------------------------
 
 EMPTY_COUNTS = {"overdue": 0, "response_overdue": 0, "ack_overdue_only": 0, "at_risk": 0,
-                "total": 0}  # fmt: skip
+                "missed_commitment": 0, "total": 0}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -147,7 +160,7 @@ class _Context:
         self.rules = rules(now, self.policies, self.calendar)
 
     def where(self, condition: ColumnElement[bool]) -> list[ColumnElement[bool]]:
-        return [OPEN_CONDITION, *self.filters.conditions(), condition]
+        return [OPEN_CONDITION, *self.filters.monitor_conditions(), condition]
 
     def page(self, state: str, limit: int, offset: int) -> tuple[list[int], dict[str, int]]:
         """The ids of one page of the cases under ``state`` (most late first) and the
@@ -162,6 +175,8 @@ class _Context:
                 r.due.label("due"),
                 r.overdue.label("overdue"),
                 r.response_overdue.label("response_overdue"),
+                r.warned.label("warned"),
+                r.missed.label("missed"),
             )
             .where(*self.where(r.flagged))
             .cte("flagged")
@@ -170,11 +185,14 @@ class _Context:
             func.count().label("total"),
             func.count(case((found.c.overdue, 1))).label("overdue"),
             func.count(case((found.c.response_overdue, 1))).label("response_overdue"),
+            func.count(case((and_(found.c.warned, not_(found.c.overdue)), 1))).label("at_risk"),
+            func.count(case((found.c.missed, 1))).label("missed"),
         ).subquery("totals")
-        if state == OVERDUE:
-            wanted: list[ColumnElement[bool]] = [found.c.overdue]
-        else:
-            wanted = [not_(found.c.overdue)] if state == AT_RISK else []
+        wanted: list[ColumnElement[bool]] = {
+            OVERDUE: [found.c.overdue],
+            AT_RISK: [found.c.warned, not_(found.c.overdue)],
+            MISSED: [found.c.missed],
+        }.get(state, [])
         rows = (
             select(found.c.id, found.c.due, found.c.code)
             .where(*wanted)
@@ -183,17 +201,19 @@ class _Context:
             .offset(offset or None)
             .subquery("page")
         )
+        t = totals.c
         result = db.session.execute(
-            select(totals.c.total, totals.c.overdue, totals.c.response_overdue, rows.c.id)
+            select(t.total, t.overdue, t.response_overdue, t.at_risk, t.missed, rows.c.id)
             .select_from(totals.outerjoin(rows, true()))
             .order_by(rows.c.due, rows.c.code)
         ).all()
-        total, overdue, response_overdue = result[0][:3]
+        total, overdue, response_overdue, at_risk, missed = result[0][:5]
         counts = {
             "overdue": overdue,
             "response_overdue": response_overdue,
             "ack_overdue_only": overdue - response_overdue,
-            "at_risk": total - overdue,
+            "at_risk": at_risk,
+            "missed_commitment": missed,
             "total": total,
         }
         return [row.id for row in result if row.id is not None], counts
@@ -221,6 +241,8 @@ _DETAILS = (
         Case.acknowledged_at,
         Case.answered_at,
         Case.suspended_since,
+        Case.committed_due_at,
+        Case.escalation_level,
         Unit.code.label("unit_code"),
         Unit.name.label("unit_name"),
         Area.code.label("area_code"),
@@ -236,6 +258,8 @@ _DETAILS = (
 
 def _row(r: Any, promises: list[dict[str, Any]]) -> dict[str, Any]:
     first = promises[0]
+    states = {p["state"] for p in promises}
+    state = OVERDUE if OVERDUE in states else (AT_RISK if AT_RISK in states else MISSED)
     return {
         "code": r.code,
         "kind": r.kind,
@@ -252,7 +276,7 @@ def _row(r: Any, promises: list[dict[str, Any]]) -> dict[str, Any]:
             if r.category_code
             else None
         ),
-        "state": OVERDUE if any(p["state"] == OVERDUE for p in promises) else AT_RISK,
+        "state": state,
         "promise": first["promise"],
         "promise_label": first["label"],
         "due_at": first["due_at"],
@@ -262,6 +286,9 @@ def _row(r: Any, promises: list[dict[str, Any]]) -> dict[str, Any]:
         "response_overdue": any(
             p["promise"] == "response" and p["state"] == OVERDUE for p in promises
         ),
+        "missed_commitment": MISSED in states,
+        "committed_due_at": r.committed_due_at,
+        "escalation_level": r.escalation_level,
     }
 
 
@@ -286,7 +313,8 @@ def counts(rows: list[dict[str, Any]]) -> dict[str, int]:
         "overdue": len(overdue),
         "response_overdue": sum(r["response_overdue"] for r in rows),
         "ack_overdue_only": sum(not r["response_overdue"] for r in overdue),
-        "at_risk": len(rows) - len(overdue),
+        "at_risk": sum(r["state"] == AT_RISK for r in rows),
+        "missed_commitment": sum(r["missed_commitment"] for r in rows),
         "total": len(rows),
     }
 

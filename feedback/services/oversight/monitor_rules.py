@@ -1,5 +1,10 @@
 """The breach monitor's flags as exact SQL conditions on ``Case`` (see
-``feedback.services.oversight.monitor`` for what a flag means)."""
+``feedback.services.oversight.monitor`` for what a flag means).
+
+Besides the two promises of the policy, a case is flagged when the day its unit committed
+to (``cases.committed_due_at``, the newest progress update's) has passed without an
+answer: written as the partial index ``ix_cases_committed_due`` is (answered_at IS NULL,
+the open statuses), so a query on it alone can use that index."""
 
 from __future__ import annotations
 
@@ -50,10 +55,17 @@ class Rules:
     response_overdue: ColumnElement[bool]
     ack_flagged: ColumnElement[bool]
     response_flagged: ColumnElement[bool]
+    # The committed day passed, still unanswered ("Trễ ngày đã hẹn").
+    missed: ColumnElement[bool]
+
+    @property
+    def warned(self) -> ColumnElement[bool]:
+        """Flagged by a promise of the policy: overdue or at risk."""
+        return or_(self.ack_flagged, self.response_flagged)
 
     @property
     def flagged(self) -> ColumnElement[bool]:
-        return or_(self.ack_flagged, self.response_flagged)
+        return or_(self.ack_flagged, self.response_flagged, self.missed)
 
     @property
     def overdue(self) -> ColumnElement[bool]:
@@ -61,7 +73,8 @@ class Rules:
 
     @property
     def due(self) -> ColumnElement[datetime]:
-        """The due time of the case's earliest flagged promise (the sort key)."""
+        """The due time of the case's earliest flagged promise of the policy (the sort
+        key); the committed day for a case flagged only by it."""
         return case(
             (
                 and_(
@@ -70,7 +83,8 @@ class Rules:
                 ),
                 Case.ack_due_at,
             ),
-            else_=Case.response_due_at,
+            (self.response_flagged, Case.response_due_at),
+            else_=Case.committed_due_at,
         )
 
 
@@ -109,8 +123,20 @@ def rules(now: datetime, policies: Mapping[str, SlaPolicy], calendar: WorkingCal
         for cutoff, kinds in response_kinds.items()
     ]
     return Rules(
+        missed=missed_condition(now),
         ack_overdue=and_(ack_pending, Case.ack_due_at < now),
         response_overdue=and_(response_pending, Case.response_due_at < now),
         ack_flagged=and_(ack_pending, or_(Case.ack_due_at < now, *ack_soon)),
         response_flagged=and_(response_pending, or_(Case.response_due_at < now, *response_soon)),
+    )
+
+
+def missed_condition(now: datetime) -> ColumnElement[bool]:
+    """Unanswered past the committed day (with ``OPEN_CONDITION``, the terms of the partial
+    index ``ix_cases_committed_due``). Not paused by waiting for the citizen: the unit
+    gave the day itself, knowing what it waited for."""
+    return and_(
+        Case.committed_due_at.is_not(None),
+        Case.answered_at.is_(None),
+        Case.committed_due_at < now,
     )

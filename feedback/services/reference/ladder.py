@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ...domain.escalation import Step, ladder_problems
 from ...domain.permissions import CASE_KINDS
@@ -54,6 +54,11 @@ def ladders() -> list[KindLadder]:
 
 def chairman() -> str:
     return chairman_address()
+
+
+def highest_level() -> int:
+    """The highest level of any kind's ladder (0 without one): the monitor's choices."""
+    return db.session.scalar(select(func.max(EscalationStep.level))) or 0
 
 
 def _number(text: str, label: str, low: int, high: int, errors: dict[str, str], key: str) -> int:
