@@ -183,6 +183,10 @@ EXPECTED: dict[str, frozenset[str]] = {
     # admin: SLA policies from a future day (issue 14)
     "policies.index": fs("admin"),
     "policies.change": fs("admin"),
+    "ladder.index": fs("admin"),
+    "ladder.add": fs("admin"),
+    "ladder.delete": fs("admin"),
+    "ladder.chairman": fs("admin"),
 }
 """{endpoint: the roles that may use it}. A new staff route fails until it is added here."""
 
