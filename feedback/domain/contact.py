@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-PHONE_MESSAGE = "Số điện thoại không hợp lệ (8–15 chữ số)."
+from .marks import N_
+
+PHONE_MESSAGE = N_("Số điện thoại không hợp lệ (8–15 chữ số).")
 _SEPARATORS = re.compile(r"[ .\-]")
 _DIGITS = re.compile(r"\+?[0-9]{8,15}")
 

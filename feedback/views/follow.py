@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
+from ..domain.marks import N_
 from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import csrf, db
 from ..i18n import format_local
@@ -39,8 +41,9 @@ SESSION_KEY = "follow"
 MAX_REMEMBERED = 10
 ANSWERED = frozenset({Status.ANSWERED.value, Status.CLOSED.value})
 PUBLISHED = ANSWERED | {Status.REJECTED.value}
-NOT_PROVEN = "Vui lòng nhập mã hồ sơ và mã tra cứu để xem và thao tác với hồ sơ."
-DEADLINE_FORMAT = "%H:%M ngày %d/%m/%Y"
+NOT_PROVEN = N_("Vui lòng nhập mã hồ sơ và mã tra cứu để xem và thao tác với hồ sơ.")
+# A date format with words in it ("ngày"): shown through the catalogue like any text.
+DEADLINE_FORMAT = N_("%H:%M ngày %d/%m/%Y")
 
 
 @bp.after_request
@@ -82,7 +85,7 @@ def _proven_case(code: str) -> Case | None:
 
 
 def _to_lookup() -> Any:
-    flash(NOT_PROVEN, "error")
+    flash(_(NOT_PROVEN), "error")
     return redirect(url_for("public.lookup"), 303)
 
 
@@ -159,17 +162,19 @@ def _render(
         question=_question(case),
         open_case=Status(case.status) in OPEN_STATUSES,
         overdue=Status(case.status) in OPEN_STATUSES and case.response_due_at < now,
-        rating_label=RATING_LABELS.get(case.rating or 0),
+        rating_label=_(RATING_LABELS[case.rating]) if case.rating in RATING_LABELS else None,
         reply_form=(forms.reply or ReplyForm(formdata=None)) if can_reply else None,
         rate_form=(forms.rate or RateForm(formdata=None)) if can_rate else None,
         reopen_form=(forms.reopen or ReopenForm(formdata=None)) if can_reopen else None,
-        reopen_until=format_local(reopen_until, DEADLINE_FORMAT) if reopen_until else None,
+        reopen_until=format_local(reopen_until, _(DEADLINE_FORMAT)) if reopen_until else None,
         problem=problem,
         problem_elsewhere=problem is not None and not shown.get(problem.form, False),
         forget_form=ForgetForm(formdata=None),
         attachments_accept=ACCEPT,
-        attachments_hint=(
-            f"Ảnh hoặc PDF, tối đa {max_count} tệp, mỗi tệp không quá {human_size(max_bytes)}."
+        attachments_hint=_(
+            "Ảnh hoặc PDF, tối đa %(count)s tệp, mỗi tệp không quá %(size)s.",
+            count=max_count,
+            size=human_size(max_bytes),
         ),
     )
 
@@ -210,7 +215,7 @@ def _act(
         form = form_class()
     except RequestEntityTooLarge:
         form = form_class(formdata=None)
-        message = (
+        message = _(
             "Dữ liệu gửi lên quá lớn; nội dung chưa được gửi. Vui lòng nhập lại và chọn ít "
             "tệp hơn hoặc tệp nhỏ hơn."
         )
@@ -223,14 +228,14 @@ def _act(
             uploads = read_uploads(request.files.getlist("attachments"))
         except ValidationError as exc:
             # After validate(), which resets every field's errors.
-            form.attachments.errors = [exc.fields.get("attachments", exc.message)]
+            form.attachments.errors = [_(exc.fields.get("attachments", exc.message))]
             valid = False
     if not valid:
         token = getattr(form, "csrf_token", None)
         if token is not None and token.errors:
-            message = f"{token.errors[0]} Nội dung ông/bà đã nhập vẫn được giữ."
+            message = f"{token.errors[0]} " + _("Nội dung ông/bà đã nhập vẫn được giữ.")
         else:
-            message = "Thông tin chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu."
+            message = _("Thông tin chưa hợp lệ, vui lòng kiểm tra các mục được đánh dấu.")
         problem = Problem(which, message, _typed(form))
         return _render(case, now, Forms(**{which: form}), problem), 422
     try:
@@ -239,8 +244,9 @@ def _act(
             done = perform(case, now, form, uploads)
     except ServiceError as exc:
         # The service's names are the form's; the refusal's message shows above the form.
-        attach_errors(form, exc.fields)
-        problem = Problem(which, exc.message, _typed(form))
+        # In the reader's language where the catalogue has the service's words.
+        attach_errors(form, {name: _(text) for name, text in exc.fields.items()})
+        problem = Problem(which, _(exc.message), _typed(form))
         return _render(case, now, Forms(**{which: form}), problem), exc.status
     charge_upload_quota(uploads)
     flash(done, "ok")
@@ -249,19 +255,26 @@ def _act(
 
 def _reply(case: Case, now: datetime, form: ReplyForm, uploads: list[Upload]) -> str:
     followup.citizen_reply(case, now, form.reply.data or "", uploads)
-    files = f" và {len(uploads)} tệp đính kèm" if uploads else ""
-    return f"Đã gửi thông tin bổ sung{files}. Hồ sơ tiếp tục được xử lý."
+    if uploads:
+        return _(
+            "Đã gửi thông tin bổ sung và %(n)s tệp đính kèm. Hồ sơ tiếp tục được xử lý.",
+            n=len(uploads),
+        )
+    return _("Đã gửi thông tin bổ sung. Hồ sơ tiếp tục được xử lý.")
 
 
 def _rate(case: Case, now: datetime, form: RateForm, uploads: list[Upload]) -> str:
     followup.rate(case, now, int(form.rating.data), form.comment.data or "")
-    return "Cảm ơn ông/bà đã đánh giá kết quả giải quyết."
+    return _("Cảm ơn ông/bà đã đánh giá kết quả giải quyết.")
 
 
 def _reopen(case: Case, now: datetime, form: ReopenForm, uploads: list[Upload]) -> str:
     followup.reopen(case, now, form.reason.data or "")
-    due = format_local(case.response_due_at, DEADLINE_FORMAT)
-    return f"Đã ghi nhận đề nghị xem xét lại. Hồ sơ được mở lại và sẽ được trả lời chậm nhất {due}."
+    due = format_local(case.response_due_at, _(DEADLINE_FORMAT))
+    return _(
+        "Đã ghi nhận đề nghị xem xét lại. Hồ sơ được mở lại và sẽ được trả lời chậm nhất %(due)s.",
+        due=due,
+    )
 
 
 @bp.post("/<code>/bo-sung")
@@ -292,8 +305,8 @@ def forget() -> Any:
     """On a shared phone or computer: this session forgets every code it proved."""
     form = ForgetForm()
     if not form.validate():
-        flash("Phiên làm việc đã hết hạn; vui lòng bấm «Kết thúc tra cứu» lại.", "error")
+        flash(_("Phiên làm việc đã hết hạn; vui lòng bấm «Kết thúc tra cứu» lại."), "error")
         return redirect(url_for("public.lookup"), 303)
     session.pop(SESSION_KEY, None)
-    flash("Đã kết thúc tra cứu trên thiết bị này.", "ok")
+    flash(_("Đã kết thúc tra cứu trên thiết bị này."), "ok")
     return redirect(url_for("public.lookup"), 303)

@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -89,7 +90,7 @@ def promised_limits() -> list[tuple[list[str], str]]:
     still render when the database cannot answer: it then makes no promise at all."""
     if "promised_limits" not in g:
         try:
-            g.promised_limits = grouped(kind_promises(datetime.now(UTC)))
+            g.promised_limits = grouped(kind_promises(datetime.now(UTC), _))
         except SQLAlchemyError:
             db.session.rollback()
             g.promised_limits = []
@@ -115,7 +116,7 @@ def _public_hints(form: SubmitCaseForm) -> list[PublicHint]:
 @bp.get("/")
 @public
 def index() -> str:
-    return render_template("public/index.html", promises=kind_promises(datetime.now(UTC)))
+    return render_template("public/index.html", promises=kind_promises(datetime.now(UTC), _))
 
 
 @bp.get("/tiep-can")
@@ -150,12 +151,14 @@ def _render_submit(
         # chosen again, and the page says so.
         files_chosen=files_chosen,
         kept_files=kept or [],
-        promises=kind_promises(datetime.now(UTC)),
+        promises=kind_promises(datetime.now(UTC), _),
         named_kinds=STATUTORY_KINDS,
         anonymous_consequences=ANONYMOUS_CONSEQUENCES,
         attachments_accept=ACCEPT,
-        attachments_hint=(
-            f"Ảnh hoặc PDF, tối đa {max_count} tệp, mỗi tệp không quá {human_size(max_bytes)}."
+        attachments_hint=_(
+            "Ảnh hoặc PDF, tối đa %(count)s tệp, mỗi tệp không quá %(size)s.",
+            count=max_count,
+            size=human_size(max_bytes),
         ),
     )
 
@@ -174,9 +177,10 @@ def submit() -> Any:
         form = SubmitCaseForm(formdata=None)
         _fill_choices(form)
         limit = human_size(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
-        message = (
-            f"Dữ liệu gửi lên quá lớn. Tổng dung lượng không được vượt quá {limit}; nội dung "
-            "chưa được gửi, vui lòng nhập lại và chọn ít tệp hơn hoặc tệp nhỏ hơn."
+        message = _(
+            "Dữ liệu gửi lên quá lớn. Tổng dung lượng không được vượt quá %(limit)s; nội dung "
+            "chưa được gửi, vui lòng nhập lại và chọn ít tệp hơn hoặc tệp nhỏ hơn.",
+            limit=limit,
         )
         return _render_submit(form, message, attachments_error=message), 413
     _fill_choices(form)
@@ -214,7 +218,7 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
             earlier = earlier_answer(usable_token(form.submission_token.data), data)
             if earlier is not None:
                 return _to_receipt(earlier)
-        attachments_error = (
+        attachments_error = _(
             "Một số tệp đã chọn trước đó không còn được lưu tạm (quá thời hạn); vui lòng "
             "chọn lại các tệp còn thiếu."
         )
@@ -241,7 +245,7 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
         except UploadQuotaExceeded as exc:
             attachments_error, status = exc.message, exc.status
         except ValidationError as exc:
-            attachments_error = exc.fields.get("attachments", exc.message)
+            attachments_error = _(exc.fields.get("attachments", exc.message))
     state = {"attachments_error": attachments_error, "files_chosen": files_chosen, "kept": kept}
 
     if checking:
@@ -274,9 +278,11 @@ def _send(
         # case back instead of filing it again.
         receipt = submit_web_once(usable_token(form.submission_token.data), data, now)
     except ValidationError as exc:
-        left = attach_errors(form, exc.fields, FIELD_MAP)
+        # The service's words, in the reader's language where the catalogue has them.
+        fields = {name: _(message) for name, message in exc.fields.items()}
+        left = attach_errors(form, fields, FIELD_MAP)
         state["attachments_error"] = left.get("attachments", state["attachments_error"])
-        return _render_submit(form, exc.message, **state), 422
+        return _render_submit(form, _(exc.message), **state), 422
     if not receipt.repeated:
         count_submission()
     pending.discard(token)
@@ -310,7 +316,7 @@ def submitted(code: str) -> Any:
         case=case,
         access_key=key,
         repeated=held.get("repeated"),
-        promise=case_promise(case),
+        promise=case_promise(case, _),
         files=citizen_files(case),
     )
 
@@ -329,7 +335,7 @@ def lookup() -> Any:
                 # The session remembers the code (never the key) and follows it there.
                 remember(case.code)
                 return redirect(url_for("follow.status", code=case.code), 303)
-            form.access_key.errors = ["Mã hồ sơ hoặc mã tra cứu không đúng."]
+            form.access_key.errors = [_("Mã hồ sơ hoặc mã tra cứu không đúng.")]
         return render_template("public/lookup.html", form=form), 422
     form.code.data = _code_from_link()
     return render_template("public/lookup.html", form=form)

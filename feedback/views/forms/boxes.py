@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -9,7 +11,7 @@ from wtforms.validators import ValidationError as FieldError
 
 from ...i18n import parse_local_datetime
 from ...services.intake.boxes import MAX_LETTERS
-from .common import REQUIRED, Form, SubmitCaseForm
+from .common import REQUIRED_L, Form, SubmitCaseForm
 
 
 def _upper(value: str | None) -> str | None:
@@ -18,39 +20,42 @@ def _upper(value: str | None) -> str | None:
 
 class BoxForm(Form):
     code = StringField(
-        "Mã hòm thư",
+        _l("Mã hòm thư"),
         filters=[_upper],
-        validators=[DataRequired(REQUIRED), Length(max=32, message="Mã tối đa 32 ký tự.")],
+        validators=[DataRequired(REQUIRED_L), Length(max=32, message=_l("Mã tối đa 32 ký tự."))],
     )
     location = StringField(
-        "Nơi đặt hòm thư",
+        _l("Nơi đặt hòm thư"),
         validators=[
-            DataRequired(REQUIRED),
-            Length(min=3, max=300, message="Nơi đặt cần từ 3 đến 300 ký tự."),
+            DataRequired(REQUIRED_L),
+            Length(min=3, max=300, message=_l("Nơi đặt cần từ 3 đến 300 ký tự.")),
         ],
     )
-    area_code = SelectField("Xã, phường", validators=[DataRequired(REQUIRED)])
-    opener_unit_code = SelectField("Đơn vị mở hòm thư", validate_choice=True)
+    area_code = SelectField(_l("Xã, phường"), validators=[DataRequired(REQUIRED_L)])
+    opener_unit_code = SelectField(_l("Đơn vị mở hòm thư"), validate_choice=True)
 
 
 class OpeningForm(Form):
-    opened_at = StringField("Thời điểm mở hòm thư", validators=[DataRequired(REQUIRED)])
-    witnesses = TextAreaField("Người chứng kiến (mỗi dòng một người)")
+    opened_at = StringField(_l("Thời điểm mở hòm thư"), validators=[DataRequired(REQUIRED_L)])
+    witnesses = TextAreaField(_l("Người chứng kiến (mỗi dòng một người)"))
     letter_count = IntegerField(
-        "Số thư trong hòm",
+        _l("Số thư trong hòm"),
         validators=[
-            InputRequired(REQUIRED),
-            NumberRange(min=0, max=MAX_LETTERS, message=f"Số thư phải từ 0 đến {MAX_LETTERS}."),
+            InputRequired(REQUIRED_L),
+            NumberRange(
+                min=0, max=MAX_LETTERS, message=_l("Số thư phải từ 0 đến %(max)s.", max=MAX_LETTERS)
+            ),
         ],
     )
     note = TextAreaField(
-        "Ghi chú", validators=[Optional(), Length(max=2000, message="Ghi chú dài quá 2.000 ký tự.")]
+        _l("Ghi chú"),
+        validators=[Optional(), Length(max=2000, message=_l("Ghi chú dài quá 2.000 ký tự."))],
     )
-    minutes = FileField("Ảnh chụp hoặc bản quét biên bản mở hòm thư")
+    minutes = FileField(_l("Ảnh chụp hoặc bản quét biên bản mở hòm thư"))
 
     def validate_opened_at(self, field: StringField) -> None:
         if parse_local_datetime(field.data) is None:
-            raise FieldError("Ngày giờ không đúng dạng; ví dụ 15/03/2024 08:30.")
+            raise FieldError(gettext("Ngày giờ không đúng dạng; ví dụ 15/03/2024 08:30."))
 
 
 class LetterForm(SubmitCaseForm):
@@ -58,18 +63,19 @@ class LetterForm(SubmitCaseForm):
     with the letter's scan and the choice of a case it repeats."""
 
     submission_token = None  # a letter is transcribed once, by staff: no one-time token
-    area_code = SelectField("Xã, phường nơi xảy ra sự việc", validate_choice=True)
-    anonymous = BooleanField("Thư không ghi tên người viết (ẩn danh)")
+    area_code = SelectField(_l("Xã, phường nơi xảy ra sự việc"), validate_choice=True)
+    anonymous = BooleanField(_l("Thư không ghi tên người viết (ẩn danh)"))
     reporter_name = StringField(
-        "Họ tên người viết thư",
-        validators=[Optional(), Length(max=120, message="Họ tên dài quá 120 ký tự.")],
+        _l("Họ tên người viết thư"),
+        validators=[Optional(), Length(max=120, message=_l("Họ tên dài quá 120 ký tự."))],
     )
-    scan = FileField("Bản quét hoặc ảnh chụp lá thư")
+    scan = FileField(_l("Bản quét hoặc ảnh chụp lá thư"))
     link_to = StringField(
-        "Liên kết với hồ sơ", validators=[Optional(), Length(max=24, message="Mã hồ sơ quá dài.")]
+        _l("Liên kết với hồ sơ"),
+        validators=[Optional(), Length(max=24, message=_l("Mã hồ sơ quá dài."))],
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.subject.label.text = "Tiêu đề (tóm tắt nội dung thư)"
-        self.body.label.text = "Nội dung thư (chép đầy đủ)"
+        self.subject.label.text = _l("Tiêu đề (tóm tắt nội dung thư)")
+        self.body.label.text = _l("Nội dung thư (chép đầy đủ)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ...extensions import db
@@ -11,8 +12,9 @@ from ...models import Category, Dimension
 from ...services.oversight.metrics import category_label
 from ...services.reference.areas import areas_in_force
 
-NO_CATEGORY = ("", "— Chưa rõ lĩnh vực (cơ quan sẽ phân loại) —")
-NO_AREA = ("", "— Không rõ / không gắn với địa bàn —")
+# Lazy: the lists are built per request, the words follow the reader's language.
+NO_CATEGORY = ("", _l("— Chưa rõ lĩnh vực (cơ quan sẽ phân loại) —"))
+NO_AREA = ("", _l("— Không rõ / không gắn với địa bàn —"))
 
 
 def category_groups(*, staff: bool = False) -> dict[str, list[tuple[str, str]]]:

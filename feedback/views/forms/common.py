@@ -1,4 +1,5 @@
-"""Web forms (Flask-WTF, CSRF on). Messages are Vietnamese; the service re-validates."""
+"""Web forms (Flask-WTF, CSRF on). Messages are written in Vietnamese and shown in the
+reader's language (lazy_gettext, issue 15); the service re-validates."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -20,6 +22,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from ...domain.contact import PHONE_MESSAGE, is_phone
+from ...domain.marks import N_
 from ...domain.permissions import STATUTORY_KINDS
 from ...domain.promises import ANONYMOUS_CONSEQUENCES
 from ...domain.text import (
@@ -30,26 +33,28 @@ from ...domain.text import (
 )
 from ...services.intake.submission import KIND_LABELS
 
-REQUIRED = "Vui lòng điền mục này."
+REQUIRED = N_("Vui lòng điền mục này.")
 REQUIRED_L = _l("Vui lòng điền mục này.")
 """REQUIRED in the reader's language, for the forms whose pages are translated (issue 15)."""
 
-# WTForms ships no Vietnamese catalogue; these are the built-in messages our forms can show.
+# WTForms ships no Vietnamese catalogue; these are the built-in messages our forms can show,
+# written in Vietnamese and shown in the reader's language through our own catalogue.
+EXPIRED = N_("Biểu mẫu đã hết hạn; vui lòng gửi lại.")
 _VI = {
-    "Not a valid choice.": "Lựa chọn không hợp lệ.",
+    "Not a valid choice.": N_("Lựa chọn không hợp lệ."),
     "This field is required.": REQUIRED,
-    "Invalid input.": "Giá trị không hợp lệ.",
-    "Invalid email address.": "Địa chỉ thư điện tử không hợp lệ.",
-    "The CSRF token is missing.": "Thiếu mã bảo vệ biểu mẫu; vui lòng gửi lại.",
-    "The CSRF token has expired.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
-    "The CSRF token is invalid.": "Mã bảo vệ biểu mẫu không hợp lệ; vui lòng gửi lại.",
-    "The CSRF tokens do not match.": "Mã bảo vệ biểu mẫu không khớp; vui lòng gửi lại.",
-    "CSRF token missing.": "Thiếu mã bảo vệ biểu mẫu; vui lòng gửi lại.",
-    "CSRF token expired.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
-    "The CSRF session token is missing.": "Biểu mẫu đã hết hạn; vui lòng gửi lại.",
-    "Not a valid integer value.": "Phải là một số nguyên.",
-    "Not a valid float value.": "Phải là một số.",
-    "Not a valid datetime value.": "Thời gian không hợp lệ.",
+    "Invalid input.": N_("Giá trị không hợp lệ."),
+    "Invalid email address.": N_("Địa chỉ thư điện tử không hợp lệ."),
+    "The CSRF token is missing.": N_("Thiếu mã bảo vệ biểu mẫu; vui lòng gửi lại."),
+    "The CSRF token has expired.": EXPIRED,
+    "The CSRF token is invalid.": N_("Mã bảo vệ biểu mẫu không hợp lệ; vui lòng gửi lại."),
+    "The CSRF tokens do not match.": N_("Mã bảo vệ biểu mẫu không khớp; vui lòng gửi lại."),
+    "CSRF token missing.": N_("Thiếu mã bảo vệ biểu mẫu; vui lòng gửi lại."),
+    "CSRF token expired.": EXPIRED,
+    "The CSRF session token is missing.": EXPIRED,
+    "Not a valid integer value.": N_("Phải là một số nguyên."),
+    "Not a valid float value.": N_("Phải là một số."),
+    "Not a valid datetime value.": N_("Thời gian không hợp lệ."),
 }
 
 
@@ -69,9 +74,9 @@ def check_characters(form: Any) -> bool:
         one_line = not isinstance(field, TextAreaField)
         message = None
         if control_characters(field.data, multiline=not one_line):
-            message = CONTROL_MESSAGE
+            message = gettext(CONTROL_MESSAGE)
         elif field.name in DISGUISE_FIELDS and disguising_characters(field.data):
-            message = DISGUISE_MESSAGE
+            message = gettext(DISGUISE_MESSAGE)
         if message is not None:
             field.errors = [*field.errors, message]
             ok = False
@@ -79,18 +84,19 @@ def check_characters(form: Any) -> bool:
 
 
 def phone_number(message: str = PHONE_MESSAGE) -> Callable[[Any, Any], None]:
-    """A WTForms validator: the domain's phone rule (feedback.domain.contact)."""
+    """A WTForms validator: the domain's phone rule (feedback.domain.contact); ``message``
+    is shown in the reader's language."""
 
     def check(form: Any, field: Any) -> None:
         if (field.data or "").strip() and not is_phone(field.data):
-            raise FieldError(message)
+            raise FieldError(gettext(message))
 
     return check
 
 
 class _VietnameseMessages:
     def gettext(self, string: str) -> str:
-        return _VI.get(string, string)
+        return gettext(_VI[string]) if string in _VI else string
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self.gettext(singular if n == 1 else plural)
@@ -106,9 +112,7 @@ class Form(FlaskForm):
         # Flask-WTF raises its CSRF messages in English without the form's translations.
         token = getattr(self, "csrf_token", None)
         if token is not None and token.errors:
-            token.errors = [
-                _VI.get(e, "Biểu mẫu đã hết hạn; vui lòng gửi lại.") for e in token.errors
-            ]
+            token.errors = [gettext(_VI.get(e, EXPIRED)) for e in token.errors]
         return check_characters(self) and ok
 
 
@@ -117,52 +121,53 @@ class SubmitCaseForm(Form):
     # files one case. Rendered by hidden_tag(); checked by the view, never shown as an error.
     submission_token = HiddenField()
     kind = SelectField(
-        "Loại",
-        choices=[(k, v) for k, v in KIND_LABELS.items()],
+        _l("Loại"),
+        choices=[(k, _l(v)) for k, v in KIND_LABELS.items()],
         default="feedback",
-        validators=[DataRequired(REQUIRED)],
+        validators=[DataRequired(REQUIRED_L)],
     )
-    category_code = SelectField("Lĩnh vực", validate_choice=True)
-    area_code = SelectField("Xã, phường nơi xảy ra sự việc", validate_choice=True)
+    category_code = SelectField(_l("Lĩnh vực"), validate_choice=True)
+    area_code = SelectField(_l("Xã, phường nơi xảy ra sự việc"), validate_choice=True)
     address = StringField(
-        "Địa chỉ cụ thể (thôn, tổ dân phố, số nhà, đường)",
-        validators=[Optional(), Length(max=300, message="Địa chỉ dài quá 300 ký tự.")],
+        _l("Địa chỉ cụ thể (thôn, tổ dân phố, số nhà, đường)"),
+        validators=[Optional(), Length(max=300, message=_l("Địa chỉ dài quá 300 ký tự."))],
     )
     subject = StringField(
-        "Tiêu đề",
+        _l("Tiêu đề"),
         validators=[
-            DataRequired(REQUIRED),
-            Length(min=5, max=200, message="Tiêu đề cần từ 5 đến 200 ký tự."),
+            DataRequired(REQUIRED_L),
+            Length(min=5, max=200, message=_l("Tiêu đề cần từ 5 đến 200 ký tự.")),
         ],
     )
     body = TextAreaField(
-        "Nội dung",
+        _l("Nội dung"),
         validators=[
-            DataRequired(REQUIRED),
-            Length(min=10, max=10000, message="Nội dung cần từ 10 đến 10.000 ký tự."),
+            DataRequired(REQUIRED_L),
+            Length(min=10, max=10000, message=_l("Nội dung cần từ 10 đến 10.000 ký tự.")),
         ],
     )
-    anonymous = BooleanField("Gửi ẩn danh (không để lại thông tin cá nhân)")
+    anonymous = BooleanField(_l("Gửi ẩn danh (không để lại thông tin cá nhân)"))
     # A complaint or denunciation sent anonymously is not handled as one (the law wants a
     # name and an address): sending one takes this box, ticked after reading why.
-    anonymous_understood = BooleanField("Tôi đã đọc lưu ý trên và vẫn muốn gửi ẩn danh")
+    anonymous_understood = BooleanField(_l("Tôi đã đọc lưu ý trên và vẫn muốn gửi ẩn danh"))
     # Files kept from an earlier post of this form (services.intake.pending).
     upload_token = HiddenField()
     reporter_name = StringField(
-        "Họ và tên", validators=[Optional(), Length(max=120, message="Họ tên dài quá 120 ký tự.")]
+        _l("Họ và tên"),
+        validators=[Optional(), Length(max=120, message=_l("Họ tên dài quá 120 ký tự."))],
     )
     reporter_phone = StringField(
-        "Số điện thoại",
+        _l("Số điện thoại"),
         validators=[
             Optional(),
             phone_number(),
         ],
     )
     reporter_email = StringField(
-        "Thư điện tử",
+        _l("Thư điện tử"),
         validators=[
             Optional(),
-            Email(message="Địa chỉ thư điện tử không hợp lệ.", check_deliverability=False),
+            Email(message=_l("Địa chỉ thư điện tử không hợp lệ."), check_deliverability=False),
         ],
     )
 
@@ -172,7 +177,7 @@ class SubmitCaseForm(Form):
             if not (self.reporter_name.data or "").strip():
                 self.reporter_name.errors = [
                     *self.reporter_name.errors,
-                    "Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh.",
+                    gettext("Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh."),
                 ]
                 ok = False
             if (
@@ -181,15 +186,18 @@ class SubmitCaseForm(Form):
             ):
                 self.reporter_phone.errors = [
                     *self.reporter_phone.errors,
-                    "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
-                    "hoặc chọn gửi ẩn danh.",
+                    gettext(
+                        "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
+                        "hoặc chọn gửi ẩn danh."
+                    ),
                 ]
                 ok = False
         elif self.kind.data in STATUTORY_KINDS and not self.anonymous_understood.data:
             self.anonymous.errors = [
                 *self.anonymous.errors,
-                ANONYMOUS_CONSEQUENCES[self.kind.data]
-                + " Nếu vẫn muốn gửi ẩn danh, xin đánh dấu ô xác nhận bên dưới.",
+                gettext(ANONYMOUS_CONSEQUENCES[self.kind.data])
+                + " "
+                + gettext("Nếu vẫn muốn gửi ẩn danh, xin đánh dấu ô xác nhận bên dưới."),
             ]
             ok = False
         return ok
@@ -207,7 +215,8 @@ class SubmitCaseForm(Form):
             if field.name in self.CHECK_FIELDS:
                 ok = ok and not field.errors
                 continue
-            kept = [e for e in field.errors if e in (CONTROL_MESSAGE, DISGUISE_MESSAGE)]
+            character_rule = (gettext(CONTROL_MESSAGE), gettext(DISGUISE_MESSAGE))
+            kept = [e for e in field.errors if e in character_rule]
             field.errors = kept if field.name in ("subject", "body") else []
             ok = ok and not field.errors
         return ok

@@ -4,39 +4,41 @@ services re-validate everything."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from wtforms import MultipleFileField, RadioField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
-from .common import REQUIRED, Form
+from ...domain.marks import N_
+from .common import REQUIRED_L, Form
 
 RATING_LABELS = {
-    1: "Rất không hài lòng",
-    2: "Không hài lòng",
-    3: "Bình thường",
-    4: "Hài lòng",
-    5: "Rất hài lòng",
+    1: N_("Rất không hài lòng"),
+    2: N_("Không hài lòng"),
+    3: N_("Bình thường"),
+    4: N_("Hài lòng"),
+    5: N_("Rất hài lòng"),
 }
-RATING_REQUIRED = "Vui lòng chọn một mức đánh giá."
+RATING_REQUIRED = _l("Vui lòng chọn một mức đánh giá.")
 
 
 class ReplyForm(Form):
     """Information the unit asked for (state waiting_citizen)."""
 
     reply = TextAreaField(
-        "Nội dung bổ sung",
+        _l("Nội dung bổ sung"),
         validators=[
-            DataRequired(REQUIRED),
-            Length(min=5, max=10000, message="Nội dung bổ sung cần từ 5 đến 10.000 ký tự."),
+            DataRequired(REQUIRED_L),
+            Length(min=5, max=10000, message=_l("Nội dung bổ sung cần từ 5 đến 10.000 ký tự.")),
         ],
     )
     # Read and checked by feedback.services.intake.attachments.read_uploads in the view.
-    attachments = MultipleFileField("Ảnh, tài liệu kèm theo (không bắt buộc)")
+    attachments = MultipleFileField(_l("Ảnh, tài liệu kèm theo (không bắt buộc)"))
 
 
 class RateForm(Form):
     rating = RadioField(
-        "Mức độ hài lòng với kết quả giải quyết",
-        choices=[(str(value), label) for value, label in RATING_LABELS.items()],
+        _l("Mức độ hài lòng với kết quả giải quyết"),
+        choices=[(str(value), _l(label)) for value, label in RATING_LABELS.items()],
         # The choice is checked by the validators below, with our own message.
         validate_choice=False,
         validators=[
@@ -45,17 +47,17 @@ class RateForm(Form):
         ],
     )
     comment = TextAreaField(
-        "Nhận xét (không bắt buộc)",
-        validators=[Optional(), Length(max=2000, message="Nhận xét tối đa 2.000 ký tự.")],
+        _l("Nhận xét (không bắt buộc)"),
+        validators=[Optional(), Length(max=2000, message=_l("Nhận xét tối đa 2.000 ký tự."))],
     )
 
 
 class ReopenForm(Form):
     reason = TextAreaField(
-        "Lý do ông/bà chưa đồng ý với kết quả",
+        _l("Lý do ông/bà chưa đồng ý với kết quả"),
         validators=[
-            DataRequired("Vui lòng nêu lý do chưa đồng ý với kết quả."),
-            Length(min=5, max=10000, message="Lý do cần từ 5 đến 10.000 ký tự."),
+            DataRequired(_l("Vui lòng nêu lý do chưa đồng ý với kết quả.")),
+            Length(min=5, max=10000, message=_l("Lý do cần từ 5 đến 10.000 ký tự.")),
         ],
     )
 
