@@ -143,7 +143,8 @@ class MonitorPage:
     @property
     def total(self) -> int:
         """The cases listed under ``state``, on every page."""
-        return self.counts["total" if self.state == ALL else self.state]
+        key = {ALL: "total", MISSED: "missed_commitment"}.get(self.state, self.state)
+        return self.counts[key]
 
     @property
     def pages(self) -> int:
