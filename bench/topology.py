@@ -178,6 +178,7 @@ class Submission:
     address: str
     body: bytes
     tries: list[tuple[str, int | str]] = field(default_factory=list)
+    last_try_at: datetime | None = None  # when the last try was sent (wall clock, UTC)
     answer: dict[str, Any] | None = None
     answered_by: str | None = None
     codes: set[str] = field(default_factory=set)
@@ -242,6 +243,7 @@ class Citizens:
         n = s.index
         while True:
             web = self.pick(n)
+            s.last_try_at = datetime.now(UTC)
             status = self.post(web, s)
             s.tries.append((web.name, status))
             retry = isinstance(status, str) or status in RETRY_STATUSES
@@ -396,8 +398,10 @@ def run(
         conductor = Conductor(db, area_of, webs[0], schedulers[0], citizens, len(subs), note)
         conductor.sweep_seconds = deployment.sweep_seconds
         conductor.start()
+        load_began = time.monotonic()
         with ThreadPoolExecutor(options.clients) as pool:
             list(pool.map(citizens.submit, subs))
+        load_s = round(time.monotonic() - load_began, 1)
         conductor.finish()
         note("load done", answered_201=sum(s.answer is not None for s in subs))
 
@@ -431,6 +435,7 @@ def run(
         {
             "options": options.__dict__,
             "kills": conductor.kills,
+            "load_s": load_s,
             "run_s": round(time.monotonic() - t0, 1),
             "timeline": timeline,
         }

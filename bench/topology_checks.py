@@ -10,10 +10,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .fault_db_restart import MILESTONES, Db
+from .fault_db_restart import Db
 from .fault_db_restart import verify as verify_milestones
 from .topology_procs import Deployment, Process, call
 
@@ -66,34 +67,37 @@ def settle(
     db: Db, area_of: dict[int, str], options: Options, note: Callable[..., None]
 ) -> dict[str, Any]:
     """Wait until every milestone of the due cases is recorded and the outbox holds
-    nothing pending; rows under a lease of the killed scheduler stay 'sending' for 5
-    minutes unless ``drain_leases`` waits them out too."""
+    nothing pending ("caught up"); rows under a lease of the killed scheduler stay
+    'sending' for 5 minutes (seen as a 'sending' count that no longer moves), which
+    ``drain_leases`` waits out too, until every row is sent."""
     t0 = time.monotonic()
     ids = list(area_of)
     limit = options.settle_timeout + (330.0 if options.drain_leases else 0.0)
     last: tuple[int, int] | None = None
     stable_since = t0
     state: dict[str, int] = {}
+    found: dict[str, Any] = {}
     while time.monotonic() - t0 < limit:
         state = dict(db.query("SELECT status, count(*) FROM notifications GROUP BY status"))
         recorded = db.recorded(ids) if ids else 0
         now = (state.get("pending", 0), state.get("sending", 0))
+        if not found:
+            found["outbox_backlog_when_the_load_ended"] = sum(now)
         if now != last:
             last, stable_since = now, time.monotonic()
-        caught_up = recorded == len(MILESTONES) * len(ids) and now[0] == 0
-        leases_only = now[1] == 0 or (
-            not options.drain_leases and time.monotonic() - stable_since >= 4.0
-        )
-        if caught_up and leases_only:
+        still = now[1] == 0 or time.monotonic() - stable_since >= 4.0
+        if "caught_up_s" not in found and recorded == 4 * len(ids) and now[0] == 0 and still:
+            found["caught_up_s"] = round(time.monotonic() - t0, 1)
+            found["left_under_the_killed_schedulers_lease"] = now[1]
             note("schedulers caught up", outbox=state)
-            return {
-                "settle_s": round(time.monotonic() - t0, 1),
-                "timed_out": False,
-                "outbox_status": state,
-            }
+        if "caught_up_s" in found and (now[1] == 0 or not options.drain_leases):
+            if options.drain_leases:
+                found["drained_s"] = round(time.monotonic() - t0, 1)
+                note("leases drained", outbox=state)
+            return {**found, "timed_out": False, "outbox_status": state}
         time.sleep(0.5)
     note("schedulers did NOT catch up", outbox=state)
-    return {"settle_s": round(time.monotonic() - t0, 1), "timed_out": True, "outbox_status": state}
+    return {**found, "timed_out": True, "outbox_status": state}
 
 
 # --- a file received by the dead machine, served by the other ----------------------------------
@@ -151,16 +155,50 @@ def download_through(
 # --- after it ran ------------------------------------------------------------------------------
 
 
+def verify_escalations(db: Db, area_of: dict[int, str]) -> dict[str, Any]:
+    """The escalation ladder's steps (issue 16) of the due cases: all arrived (received 30
+    days ago), each recorded once, with one timeline event each."""
+    ids = list(area_of)
+    steps = Counter(k for (k,) in db.query("SELECT kind FROM escalation_steps"))
+    kinds = dict(db.query("SELECT id, kind FROM cases WHERE id = ANY(%s)", (ids,)))
+    rows = db.query(
+        "SELECT case_id, level, obligation, count(*) FROM case_escalations"
+        " WHERE case_id = ANY(%s) GROUP BY 1, 2, 3",
+        (ids,),
+    )
+    per_case = Counter(c for c, _level, _obligation, _n in rows)
+    events = dict(
+        db.query(
+            "SELECT case_id, count(*) FROM case_events WHERE action = 'escalate'"
+            " AND case_id = ANY(%s) GROUP BY 1",
+            (ids,),
+        )
+    )
+    expected = sum(steps[kinds[c]] for c in ids)
+    return {
+        "escalations_expected": expected,
+        "escalations_recorded": sum(n for *_, n in rows),
+        "escalate_events": sum(events.values()),
+        "problems": {
+            "escalation_twice": [f"{c}/{lv}/{ob}" for c, lv, ob, n in rows if n > 1],
+            "escalation_lost": [str(c) for c in ids if per_case[c] < steps[kinds[c]]],
+            "escalate_event_not_once": [str(c) for c in ids if events.get(c, 0) != per_case[c]],
+        },
+    }
+
+
 def verify_submissions(db: Db, subs: Sequence[Submission]) -> dict[str, Any]:
     """Every 201 one case, with the answer's code and key; nothing twice or unasked."""
     from feedback.services.intake.submission import hash_access_key
 
     cases: dict[str, list[tuple[int, str, str]]] = {}
-    for case_id, code, key_hash, email in db.query(
-        "SELECT id, code, access_key_hash, reporter_email FROM cases"
+    received: dict[str, datetime] = {}
+    for case_id, code, key_hash, email, at in db.query(
+        "SELECT id, code, access_key_hash, reporter_email, received_at FROM cases"
         " WHERE reporter_email LIKE 'topo.%%'"
     ):
         cases.setdefault(email, []).append((case_id, code, key_hash))
+        received[email] = at
     keys = {k: c for k, c in db.query("SELECT key, case_id FROM idempotency_keys")}
     asked = {s.email for s in subs}
     answered = [s for s in subs if s.answer is not None]
@@ -196,6 +234,16 @@ def verify_submissions(db: Db, subs: Sequence[Submission]) -> dict[str, Any]:
             problems["never_answered"].append(f"{s.key}: {s.tries[-3:]}")
     problems["cases_nobody_sent"] = [e for e in cases if e not in asked]
     tries = Counter(len(s.tries) for s in subs)
+    # A retry answered with a case received before it was sent: an earlier try had
+    # committed and its answer was lost with the machine; the key gave it back.
+    replayed = sum(
+        1
+        for s in subs
+        if len(s.tries) > 1
+        and s.last_try_at is not None
+        and s.email in received
+        and received[s.email] < s.last_try_at
+    )
     failovers = sum(1 for s in subs if len({w for w, _ in s.tries}) > 1)
     outcomes = Counter(str(st) for s in subs for _, st in s.tries)
     return {
@@ -205,6 +253,7 @@ def verify_submissions(db: Db, subs: Sequence[Submission]) -> dict[str, Any]:
         "cases_stored": sum(len(v) for v in cases.values()),
         "retried": sum(n for t, n in tries.items() if t > 1),
         "failed_over_to_the_other_machine": failovers,
+        "answer_lost_then_replayed": replayed,
         "attempt_outcomes": dict(outcomes),
         "problems": problems,
     }
@@ -242,12 +291,13 @@ def verify_deliveries(db: Db, schedulers: Sequence[Process], killed: str) -> dic
         "logged_without_a_row": [],
     }
     known: set[str] = set()
-    resent = leased = 0
+    resent = leased = second_claim = 0
     for key, channel, status, attempts, mid in rows:
         sent_id = key if channel != "email" else (mid or _message_id(key))
         known.add(sent_id)
         copies = seen.get(sent_id, [])
         if status == "sent":
+            second_claim += attempts > 1
             if not copies:
                 problems["sent_not_in_a_log"].append(key)
             elif len(copies) > 1:
@@ -271,6 +321,7 @@ def verify_deliveries(db: Db, schedulers: Sequence[Process], killed: str) -> dic
         "sent_by": dict(Counter(n for names in seen.values() for n in names)),
         "leased_by_the_killed_scheduler": leased,
         "resent_after_its_lease": resent,
+        "sent_on_a_second_claim": second_claim,
         "problems": problems,
     }
 
@@ -372,6 +423,7 @@ def verify_all(
     parts = {
         "submissions": verify_submissions(db, subs),
         "milestones": milestones,
+        "escalations": verify_escalations(db, area_of),
         "deliveries": verify_deliveries(db, schedulers, schedulers[0].name),
         "files": verify_files(db, deployment, [s.file for s in subs if s.file], downloads),
         "rate_limits": verify_limits(limits),
@@ -390,7 +442,7 @@ def summary(r: dict[str, Any]) -> str:
     s, m, d, f, lim = (
         r[k] for k in ("submissions", "milestones", "deliveries", "files", "rate_limits")
     )
-    sp = s["problems"]
+    sp, p = s["problems"], r["processes"]
     lines = [
         f"topology: 2 web machines (gunicorn -w 2 each), 2 schedulers, 1 PostgreSQL, 1 Redis;"
         f" {r['run_s']} s",
@@ -400,9 +452,18 @@ def summary(r: dict[str, Any]) -> str:
             + (f" ({k['doing']})" if "doing" in k else "")
             for k in r["kills"]
         ),
+        f"load: {s['submissions'] - lim['submit_limit'] - 1} submissions in {r['load_s']} s"
+        f" ({(s['submissions'] - lim['submit_limit'] - 1) / max(r['load_s'], 0.1):.0f}/s),"
+        f" {r['options']['clients']} clients",
+        f"schedulers: outbox backlog when the load ended"
+        f" {p.get('outbox_backlog_when_the_load_ended')}, caught up after"
+        f" {p.get('caught_up_s')} s with {p.get('left_under_the_killed_schedulers_lease')}"
+        f" rows under the killed scheduler's lease"
+        + (f", all sent {p['drained_s']} s after the load" if "drained_s" in p else ""),
         f"submissions: {s['submissions']} sent, {s['answered_201']} answered 201"
         f" (by {s['answered_by']}), {s['cases_stored']} cases stored;"
-        f" retried {s['retried']}, failed over {s['failed_over_to_the_other_machine']};"
+        f" retried {s['retried']}, failed over {s['failed_over_to_the_other_machine']},"
+        f" of which answered by replaying the first try {s['answer_lost_then_replayed']};"
         f" not stored {len(sp['201_not_stored'])}, stored twice {len(sp['stored_twice'])},"
         f" refused but stored {len(sp['stored_although_refused'])},"
         f" never answered {len(sp['never_answered'])}",
@@ -411,11 +472,17 @@ def summary(r: dict[str, Any]) -> str:
         f" timeline {m['timeline_events']} (duplicated {m['timeline_duplicated']},"
         f" lost {m['timeline_lost']}); milestone messages {m['outbox_rows']}/"
         f"{m['outbox_expected']} (duplicated {m['outbox_duplicated']}, lost {m['outbox_lost']})",
+        f"escalation steps: {r['escalations']['escalations_recorded']}/"
+        f"{r['escalations']['escalations_expected']} recorded, timeline"
+        f" {r['escalations']['escalate_events']}; twice"
+        f" {len(r['escalations']['problems']['escalation_twice'])}, lost"
+        f" {len(r['escalations']['problems']['escalation_lost'])}",
         f"outbox: {d['outbox_rows']} rows {d['by_channel']}, {d['by_status']};"
         f" dedupe keys twice {len(d['problems']['dedupe_key_twice'])};"
         f" sent by {d['sent_by']}; sent twice {len(d['problems']['sent_twice'])};"
         f" leased by the killed scheduler {d['leased_by_the_killed_scheduler']},"
-        f" resent after its lease {d['resent_after_its_lease']}",
+        f" resent after its lease {d['resent_after_its_lease']},"
+        f" sent on a second claim {d['sent_on_a_second_claim']}",
         f"files: {f['answered_201']} stored {f['by_machine']}; {f['files_stored_elsewhere']}"
         f" stored through web-1 downloaded through {f['through']}, {f['byte_identical']}"
         f" byte-identical; on a machine's disk {len(f['problems']['files_on_a_machines_disk'])}",
