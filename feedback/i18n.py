@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, request, session
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from .domain.calendar import LOCAL_TZ, weekday_name
 from .domain.marks import N_
@@ -71,7 +72,10 @@ def format_local_long(value: datetime | None) -> str:
     shown = local(value)
     if shown is None:
         return "—"
-    return f"{shown:%H:%M}, {weekday_name(shown.date())} {shown:%d/%m/%Y}"
+    day = weekday_name(shown.date())
+    if current_language() == "en":  # never outside a request: e-mails stay Vietnamese
+        day = _(day)
+    return f"{shown:%H:%M}, {day} {shown:%d/%m/%Y}"
 
 
 _LOCAL_FORMATS = (

@@ -44,6 +44,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from .marks import N_
+
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 """Where deadlines are reasoned about: UTC+7, no daylight saving time."""
 
@@ -58,7 +60,16 @@ means broken data, e.g. overrides that turn a whole year off; failing loudly bea
 looping forever inside a web request.
 """
 
-WEEKDAY_NAMES_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+# Marked for the catalogue (N_): an English page shows them through gettext (feedback.i18n).
+WEEKDAY_NAMES_VI = (
+    N_("Thứ Hai"),
+    N_("Thứ Ba"),
+    N_("Thứ Tư"),
+    N_("Thứ Năm"),
+    N_("Thứ Sáu"),
+    N_("Thứ Bảy"),
+    N_("Chủ nhật"),
+)
 
 
 class OverrideKind(StrEnum):

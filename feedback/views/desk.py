@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
@@ -62,7 +63,7 @@ def inbox_page() -> Any:
         per kind, round and day of receipt: one policy look-up per distinct one."""
         key = (c.kind, c.round or 1, local_date(c.received_at))
         if key not in limits:
-            limits[key] = ack_limit_text(to_domain_policy(case_policy(c)))
+            limits[key] = ack_limit_text(to_domain_policy(case_policy(c)), gettext)
         return limits[key]
 
     return render_template(
@@ -146,7 +147,7 @@ def waiting_strip() -> dict[str, Any]:
         found = []
         for w in queues.waiting_on(current_user, datetime.now(UTC)):
             endpoint, params = QUEUE_PAGES.get(w.key, ("desk.inbox", {"cho": w.key}))
-            found.append((w.label, w.count, url_for(endpoint, **params)))
+            found.append((gettext(w.label), w.count, url_for(endpoint, **params)))
         return found
 
     return {"waiting_on_me": waiting_on_me}

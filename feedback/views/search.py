@@ -50,6 +50,8 @@ def _choices() -> dict[str, Any]:
 def index() -> Any:
     now = datetime.now(UTC)
     args = request.args.to_dict(flat=False)
+    # ?lang=en is the language switch's (feedback.i18n), not a search parameter.
+    args.pop("lang", None)
     # What the form shows back: the first value of each known parameter.
     given = {name: (args.get(name) or [""])[0] for name in FILTERS}
     results: Results | None = None

@@ -25,11 +25,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, make_response, render_template, request, session
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.marks import N_
 from ..domain.permissions import HIDDEN_KINDS
 from ..extensions import db
 from ..models import Case, Category
@@ -43,13 +45,13 @@ bp = Blueprint("transparency", __name__, url_prefix="/cong-khai")
 PER_PAGE = 20
 LISTED_STATUSES = ("answered", "closed")
 FIGURES = (
-    ("received", "Số hồ sơ", ""),
-    ("ack_on_time", "Phản hồi tiếp nhận đúng hạn", "%"),
-    ("answered_on_time", "Trả lời đúng hạn", "%"),
-    ("apology_share", "Trễ hạn có thư xin lỗi", "%"),
-    ("answer_days_median", "Trung vị thời gian trả lời (ngày)", ""),
-    ("satisfaction", "Điểm hài lòng (1–5)", ""),
-    ("overdue_open", "Đang quá hạn", ""),
+    ("received", N_("Số hồ sơ"), ""),
+    ("ack_on_time", N_("Phản hồi tiếp nhận đúng hạn"), "%"),
+    ("answered_on_time", N_("Trả lời đúng hạn"), "%"),
+    ("apology_share", N_("Trễ hạn có thư xin lỗi"), "%"),
+    ("answer_days_median", N_("Trung vị thời gian trả lời (ngày)"), ""),
+    ("satisfaction", N_("Điểm hài lòng (1–5)"), ""),
+    ("overdue_open", N_("Đang quá hạn"), ""),
 )
 PUBLIC_CACHE = "public, max-age=300"
 
@@ -136,8 +138,10 @@ def index() -> Any:
         totals=summary.totals(),
         by_unit=summary.breakdown("unit"),
         by_month=summary.breakdown("month"),
-        figures=FIGURES,
-        definitions=metrics.DEFINITIONS,
+        # Titles and definitions in the reader's language (gettext: no formatting, so the
+        # "100%" of a definition is safe).
+        figures=[(key, gettext(title), unit) for key, title, unit in FIGURES],
+        definitions={key: gettext(text) for key, text in metrics.DEFINITIONS.items()},
         cases=cases,
         page=page.number,
         pages=last,

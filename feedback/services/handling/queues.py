@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from ...domain.marks import N_
 from ...domain.permissions import QUEUES_OF_ROLE
 from ...domain.states import Action, Status, allowed_actions
 from ...extensions import db
@@ -114,16 +115,17 @@ class Queue:
     condition: Callable[[User], ColumnElement[bool]]
 
 
+# Labels marked for the catalogue (N_); the pages show them with gettext.
 QUEUES: dict[str, Queue] = {
     q.key: q
     for q in (
-        Queue("duyet", "Dự thảo chờ duyệt", _awaiting_approval),
-        Queue("thu-xin-loi", "Thư xin lỗi chưa ban hành", _letters),
-        Queue("giao-toi", "Giao cho tôi", _assigned),
-        Queue("dan-bo-sung", "Người dân đã bổ sung", _replied),
-        Queue("tra-lai", "Dự thảo bị trả lại", _returned),
-        Queue("phan-loai", "Chờ phân loại", _triage),
-        Queue("chuyen-ve", "Đơn vị chuyển trả", _sent_back),
+        Queue("duyet", N_("Dự thảo chờ duyệt"), _awaiting_approval),
+        Queue("thu-xin-loi", N_("Thư xin lỗi chưa ban hành"), _letters),
+        Queue("giao-toi", N_("Giao cho tôi"), _assigned),
+        Queue("dan-bo-sung", N_("Người dân đã bổ sung"), _replied),
+        Queue("tra-lai", N_("Dự thảo bị trả lại"), _returned),
+        Queue("phan-loai", N_("Chờ phân loại"), _triage),
+        Queue("chuyen-ve", N_("Đơn vị chuyển trả"), _sent_back),
     )
 }
 
@@ -159,7 +161,7 @@ def waiting_on(user: User, now: datetime) -> list[Waiting]:
     found = [Waiting(q.key, q.label, count(user, q.key)) for q in queues_of(user)]
     found = [w for w in found if w.count or not (w.key == "duyet" and user.role == "officer")]
     if user.role == "coordinator":
-        found.append(Waiting("don-vi", "Đơn vị chưa có lãnh đạo", len(headless_units(now))))
+        found.append(Waiting("don-vi", N_("Đơn vị chưa có lãnh đạo"), len(headless_units(now))))
     return found
 
 

@@ -22,29 +22,43 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, exists, func, select
 
+from ...domain.marks import N_
 from ...domain.text import fold
 from ...models import ApologyLetter, Case
 
+# Marked for the catalogue (N_): the public page shows them in the reader's language.
 DEFINITIONS = {
-    "received": "Số hồ sơ tiếp nhận trong kỳ (không tính hồ sơ trùng đã gộp).",
-    "ack_on_time": "Tỷ lệ hồ sơ được phản hồi tiếp nhận đúng hạn (trong 24 giờ hoặc thời hạn "
-    "thụ lý theo luật) trên số hồ sơ đã đến hạn phản hồi hoặc đã được phản hồi.",
-    "answered_on_time": "Tỷ lệ hồ sơ được trả lời đúng hạn trên số hồ sơ đã trả lời hoặc đã "
-    "quá hạn trả lời (hồ sơ không tiếp nhận được tính là đã trả lời).",
-    "apology_share": "Tỷ lệ hồ sơ trả lời trễ hạn đã có văn bản xin lỗi (đã ban hành) trên "
-    "tổng số hồ sơ trả lời trễ hạn. Chỉ tiêu: 100%.",
-    "ack_hours_median": "Trung vị thời gian từ khi tiếp nhận đến khi phản hồi tiếp nhận (giờ; "
-    "tính theo khoảng 0,1 giờ).",
-    "ack_hours_p90": "Phân vị 90 của thời gian phản hồi tiếp nhận (giờ): 90% hồ sơ nhanh hơn.",
-    "answer_days_median": "Trung vị thời gian từ khi tiếp nhận đến khi trả lời (ngày lịch; "
-    "tính theo khoảng 0,1 ngày).",
-    "answer_days_p90": "Phân vị 90 của thời gian trả lời (ngày lịch).",
-    "satisfaction": "Điểm hài lòng trung bình (1–5) của người dân đã đánh giá.",
-    "satisfied_share": "Tỷ lệ đánh giá hài lòng (4 hoặc 5 sao) trên số lượt đánh giá.",
-    "overdue_open": "Số hồ sơ chưa trả lời đã quá hạn trả lời tại thời điểm lập số liệu.",
-    "late_answers": "Số hồ sơ đã trả lời (hoặc không tiếp nhận) sau thời hạn trả lời, kể cả "
-    "hồ sơ sau đó được mở lại: mỗi hồ sơ một văn bản xin lỗi (trang Thư xin lỗi liệt kê "
-    "đúng các hồ sơ này).",
+    "received": N_("Số hồ sơ tiếp nhận trong kỳ (không tính hồ sơ trùng đã gộp)."),
+    "ack_on_time": N_(
+        "Tỷ lệ hồ sơ được phản hồi tiếp nhận đúng hạn (trong 24 giờ hoặc thời hạn "
+        "thụ lý theo luật) trên số hồ sơ đã đến hạn phản hồi hoặc đã được phản hồi."
+    ),
+    "answered_on_time": N_(
+        "Tỷ lệ hồ sơ được trả lời đúng hạn trên số hồ sơ đã trả lời hoặc đã "
+        "quá hạn trả lời (hồ sơ không tiếp nhận được tính là đã trả lời)."
+    ),
+    "apology_share": N_(
+        "Tỷ lệ hồ sơ trả lời trễ hạn đã có văn bản xin lỗi (đã ban hành) trên "
+        "tổng số hồ sơ trả lời trễ hạn. Chỉ tiêu: 100%."
+    ),
+    "ack_hours_median": N_(
+        "Trung vị thời gian từ khi tiếp nhận đến khi phản hồi tiếp nhận (giờ; "
+        "tính theo khoảng 0,1 giờ)."
+    ),
+    "ack_hours_p90": N_("Phân vị 90 của thời gian phản hồi tiếp nhận (giờ): 90% hồ sơ nhanh hơn."),
+    "answer_days_median": N_(
+        "Trung vị thời gian từ khi tiếp nhận đến khi trả lời (ngày lịch; "
+        "tính theo khoảng 0,1 ngày)."
+    ),
+    "answer_days_p90": N_("Phân vị 90 của thời gian trả lời (ngày lịch)."),
+    "satisfaction": N_("Điểm hài lòng trung bình (1–5) của người dân đã đánh giá."),
+    "satisfied_share": N_("Tỷ lệ đánh giá hài lòng (4 hoặc 5 sao) trên số lượt đánh giá."),
+    "overdue_open": N_("Số hồ sơ chưa trả lời đã quá hạn trả lời tại thời điểm lập số liệu."),
+    "late_answers": N_(
+        "Số hồ sơ đã trả lời (hoặc không tiếp nhận) sau thời hạn trả lời, kể cả "
+        "hồ sơ sau đó được mở lại: mỗi hồ sơ một văn bản xin lỗi (trang Thư xin lỗi liệt kê "
+        "đúng các hồ sơ này)."
+    ),
 }
 
 # --- one definition each (issue 16: the dashboard said 4 late answers, the letters page
