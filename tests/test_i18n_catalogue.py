@@ -37,7 +37,6 @@ NOT_YET_TRANSLATED = frozenset(
         "desk/_progress.html",
         "desk/case.html",
         "oversight/monitor.html",
-        "public/_progress.html",
         "public/status.html",
     }
 )
