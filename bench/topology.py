@@ -376,6 +376,7 @@ def run(
     ports = [common.free_port(), common.free_port()]
     names = ["web-1", "web-2"]
     started: list[Process] = []
+    conductor: Conductor | None = None
     try:
         preflight(deployment, names, options.start_timeout)
         note("flask check passed on both web machines")
@@ -395,8 +396,9 @@ def run(
 
         citizens = Citizens(webs, options.attach_every, options.file_bytes)
         subs = [submission(run_id, i) for i in range(options.submissions)]
-        conductor = Conductor(db, area_of, webs[0], schedulers[0], citizens, len(subs), note)
-        conductor.sweep_seconds = deployment.sweep_seconds
+        conductor = Conductor(
+            db, area_of, webs[0], schedulers[0], citizens, len(subs), note, deployment.sweep_seconds
+        )
         conductor.start()
         load_began = time.monotonic()
         with ThreadPoolExecutor(options.clients) as pool:
@@ -425,12 +427,17 @@ def run(
             schedulers=schedulers,
         )
     finally:
+        if conductor is not None:
+            conductor.abort.set()
+            conductor.stop.set()
+            conductor.join(timeout=30)
         for process in started:
             process.stop()
         try:
             deployment.forget_limits()
         except Exception as exc:  # Redis gone: nothing of ours to delete, nothing to fail
             log(f"could not delete the rate-limit keys: {exc}")
+    assert conductor is not None
     result.update(
         {
             "options": options.__dict__,
@@ -455,6 +462,7 @@ class Conductor(threading.Thread):
         citizens: Citizens,
         total: int,
         note: Callable[..., None],
+        sweep_seconds: int,
     ) -> None:
         super().__init__(daemon=True)
         ids = sorted(area_of)
@@ -462,9 +470,10 @@ class Conductor(threading.Thread):
         self.waves = [ids[a:b] for a, b in itertools.pairwise(bounds)]
         self.db, self.web, self.scheduler = db, web, scheduler
         self.citizens, self.total, self.note = citizens, total, note
-        self.sweep_seconds = 2
+        self.sweep_seconds = sweep_seconds
         self.kills: list[dict[str, Any]] = []
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # the load ended: what is left of the plan, at once
+        self.abort = threading.Event()  # the run failed: nothing more
         self.error: BaseException | None = None
 
     def progress(self) -> float:
@@ -489,6 +498,8 @@ class Conductor(threading.Thread):
             ]
             for share, what, k in plan:
                 self.at(share)
+                if self.abort.is_set():
+                    return
                 if what == "wave":
                     self.db.make_due(self.waves[k])
                     self.note(f"wave {k + 1} due", cases=len(self.waves[k]))

@@ -151,6 +151,8 @@ class Process:
     def kill(self, *, group: bool = False) -> None:
         """SIGKILL, as a machine's crash: of this process, or (``group``) of it and every
         process it started (gunicorn's master and workers at once)."""
+        if self.proc.poll() is not None:
+            return  # gone already (its pid may be another process's by now)
         self.killed_at = time.monotonic()
         if group:
             os.killpg(self.proc.pid, signal.SIGKILL)
