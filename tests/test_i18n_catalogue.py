@@ -37,6 +37,7 @@ NOT_YET_TRANSLATED = frozenset(
         "desk/_progress.html",
         "desk/case.html",
         "oversight/monitor.html",
+        "public/_photos.html",
         "public/status.html",
     }
 )

@@ -219,6 +219,7 @@ EXPECTED_PUBLIC = fs(
     "follow.reply",
     "follow.rate",
     "follow.reopen",
+    "follow.photo",  # a progress update's photo, for the session that proved the key
     "follow.forget",
     "transparency.index",
     "auth.login",

@@ -1,7 +1,8 @@
 """Progress updates with a committed date (issue 16, "late cases handled in the open"):
 the service's refusals and what one update writes (its row, the case's committed due time,
 one public event, the audit record, one message per contact), the desk's form with CSRF and
-its refusals beside the fields, and the citizen's status page."""
+its refusals beside the fields, the citizen's status page, the photos an update publishes
+(shown to the citizen, and no other staff file), and the JSON API's action."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from helpers import client_for, csrf_from
+from helpers import client_for, csrf_from, pdf_bytes, png_bytes
 from sqlalchemy import func, select
 from test_follow import by_testid, citizen, submit, text_of
 
@@ -440,3 +441,101 @@ def test_the_api_posts_an_update_as_the_desk_does(
     late = api.post(url, json={"body": TEXT, "committed_on": day.isoformat()}, headers=headers)
     assert late.status_code == 409 and late.get_json()["error"] == "conflict"
     assert counts(app, code)[0] == 1
+
+
+# --- photos -----------------------------------------------------------------------------------
+
+
+def test_photos_go_with_the_update_and_the_citizen_alone_sees_them(
+    app: Flask, make_user: Callable[..., Any]
+) -> None:
+    from io import BytesIO
+
+    from feedback.services.intake.attachments import make_upload
+    from feedback.services.intake.case_files import add_files
+
+    code, key = submit(app.test_client())
+    officer_id, name = make_user("officer", unit_code=UNIT)
+    officer = client_for(app, name)
+    now = datetime.now(UTC)
+    with app.app_context(), unit_of_work():  # a staff file that is not the citizen's business
+        hidden = add_files(
+            case_of(code),
+            [make_upload("bien-ban-noi-bo.png", png_bytes())],
+            actor=db.session.get(User, officer_id),
+            now=now,
+        )[0].id
+    day = (local_date(now) + timedelta(days=3)).isoformat()
+    token = csrf_from(officer.get(f"/can-bo/ho-so/{code}").text)
+    url = f"/can-bo/ho-so/{code}/cap-nhat-tien-do"
+
+    refused = officer.post(
+        url,
+        data={
+            "csrf_token": token,
+            "body": TEXT,
+            "committed_on": day,
+            "photos": [(BytesIO(png_bytes()), "den.png"), (BytesIO(pdf_bytes()), "cv.pdf")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    page = html.unescape(refused.text)
+    assert by_testid(page, "progress-photos-error") == (
+        "Tệp «cv.pdf» không phải ảnh (JPEG, PNG, WebP, GIF)."
+    )
+    assert TEXT in page and "vui lòng chọn lại" in page
+    assert counts(app, code)[0] == 0
+
+    done = officer.post(
+        url,
+        data={
+            "csrf_token": token,
+            "body": TEXT,
+            "committed_on": day,
+            "photos": [(BytesIO(png_bytes()), "den-1.png"), (BytesIO(png_bytes()), "den-2.png")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert done.status_code == 303, done.text
+    with app.app_context():
+        event = next(e for e in case_of(code).events if e.action == "progress_update")
+        photos = event.data["attachments"]
+        email = db.session.scalar(
+            select(Notification).where(
+                Notification.kind == "progress", Notification.channel == "email"
+            )
+        )
+        assert "Kèm theo 2 ảnh" in email.body
+        db.session.remove()
+    assert len(photos) == 2
+    desk_page = html.unescape(officer.get(f"/can-bo/ho-so/{code}").text)
+    assert desk_page.count(f'src="/can-bo/tep/{photos[0]}"') == 1
+
+    browser = citizen(app, code, key)
+    status = text_of(browser.get(f"/tra-cuu/{code}"))
+    shown = re.findall(rf'<img src="/tra-cuu/{code}/anh/(\d+)"', status)
+    assert [int(i) for i in shown] == photos
+    image = browser.get(f"/tra-cuu/{code}/anh/{photos[0]}")
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert image.data == png_bytes()
+    assert image.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "no-store" in image.headers["Cache-Control"]
+    # Another staff file of the same case is not served here, nor a photo to a stranger.
+    assert browser.get(f"/tra-cuu/{code}/anh/{hidden}").status_code == 404
+    stranger = app.test_client().get(f"/tra-cuu/{code}/anh/{photos[0]}")
+    assert stranger.status_code == 303 and stranger.headers["Location"].endswith("/tra-cuu")
+
+
+def test_more_photos_than_allowed_are_refused(app: Flask, make_user: Callable[..., Any]) -> None:
+    from feedback.services.intake.attachments import make_upload
+
+    now = datetime.now(UTC)
+    code = new_case(app, now - timedelta(days=2))
+    officer = user(make_user, "officer")
+    before = counts(app, code)
+    with pytest.raises(ValidationError) as refused, app.app_context(), unit_of_work():
+        six = [make_upload(f"anh-{i}.png", png_bytes()) for i in range(6)]
+        post_progress(case_of(code), db.session.get(User, officer), now, TEXT, local_date(now), six)
+    assert refused.value.fields == {"photos": "Tối đa 5 ảnh cho một lần cập nhật."}
+    assert counts(app, code) == before

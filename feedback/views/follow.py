@@ -9,12 +9,23 @@ are exempt from CSRFProtect and an expired token shows beside the text the citiz
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -27,10 +38,20 @@ from ..i18n import format_local
 from ..models import Case, CaseEvent
 from ..security.access import public
 from ..security.limits import charge_upload_quota, check_upload_quota
-from ..services.errors import ServiceError, ValidationError
-from ..services.handling import followup
+from ..services.errors import NotFound, ServiceError, ValidationError
+from ..services.handling import followup, progress
 from ..services.handling.citizen_view import citizen_files, citizen_timeline
-from ..services.intake.attachments import ACCEPT, Upload, human_size, limits, read_uploads
+from ..services.intake.attachments import (
+    ACCEPT,
+    Upload,
+    download_name,
+    human_size,
+    limits,
+    open_attachment,
+    read_uploads,
+    stored_bytes,
+)
+from .files import FILE_POLICY
 from .forms.common import Form
 from .forms.errors import attach_errors
 from .forms.follow import RATING_LABELS, ForgetForm, RateForm, ReopenForm, ReplyForm
@@ -186,6 +207,35 @@ def status(code: str) -> Any:
     if case is None:
         return _to_lookup()
     return _render(case, datetime.now(UTC))
+
+
+@bp.get("/<code>/anh/<int:attachment_id>")
+@public
+def photo(code: str, attachment_id: int) -> Any:
+    """A photo the unit published with a progress update (issue 16), for the session that
+    proved the case's key; any other file of the case is not found here."""
+    case = _proven_case(code)
+    if case is None:
+        return _to_lookup()
+    found = progress.published_photo(case, attachment_id)
+    if found is None:
+        abort(404)
+    data = stored_bytes(found)
+    try:
+        source: Any = io.BytesIO(data) if data is not None else open_attachment(found)
+    except NotFound:
+        abort(404)
+    response = send_file(
+        source,
+        mimetype=found.content_type,
+        download_name=download_name(found),
+        conditional=False,
+        etag=False,
+        max_age=None,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_POLICY
+    return response
 
 
 # --- the citizen's actions -----------------------------------------------------------------

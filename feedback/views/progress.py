@@ -25,6 +25,7 @@ from ..security.access import roles
 from ..services.errors import Forbidden, ServiceError
 from ..services.handling import progress
 from ..services.handling.visibility import ops_for
+from ..services.intake.attachments import read_uploads
 from . import desk
 
 bp = Blueprint("progress", __name__, url_prefix="/can-bo")
@@ -40,6 +41,9 @@ class ProgressPanel:
     missed: bool
     first_day: date
     last_day: date
+    photos: dict[int, list[int]] = field(default_factory=dict)  # update id → attachment ids
+    max_photos: int = progress.MAX_PHOTOS
+    accept: str = ",".join(progress.PHOTO_TYPES)
     body: str = ""
     committed_on: str = ""
     message: str = ""  # a refusal not tied to one field
@@ -57,6 +61,7 @@ def panel(case: Case, ops: frozenset[Op]) -> ProgressPanel:
         missed=progress.promise_missed(case, now),
         first_day=first,
         last_day=last,
+        photos=progress.photo_ids(case),
     )
     kept = g.get("progress_form")
     if kept is not None:  # the refused post of this request: show it again
@@ -80,30 +85,40 @@ def post(code: str) -> Any:
         abort(404)  # a case outside the user's reach is not found: its existence does not leak
     if Op.PROGRESS not in ops:
         return _refuse("Ông/bà không có quyền thực hiện thao tác này với hồ sơ.")
+    # A body past MAX_CONTENT_LENGTH never gets here: the CSRF check reads the form first
+    # and the app's 413 page answers.
     body = request.form.get("body", "")
     day_text = request.form.get("committed_on", "")
     try:
+        photos = read_uploads(
+            request.files.getlist("photos"), field="photos", max_count=progress.MAX_PHOTOS
+        )
         with unit_of_work():
             day = progress.parse_day(day_text)
-            progress.post_progress(found, user, datetime.now(UTC), body, day)
+            progress.post_progress(found, user, datetime.now(UTC), body, day, photos)
     except Forbidden as exc:
         return _refuse(exc.message)
     except ServiceError as exc:
-        # The case page again, with what was typed and each message beside its field.
-        g.progress_form = {
-            "body": body,
-            "committed_on": day_text,
-            "errors": dict(exc.fields),
-            "message": exc.message,
-        }
-        db.session.expire_all()  # the rolled-back unit of work: read the case afresh
-        return desk.case(code), exc.status
+        return _again(code, body, day_text, exc)
     flash(
         f"Đã đăng cập nhật tiến độ hồ sơ {code}, hẹn trả lời trước hết ngày "
         f"{day:{progress.DAY_FORMAT}}; người gửi được thông báo.",
         "ok",
     )
     return redirect(url_for("desk.case", code=code, _anchor="tien-do"), 303)
+
+
+def _again(code: str, body: str, day_text: str, exc: ServiceError) -> Any:
+    """The case page again, with what was typed and each message beside its field (the
+    browser does not keep chosen files: the form says so)."""
+    g.progress_form = {
+        "body": body,
+        "committed_on": day_text,
+        "errors": dict(exc.fields),
+        "message": exc.message,
+    }
+    db.session.expire_all()  # the rolled-back unit of work: read the case afresh
+    return desk.case(code), exc.status
 
 
 def _refuse(message: str) -> Any:

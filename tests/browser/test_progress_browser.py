@@ -1,8 +1,9 @@
 """A late case handled in the open (issue 16), end to end in a real Chromium at phone size:
 the officer signs in, opens an overdue case, finds the progress form put forward, posts
-what was done and the day he commits to; the citizen, with the case code and access key,
-reads the update on the timeline and the promised day on the status page. Screenshots of
-the desk form and of the status page are kept under instance/screenshots-issue16."""
+what was done, a photo and the day he commits to; the citizen, with the case code and
+access key, reads the update and sees the photo on the timeline, and the promised day on
+the status page. Screenshots of the desk form and of the status page are kept under
+instance/screenshots-issue16."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from helpers import PASSWORD
+from helpers import PASSWORD, png_bytes
 from playwright.sync_api import Browser, Page, expect
 
 from feedback.database import unit_of_work
@@ -119,6 +120,9 @@ def test_the_officer_posts_a_committed_day_and_the_citizen_reads_it(
     assert axe_violations(desk) == []
 
     when.fill(day.isoformat())
+    section.get_by_label("Ảnh hiện trường (không bắt buộc)").set_input_files(
+        [{"name": "cot-den-to-5.png", "mimeType": "image/png", "buffer": png_bytes()}]
+    )
     section.scroll_into_view_if_needed()
     section.screenshot(path=str(SHOTS / "progress-desk-form.png"))
     assert fits_the_screen(desk), "the case page scrolls sideways on a phone"
@@ -147,6 +151,9 @@ def test_the_officer_posts_a_committed_day_and_the_citizen_reads_it(
     timeline = citizen.get_by_test_id("timeline")
     expect(timeline).to_contain_text(f"Cập nhật tiến độ: {UPDATE}")
     expect(timeline).to_contain_text(f"Hẹn trả lời trước hết ngày {day:%d/%m/%Y}.")
+    photo = timeline.get_by_role("img", name="Ảnh 1 kèm cập nhật tiến độ (mở cỡ lớn)")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.complete && img.naturalWidth > 0"), "the photo did not load"
     assert fits_the_screen(citizen), "the status page scrolls sideways on a phone"
     citizen.screenshot(path=str(SHOTS / "progress-status.png"), full_page=True)
     assert axe_violations(citizen) == []

@@ -3,7 +3,8 @@
 The status page (views.follow) and the success page (views.public) are for the person who
 holds the case's access key, so they may see what that person gave: the text and the
 files. Files added by staff (a scan, the minutes of a meeting, an officer's evidence) are
-not theirs and are not listed. The timeline is the case's public events, plus one line
+not theirs and are not listed, except the photos a unit published with a progress update,
+which the timeline names. The timeline is the case's public events, plus one line
 for each move to another unit: the move itself is an internal event (its reason is for
 staff), but where the case now is, and since when, is the citizen's business.
 """
@@ -37,6 +38,9 @@ class TimelineEntry:
     at: datetime
     note: str
     to_status: str | None
+    # The photos a progress update published (attachment ids): the only staff files the
+    # citizen's page shows.
+    photos: tuple[int, ...] = ()
 
 
 def citizen_files(case: Case) -> list[CitizenFile]:
@@ -72,7 +76,12 @@ def citizen_timeline(case: Case) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     for event in sorted(case.events, key=lambda e: (e.at, e.id)):
         if event.public:
-            entries.append(TimelineEntry(event.at, event.note, event.to_status))
+            photos = (
+                (event.data or {}).get("attachments") if event.action == "progress_update" else None
+            )
+            entries.append(
+                TimelineEntry(event.at, event.note, event.to_status, tuple(photos or ()))
+            )
             continue
         if event.action not in MOVES:
             continue

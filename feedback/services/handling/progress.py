@@ -5,6 +5,10 @@ it commits to answer by. The update is public (the citizen's timeline and a mess
 every contact they gave); its day becomes ``cases.committed_due_at``, which the monitor
 compares with the clock. A new day is a new update: nothing is edited.
 
+Photos may go with an update (what the officer saw on site): stored as the case's
+attachments and named in the public event, so the citizen's page shows them, and only
+them, of all the files staff added (``published_photo``).
+
 The committed day may fall after the statutory response due: a unit that needs longer
 should say when, rather than stay silent. But the update never moves ``response_due_at``:
 an answer after it is late however it was announced (the breach stays, the apology stays
@@ -13,6 +17,7 @@ owed), and the update's text says so, so the citizen is not told a late answer i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -22,8 +27,9 @@ from ...domain.permissions import Op
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...i18n import format_local_long
-from ...models import Case, ProgressUpdate, User
+from ...models import Attachment, Case, ProgressUpdate, User
 from ..errors import Conflict, ValidationError
+from ..intake.attachments import CaseFilesFull, Upload, store_upload
 from ..reference.policies import load_calendar
 from ..sla.notify import tell_citizen
 from .events import record
@@ -34,6 +40,8 @@ MAX_BODY = 2000
 HORIZON_DAYS = 366  # a promise further than a year ahead is no promise
 URGENT_WORKING_DAYS = 2  # the desk puts the form first this close to the response due
 DAY_FORMAT = "%d/%m/%Y"
+MAX_PHOTOS = 5
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 _OPEN = frozenset(s.value for s in OPEN_STATUSES)
 
 
@@ -98,13 +106,31 @@ def _checked_day(committed_on: date, now: datetime) -> date:
     return committed_on
 
 
+def _checked_photos(photos: Sequence[Upload]) -> list[Upload]:
+    """Pictures only: the citizen's page shows them inline, which a PDF must never be."""
+    if len(photos) > MAX_PHOTOS:
+        message = f"Tối đa {MAX_PHOTOS} ảnh cho một lần cập nhật."
+        raise ValidationError(message, {"photos": message})
+    for photo in photos:
+        if photo.content_type not in PHOTO_TYPES:
+            message = f"Tệp «{photo.filename}» không phải ảnh (JPEG, PNG, WebP, GIF)."
+            raise ValidationError(message, {"photos": message})
+    return list(photos)
+
+
 def post_progress(
-    case: Case, user: User, now: datetime, body: str | None, committed_on: date
+    case: Case,
+    user: User,
+    now: datetime,
+    body: str | None,
+    committed_on: date,
+    photos: Sequence[Upload] = (),
 ) -> ProgressUpdate:
-    """Post one update: its row, the case's committed due time, a public event (audited as
-    ``case.progress_update`` by the audit hook) and the citizen's messages, in the caller's
-    transaction. Refused (nothing written) without ``Op.PROGRESS``, on a case answered or
-    ended, for an empty or overlong text, or a day before today or past the horizon."""
+    """Post one update: its row, the case's committed due time, its photos, a public event
+    (audited as ``case.progress_update`` by the audit hook) and the citizen's messages, in
+    the caller's transaction. Refused (nothing written) without ``Op.PROGRESS``, on a case
+    answered or ended, for an empty or overlong text, a day before today or past the
+    horizon, or a file that is not a picture (or too many, or past the case's quota)."""
     require(user, case, Op.PROGRESS)
     # Lock the case row (PostgreSQL; SQLite's writer holds the database) and read it again,
     # so an answer sent at this moment cannot slip between the check and the update.
@@ -113,6 +139,7 @@ def post_progress(
         raise Conflict("Hồ sơ đã được trả lời hoặc đã kết thúc: không cập nhật tiến độ nữa.")
     text = _checked_body(body)
     day = _checked_day(committed_on, now)
+    pictures = _checked_photos(photos)
     due_at = end_of_local_day(day)
     update = ProgressUpdate(
         case_id=case.id,
@@ -126,7 +153,15 @@ def post_progress(
     case.committed_due_at = due_at
     case.updated_at = now
     db.session.flush()
+    try:
+        stored = [
+            store_upload(p, case=case, purpose="evidence", actor=user, now=now) for p in pictures
+        ]
+    except CaseFilesFull as exc:
+        raise CaseFilesFull(exc.message, {"photos": exc.message}) from None
+    db.session.flush()
     late = lateness_note(due_at, case.response_due_at, now)
+    seen = f"Kèm theo {len(stored)} ảnh, xem tại trang tra cứu hồ sơ." if stored else ""
     promise = f"Hẹn trả lời trước hết ngày {day:{DAY_FORMAT}}."
     record(
         case,
@@ -135,7 +170,12 @@ def post_progress(
         now=now,
         public=True,
         note=" ".join(filter(None, [f"Cập nhật tiến độ: {text}\n{promise}", late])),
-        data={"committed_on": day.isoformat(), "update_id": update.id, "after_due": bool(late)},
+        data={
+            "committed_on": day.isoformat(),
+            "update_id": update.id,
+            "after_due": bool(late),
+            "attachments": [a.id for a in stored],
+        },
     )
     tell_citizen(
         case,
@@ -150,6 +190,7 @@ def post_progress(
                     text,
                     f"Cơ quan hẹn trả lời trước hết ngày {day:{DAY_FORMAT}}.",
                     late,
+                    seen,
                 ],
             )
         ),
@@ -199,3 +240,23 @@ def committed_day(case: Case) -> date | None:
     if case.committed_due_at is None or not is_open(case):
         return None
     return local_date(case.committed_due_at)
+
+
+def photo_ids(case: Case) -> dict[int, list[int]]:
+    """{update id: its photos' attachment ids}, from the case's public update events."""
+    return {
+        int(e.data["update_id"]): [int(i) for i in e.data.get("attachments") or []]
+        for e in case.events
+        if e.action == "progress_update" and e.public and (e.data or {}).get("update_id")
+    }
+
+
+def published_photo(case: Case, attachment_id: int) -> Attachment | None:
+    """A photo the unit published with an update of ``case``; None for any other file
+    (what staff attached otherwise stays with staff)."""
+    if not any(attachment_id in ids for ids in photo_ids(case).values()):
+        return None
+    found = db.session.get(Attachment, attachment_id)
+    if found is None or found.case_id != case.id or found.content_type not in PHOTO_TYPES:
+        return None
+    return found
