@@ -20,6 +20,7 @@ and the event says the address is missing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -83,7 +84,8 @@ def chairman_address() -> str:
 class Ladder:
     """The ladder's part of one sweep: the steps of every kind and the chairman's address,
     read once; who is who comes from the sweeper's cached look-ups (``emails`` for a
-    unit's staff of some roles, ``inspectorate`` for Thanh tra)."""
+    unit's staff of some roles, ``inspectorate`` for Thanh tra); what it did is counted in
+    the sweep's ``summary``."""
 
     def __init__(
         self,
@@ -92,13 +94,13 @@ class Ladder:
         dialect: str,
         emails: Emails,
         inspectorate: Callable[[], list[str]],
+        summary: Counter[str],
     ) -> None:
         self.now, self.calendar, self.dialect = now, calendar, dialect
         self.emails, self.inspectorate = emails, inspectorate
+        self.summary = summary  # the sweep's: ladder_steps recorded, ladder_notified mails
         self.steps = steps_by_kind()
         self.chairman = chairman_address()
-        self.recorded = 0
-        self.notified = 0
 
     # -- who is told -----------------------------------------------------------------------
 
@@ -131,8 +133,8 @@ class Ladder:
     def climb(self, case: Case, clock: Clock) -> None:
         """Record every step of the case's ladder whose time has come, once each."""
         rows = {r.level: r for r in self.steps.get(case.kind, [])}
-        for step, due in arrived_steps(clock, as_steps(list(rows.values())), self.calendar,
-                                       self.now):  # fmt: skip
+        steps = as_steps(list(rows.values()))
+        for step, due in arrived_steps(clock, steps, self.calendar, self.now):
             self.record(case, rows[step.level], due)
 
     def record(self, case: Case, step: EscalationStep, due: datetime) -> None:
@@ -154,7 +156,7 @@ class Ladder:
         ).scalar_one_or_none()
         if row_id is None:
             return  # recorded before, by this or another scheduler
-        self.recorded += 1
+        self.summary["ladder_steps"] += 1
         db.session.execute(
             update(Case)
             .where(Case.id == case.id)
@@ -210,7 +212,7 @@ class Ladder:
                 now=self.now,
                 case=case,
             ):
-                self.notified += 1
+                self.summary["ladder_notified"] += 1
 
     def message(self, case: Case, step: EscalationStep) -> str:
         lines = [

@@ -113,7 +113,9 @@ class Sweeper:
         self.summary: Counter[str] = Counter()
         self._staff: dict[tuple[int, tuple[str, ...]], list[str]] = {}
         self.dialect = db.session.get_bind().dialect.name
-        self.ladder = Ladder(now, self.calendar, self.dialect, self._emails, self._inspectorate)
+        self.ladder = Ladder(
+            now, self.calendar, self.dialect, self._emails, self._inspectorate, self.summary
+        )
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -139,8 +141,6 @@ class Sweeper:
             self.summary["batches"] += 1
             if len(ids) < batch:
                 break
-        self.summary["ladder_steps"] += self.ladder.recorded
-        self.summary["ladder_notified"] += self.ladder.notified
         return dict(self.summary)
 
     # -- one case -------------------------------------------------------------------------
