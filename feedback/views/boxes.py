@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -121,16 +122,16 @@ def new_box() -> Any:
         abort(403)
     form = BoxForm()
     own = user.unit if user.role in BOX_UNIT_REGISTER_ROLES else None
-    form.area_code.choices = [("", "— Chọn xã, phường —")] + [(a.code, a.name) for a in _areas()]
+    form.area_code.choices = [("", _("— Chọn xã, phường —"))] + [(a.code, a.name) for a in _areas()]
     if own is not None:  # a clerk registers his own unit's boxes: the opener is fixed
-        form.opener_unit_code.choices = [("", f"{own.name} (đơn vị của ông/bà)")]
+        form.opener_unit_code.choices = [("", _("%(unit)s (đơn vị của ông/bà)", unit=own.name))]
         if own.area is not None and not form.is_submitted():
             form.area_code.data = own.area.code
     else:
         units = db.session.scalars(select(Unit).where(Unit.active).order_by(Unit.name)).all()
-        form.opener_unit_code.choices = [("", "Mặc định: UBND của xã, phường nơi đặt hòm thư")] + [
-            (u.code, u.name) for u in units
-        ]
+        form.opener_unit_code.choices = [
+            ("", _("Mặc định: UBND của xã, phường nơi đặt hòm thư"))
+        ] + [(u.code, u.name) for u in units]
     if not form.is_submitted():
         return render_template("boxes/new.html", form=form, error=None)
     if form.validate():
@@ -147,7 +148,7 @@ def new_box() -> Any:
         except ValidationError as exc:
             attach_errors(form, exc.fields)
             return render_template("boxes/new.html", form=form, error=exc.message), 422
-        flash(f"Đã thêm hòm thư {code} vào sổ.", "success")
+        flash(_("Đã thêm hòm thư %(code)s vào sổ.", code=code), "success")
         return redirect(url_for("boxes.box", box_id=box_id), 303)
     return render_template("boxes/new.html", form=form, error=None), 422
 
@@ -159,9 +160,9 @@ def deactivate(box_id: int) -> Any:
     with unit_of_work():
         changed = deactivate_box(box, actor=_user(), now=_now())
     if changed:
-        flash(f"Hòm thư {box.code} đã ngừng sử dụng.", "success")
+        flash(_("Hòm thư %(code)s đã ngừng sử dụng.", code=box.code), "success")
     else:
-        flash(f"Hòm thư {box.code} đã ngừng sử dụng từ trước.", "info")
+        flash(_("Hòm thư %(code)s đã ngừng sử dụng từ trước.", code=box.code), "info")
     return redirect(url_for("boxes.box", box_id=box_id), 303)
 
 
@@ -210,7 +211,10 @@ def record(box_id: int) -> Any:
     form = OpeningForm()
     if not found.active:
         return _opening_page(
-            form, found, f"Hòm thư {found.code} đã ngừng sử dụng; không ghi nhận lần mở mới.", 409
+            form,
+            found,
+            _("Hòm thư %(code)s đã ngừng sử dụng; không ghi nhận lần mở mới.", code=found.code),
+            409,
         )
     if not form.is_submitted():
         form.opened_at.data = _now().astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
@@ -230,7 +234,7 @@ def record(box_id: int) -> Any:
         minutes=minutes[0] if minutes else None,
         note=form.note.data or "",
     )
-    message = "Chưa ghi nhận được lần mở hòm thư, vui lòng kiểm tra các mục được đánh dấu."
+    message = _("Chưa ghi nhận được lần mở hòm thư, vui lòng kiểm tra các mục được đánh dấu.")
     if form_ok and not upload_errors:
         try:
             with unit_of_work():
@@ -239,7 +243,7 @@ def record(box_id: int) -> Any:
         except ServiceError as exc:
             attach_errors(form, exc.fields)
             return _opening_page(form, found, exc.message, exc.status)
-        flash("Đã ghi nhận lần mở hòm thư. Hãy nhập từng lá thư thành hồ sơ.", "success")
+        flash(_("Đã ghi nhận lần mở hòm thư. Hãy nhập từng lá thư thành hồ sơ."), "success")
         return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
     # Show every problem at once: the service's checks for what the form could read, the
     # form's own for what it could not.
@@ -292,7 +296,7 @@ def close(opening_id: int) -> Any:
             close_opening(found, actor=_user(), now=_now())
     except ServiceError as exc:
         return _opening_view(found, exc.message, exc.status)
-    flash("Đã đóng lần mở hòm thư: số hồ sơ khớp với số thư trong biên bản.", "success")
+    flash(_("Đã đóng lần mở hòm thư: số hồ sơ khớp với số thư trong biên bản."), "success")
     return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
 
 
@@ -312,7 +316,7 @@ def correct_count(opening_id: int) -> Any:
         fields = exc.fields if isinstance(exc, ValidationError) else {}
         correction = {"given": given, "errors": fields}
         return _opening_view(found, exc.message, exc.status, correction)
-    flash(f"Đã sửa số thư trong biên bản thành {found.letter_count}.", "success")
+    flash(_("Đã sửa số thư trong biên bản thành %(n)s.", n=found.letter_count), "success")
     return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
 
 
@@ -376,7 +380,7 @@ def transcribe(opening_id: int) -> Any:
     now = _now()
     if not form.is_submitted():
         if found.status != "open":
-            flash("Lần mở hòm thư này đã đóng; không nhập thêm thư được.", "error")
+            flash(_("Lần mở hòm thư này đã đóng; không nhập thêm thư được."), "error")
             return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
         form.area_code.data = found.box.area.code
         created, access_key = None, None
@@ -392,7 +396,10 @@ def transcribe(opening_id: int) -> Any:
         return _letter_page(form, found, created=created, access_key=access_key)
     if found.status != "open":
         return _letter_page(
-            form, found, error="Lần mở hòm thư này đã đóng; không nhập thêm thư được.", status=409
+            form,
+            found,
+            error=_("Lần mở hòm thư này đã đóng; không nhập thêm thư được."),
+            status=409,
         )
     if request.form.get("action") == "check":
         # Reading only: nothing is written, so the hints need no valid form.
@@ -405,9 +412,9 @@ def transcribe(opening_id: int) -> Any:
         attach_errors(form, exc.fields or {"scan": exc.message}, LETTER_FIELDS)
         form_ok = False
     if not scans and not form.scan.errors:
-        attach_errors(form, {"scan": "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư."})
+        attach_errors(form, {"scan": _("Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư.")})
         form_ok = False
-    message = "Chưa lưu được hồ sơ, vui lòng kiểm tra các mục được đánh dấu."
+    message = _("Chưa lưu được hồ sơ, vui lòng kiểm tra các mục được đánh dấu.")
     if not form_ok:
         return _letter_page(form, found, hints=_hints(form, now), error=message, status=422)
     data = case_input(
