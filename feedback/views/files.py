@@ -6,8 +6,10 @@ import io
 from typing import Any
 
 from flask import Blueprint, abort, send_file
+from flask_babel import gettext
 from flask_login import current_user
 
+from ..domain.marks import N_
 from ..domain.permissions import (
     BOX_UNIT_ROLES,
     CASE_READER_ROLES,
@@ -34,15 +36,20 @@ FILE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 """The policy of every served file: no script, no fetch, a unique opaque origin."""
 
 PURPOSE_LABELS = {
-    "evidence": "Tài liệu, hình ảnh kèm theo",
-    "letter_scan": "Bản chụp thư",
-    "minutes": "Biên bản mở hòm thư",
+    "evidence": N_("Tài liệu, hình ảnh kèm theo"),
+    "letter_scan": N_("Bản chụp thư"),
+    "minutes": N_("Biên bản mở hòm thư"),
 }
+
+
+def _type_label(content_type: str) -> str:
+    """The file's kind ("Ảnh PNG") in the page's language."""
+    return gettext(type_label(content_type))
 
 
 @bp.app_context_processor
 def attachment_labels() -> dict[str, Any]:
-    return {"attachment_type_label": type_label, "ATTACHMENT_PURPOSE_LABELS": PURPOSE_LABELS}
+    return {"attachment_type_label": _type_label, "ATTACHMENT_PURPOSE_LABELS": PURPOSE_LABELS}
 
 
 def may_read(user: User, att: Attachment) -> bool:

@@ -52,6 +52,7 @@ from flask import current_app
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import Attachment, AttachmentBlob, Case
 from ...models.case import ATTACHMENT_PURPOSES
@@ -67,10 +68,10 @@ DEFAULT_CASE_MAX_BYTES = 100 * 1024 * 1024
 
 # content type → (extension, label shown to staff)
 TYPES: dict[str, tuple[str, str]] = {
-    "image/jpeg": (".jpg", "Ảnh JPEG"),
-    "image/png": (".png", "Ảnh PNG"),
-    "image/webp": (".webp", "Ảnh WebP"),
-    "image/gif": (".gif", "Ảnh GIF"),
+    "image/jpeg": (".jpg", N_("Ảnh JPEG")),
+    "image/png": (".png", N_("Ảnh PNG")),
+    "image/webp": (".webp", N_("Ảnh WebP")),
+    "image/gif": (".gif", N_("Ảnh GIF")),
     "application/pdf": (".pdf", "PDF"),
 }
 ACCEPT = ",".join(TYPES)  # for <input type=file accept=...>
