@@ -257,27 +257,30 @@ class Citizens:
             self.done += 1
 
     def attach(self, s: Submission) -> None:
-        """One file through the API, on the machine that answered; not retried (a second
-        try after a lost answer would add the file twice), the outcome recorded."""
+        """One file through the API, on the machine that answered. A 503 (busy: the
+        request's transaction was rolled back, as the API promises) is tried again after
+        its Retry-After, up to five times; a lost connection is not (the file may be in,
+        and a second try would add it twice): the outcome is recorded."""
         assert s.answer is not None
         web = next(w for w in self.webs if w.name == s.answered_by)
         data = PNG_HEAD + os.urandom(self.file_bytes - len(PNG_HEAD))
         body, content_type = multipart("file", f"anh-{s.index}.png", data, "image/png")
         upload = checks.Upload(s.answer["code"], web.name, data)
-        try:
-            reply = call(
-                web.port,
-                "POST",
-                f"/api/v1/cases/{s.answer['code']}/attachments",
-                address=s.address,
-                body=body,
-                headers={"Content-Type": content_type, "X-Access-Key": s.answer["access_key"]},
-            )
+        headers = {"Content-Type": content_type, "X-Access-Key": s.answer["access_key"]}
+        path = f"/api/v1/cases/{s.answer['code']}/attachments"
+        for _ in range(6):
+            try:
+                reply = call(web.port, "POST", path, address=s.address, body=body, headers=headers)
+            except OSError as exc:
+                upload.status = type(exc).__name__
+                break
             upload.status = reply.status
             if reply.status == 201:
                 upload.attachment_id = json.loads(reply.body)["attachments"][0]["id"]
-        except OSError as exc:
-            upload.status = type(exc).__name__
+            if reply.status != 503:
+                break
+            upload.busy += 1
+            time.sleep(float(reply.headers.get("retry-after", "2")))
         s.file = upload
 
 

@@ -31,6 +31,7 @@ class Upload:
     data: bytes
     status: int | str = 0
     attachment_id: int | None = None
+    busy: int = 0  # 503 answers met (and tried again)
 
 
 # --- while it runs -----------------------------------------------------------------------------
@@ -364,11 +365,19 @@ def verify_files(
         "answered_201": len(answered),
         "by_machine": dict(Counter(u.via for u in answered)),
         "not_answered": dict(Counter(str(u.status) for u in uploads if u.status != 201)),
+        "busy_503_then_retried": sum(u.busy for u in uploads),
         **{k: v for k, v in downloads.items() if k != "problems"},
         "problems": {
             "201_not_in_the_database": wrong,
             "not_byte_identical_through_the_other_machine": downloads["problems"],
             "files_on_a_machines_disk": on_disk,
+            # An HTTP answer other than 201, after the retries a 503 gets; a connection lost
+            # with the killed machine is reported above, not a failure (nothing was promised).
+            "upload_refused": [
+                f"{u.code}: {u.status}"
+                for u in uploads
+                if isinstance(u.status, int) and u.status != 201
+            ],
             "no_file_stored_through_the_killed_machine": []
             if downloads["files_stored_elsewhere"]
             else ["none"],
@@ -485,7 +494,9 @@ def summary(r: dict[str, Any]) -> str:
         f" sent on a second claim {d['sent_on_a_second_claim']}",
         f"files: {f['answered_201']} stored {f['by_machine']}; {f['files_stored_elsewhere']}"
         f" stored through web-1 downloaded through {f['through']}, {f['byte_identical']}"
-        f" byte-identical; on a machine's disk {len(f['problems']['files_on_a_machines_disk'])}",
+        f" byte-identical; on a machine's disk {len(f['problems']['files_on_a_machines_disk'])};"
+        f" answered 503 (busy) and tried again {f['busy_503_then_retried']},"
+        f" not answered {f['not_answered']}",
         f"rate limits: submit {lim['submit_limit']}/min used up through web-1"
         f" ({Counter(lim['submit_statuses_web1'])}), next through web-2:"
         f" {lim['submit_status_web2_after']}; login {lim['login_limit']}/min through web-1,"
