@@ -31,9 +31,7 @@ CATALOGUE = ROOT / "feedback" / "translations" / "en" / "LC_MESSAGES"
 
 NOT_YET_TRANSLATED = frozenset(
     {
-        "admin/ladder.html",
         "admin/policies.html",
-        "desk/_escalations.html",
         "desk/_progress.html",
         "desk/case.html",
         "oversight/monitor.html",
