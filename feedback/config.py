@@ -130,6 +130,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Gunicorn workers (deploy/gunicorn.conf.py reads the same variable); `flask check`
         # requires REDIS_URL when there is more than one, as memory limits are per process.
         "WEB_WORKERS": 1,
+        # Staff search and the API's case list count their matches exactly up to here;
+        # past it they say "more than" (services.oversight.search.total_cap).
+        "SEARCH_TOTAL_CAP": 10_000,
     }
 
 

@@ -252,6 +252,7 @@ def test_both_plans_list_and_count_the_same(
     from feedback.services import fulltext
 
     monkeypatch.setattr(fulltext, "WALK_FROM", walk_from)
+    monkeypatch.setattr(fulltext, "WALK_FROM_POSTGRESQL", walk_from)
     now = datetime.now(UTC)
     waste = [make_case(**WASTE, now=now - timedelta(hours=h)) for h in (5, 1, 3)]
     road = make_case(subject="Rác thải ven đường", area_code="00694", now=now)

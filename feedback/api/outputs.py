@@ -153,4 +153,5 @@ def list_view(results: Results, now: datetime) -> dict[str, Any]:
         "page": results.page,
         "per_page": results.per_page,
         "total": results.total,
+        "total_capped": results.capped,
     }
