@@ -24,6 +24,7 @@ from feedback.extensions import db
 from feedback.models import AuditLog, Case, Notification, ProgressUpdate, User
 from feedback.services.errors import Conflict, Forbidden, ValidationError
 from feedback.services.handling import actions as handling
+from feedback.services.handling import followup
 from feedback.services.handling.progress import lateness_note, parse_day, post_progress
 from feedback.services.intake.submission import CaseInput, Reporter, submit_case
 
@@ -403,6 +404,15 @@ def test_the_citizen_sees_the_update_and_the_promised_day(
     page = text_of(browser.get(f"/tra-cuu/{code}"))
     assert promise_line(page) is None
     assert f"Cập nhật tiến độ: {TEXT}" in page
+
+    # Reopened: the old promise ended with the answer; it is no promise of the new round
+    # (nor a missed one on the monitor).
+    with app.app_context(), unit_of_work():
+        followup.reopen(case_of(code), now + timedelta(hours=1), "Đèn vẫn chưa sáng lại.")
+    with app.app_context():
+        assert case_of(code).committed_due_at is None
+        db.session.remove()
+    assert promise_line(text_of(browser.get(f"/tra-cuu/{code}"))) is None
 
 
 # --- the JSON API -----------------------------------------------------------------------------

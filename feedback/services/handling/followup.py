@@ -76,6 +76,9 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
             "rating": None,
             "rating_comment": None,
             "rated_at": None,
+            # A progress update's promise ended with the answer it promised; the reopened
+            # case has a new due, and a new promise needs a new update (issue 16).
+            "committed_due_at": None,
         },
         label=None if user else "Người dân",
     )
