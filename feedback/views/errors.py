@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..database import RETRY_AFTER_SECONDS, is_busy
+from ..domain.marks import N_
 from ..extensions import db
 from ..i18n import HTTP_MESSAGES
 from ..security.access import wants_json
@@ -25,9 +26,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
-        message = HTTP_MESSAGES.get(status, exc.description or "Lỗi.")
+        message = HTTP_MESSAGES.get(status, exc.description or N_("Lỗi."))
         if status == 400 and exc.description and "CSRF" in exc.description:
-            message = "Phiên làm việc đã hết hạn. Vui lòng tải lại trang rồi gửi lại."
+            # Marked (N_): the error page shows it with _().
+            message = N_("Phiên làm việc đã hết hạn. Vui lòng tải lại trang rồi gửi lại.")
         return _respond(status, (exc.name or "error").lower().replace(" ", "_"), message)
 
     @app.errorhandler(ServiceError)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -60,22 +61,22 @@ def _check(form: HotlineForm, now: datetime) -> datetime | None:
     ok = True
     started = parse_local_datetime(form.call_started_at.data)
     if started is None:
-        form.call_started_at.errors = ["Thời điểm không hợp lệ (ngày/tháng/năm giờ:phút)."]
+        form.call_started_at.errors = [_("Thời điểm không hợp lệ (ngày/tháng/năm giờ:phút).")]
         ok = False
     elif started > now + timedelta(minutes=1):
-        form.call_started_at.errors = ["Cuộc gọi không thể bắt đầu ở tương lai."]
+        form.call_started_at.errors = [_("Cuộc gọi không thể bắt đầu ở tương lai.")]
         ok = False
     elif now - started > MAX_CALL_AGE:
-        form.call_started_at.errors = ["Cuộc gọi đã quá 30 ngày; hãy nhập theo lô 1022."]
+        form.call_started_at.errors = [_("Cuộc gọi đã quá 30 ngày; hãy nhập theo lô 1022.")]
         ok = False
     code = category_code_of(form.category.data)
     if code and db.session.scalar(select(Category.id).where(Category.code == code)) is None:
-        form.category.errors = ["Chọn lĩnh vực trong danh sách gợi ý."]
+        form.category.errors = [_("Chọn lĩnh vực trong danh sách gợi ý.")]
         ok = False
     if not form.anonymous.data and not (form.caller_phone.data or "").strip():
         form.caller_phone.errors = [
             *form.caller_phone.errors,
-            "Cần số điện thoại để trả lời, hoặc đánh dấu người gọi ẩn danh.",
+            _("Cần số điện thoại để trả lời, hoặc đánh dấu người gọi ẩn danh."),
         ]
         ok = False
     return min(started, now) if ok and started else None
