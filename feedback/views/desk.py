@@ -125,7 +125,7 @@ def link(code: str) -> Any:
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("desk.case", code=code)), 303
-    flash(f"Đã liên kết với hồ sơ {other}.", "ok")
+    flash(gettext("Đã liên kết với hồ sơ %(code)s.", code=other), "ok")
     return redirect(url_for("desk.case", code=code)), 303
 
 
@@ -190,5 +190,5 @@ def name_approver() -> Any:
     except ServiceError as exc:
         flash(" ".join([exc.message, *exc.fields.values()]), "error")
     else:
-        flash("Đã cập nhật người phê duyệt của đơn vị.", "ok")
+        flash(gettext("Đã cập nhật người phê duyệt của đơn vị."), "ok")
     return redirect(url_for("desk.headless_units"), 303)
