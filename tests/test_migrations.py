@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,6 +22,15 @@ def test_single_head(app: Flask) -> None:
     assert len(heads) == 1, heads
 
 
+# SQLAlchemy reflects no expression index on SQLite and says so; the inbox's order index
+# (ix_cases_open_next_due, migration f7a3c9e1d2b4) is one, left out of the comparison by
+# name (feedback.models.search_index.include_name) as the word index is.
+EXPRESSION_INDEX = (
+    "ignore:Skipped unsupported reflection of expression-based index ix_cases_open_next_due"
+)
+
+
+@pytest.mark.filterwarnings(EXPRESSION_INDEX)
 def test_models_match_migrations(db: Any) -> None:
     from feedback.extensions import db as database
 
@@ -51,6 +61,7 @@ def test_case_events_are_append_only(db: Any, make_case: Any) -> None:
                 raise AssertionError(f"the database accepted: {sql}")
 
 
+@pytest.mark.filterwarnings(EXPRESSION_INDEX)
 def test_full_downgrade_and_upgrade_round_trip(app: Flask, make_case: Any) -> None:
     """Every migration runs backwards over a database that holds cases and their
     append-only events (SQLite's table copies must not trip foreign keys), and forwards

@@ -106,6 +106,30 @@ class Case(db.Model):
             sqlite_where=text("acknowledged_at IS NULL"),
             postgresql_where=text("acknowledged_at IS NULL"),
         ),
+        # Issue 17 (migration f7a3c9e1d2b4), open cases only: the duplicate hints' place
+        # and the navigation's queues. The inbox's order, an expression index, lives in the
+        # migration only (feedback.models.search_index.INBOX_ORDER_INDEX).
+        Index(
+            "ix_cases_open_place",
+            "category_id",
+            "area_id",
+            "received_at",
+            sqlite_where=text(OPEN_CASES_SQL),
+            postgresql_where=text(OPEN_CASES_SQL),
+        ),
+        Index(
+            "ix_cases_open_status",
+            "status",
+            "needs_triage",
+            sqlite_where=text(OPEN_CASES_SQL),
+            postgresql_where=text(OPEN_CASES_SQL),
+        ),
+        Index(
+            "ix_cases_drafts_pending",
+            "handling_unit_id",
+            sqlite_where=text("answer_draft IS NOT NULL AND answered_at IS NULL"),
+            postgresql_where=text("answer_draft IS NOT NULL AND answered_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

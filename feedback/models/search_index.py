@@ -13,6 +13,10 @@ from typing import Any
 
 FTS_TABLE = "cases_fts"
 PG_INDEX = "ix_cases_search_text_fts"
+# Issue 17 (migration f7a3c9e1d2b4): the inbox's order, an expression index on the open
+# cases that neither SQLAlchemy (SQLite) nor Alembic (PostgreSQL's rewritten text) can
+# compare with a model, so it too lives in the migration only.
+INBOX_ORDER_INDEX = "ix_cases_open_next_due"
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
@@ -20,5 +24,5 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "table" and name is not None:
         return name != FTS_TABLE and not name.startswith(FTS_TABLE + "_")
     if type_ == "index":
-        return name != PG_INDEX
+        return name not in (PG_INDEX, INBOX_ORDER_INDEX)
     return True

@@ -23,7 +23,7 @@ from ...models import Case
 from ...models.case import CHANNELS, OPEN_STATUS_VALUES, STATUSES
 from ..errors import ValidationError
 from ..params import Args, int_param, invalid, text_param
-from .queues import QUEUES, queue_condition
+from .queues import QUEUES, open_cases, queue_condition
 from .visibility import visible_condition
 
 CLOSED_STATUS_VALUES = tuple(s for s in STATUSES if s not in OPEN_STATUS_VALUES)
@@ -135,7 +135,7 @@ def conditions(user: Any, chosen: InboxFilter, now: datetime) -> list[ColumnElem
     """Every WHERE condition of the filters (what the user may see included)."""
     found: list[ColumnElement[bool]] = [visible_condition(user)]
     if chosen.status == "mo":
-        found.append(Case.status.in_(OPEN_STATUS_VALUES))
+        found.append(open_cases())  # the words of the open-case indexes
     elif chosen.status == "dong":
         found.append(Case.status.in_(CLOSED_STATUS_VALUES))
     elif chosen.status != "tat-ca":

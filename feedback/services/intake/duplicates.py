@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 
 from ...domain.permissions import PUBLIC_KINDS
-from ...domain.states import OPEN_STATUSES
 from ...domain.text import containment, similarity, tokens
 from ...extensions import db
 from ...models import Area, Case, CaseEvent, CaseLink, Category, User
 from .. import fulltext
 from ..errors import Forbidden, NotFound, ValidationError
+from ..handling.queues import open_cases
 from ..handling.visibility import can_view, visible_condition
 
 CANDIDATE_LIMIT = 300
@@ -67,10 +67,7 @@ def _candidates(
 ) -> Select[tuple[Case]]:
     stmt = (
         select(Case)
-        .where(
-            Case.status.in_([s.value for s in OPEN_STATUSES]),
-            Case.received_at >= now - LOOKBACK,
-        )
+        .where(open_cases(), Case.received_at >= now - LOOKBACK)
         .order_by(Case.received_at.desc())
         .limit(CANDIDATE_LIMIT)
     )
