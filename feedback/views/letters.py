@@ -17,14 +17,13 @@ from flask_login import current_user
 
 from ..database import unit_of_work
 from ..domain.permissions import LETTER_ISSUER_ROLES, LETTER_ROLES
-from ..extensions import db
 from ..security.access import roles
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.handling import letters
 
 bp = Blueprint("letters", __name__, url_prefix="/can-bo/thu-xin-loi")
 
-LIMIT = 500
+PAGE_SIZE = 100
 
 
 @bp.get("/")
@@ -32,7 +31,12 @@ LIMIT = 500
 def index() -> Any:
     status = request.args.get("trang_thai") or None
     status = status if status in letters.STATUS_LABELS else None
-    found = db.session.scalars(letters.letters_for(current_user, status).limit(LIMIT)).all()
+    try:
+        after = letters.parse_cursor(request.args.get("sau"))
+    except ServiceError as exc:
+        return render_template("errors/error.html", status=422, message=exc.message), 422
+    page = letters.letters_page(current_user, status, after, PAGE_SIZE)
+    found = page.letters
     rows = [
         {
             "letter": letter,
@@ -49,7 +53,9 @@ def index() -> Any:
         statuses=letters.STATUS_LABELS,
         delivery=letters.DELIVERY,
         late_text=letters.late_text,
-        truncated=len(found) == LIMIT,
+        next_cursor=page.next_cursor,
+        first_page=after is None,
+        params={"trang_thai": status} if status else {},
     )
 
 

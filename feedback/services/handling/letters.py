@@ -12,9 +12,11 @@ Every change is a conditional UPDATE (two clicks cannot both win) and one CaseEv
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, false, select, update
+from sqlalchemy import Select, false, select, tuple_, update
 from sqlalchemy.orm import joinedload
 
 from ...domain.calendar import LOCAL_TZ
@@ -24,6 +26,7 @@ from ...models import ApologyLetter, Case, Unit, User
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..intake.identity import identity_of
 from ..intake.submission import KIND_LABELS
+from ..params import invalid
 from ..reports.pdf import Document, place_date
 from ..reports.period import city_place
 from ..sla.notify import tell_citizen
@@ -50,8 +53,11 @@ UNDER_CITY = ("department", "inspectorate", "public_service", "council")
 NO_RIGHT = "Ông/bà không có quyền thực hiện thao tác này với thư xin lỗi."
 
 
-def letters_for(user: User, status: str | None = None) -> Select[tuple[ApologyLetter]]:
-    """The obligations ``user`` may see, oldest first."""
+def letters_for(
+    user: User, status: str | None = None, after: tuple[datetime, int] | None = None
+) -> Select[tuple[ApologyLetter]]:
+    """The obligations ``user`` may see, oldest first; ``after``: those after that
+    (owed_since, id), the cursor of the list's pages."""
     stmt = (
         select(ApologyLetter)
         .join(Case, Case.id == ApologyLetter.case_id)
@@ -59,7 +65,47 @@ def letters_for(user: User, status: str | None = None) -> Select[tuple[ApologyLe
         .where(visible_condition(user) if user.role in LETTER_ROLES else false())
         .order_by(ApologyLetter.owed_since, ApologyLetter.id)
     )
+    if after is not None:
+        stmt = stmt.where(tuple_(ApologyLetter.owed_since, ApologyLetter.id) > tuple_(*after))
     return stmt.where(ApologyLetter.status == status) if status in STATUS_LABELS else stmt
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"(-?[0-9]{1,18})\.([0-9]{1,18})")
+
+
+def cursor_of(letter: ApologyLetter) -> str:
+    """The ``sau`` value of the page that continues after ``letter``."""
+    return f"{(letter.owed_since - _EPOCH) // timedelta(microseconds=1)}.{letter.id}"
+
+
+def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
+    """``sau`` read back; anything else than what cursor_of writes is refused by name."""
+    if not value:
+        return None
+    match = _CURSOR.fullmatch(value.strip())
+    try:
+        if match is None:
+            raise ValueError
+        return _EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
+    except (ValueError, OverflowError):
+        raise invalid({"sau": "Vị trí trang không hợp lệ."}) from None
+
+
+@dataclass(frozen=True)
+class LettersPage:
+    letters: list[ApologyLetter]
+    next_cursor: str | None  # None: the last page
+
+
+def letters_page(
+    user: User, status: str | None, after: tuple[datetime, int] | None, size: int
+) -> LettersPage:
+    """One page of ``size`` obligations (one more is read to know whether a page follows):
+    a unit years late on its letters must not make the page list them all."""
+    found = list(db.session.scalars(letters_for(user, status, after).limit(size + 1)).all())
+    shown = found[:size]
+    return LettersPage(shown, cursor_of(shown[-1]) if len(found) > size else None)
 
 
 def get_letter(user: User, letter_id: int) -> ApologyLetter:
