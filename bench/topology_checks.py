@@ -19,7 +19,8 @@ from .fault_db_restart import verify as verify_milestones
 from .topology_procs import Deployment, Process, call
 
 if TYPE_CHECKING:
-    from .topology import Options, Submission, Web
+    from .topology import Options
+    from .topology_load import Submission, Web
 
 
 @dataclass
