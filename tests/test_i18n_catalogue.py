@@ -32,10 +32,8 @@ CATALOGUE = ROOT / "feedback" / "translations" / "en" / "LC_MESSAGES"
 NOT_YET_TRANSLATED = frozenset(
     {
         "admin/policies.html",
-        "desk/_progress.html",
         "desk/case.html",
         "oversight/monitor.html",
-        "public/_photos.html",
         "public/status.html",
     }
 )
