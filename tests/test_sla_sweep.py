@@ -1286,3 +1286,24 @@ def test_sla_sweep_command_prints_a_json_summary(
     assert isinstance(summary, dict)
     assert not summary.get("warnings") and not summary.get("breaches")
     assert totals(app) == (4, 11, 4)
+
+
+def test_a_long_sweep_commits_as_it_goes_and_claims_the_rest_again(
+    app: Flask, make_case: Callable[..., str], staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is committed once it has held its rows for HOLD_SECONDS (here: after every
+    case), so the rows it claimed are not locked for the whole batch; the cases it had
+    claimed but not reached are claimed again, and every milestone is recorded once."""
+    from feedback.services.sla import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "HOLD_SECONDS", 0.0)
+    received = local(2024, 3, 4, 9, 0)  # Monday
+    codes = [feedback_case(make_case, received) for _ in range(5)]
+    later = local(2024, 3, 6, 9, 0)  # both ack milestones of each case have come
+    [summary] = sweep_at(app, later)
+    assert summary["batches"] == 5 and summary["checked"] == 5
+    first = recorded_milestones(app)
+    assert {code for code, _, _ in first} == set(codes)
+    assert len(first) == len(set(first)) == len(expected_milestones(app, later))
+    [again] = sweep_at(app, later)
+    assert recorded_milestones(app) == first and again.get("breaches", 0) == 0
