@@ -199,6 +199,11 @@ class Case(db.Model):
     # of the escalation ladder reached for the current obligation (0: none).
     committed_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalation_level: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The language of the page the citizen wrote from ("vi" or "en", issue 15): every
+    # message sent back to them (e-mail, SMS, Zalo) is written in it. No CHECK constraint
+    # (adding one would rebuild the table on SQLite and drop its triggers); CaseInput
+    # refuses a language not in FEEDBACK_LANGUAGES.
+    language: Mapped[str] = mapped_column(String(8), default="vi", server_default="vi")
     reopen_count: Mapped[int] = mapped_column(default=0)
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(Text)

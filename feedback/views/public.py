@@ -26,6 +26,7 @@ from ..domain.permissions import STATUTORY_KINDS
 from ..domain.promises import ANONYMOUS_CONSEQUENCES, grouped
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
+from ..i18n import current_language
 from ..models import Case
 from ..security.access import public
 from ..security.limits import (
@@ -273,7 +274,7 @@ def _send(
     """File the case with the kept files; count it; forget the kept copies."""
     try:
         uploads = pending.load(token, [f.id for f in kept], now)
-        data = case_input(form, channel="web", uploads=uploads)
+        data = case_input(form, channel="web", uploads=uploads, language=current_language())
         # A second POST of the same form (the first's answer was lost) gets the first's
         # case back instead of filing it again.
         receipt = submit_web_once(usable_token(form.submission_token.data), data, now)

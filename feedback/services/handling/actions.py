@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import select, update
 
 from ...domain.permissions import UNIT_ROLES, Op
@@ -22,7 +23,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..reference.areas import unit_in_force
 from ..reference.policies import case_policy, load_policy
 from ..reference.settings import get_setting
-from ..sla.notify import tell_citizen
+from ..sla.notify import joined, tell_citizen
 from .apology import owe_if_late
 from .approvers import require_approver
 from .deadlines import recompute
@@ -70,8 +71,11 @@ def acknowledge(case: Case, user: User, now: datetime, note: str = "") -> CaseEv
             kind="acknowledged",
             reason=str(event.id),
             now=now,
-            text=f"Hồ sơ {case.code} đã được xác nhận tiếp nhận và giao "
-            f"{case.handling_unit.name} xử lý.",
+            text=lazy_gettext(
+                "Hồ sơ %(code)s đã được xác nhận tiếp nhận và giao %(unit)s xử lý.",
+                code=case.code,
+                unit=case.handling_unit.name,
+            ),
         )
     return event
 
@@ -125,7 +129,11 @@ def transfer(
         kind="transferred",
         reason=str(event.id),
         now=now,
-        text=f"Hồ sơ {case.code} đã được chuyển đến {target.name} để giải quyết.",
+        text=lazy_gettext(
+            "Hồ sơ %(code)s đã được chuyển đến %(unit)s để giải quyết.",
+            code=case.code,
+            unit=target.name,
+        ),
     )
     return event
 
@@ -151,7 +159,9 @@ def reject(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
             "needs_triage": False,
         },
     )
-    tell_citizen(case, kind="rejected", reason=str(event.id), now=now, text=answer)
+    # The answer on record stays Vietnamese; the citizen reads the frame in their language.
+    told = lazy_gettext("Hồ sơ không được tiếp nhận giải quyết. Lý do: %(reason)s", reason=reason)
+    tell_citizen(case, kind="rejected", reason=str(event.id), now=now, text=told)
     owe_if_late(case, now)
     return event
 
@@ -190,8 +200,12 @@ def merge(case: Case, user: User, now: datetime, into_code: str) -> CaseEvent:
         kind="merged",
         reason=str(event.id),
         now=now,
-        text=f"Nội dung của ông/bà trùng với hồ sơ {target.code} đang được giải quyết. "
-        f"Kết quả sẽ hiển thị tại trang tra cứu hồ sơ {case.code} của ông/bà.",
+        text=lazy_gettext(
+            "Nội dung của ông/bà trùng với hồ sơ %(target)s đang được giải quyết. Kết quả sẽ "
+            "hiển thị tại trang tra cứu hồ sơ %(code)s của ông/bà.",
+            target=target.code,
+            code=case.code,
+        ),
     )
     return event
 
@@ -249,9 +263,10 @@ def start(case: Case, user: User, now: datetime) -> CaseEvent:
             kind="acknowledged",
             reason=str(event.id),
             now=now,
-            text=(
-                f"Hồ sơ {case.code} đã được tiếp nhận và đang được "
-                f"{case.handling_unit.name} giải quyết."
+            text=lazy_gettext(
+                "Hồ sơ %(code)s đã được tiếp nhận và đang được %(unit)s giải quyết.",
+                code=case.code,
+                unit=case.handling_unit.name,
             ),
         )
     return event
@@ -281,8 +296,12 @@ def ask_citizen(case: Case, user: User, now: datetime, question: str) -> CaseEve
         kind="ask_citizen",
         reason=str(event.id),
         now=now,
-        text=f"Để giải quyết hồ sơ {case.code}, cơ quan đề nghị ông/bà bổ sung: "
-        f"{question}\nÔng/bà trả lời tại trang tra cứu hồ sơ.",
+        text=lazy_gettext(
+            "Để giải quyết hồ sơ %(code)s, cơ quan đề nghị ông/bà bổ sung: %(question)s\n"
+            "Ông/bà trả lời tại trang tra cứu hồ sơ.",
+            code=case.code,
+            question=question,
+        ),
     )
     return event
 
@@ -348,22 +367,30 @@ def approve_answer(case: Case, user: User, now: datetime, body: str | None = Non
         kind="answered",
         reason=str(event.id),
         now=now,
-        text=f"Trả lời của {case.handling_unit.name} về hồ sơ {case.code}:\n\n{text}"
-        + _reopen_window(case),
+        text=joined(
+            lazy_gettext(
+                "Trả lời của %(unit)s về hồ sơ %(code)s:",
+                unit=case.handling_unit.name,
+                code=case.code,
+            ),
+            text,
+            _reopen_window(case),
+        ),
     )
     owe_if_late(case, now)
     return event
 
 
-def _reopen_window(case: Case) -> str:
+def _reopen_window(case: Case) -> str | LazyString:
     """The answer's message says until when it may be contested (the reopening window), so
-    the citizen does not learn it only once it has passed."""
+    the citizen does not learn it only once it has passed (lazy: in the citizen's language)."""
     until = reopen_deadline(case)
     if until is None:
         return ""
-    return (
-        "\n\nNếu chưa đồng ý với trả lời, ông/bà có thể đề nghị mở lại hồ sơ tại trang tra "
-        f"cứu đến {format_local_long(until)}."
+    return lazy_gettext(
+        "Nếu chưa đồng ý với trả lời, ông/bà có thể đề nghị mở lại hồ sơ tại trang tra cứu "
+        "đến %(until)s.",
+        until=LazyString(format_local_long, until),
     )
 
 

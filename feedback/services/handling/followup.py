@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext
+
 from ...domain.permissions import Op
 from ...domain.states import Action
 from ...extensions import db
@@ -88,7 +90,9 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
         kind="reopened",
         reason=str(event.id),
         now=now,
-        text=f"Hồ sơ {case.code} đã được mở lại để xem xét, giải quyết tiếp.",
+        text=lazy_gettext(
+            "Hồ sơ %(code)s đã được mở lại để xem xét, giải quyết tiếp.", code=case.code
+        ),
     )
     return event
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import lazy_gettext
 from sqlalchemy import Select, false, select, tuple_, update
 from sqlalchemy.orm import joinedload
 
@@ -29,7 +30,7 @@ from ..intake.submission import KIND_LABELS
 from ..params import invalid
 from ..reports.pdf import Document, place_date
 from ..reports.period import city_place
-from ..sla.notify import tell_citizen
+from ..sla.notify import joined, tell_citizen
 from .events import record
 from .visibility import ops_for, visible_condition
 
@@ -225,7 +226,16 @@ def deliver(letter: ApologyLetter, user: User, now: datetime, via: str) -> Apolo
             kind="apology",
             reason=str(letter.id),
             now=now,
-            text=f"Thư xin lỗi số {letter.number} của {case.handling_unit.name}:\n\n{text}",
+            # The letter itself is an official document, in Vietnamese whatever the
+            # citizen's language; the line introducing it follows their language.
+            text=joined(
+                lazy_gettext(
+                    "Thư xin lỗi số %(number)s của %(unit)s:",
+                    number=letter.number,
+                    unit=case.handling_unit.name,
+                ),
+                text,
+            ),
             with_due=False,
         )
     record(

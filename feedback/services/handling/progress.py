@@ -17,12 +17,15 @@ owed), and the update's text says so, so the citizen is not told a late answer i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
+from flask_babel import LazyString, lazy_gettext
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ...domain.deadlines import end_of_local_day, local_date
+from ...domain.marks import N_
 from ...domain.permissions import Op
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
@@ -31,7 +34,7 @@ from ...models import Attachment, Case, ProgressUpdate, User
 from ..errors import Conflict, ValidationError
 from ..intake.attachments import CaseFilesFull, Upload, store_upload
 from ..reference.policies import load_calendar
-from ..sla.notify import tell_citizen
+from ..sla.notify import joined, tell_citizen
 from .events import record
 from .moves import require
 
@@ -70,18 +73,28 @@ def day_range(now: datetime) -> tuple[date, date]:
     return today, today + timedelta(days=HORIZON_DAYS)
 
 
-def lateness_note(committed_due_at: datetime, response_due_at: datetime, now: datetime) -> str:
+OVERDUE_NOTE = N_(
+    "Hồ sơ đã quá hạn trả lời theo quy định (%(due)s); ngày hẹn không thay đổi hạn đó."
+)
+LATE_PROMISE_NOTE = N_(
+    "Ngày hẹn muộn hơn hạn trả lời theo quy định (%(due)s); trả lời sau hạn đó vẫn là "
+    "trả lời quá hạn."
+)
+
+
+def lateness_note(
+    committed_due_at: datetime,
+    response_due_at: datetime,
+    now: datetime,
+    translate: Callable[[str], str] = str,
+) -> str:
     """What the update must add when its day falls after the statutory due: a promise
-    does not make a late answer timely. Empty when the day is within the due."""
+    does not make a late answer timely. Empty when the day is within the due. In
+    Vietnamese for the timeline; ``translate`` (gettext) for the citizen's message."""
     if committed_due_at <= response_due_at:
         return ""
-    due = format_local_long(response_due_at)
-    if response_due_at < now:
-        return f"Hồ sơ đã quá hạn trả lời theo quy định ({due}); ngày hẹn không thay đổi hạn đó."
-    return (
-        f"Ngày hẹn muộn hơn hạn trả lời theo quy định ({due}); trả lời sau hạn đó vẫn là "
-        "trả lời quá hạn."
-    )
+    note = OVERDUE_NOTE if response_due_at < now else LATE_PROMISE_NOTE
+    return translate(note) % {"due": format_local_long(response_due_at)}
 
 
 def _checked_body(body: str | None) -> str:
@@ -161,7 +174,6 @@ def post_progress(
         raise CaseFilesFull(exc.message, {"photos": exc.message}) from None
     db.session.flush()
     late = lateness_note(due_at, case.response_due_at, now)
-    seen = f"Kèm theo {len(stored)} ảnh, xem tại trang tra cứu hồ sơ." if stored else ""
     promise = f"Hẹn trả lời trước hết ngày {day:{DAY_FORMAT}}."
     record(
         case,
@@ -182,17 +194,19 @@ def post_progress(
         kind="progress",
         reason=str(update.id),
         now=now,
-        text="\n\n".join(
-            filter(
-                None,
-                [
-                    f"{case.handling_unit.name} thông báo tiến độ giải quyết hồ sơ {case.code}:",
-                    text,
-                    f"Cơ quan hẹn trả lời trước hết ngày {day:{DAY_FORMAT}}.",
-                    late,
-                    seen,
-                ],
-            )
+        # In the citizen's language (lazy), the officer's words as typed.
+        text=joined(
+            lazy_gettext(
+                "%(unit)s thông báo tiến độ giải quyết hồ sơ %(code)s:",
+                unit=case.handling_unit.name,
+                code=case.code,
+            ),
+            text,
+            lazy_gettext("Cơ quan hẹn trả lời trước hết ngày %(day)s.", day=f"{day:{DAY_FORMAT}}"),
+            LazyString(lateness_note, due_at, case.response_due_at, now, _),
+            lazy_gettext("Kèm theo %(count)s ảnh, xem tại trang tra cứu hồ sơ.", count=len(stored))
+            if stored
+            else "",
         ),
     )
     return update

@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
 from ...domain.contact import same_phone
@@ -87,10 +88,11 @@ def reissue_access_key(code: str, contact: str, *, now: datetime, per_case_day: 
         with_due=False,
         access_key=key,
         only=channel,
-        text=(
-            f"Theo đề nghị gửi từ trang Tra cứu, hồ sơ {case.code} đã được cấp mã tra cứu "
-            "mới. Mã tra cứu cũ không còn dùng được. Nếu ông/bà không đề nghị việc này, xin "
-            "vui lòng liên hệ cơ quan tiếp nhận."
+        text=lazy_gettext(
+            "Theo đề nghị gửi từ trang Tra cứu, hồ sơ %(code)s đã được cấp mã tra cứu mới. "
+            "Mã tra cứu cũ không còn dùng được. Nếu ông/bà không đề nghị việc này, xin vui "
+            "lòng liên hệ cơ quan tiếp nhận.",
+            code=case.code,
         ),
     )
     audit(REISSUED, actor=CITIZEN, target=case.code, details={"contact": channel})

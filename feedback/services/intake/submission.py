@@ -11,6 +11,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import current_app
+from flask_babel import LazyString, lazy_gettext
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -87,6 +90,8 @@ class CaseInput:
     box_opening_id: int | None = None
     uploads: Sequence[Upload] = ()
     link_to: str | None = None  # a staff member's "same matter as" this case code
+    # The language the citizen wrote from (issue 15): their messages are written in it.
+    language: str = "vi"
 
 
 @dataclass
@@ -145,6 +150,9 @@ def validate(
         errors["kind"] = "Loại hồ sơ không hợp lệ."
     if data.channel not in CHANNELS:
         errors["channel"] = "Kênh tiếp nhận không hợp lệ."
+    if data.language not in current_app.config["FEEDBACK_LANGUAGES"]:
+        # No CHECK constraint guards cases.language (see its migration): this is the guard.
+        errors["language"] = "Ngôn ngữ không được hỗ trợ (vi hoặc en)."
     subject = (data.subject or "").strip()
     if len(subject) < 5:
         errors["subject"] = "Tiêu đề cần ít nhất 5 ký tự."
@@ -321,11 +329,17 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
         created_by_id=actor.id if actor else None,
         created_at=now,
         updated_at=now,
+        language=data.language,
     )
-    receipt = (
-        f"Hệ thống đã tiếp nhận {KIND_LABELS[case.kind].lower()} «{case.subject}» "
-        f"với mã hồ sơ {case.code}. Cơ quan sẽ phản hồi việc tiếp nhận trước "
-        f"{format_local_long(case.ack_due_at)}."
+    label = KIND_LABELS[case.kind]
+    # Lazy: put into words in the citizen's language by tell_citizen.
+    receipt = lazy_gettext(
+        "Hệ thống đã tiếp nhận %(kind)s «%(subject)s» với mã hồ sơ %(code)s. Cơ quan sẽ "
+        "phản hồi việc tiếp nhận trước %(due)s.",
+        kind=LazyString(lambda: _(label).lower()),
+        subject=case.subject,
+        code=case.code,
+        due=LazyString(format_local_long, case.ack_due_at),
     )
     # A savepoint, so a lost race on (channel, external_ref) undoes only this case, not the
     # caller's other work (a CSV batch keeps its good rows), and so do refused files or a

@@ -11,6 +11,12 @@ delays its own messages and nobody else's.
 An access key (the receipt, a new key after "lost my key") never rests in clear text: the
 body holds ``KEY_SLOT`` and the row's ``secret`` the key sealed under the identity key;
 delivery puts the key in at the last moment, and the log-file fallbacks write ``KEY_MASK``.
+
+A citizen's message is written in the language of the page the case was sent from
+(``case.language``, issue 15), whatever language the officer acting on it reads: every
+fixed part is translated inside ``force_locale(case.language)``, and callers pass their
+``text`` as a ``lazy_gettext`` (a LazyString) so it is turned into words there too. Free
+text typed by staff (an answer, a question, a reason) goes in as typed.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from datetime import datetime
 from urllib.parse import quote
 
 from flask import current_app
+from flask_babel import LazyString, force_locale
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, text
 
 from ...domain.contact import to_e164
+from ...domain.marks import N_
 from ...domain.text import unaccent
 from ...extensions import db
 from ...i18n import format_local_long
@@ -39,26 +48,29 @@ _QUEUE = text(
 ).bindparams(
     bindparam("next_attempt_at", type_=UTCDateTime()), bindparam("created_at", type_=UTCDateTime())
 )
-SIGNATURE = "\n\n--\nHệ thống tiếp nhận phản ánh, kiến nghị – UBND thành phố Hà Giang"
+SENDER = N_("Hệ thống tiếp nhận phản ánh, kiến nghị – UBND thành phố Hà Giang")
+SIGNATURE = f"\n\n--\n{SENDER}"
+"""The Vietnamese signature; a citizen's message carries ``signature()``, in its language."""
 KEY_SLOT = "[[MA_TRA_CUU]]"
 KEY_MASK = "****"
 
 # What an SMS (and a Zalo message) says, per kind of message: short (a link carries the
 # rest), no names, no subject (a phone's lock screen shows it). {code} is the case code.
+# Marked for the catalogue and translated where used (``what_happened``).
 SMS_TEXTS = {
-    "receipt": "Đã tiếp nhận hồ sơ {code}.",
-    "acknowledged": "Hồ sơ {code} đã được tiếp nhận xử lý.",
-    "ask_citizen": "Hồ sơ {code}: cơ quan đề nghị ông/bà bổ sung thông tin.",
-    "answered": "Hồ sơ {code} đã có trả lời.",
-    "rejected": "Hồ sơ {code} không được thụ lý, xem lý do tại trang tra cứu.",
-    "merged": "Hồ sơ {code} được gộp vào hồ sơ cùng nội dung.",
-    "transferred": "Hồ sơ {code} đã được chuyển đến cơ quan có thẩm quyền.",
-    "reopened": "Hồ sơ {code} đã được mở lại để giải quyết tiếp.",
-    "apology": "Hồ sơ {code}: có thư xin lỗi của cơ quan.",
-    "access_key": "Mã tra cứu mới của hồ sơ {code}; mã cũ không còn dùng được.",
-    "progress": "Hồ sơ {code}: cơ quan báo tiến độ và ngày hẹn trả lời.",
+    "receipt": N_("Đã tiếp nhận hồ sơ {code}."),
+    "acknowledged": N_("Hồ sơ {code} đã được tiếp nhận xử lý."),
+    "ask_citizen": N_("Hồ sơ {code}: cơ quan đề nghị ông/bà bổ sung thông tin."),
+    "answered": N_("Hồ sơ {code} đã có trả lời."),
+    "rejected": N_("Hồ sơ {code} không được thụ lý, xem lý do tại trang tra cứu."),
+    "merged": N_("Hồ sơ {code} được gộp vào hồ sơ cùng nội dung."),
+    "transferred": N_("Hồ sơ {code} đã được chuyển đến cơ quan có thẩm quyền."),
+    "reopened": N_("Hồ sơ {code} đã được mở lại để giải quyết tiếp."),
+    "apology": N_("Hồ sơ {code}: có thư xin lỗi của cơ quan."),
+    "access_key": N_("Mã tra cứu mới của hồ sơ {code}; mã cũ không còn dùng được."),
+    "progress": N_("Hồ sơ {code}: cơ quan báo tiến độ và ngày hẹn trả lời."),
 }
-SMS_DEFAULT = "Hồ sơ {code} có thông tin mới."
+SMS_DEFAULT = N_("Hồ sơ {code} có thông tin mới.")
 
 
 def queue(
@@ -104,12 +116,22 @@ def follow_link(code: str) -> str:
     return f"{base}/tra-cuu?ma={quote(code)}"
 
 
+def signature() -> str:
+    """The signature under a citizen's e-mail, in the current (forced) language."""
+    return f"\n\n--\n{_(SENDER)}"
+
+
+def what_happened(kind: str, code: str) -> str:
+    """The SMS's and Zalo's one sentence, in the current (forced) language."""
+    return _(SMS_TEXTS.get(kind, SMS_DEFAULT)).format(code=code)
+
+
 def sms_text(kind: str, code: str, *, with_key: bool) -> str:
     """The short text of one SMS: what happened, the key when it carries one, the link;
     without diacritics when SMS_UNACCENTED is on (case and punctuation stay)."""
-    what = SMS_TEXTS.get(kind, SMS_DEFAULT).format(code=code)
-    key = f" Mã tra cứu: {KEY_SLOT}." if with_key else ""
-    message = f"{what}{key} Tra cứu: {follow_link(code)}"
+    what = what_happened(kind, code)
+    key = " " + _("Mã tra cứu: %(key)s", key=KEY_SLOT) + "." if with_key else ""
+    message = f"{what}{key} " + _("Tra cứu: %(link)s", link=follow_link(code))
     return unaccent(message) if current_app.config.get("SMS_UNACCENTED", True) else message
 
 
@@ -122,7 +144,7 @@ def zalo_data(kind: str, code: str, *, with_key: bool) -> str:
     registered with (README): case_code, message, link, and access_key where it applies."""
     data = {
         "case_code": code,
-        "message": SMS_TEXTS.get(kind, SMS_DEFAULT).format(code=code),
+        "message": what_happened(kind, code),
         "link": follow_link(code),
     }
     if with_key:
@@ -131,16 +153,25 @@ def zalo_data(kind: str, code: str, *, with_key: bool) -> str:
 
 
 def _email_body(case: Case, text: str, with_due: bool, with_key: bool) -> str:
-    lines = [f"Kính gửi ông/bà,\n\n{text}\n"]
+    lines = [f"{_('Kính gửi ông/bà,')}\n\n{text}\n"]
     if with_due:
-        lines.append(f"Hạn trả lời: {format_local_long(case.response_due_at)}.")
+        lines.append(_("Hạn trả lời: %(due)s.", due=format_local_long(case.response_due_at)))
     if with_key:
-        lines.append(f"Mã hồ sơ: {case.code}\nMã tra cứu: {KEY_SLOT}")
+        code_line = _("Mã hồ sơ: %(code)s", code=case.code)
+        lines.append(f"{code_line}\n{_('Mã tra cứu: %(key)s', key=KEY_SLOT)}")
     lines.append(
-        "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu: "
-        f"{follow_link(case.code)}"
+        _(
+            "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu: %(link)s",
+            link=follow_link(case.code),
+        )
     )
-    return "\n".join(lines)
+    return "\n".join(lines) + signature()
+
+
+def joined(*parts: str | LazyString, sep: str = "\n\n") -> LazyString:
+    """Parts of a message (translated texts and staff's words), joined when the message
+    is written, in its language; empty parts are left out."""
+    return LazyString(lambda: sep.join(filter(None, (str(p) for p in parts))))
 
 
 def tell_citizen(
@@ -148,7 +179,7 @@ def tell_citizen(
     *,
     kind: str,
     reason: str,
-    text: str,
+    text: str | LazyString,
     now: datetime,
     with_due: bool = True,
     access_key: str | None = None,
@@ -158,7 +189,24 @@ def tell_citizen(
     template is configured for ``kind``. A denouncer's addresses are sealed in the outbox
     and no message names anybody. ``access_key`` goes in sealed (see the module).
     ``only`` ("email" or "phone") restricts it to one contact: a new key goes only to the
-    contact that asked for it. Returns the number of rows written."""
+    contact that asked for it. Returns the number of rows written.
+
+    Written in ``case.language``: ``text`` (a LazyString from ``lazy_gettext``, or plain
+    text) is turned into words inside ``force_locale``, as every fixed part is."""
+    with force_locale(case.language or "vi"):
+        return _tell(case, kind, reason, str(text), now, with_due, access_key, only)
+
+
+def _tell(
+    case: Case,
+    kind: str,
+    reason: str,
+    text: str,
+    now: datetime,
+    with_due: bool,
+    access_key: str | None,
+    only: str | None,
+) -> int:
     who = identity_of(case)
     sealed = bool(case.identity_sealed)
     base = f"case:{case.code}:{kind}:{reason}"
@@ -179,6 +227,7 @@ def tell_citizen(
             now=now,
             case=case,
             secret=access_key,
+            signed=False,  # _email_body signs it, in the citizen's language
         )
     phone = to_e164(who.phone)
     if phone and only in (None, "phone"):
