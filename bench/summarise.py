@@ -1,6 +1,7 @@
 """Print the Markdown tables of BENCHMARKS.md from bench/results/*.json.
 
 .venv/bin/python -m bench.summarise [scale scale_rerun export_memory ...]
+.venv/bin/python -m bench.summarise --compare scale_before scale_after  # pages side by side
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def intake(data: dict[str, Any]) -> None:
 
 
 def scale(data: dict[str, Any]) -> None:
+    grown = [s for r in data["runs"] for s in r["sizes"] if "sweep_1pct" in s]
+    if not grown:  # --reuse --pages-only: the pages table only
+        return
     print("| engine | cases | build s | sweep 1 % due (n) s | ms per due case | sweep 100 due s |"
           " empty sweep s | DB MiB | load 1 min |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
@@ -73,6 +77,28 @@ def scale(data: dict[str, Any]) -> None:
 TARGET_S = 0.3  # issue 17: every GET page and API list, median of 3 after a warm-up
 
 
+def _heading(engine: str, step: dict[str, Any]) -> str:
+    label = step.get("label")
+    return f"{engine} {step['cases']:,}" + (f" {label}" if label else "")
+
+
+def compare(names: list[str]) -> None:
+    """``--compare A B ...``: the pages of several results side by side (before and after
+    a change, on the same database), each column labelled with its result's name and the
+    load average it was measured under."""
+    runs = []
+    for name in names:
+        data = load(name)
+        if data is None:
+            raise SystemExit(f"no bench/results/{name}.json")
+        for r in data["runs"]:
+            sizes = [{**s, "label": f"{name} (load {s.get('loadavg_1min', '?')})"}
+                     for s in r["sizes"] if "pages" in s]  # fmt: skip
+            runs.append({"engine": r["engine"], "sizes": sizes})
+    runs.sort(key=lambda r: r["engine"])
+    pages({"runs": runs})
+
+
 def pages(data: dict[str, Any]) -> None:
     """One row per surface, one column per engine and size; a figure over the target is
     marked."""
@@ -80,7 +106,7 @@ def pages(data: dict[str, Any]) -> None:
     if not columns:
         return
     names = list(dict.fromkeys(n for _, s in columns for n in s["pages"]))
-    print("| surface | " + " | ".join(f"{e} {s['cases']:,}" for e, s in columns) + " |")
+    print("| surface | " + " | ".join(_heading(e, s) for e, s in columns) + " |")
     print("|---|" + "---|" * len(columns))
     for name in names:
         cells = []
@@ -137,6 +163,9 @@ def fault(data: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--compare"]:
+        compare(sys.argv[2:])
+        return
     names = sys.argv[1:] or ["intake", "scale", "memory", "fault_kill", "export_memory"]
     for name in names:
         data = load(name)
