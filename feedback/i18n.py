@@ -73,7 +73,7 @@ def format_local_long(value: datetime | None) -> str:
     if shown is None:
         return "—"
     day = weekday_name(shown.date())
-    if current_language() == "en":  # never outside a request: e-mails stay Vietnamese
+    if current_language() == "en":  # the page's, or a message's under force_locale
         day = _(day)
     return f"{shown:%H:%M}, {day} {shown:%d/%m/%Y}"
 
