@@ -164,6 +164,7 @@ _TOP = {
     "channel": "text",
     "received_at": "text",
     "external_ref": "text",
+    "language": "text",
 }
 _REPORTER = {"name": "text", "phone": "text", "email": "text", "anonymous": "bool"}
 
@@ -239,6 +240,7 @@ def case_input(data: Mapping[str, Any], user: User | None) -> CaseInput:
         channel=channel,
         received_at=received_at,
         external_ref=data.get("external_ref"),
+        language=data.get("language") or "vi",  # checked by the intake service
     )
 
 
