@@ -4,8 +4,9 @@ A case records the language of the page it was sent from (``cases.language``); e
 message to its citizen (e-mail, SMS, Zalo) is written in that language, whatever language
 the officer acting on it reads. A Vietnamese case gets exactly the texts it always got.
 
-The English tests need the catalogue's entries for the messages' texts (the translations of
-this change are merged by the catalogue's owner); the Vietnamese ones need no catalogue.
+The English tests read their expected wording from the catalogue (``en()``), so they pin
+where each text goes, not how it is worded, and fail when an entry is missing (the text then
+stays Vietnamese); the Vietnamese ones need no catalogue.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from feedback.extensions import db
 from feedback.models import Case, Notification
 from feedback.services.errors import ValidationError
 from feedback.services.intake.submission import CaseInput, Reporter, submit_case
-from feedback.services.sla.notify import KEY_SLOT, SIGNATURE
+from feedback.services.sla.notify import KEY_SLOT, SIGNATURE, SMS_TEXTS
 
 PUBLIC_URL = "https://phananh.hagiang.gov.vn"
 CODE = re.compile(r"HG-\d{4}-\d{6}")
@@ -89,6 +90,14 @@ def case_row(app: Flask, code: str) -> tuple[str, str]:
     return found
 
 
+def en(app: Flask, msgid: str, **values: Any) -> str:
+    """The catalogue's English for ``msgid``, as the message must hold it."""
+    from flask_babel import force_locale, gettext
+
+    with app.test_request_context("/"), force_locale("en"):
+        return gettext(msgid, **values)
+
+
 def vietnamese_in(text: str) -> list[str]:
     return [line for line in text.splitlines() if VIETNAMESE.search(line)]
 
@@ -118,24 +127,26 @@ def test_a_case_sent_from_the_english_page_gets_its_receipt_in_english(
     mail = sent["email"]
     assert mail.subject == f"[{code}] Street lights out on Tran Phu street"
     assert vietnamese_in(mail.body) == [], mail.body
-    assert mail.body.startswith("Dear Sir or Madam,")
-    assert f"Case code: {code}" in mail.body and f"Access key: {KEY_SLOT}" in mail.body
-    assert link in mail.body and "feedback “Street lights out on Tran Phu street”" in mail.body
+    assert mail.body.startswith(en(app, "Kính gửi ông/bà,") + "\n\n")
+    assert "“Street lights out on Tran Phu street”" in mail.body
+    keys = en(app, "Mã hồ sơ: %(code)s", code=code) + "\n"
+    keys += en(app, "Mã tra cứu: %(key)s", key=KEY_SLOT)
+    assert keys in mail.body and link in mail.body
     assert re.search(r"day \d\d/\d\d/\d{4}", mail.body), "the weekday in English"
     assert mail.secret is not None  # the key still travels sealed
 
     sms = sent["sms"].body
     assert vietnamese_in(sms) == [] and sms.isascii(), sms
-    assert sms == f"Case {code} received. Access key: {KEY_SLOT}. Look up: {link}"
+    what = en(app, SMS_TEXTS["receipt"]).format(code=code)
+    assert sms == (
+        f"{what} {en(app, 'Mã tra cứu: %(key)s', key=KEY_SLOT)}. "
+        + en(app, "Tra cứu: %(link)s", link=link)
+    )
     assert len(sms) <= 160
 
     zalo = json.loads(sent["zalo"].body)
-    assert zalo == {
-        "case_code": code,
-        "message": f"Case {code} received.",
-        "link": link,
-        "access_key": KEY_SLOT,
-    }
+    assert zalo == {"case_code": code, "message": what, "link": link, "access_key": KEY_SLOT}
+    assert vietnamese_in(what) == []
 
 
 def test_an_officer_on_a_vietnamese_page_tells_an_english_citizen_in_english(
@@ -154,12 +165,12 @@ def test_an_officer_on_a_vietnamese_page_tells_an_english_citizen_in_english(
     sent = outbox(app, code, "acknowledged")
     assert set(sent) == {"email", "sms", "zalo"}
     body = sent["email"].body
-    assert f"Case {code} has been accepted and given to {unit} to handle." in body
+    told = "Hồ sơ %(code)s đã được xác nhận tiếp nhận và giao %(unit)s xử lý."
+    assert en(app, told, code=code, unit=unit) in body
     assert vietnamese_in(body.replace(unit, "")) == [], body
     assert vietnamese_in(sent["sms"].body) == [], sent["sms"].body
-    assert json.loads(sent["zalo"].body)["message"] == (
-        f"Case {code} has been accepted for handling."
-    )
+    what = en(app, SMS_TEXTS["acknowledged"]).format(code=code)
+    assert json.loads(sent["zalo"].body)["message"] == what
 
 
 # --- Vietnamese: exactly today's texts (no catalogue needed) ------------------------------
@@ -264,7 +275,7 @@ def test_progress_and_answer_reach_an_english_citizen_in_english(
     from feedback.domain.deadlines import local_date
     from feedback.models import User
     from feedback.services.handling import actions
-    from feedback.services.handling.progress import post_progress
+    from feedback.services.handling.progress import LATE_PROMISE_NOTE, post_progress
 
     code = make_case(
         category_code="6.3b",
@@ -283,13 +294,19 @@ def test_progress_and_answer_reach_an_english_citizen_in_english(
         actions.approve_answer(case, db.session.get(User, head), now, "All lamps work again.")
     _, unit = case_row(app, code)
     progress = outbox(app, code, "progress")["email"].body
-    assert progress.startswith(
-        f"Dear Sir or Madam,\n\nProgress update from {unit} on case {code}:\n\n"
-        f"Two lamps replaced.\n\nThe office promises an answer by the end of "
-        f"{promised:%d/%m/%Y}.\n\nThe promised date is later than the legal answer deadline ("
-    )
+    parts = [
+        en(app, "%(unit)s thông báo tiến độ giải quyết hồ sơ %(code)s:", unit=unit, code=code),
+        "Two lamps replaced.",
+        en(app, "Cơ quan hẹn trả lời trước hết ngày %(day)s.", day=f"{promised:%d/%m/%Y}"),
+        en(app, LATE_PROMISE_NOTE, due="@").split("@")[0],
+    ]
+    assert "\n\n".join(parts) in progress, progress
     answer = outbox(app, code, "answered")["email"].body
-    assert f"Answer from {unit} about case {code}:\n\nAll lamps work again.\n\n" in answer
-    assert "you can ask for the case to be reopened on the look-up page until" in answer
+    told = en(app, "Trả lời của %(unit)s về hồ sơ %(code)s:", unit=unit, code=code)
+    assert f"{told}\n\nAll lamps work again.\n\n" in answer
+    window = (
+        "Nếu chưa đồng ý với trả lời, ông/bà có thể đề nghị mở lại hồ sơ tại trang tra cứu đến "
+    )
+    assert en(app, window + "%(until)s.", until="@").split("@")[0] in answer
     for body in (progress, answer):
         assert vietnamese_in(body.replace(unit, "")) == [], body

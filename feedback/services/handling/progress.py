@@ -202,7 +202,9 @@ def post_progress(
                 code=case.code,
             ),
             text,
-            lazy_gettext("Cơ quan hẹn trả lời trước hết ngày %(day)s.", day=f"{day:{DAY_FORMAT}}"),
+            lazy_gettext(
+                "Cơ quan hẹn trả lời trước hết ngày %(day)s.", day=day.strftime(DAY_FORMAT)
+            ),
             LazyString(lateness_note, due_at, case.response_due_at, now, _),
             lazy_gettext("Kèm theo %(count)s ảnh, xem tại trang tra cứu hồ sơ.", count=len(stored))
             if stored

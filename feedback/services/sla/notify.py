@@ -153,12 +153,14 @@ def zalo_data(kind: str, code: str, *, with_key: bool) -> str:
 
 
 def _email_body(case: Case, text: str, with_due: bool, with_key: bool) -> str:
-    lines = [f"{_('Kính gửi ông/bà,')}\n\n{text}\n"]
+    salutation = _("Kính gửi ông/bà,")  # outside the f-string, where pybabel finds it
+    lines = [f"{salutation}\n\n{text}\n"]
     if with_due:
         lines.append(_("Hạn trả lời: %(due)s.", due=format_local_long(case.response_due_at)))
     if with_key:
         code_line = _("Mã hồ sơ: %(code)s", code=case.code)
-        lines.append(f"{code_line}\n{_('Mã tra cứu: %(key)s', key=KEY_SLOT)}")
+        key_line = _("Mã tra cứu: %(key)s", key=KEY_SLOT)
+        lines.append(f"{code_line}\n{key_line}")
     lines.append(
         _(
             "Ông/bà theo dõi hồ sơ bằng mã hồ sơ và mã tra cứu tại trang Tra cứu: %(link)s",
