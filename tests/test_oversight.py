@@ -576,8 +576,10 @@ def test_monitor_query_uses_the_partial_index(app: Flask) -> None:
             database.session.execute(text("SET LOCAL enable_seqscan = off"))
             explain = f"EXPLAIN {sql}"
         plan = " ".join(str(row[-1]) for row in database.session.execute(text(explain)))
-        # (PostgreSQL may also OR the two indexes of pending promises, smaller still.)
-        assert "ix_cases_open_response_due" in plan or (
+        # (PostgreSQL may also OR the two indexes of pending promises, smaller still; on an
+        # empty table SQLite may take the other index of open cases, issue 17's by status,
+        # which it too may use only when the query carries the open-cases predicate.)
+        assert any(i in plan for i in ("ix_cases_open_response_due", "ix_cases_open_status")) or (
             "ix_cases_unacknowledged" in plan and "ix_cases_unanswered" in plan
         ), plan
 
