@@ -90,7 +90,7 @@ def test_the_api_and_the_page_say_more_than(
     app: Flask, make_user: Callable[..., Any], waste: list[str]
 ) -> None:
     app.config["SEARCH_TOTAL_CAP"] = 3
-    user_id, username = make_user("inspector")
+    user_id, _ = make_user("inspector")
     with app.app_context(), unit_of_work():
         token = issue_token(db.session.get(User, user_id), datetime.now(UTC))
     client = app.test_client()
@@ -98,9 +98,8 @@ def test_the_api_and_the_page_say_more_than(
     for query, total, capped in (("?q=rac+thai", 3, True), ("", 3, True), ("?q=den", 1, False)):
         body = client.get(f"/api/v1/cases{query}", headers=headers).get_json()
         assert (body["total"], body["total_capped"]) == (total, capped), query
-    assert [i["code"] for i in client.get("/api/v1/cases?q=rac", headers=headers).json["items"]] == (
-        waste
-    )
+    listed = client.get("/api/v1/cases?q=rac", headers=headers).get_json()["items"]
+    assert [item["code"] for item in listed] == waste
     browser = staff_client(app, make_user, "inspector", None)
     page = browser.get("/can-bo/tim-kiem/?q=rac+thai")
     assert page.status_code == 200
