@@ -79,7 +79,7 @@ def _transfer(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Ou
 def _answer(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Outcome:
     ops = ops_for(user, case)
     if Op.DRAFT_ANSWER in ops and Op.APPROVE_ANSWER not in ops:
-        handling.draft_answer(case, user, now, f["body"] or "")
+        event = handling.draft_answer(case, user, now, f["body"] or "")
         return Outcome(
             202,
             {
@@ -88,7 +88,7 @@ def _answer(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Outc
                 "case_status": case.status,
                 "draft": case.answer_draft,
                 "drafted_at": iso(case.answer_drafted_at),
-                "message": "Đã lưu dự thảo trả lời, chờ lãnh đạo đơn vị duyệt.",
+                "message": f"Đã lưu dự thảo trả lời, chờ {event.data['approver']} duyệt.",
             },
         )
     # A unit head approves; anyone else is refused by the service (403).

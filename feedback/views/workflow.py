@@ -111,7 +111,7 @@ DONE = {  # flashed on success; {code} and {note} (the event's note) are filled 
     "start": "Đã nhận xử lý hồ sơ {code}.",
     "note": "Đã thêm ghi chú nội bộ.",
     "ask_citizen": "Đã gửi đề nghị bổ sung thông tin cho người dân.",
-    "draft_answer": "Đã lưu dự thảo trả lời, chờ lãnh đạo đơn vị duyệt.",
+    "draft_answer": "Đã lưu dự thảo trả lời, chờ {approver} duyệt.",
     "approve_answer": "Đã duyệt và gửi trả lời hồ sơ {code}; câu trả lời được công khai.",
     "return_draft": "Đã trả lại dự thảo hồ sơ {code} cho cán bộ soạn để sửa.",
     "close": "Đã kết thúc hồ sơ {code}.",
@@ -294,7 +294,8 @@ def act(name: str, code: str) -> Any:
         with unit_of_work():
             values = [request.form.get(f, "") for f in step.fields.split()]
             event = step.run(found, user, datetime.now(UTC), *values)
-            message = DONE[name].format(code=code, note=event.note)
+            # The draft names who approves it: a unit without a head has someone else.
+            message = DONE[name].format(**{**event.data, "code": code, "note": event.note})
     except Forbidden as exc:
         return _refuse(exc.message)
     except ServiceError as exc:

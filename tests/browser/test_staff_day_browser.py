@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -123,3 +124,65 @@ def test_each_role_reaches_its_first_task(
         page.wait_for_load_state()
         assert page.locator("table tbody tr").count() > 0
         shot(page, "inspector-monitor")
+
+
+def test_a_unit_without_a_head_gets_its_draft_approved_by_the_coordinator(
+    demo: None, app: Flask, live_server: str, browser: Browser, make_case: Any
+) -> None:
+    """The environment company (MTDT) has an officer and no head: the draft form names the
+    coordinator's office as approver, the draft lands in the coordinator's queue of drafts
+    to approve, and the coordinator approves it: the case is answered."""
+    from sqlalchemy import func, select
+
+    from feedback.extensions import db
+    from feedback.models import Case, User
+    from feedback.services.handling import actions
+
+    code = make_case(category_code="6.3c", subject="Rác thải chưa được thu gom ở tổ 5")
+    with app.app_context(), unit_of_work():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        assert case.handling_unit.code == "MTDT"
+        officer = db.session.scalar(
+            select(User).where(func.lower(User.username) == "canbo.moitruong")
+        )
+        now = datetime.now(UTC)
+        actions.acknowledge(case, officer, now)
+        actions.start(case, officer, now)
+
+    contexts = [
+        browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="vi-VN")
+        for _ in range(2)
+    ]
+    try:
+        work, office = (context.new_page() for context in contexts)
+        sign_in(work, live_server, "canbo.moitruong")
+        work.goto(f"{live_server}/can-bo/ho-so/{code}")
+        expect(work.locator(".hint.approver")).to_contain_text("chưa có lãnh đạo")
+        work.get_by_label("Dự thảo trả lời", exact=True).fill(
+            "Công ty đã bố trí xe thu gom rác tại tổ 5 từ ngày mai."
+        )
+        work.get_by_role("button", name="Lưu dự thảo trả lời", exact=True).click()
+        work.wait_for_load_state()
+        expect(work.locator("p.flash.ok")).to_contain_text(
+            "chờ Văn phòng HĐND-UBND (đơn vị chưa có lãnh đạo) duyệt"
+        )
+        expect(work.get_by_test_id("draft")).to_contain_text("xe thu gom rác tại tổ 5")
+        expect(work.get_by_role("button", name="Duyệt và gửi trả lời")).to_have_count(0)
+        shot(work, "headless-unit-draft")
+
+        sign_in(office, live_server, "vanphong")
+        queue(office, "Dự thảo chờ duyệt")
+        office.locator("table.cases tbody tr a", has_text=code).click()
+        office.wait_for_load_state()
+        office.get_by_role("button", name="Duyệt và gửi trả lời").click()
+        office.wait_for_load_state()
+        shot(office, "headless-unit-approved")
+    finally:
+        for context in contexts:
+            context.close()
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.code == code))
+        approver = db.session.get(User, case.answer_approved_by_id)
+        assert case.status == "answered" and approver is not None
+        assert approver.username == "vanphong"
+        db.session.remove()

@@ -320,6 +320,7 @@ def draft_answer(case: Case, user: User, now: datetime, body: str) -> CaseEvent:
         user=user,
         now=now,
         note=f"Soạn dự thảo trả lời, trình {approval.role_label} duyệt.",
+        data={"approver": approval.role_label},
     )
 
 
