@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..domain.permissions import CASE_KINDS
+from ..domain.permissions import CASE_KINDS, HIDDEN_KINDS
 from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import db
 from .reference import Area, Category, Unit, in_list
@@ -32,6 +32,11 @@ OPEN_STATUS_VALUES = tuple(s.value for s in Status if s in OPEN_STATUSES)
 # Written once, so the partial index's predicate and the queries that must match it agree.
 OPEN_CASES_SQL = in_list("status", OPEN_STATUS_VALUES)
 UNANSWERED_SQL = f"answered_at IS NULL AND {OPEN_CASES_SQL}"
+# What the public transparency page may list (its index's predicate, migration c4f1a7e2b8d3).
+PUBLISHED_SQL = (
+    f"answered_at IS NOT NULL AND {in_list('status', ('answered', 'closed'))} "
+    f"AND kind NOT IN ({', '.join(repr(kind) for kind in HIDDEN_KINDS)})"
+)
 CHANNELS = ("web", "hotline", "box", "api", "email", "in_person")
 COMPLEXITIES = ("normal", "complex", "especially_complex")
 
@@ -123,6 +128,13 @@ class Case(db.Model):
             "needs_triage",
             sqlite_where=text(OPEN_CASES_SQL),
             postgresql_where=text(OPEN_CASES_SQL),
+        ),
+        Index(
+            "ix_cases_published_answers",
+            "answered_at",
+            "id",
+            sqlite_where=text(PUBLISHED_SQL),
+            postgresql_where=text(PUBLISHED_SQL),
         ),
         Index(
             "ix_cases_drafts_pending",
