@@ -142,3 +142,74 @@ def test_the_sum_of_past_months_is_kept_until_one_of_them_changes(
         assert later.totals()["received"] == 5
         month = f"{_months_back(2):%Y-%m}"
         assert dict(later.breakdown("month"))[month]["received"] == 2
+
+
+def _received(day: date, hour: int = 9) -> datetime:
+    return datetime.combine(day, datetime.min.time(), LOCAL_TZ).replace(hour=hour).astimezone(UTC)
+
+
+def _as_dicts(summary: Any) -> dict[str, Any]:
+    groups = {by: summary.breakdown(by) for by in sorted(summary.groups)}
+    return {"totals": summary.totals(), **groups}
+
+
+def test_a_cut_month_is_its_rollup_less_the_days_left_out(
+    app: Flask,
+    make_case: Callable[..., str],
+    make_user: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    month = _months_back(2)
+    # Left out by a period from the 4th: the 1st and the 2nd (one case answered, in another
+    # area); kept: the 10th and the 20th.
+    left = [
+        make_case(now=_received(month)),
+        make_case(now=_received(month + timedelta(days=1)), area_code="00688"),
+    ]
+    answer(app, make_user, left[1], _received(month + timedelta(days=2)))
+    kept = [make_case(now=_received(month + timedelta(days=d))) for d in (9, 19)]
+    answer(app, make_user, kept[0], _received(month + timedelta(days=11)))
+    start, end = month + timedelta(days=3), _months_back(0) + timedelta(days=40)
+    read: list[tuple[Any, Any]] = []
+    settled = figures.settled
+
+    def recording(lo: Any, hi: Any, where: Any = ()) -> Any:
+        read.append((lo, hi))
+        return settled(lo, hi, where)
+
+    monkeypatch.setattr(figures, "settled", recording)
+    now = datetime.now(UTC)
+    with app.app_context():
+        got = figures.summarise(start, end, now)
+        db.session.commit()
+        # The three days left out were read from the cases, not the days kept (the other
+        # reads are the rollups' builds, whole months).
+        first = datetime.combine(month, datetime.min.time(), LOCAL_TZ)
+        assert (first, first + timedelta(days=3)) in read
+        assert [lo for lo, _ in read if lo.day != 1] == []
+        # The same figures counted from the cases (a condition makes summarise read them).
+        wanted = figures.summarise(start, end, now, where=[Case.id > 0])
+        assert _as_dicts(got) == _as_dicts(wanted)
+        assert got.totals()["received"] == 2
+        # No group of the days left out only (area 00688) is left behind empty.
+        assert [a for a, f in got.breakdown("area") if f["received"] == 0] == []
+
+
+def test_a_dirty_rollup_is_not_subtracted_from(
+    app: Flask, make_case: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    month = _months_back(2)
+    make_case(now=_received(month + timedelta(days=9)))
+    start, end = month + timedelta(days=3), _months_back(0) + timedelta(days=40)
+    now = datetime.now(UTC)
+    with app.app_context():
+        figures.summarise(start, end, now)  # the month's rollup built, clean
+        db.session.commit()
+    # A case of the 1st arrives; the dirty rollup stays young enough to serve.
+    app.config["FIGURES_MAX_AGE_SECONDS"] = 3600
+    make_case(now=_received(month))
+    with app.app_context():
+        got = figures.summarise(start, end, now)
+        wanted = figures.summarise(start, end, now, where=[Case.id > 0])
+        assert _as_dicts(got) == _as_dicts(wanted)
+        assert got.totals()["received"] == 1

@@ -145,6 +145,30 @@ class Tally:
         _add_hist(self.ack_hist, other.ack_hist)
         _add_hist(self.answer_hist, other.answer_hist)
 
+    def subtract(self, other: Tally) -> bool:
+        """Take ``other`` (a part of this tally) out of it; False, and this tally left
+        half-done, if a counter or histogram step would go below zero (the part was counted
+        later than the whole: throw this tally away)."""
+        for name in COUNTERS:
+            left = getattr(self, name) - getattr(other, name)
+            if left < 0:
+                return False
+            setattr(self, name, left)
+        self.ratings = [a - b for a, b in zip(self.ratings, other.ratings, strict=True)]
+        for mine, theirs in (
+            (self.ack_hist, other.ack_hist),
+            (self.answer_hist, other.answer_hist),
+        ):
+            for step, n in theirs.items():
+                left = mine.get(step, 0) - n
+                if left < 0:
+                    return False
+                if left:
+                    mine[step] = left
+                else:
+                    del mine[step]
+        return min(self.ratings) >= 0
+
     def to_json(self) -> list[Any]:
         return [
             [getattr(self, n) for n in COUNTERS],
