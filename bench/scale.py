@@ -396,8 +396,16 @@ def page_times(app: Any, client: Any, desk: Any, api_token: str) -> dict[str, di
     import re
 
     numbers = [int(n) for n in re.findall(r"[?&;]page=(\d+)", first)]
-    deep = max(1, max(numbers, default=100) // 2)
-    out["transparency deep page"] = timed_get(client, f"/cong-khai/?page={deep}")
+    if numbers:  # numbered pages (before issue 17's cursor): half-way
+        deep = max(1, max(numbers) // 2)
+        deep_url = f"/cong-khai/?page={deep}"
+    else:  # pages of a cursor: the 51st, following "next" (no count to go half-way by)
+        deep, deep_url = 1, "/cong-khai/"
+        while deep < 51 and (found := re.search(r'href="([^"]+)" rel="next"', first)):
+            deep_url = found.group(1).replace("&amp;", "&")
+            first = client.get(deep_url, base_url="https://localhost").text
+            deep += 1
+    out["transparency deep page"] = timed_get(client, deep_url)
     out["transparency deep page"]["page"] = deep
     out["dashboard two years"] = timed_get(client, f"/thanh-tra/so-lieu?{two_years}")
     for name, value in (("unit", "TTR"), ("kind", "complaint"), ("channel", "hotline"),
