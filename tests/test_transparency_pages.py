@@ -19,7 +19,7 @@ from feedback.domain.calendar import LOCAL_TZ
 from feedback.extensions import db
 from feedback.models import Case, User
 from feedback.services.handling import actions
-from feedback.services.oversight import figures
+from feedback.services.oversight import figures, sums
 from feedback.views import transparency
 
 PAGE = "/cong-khai/"
@@ -125,12 +125,12 @@ def test_the_sum_of_past_months_is_kept_until_one_of_them_changes(
     make_case()  # this month: never in the kept sum
     now = datetime.now(UTC)
     with app.app_context():
-        figures._MERGED.clear()
+        sums._MERGED.clear()
         first = figures.summarise(start, end, now)
-        assert len(figures._MERGED) == 1
-        [(key, kept)] = figures._MERGED.items()
+        assert len(sums._MERGED) == 1
+        [(key, kept)] = sums._MERGED.items()
         again = figures.summarise(start, end, now)
-        assert figures._MERGED[key] is kept and len(figures._MERGED) == 1  # not made again
+        assert sums._MERGED[key] is kept and len(sums._MERGED) == 1  # not made again
         assert again.totals() == first.totals() and first.totals()["received"] == 4
         assert [k for k, _ in again.breakdown("month")] == [k for k, _ in first.breakdown("month")]
         db.session.commit()

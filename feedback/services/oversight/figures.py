@@ -11,8 +11,10 @@ A rollup is rebuilt when database triggers have marked its month dirty (any writ
 case or apology letter of that month, by any path) and it is older than
 ``FIGURES_MAX_AGE_SECONDS`` (default 120: on a busy day the current month is always
 dirty, and an inspector can live with figures two minutes old; the scheduler rebuilds
-dirty months every minute). With filters, or for the part of a month a period cuts,
-the figures are summed from the cases themselves.
+dirty months every minute). With filters the figures are summed from the cases
+themselves. A month a period cuts is counted from its cases, or, when fewer days are left
+out than kept and its rollup is clean, as the rollup less the days left out. The sum of the
+months before the current one is kept in memory until one of them is rebuilt (sums.merged).
 """
 
 from __future__ import annotations
@@ -47,11 +49,10 @@ from ...extensions import db
 from ...models import Area, Case, CaseRating, Category, Dimension, FigureMonth, Unit
 from ...models.case import UNANSWERED_SQL
 from .metrics import NO_AREA, UNCLASSIFIED, Summary, Tally, apology_state, category_label
+from .sums import BY_ID, Groups, merged, new_groups, without
 
 ROLLUP_VERSION = 4  # bump when the stored form changes: old rows are rebuilt
 MONTH_LOCK = 7_302_023  # advisory lock namespace of a month (its key: YYYYMM), see rebuild
-BY_ID = ("unit", "channel", "kind", "category", "area")
-Groups = dict[str, dict[str, Tally]]  # "total" -> {"": tally}, "unit" -> {"12": tally}, ...
 
 
 def _local(d: date) -> datetime:
@@ -103,10 +104,6 @@ def _period(
     if hi is not None:
         found.append(received < hi)
     return found
-
-
-def _new_groups() -> Groups:
-    return {"total": {"": Tally()}} | {by: {} for by in BY_ID}
 
 
 def settled(
@@ -163,7 +160,7 @@ def _add_ratings(
     for row in db.session.connection().execute(stmt).all():
         by_month.setdefault(row[0], []).append(row)
     for month, rows in by_month.items():
-        groups = found.setdefault(month, _new_groups())
+        groups = found.setdefault(month, new_groups())
         _, *keys, ratings = zip(*rows, strict=True)
         columns = (("total", repeat(None, len(rows))), *zip(BY_ID, keys, strict=True))
         for by, column in columns:
@@ -184,7 +181,7 @@ def _tally_rows(rows: list[Any]) -> Groups:
     a case's counters take one of 72 shapes and its steps a few hundred values, so each
     breakdown is a handful of counts to spread, not a Python loop over every case."""
     _, *keys, ack, ack_step, answer, answer_step, rating, apology = zip(*rows, strict=True)
-    groups = _new_groups()
+    groups = new_groups()
     columns = (("total", repeat(None, len(rows))), *zip(BY_ID, keys, strict=True))
     for by, column in columns:
         keyed = list(column)
@@ -256,7 +253,7 @@ def moving(
         ).group_by(key)
         for by, key in zip(names, keys, strict=True)
     ]
-    groups = _new_groups() | {"month": {}}
+    groups = new_groups() | {"month": {}}
     for by, key, ack_overdue, overdue_open in db.session.execute(union_all(*parts)):
         groups[by][key or ""] = Tally(ack_overdue=ack_overdue, overdue_open=overdue_open)
     return groups
@@ -311,9 +308,9 @@ def rebuild(month: str, now: datetime) -> Groups:
             _upsert({"month": month, "dirty": False}, ["dirty"])
     except OperationalError:
         lo, hi = _local(first), _local(_next_month(first))
-        return settled(lo, hi).get(month) or _new_groups()
+        return settled(lo, hi).get(month) or new_groups()
     with unit_of_work():
-        groups = settled(_local(first), _local(_next_month(first))).get(month) or _new_groups()
+        groups = settled(_local(first), _local(_next_month(first))).get(month) or new_groups()
         _upsert(
             {"month": month, "dirty": False, "built_at": now, "data": _groups_to_json(groups)},
             ["built_at", "data"],
@@ -467,55 +464,6 @@ def _feed(summary: Summary, groups: Groups, labels: _Labels) -> None:
         summary.add("dimension", labels.dimension.get(key, UNCLASSIFIED), tally)
 
 
-def _merge(parts: list[Groups]) -> Groups:
-    """The sum of several months' groups, by key (ids, not labels)."""
-    found = _new_groups()
-    for groups in parts:
-        for by in ("total", *BY_ID):
-            slot = found[by]
-            for key, tally in groups[by].items():
-                if key not in slot:
-                    slot[key] = Tally()
-                slot[key].add(tally)
-    return found
-
-
-def _without(whole: Groups, part: Groups) -> Groups | None:
-    """A month's rollup less the cases of a part of it: the rest of the month. None when
-    the part does not fit in the rollup (counted after it was built: see Tally.subtract)."""
-    found = _merge([whole])  # a copy: the rollup is shared
-    for by in ("total", *BY_ID):
-        slot = found[by]
-        for key, tally in part[by].items():
-            if key not in slot or not slot[key].subtract(tally):
-                return None
-            if by != "total" and not slot[key].received:
-                if slot[key] != Tally():
-                    return None
-                del slot[key]  # a group with no case left is no group (as counted live)
-    return found
-
-
-# The sum of the stored months a period covers but the current one, by the identity of
-# their decoded rollups (_DECODED): a month rebuilt is decoded into a new object, so a sum
-# that included its old rollup is never found again. An entry holds the rollups it was made
-# of, so their ids cannot be reused while it lives. Issue 17: adding 24 months of ~120
-# tallies (hundreds of histogram steps each) cost 0.9 s of a dashboard of two years; the
-# months before this one are dirtied only by late changes to old cases.
-_MERGED: dict[tuple[str, tuple[int, ...]], tuple[list[Groups], Groups]] = {}
-_MERGED_MAX = 16
-
-
-def _merged(parts: list[Groups]) -> Groups:
-    key = (str(db.session.get_bind().url), tuple(id(groups) for groups in parts))
-    found = _MERGED.get(key)
-    if found is None:
-        if len(_MERGED) >= _MERGED_MAX:
-            _MERGED.clear()
-        found = _MERGED[key] = (parts, _merge(parts))
-    return found[1]
-
-
 def _cut_month(month: str, start: date, end: date, today: date, now: datetime) -> list[Groups]:
     """The groups of the days [start, end) keeps of a month it cuts. With fewer days left
     out than kept (a period of whole years or months from a day near a month's start) and
@@ -535,7 +483,7 @@ def _cut_month(month: str, start: date, end: date, today: date, now: datetime) -
         for a, b in outside if rest is not None else ():
             left_out = settled(_local(a), _local(b)).get(month)
             if rest is not None and left_out is not None:
-                rest = _without(rest, left_out)
+                rest = without(rest, left_out)
         if rest is not None:
             return [rest]
     return list(settled(_local(inside[0]), _local(inside[1])).values())
@@ -584,8 +532,8 @@ def summarise(
             total = groups["total"].get("")
             if total is not None and total.received:  # an empty month is not a group
                 summary.add("month", month, total)
-    if stored:
-        _feed(summary, _merged([stored[m] for m in sorted(stored)]), labels)
+    if stored:  # the sum of months that no longer change, kept (see sums.merged)
+        _feed(summary, merged([stored[m] for m in sorted(stored)]), labels)
     for month in sorted(by_month):
         for groups in by_month[month]:
             if stored.get(month) is not groups:
