@@ -1,7 +1,7 @@
 """The public transparency page (công khai kết quả xử lý): figures and answered cases, no
 personal data.
 
-``GET /cong-khai/?year=2024&page=2``, no login:
+``GET /cong-khai/?year=2024&sau=<cursor>``, no login:
 
 - the plan's figures for the year, by handling unit and by month of receipt, computed by
   feedback.services.oversight.metrics (the dashboard's and the reports' own numbers), each with the
