@@ -328,6 +328,11 @@ def test_anonymous_copies_are_cached_publicly_and_staff_copies_are_private(
     switched = client.get(PAGE, query_string={"lang": "en"})
     if "Set-Cookie" in switched.headers:
         assert switched.headers["Cache-Control"] == "private, no-store"
+    # The next visit carries the session's English at the same URL: a shared cache that
+    # kept it would show English to every later visitor.
+    again = client.get(PAGE)
+    assert again.status_code == 200 and '<html lang="en"' in again.text
+    assert again.headers["Cache-Control"] == "private, no-store"
     staff, _ = login(app, make_user, "coordinator", "VP")
     response = staff.get(PAGE)
     assert response.status_code == 200

@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, make_response, render_template, request, session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import ColumnElement, func, select, text, tuple_
@@ -38,6 +46,7 @@ from sqlalchemy.orm import selectinload
 from ..domain.calendar import LOCAL_TZ
 from ..domain.marks import N_
 from ..extensions import db
+from ..i18n import current_language
 from ..models import Case, Category
 from ..models.case import PUBLISHED_SQL
 from ..security.access import public
@@ -182,8 +191,13 @@ def index() -> Any:
         now=now,
     )
     response = make_response(html)
-    # A copy that names a signed-in user, or that sets a cookie (?lang=en), is nobody
+    # A copy that names a signed-in user, that sets a cookie (?lang=en), or that is in the
+    # language a visitor's session chose (the URL is the same for everybody) is nobody
     # else's: a shared cache must not keep it.
-    personal = current_user.is_authenticated or session.modified
+    personal = (
+        current_user.is_authenticated
+        or session.modified
+        or current_language() != current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
     response.headers["Cache-Control"] = "private, no-store" if personal else PUBLIC_CACHE
     return response
