@@ -102,9 +102,17 @@ def parse_local_datetime(text: str | None) -> datetime | None:
     return None
 
 
+def translated(message: str) -> str:
+    """A message made in Python (an error's text) in the reader's language. Jinja's ``_()``
+    would also %-format it, and a message holding a "%" (a figure, a typed text) would
+    crash the error page; gettext without variables leaves it as it is."""
+    return _(message)
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Ho_Chi_Minh")
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["localtime_long"] = format_local_long
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["language_url"] = language_url
+    app.jinja_env.filters["translated"] = translated
