@@ -92,6 +92,28 @@ def test_time_left_is_said_in_vietnamese() -> None:
     assert time_left(now + timedelta(seconds=20), now) == ("còn dưới 1 phút", False)
 
 
+def test_time_left_and_the_desk_s_flashes_in_english(app: Flask, make_case: Any, desk: Any) -> None:
+    from flask_babel import force_locale
+
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    with app.test_request_context("/"), force_locale("en"):
+        assert time_left(now + timedelta(hours=1, minutes=1), now) == (
+            "1 hour 1 minute left",
+            False,
+        )
+        assert time_left(now - timedelta(days=3, hours=2), now) == ("3 days 2 hours overdue", True)
+        assert time_left(now + timedelta(seconds=20), now) == ("under a minute left", False)
+    code = make_case()
+    officer = desk("officer", "UBND-00694")
+    assert officer.client.get("/can-bo/?lang=en").status_code == 200
+    page = officer.act(code, "acknowledge")
+    assert flashes(page) == [f"Case {code} acknowledged; the sender has been told."]
+    officer.act(code, "start")
+    desk("unit_head", "UBND-00694")  # the unit has a head: the draft waits for him
+    page = officer.act(code, "draft_answer", body="Đèn đường đã được thay trong ngày 3/12.")
+    assert flashes(page) == ["Draft answer saved; it waits for approval by the head of the unit."]
+
+
 def test_each_action_is_open_only_to_roles_that_can_hold_it() -> None:
     # A unit without a head is approved by its named approver (an officer of the unit or a
     # coordinator) or the coordinator (issue 16); the case's facts decide which.

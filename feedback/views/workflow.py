@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..database import unit_of_work
+from ..domain.marks import N_
 from ..domain.permissions import STAFF_ROLES, STATUTORY_KINDS, UNIT_ROLES, Op, roles_holding
 from ..domain.states import OPEN_STATUSES, Action, allowed_actions
 from ..domain.text import fold
@@ -102,25 +104,25 @@ STEPS: dict[str, Step] = {
 """Every workflow action of the desk: {name: step}; the name is also the endpoint."""
 
 DONE = {  # flashed on success; {code} and {note} (the event's note) are filled in
-    "acknowledge": "Đã xác nhận tiếp nhận hồ sơ {code}; người gửi được thông báo.",
-    "confirm_routing": "Hồ sơ {code}: {note}",
-    "transfer": "Hồ sơ {code}: {note}",
-    "reject": "Đã ghi nhận không tiếp nhận hồ sơ {code}; người gửi được thông báo lý do.",
-    "merge": "Đã gộp hồ sơ {code}: {note}",
-    "assign": "Hồ sơ {code}: {note}",
-    "start": "Đã nhận xử lý hồ sơ {code}.",
-    "note": "Đã thêm ghi chú nội bộ.",
-    "ask_citizen": "Đã gửi đề nghị bổ sung thông tin cho người dân.",
-    "draft_answer": "Đã lưu dự thảo trả lời, chờ {approver} duyệt.",
-    "approve_answer": "Đã duyệt và gửi trả lời hồ sơ {code}; câu trả lời được công khai.",
-    "return_draft": "Đã trả lại dự thảo hồ sơ {code} cho cán bộ soạn để sửa.",
-    "close": "Đã kết thúc hồ sơ {code}.",
-    "reopen": "Đã mở lại hồ sơ {code} theo đề nghị của người dân.",
-    "classify": "Hồ sơ {code}: {note}",
-    "extend": "Hồ sơ {code}: {note}",
-    "suspend": "Hồ sơ {code}: {note}",
-    "resume": "Hồ sơ {code}: {note}",
-    "withdraw_part": "Hồ sơ {code}: {note}",
+    "acknowledge": N_("Đã xác nhận tiếp nhận hồ sơ {code}; người gửi được thông báo."),
+    "confirm_routing": N_("Hồ sơ {code}: {note}"),
+    "transfer": N_("Hồ sơ {code}: {note}"),
+    "reject": N_("Đã ghi nhận không tiếp nhận hồ sơ {code}; người gửi được thông báo lý do."),
+    "merge": N_("Đã gộp hồ sơ {code}: {note}"),
+    "assign": N_("Hồ sơ {code}: {note}"),
+    "start": N_("Đã nhận xử lý hồ sơ {code}."),
+    "note": N_("Đã thêm ghi chú nội bộ."),
+    "ask_citizen": N_("Đã gửi đề nghị bổ sung thông tin cho người dân."),
+    "draft_answer": N_("Đã lưu dự thảo trả lời, chờ {approver} duyệt."),
+    "approve_answer": N_("Đã duyệt và gửi trả lời hồ sơ {code}; câu trả lời được công khai."),
+    "return_draft": N_("Đã trả lại dự thảo hồ sơ {code} cho cán bộ soạn để sửa."),
+    "close": N_("Đã kết thúc hồ sơ {code}."),
+    "reopen": N_("Đã mở lại hồ sơ {code} theo đề nghị của người dân."),
+    "classify": N_("Hồ sơ {code}: {note}"),
+    "extend": N_("Hồ sơ {code}: {note}"),
+    "suspend": N_("Hồ sơ {code}: {note}"),
+    "resume": N_("Hồ sơ {code}: {note}"),
+    "withdraw_part": N_("Hồ sơ {code}: {note}"),
 }
 
 
@@ -163,17 +165,24 @@ def active_units() -> list[Unit]:
     return sorted(units, key=lambda u: (u.area_id is not None, fold(u.name), u.code))
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """ "1 day" has its own message (the catalogue test reads no plural forms)."""
+    return gettext(one) if n == 1 else gettext(many, n=n)
+
+
 def time_left(due: datetime, now: datetime) -> tuple[str, bool]:
-    """("còn 5 giờ 20 phút", False) or ("quá hạn 2 giờ", True)."""
+    """("còn 5 giờ 20 phút", False) or ("quá hạn 2 giờ", True), in the reader's language."""
     late = due < now
     minutes = int(abs(due - now).total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    parts = [f"{days} ngày"] if days else []
-    parts += [f"{hours} giờ"] if hours else []
-    parts += [f"{mins} phút"] if mins and not days else []
-    span = " ".join(parts) or "dưới 1 phút"
-    return (f"quá hạn {span}" if late else f"còn {span}"), late
+    parts = [_count(days, N_("1 ngày"), N_("%(n)s ngày"))] if days else []
+    parts += [_count(hours, N_("1 giờ"), N_("%(n)s giờ"))] if hours else []
+    parts += [_count(mins, N_("1 phút"), N_("%(n)s phút"))] if mins and not days else []
+    span = " ".join(parts) or gettext("dưới 1 phút")
+    return (
+        gettext("quá hạn %(span)s", span=span) if late else gettext("còn %(span)s", span=span)
+    ), late
 
 
 @dataclass
@@ -295,7 +304,10 @@ def act(name: str, code: str) -> Any:
             values = [request.form.get(f, "") for f in step.fields.split()]
             event = step.run(found, user, datetime.now(UTC), *values)
             # The draft names who approves it: a unit without a head has someone else.
-            message = DONE[name].format(**{**event.data, "code": code, "note": event.note})
+            facts = {**event.data, "code": code, "note": event.note}
+            if "approver" in facts:  # "lãnh đạo đơn vị" and the office are in the catalogue
+                facts["approver"] = gettext(facts["approver"])
+            message = gettext(DONE[name]).format(**facts)
     except Forbidden as exc:
         return _refuse(exc.message)
     except ServiceError as exc:

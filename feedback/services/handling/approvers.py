@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, false, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from ...domain.marks import N_
 from ...domain.permissions import APPROVER_FALLBACK_ROLES, NAMED_APPROVER_ROLES
 from ...extensions import db
 from ...models import Case, Unit, User
@@ -41,12 +42,12 @@ class Approval:
             return "lãnh đạo đơn vị (" + ", ".join(u.display_name for u in self.users) + ")"
         if self.approver_id is not None:
             return f"{self.users[0].display_name} (người được giao phê duyệt thay lãnh đạo)"
-        return "Văn phòng HĐND-UBND (đơn vị chưa có lãnh đạo)"
+        return N_("Văn phòng HĐND-UBND (đơn vị chưa có lãnh đạo)")
 
     @property
     def role_label(self) -> str:
         """Who, by role, for the timeline ("trình … duyệt"): names change, roles stay."""
-        return "lãnh đạo đơn vị" if not self.head_absent else self.label
+        return N_("lãnh đạo đơn vị") if not self.head_absent else self.label
 
 
 def _active(role: str | tuple[str, ...]) -> ColumnElement[bool]:
