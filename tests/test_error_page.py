@@ -18,3 +18,13 @@ def test_a_known_message_is_translated(client: FlaskClient) -> None:
     assert english.status_code == 404
     assert "Không tìm thấy trang" not in english.text
     assert "Không tìm thấy trang" in client.get("/khong-co-trang-nay?lang=vi").text
+
+
+def test_a_staff_page_asked_in_english_sends_to_an_english_login(client: FlaskClient) -> None:
+    response = client.get("/can-bo/?lang=en")
+    assert response.status_code == 302
+    assert "lang=en" in response.headers["Location"]
+    login = client.get(response.headers["Location"])
+    assert login.status_code == 200 and '<html lang="en"' in login.text
+    # An unknown language is not passed on.
+    assert "lang=" not in client.get("/can-bo/?lang=xx").headers["Location"].split("?", 1)[1]

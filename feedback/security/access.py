@@ -58,7 +58,12 @@ def check_access() -> Any:
                 error="unauthorized", message="Cần mã truy cập (Bearer token).", fields={}
             )
             return body, 401, {"WWW-Authenticate": 'Bearer realm="feedback"'}
-        return redirect(url_for("auth.login", next=request.full_path))
+        # The language asked for in the URL is chosen when a page first reads it, which
+        # this redirect comes before: it goes along, or the login page forgets it.
+        lang = request.args.get("lang")
+        if lang not in current_app.config["FEEDBACK_LANGUAGES"]:
+            lang = None
+        return redirect(url_for("auth.login", next=request.full_path, lang=lang))
     allowed = getattr(view, "allowed_roles", frozenset())
     if current_user.role not in allowed:
         if wants_json():
