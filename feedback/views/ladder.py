@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from ..database import unit_of_work
@@ -46,7 +47,7 @@ def _page(
             chairman=service.chairman(),
             kinds=[(k, KIND_LABELS[k]) for k in CASE_KINDS],
             audiences=AUDIENCE_LABELS,
-            audience_text=audience_text,
+            audience_text=lambda step: audience_text(step, gettext),
             errors=errors or {},
             form=form or {},
         ),

@@ -21,6 +21,7 @@ from sqlalchemy import Select, false, select, tuple_, update
 from sqlalchemy.orm import joinedload
 
 from ...domain.calendar import LOCAL_TZ
+from ...domain.marks import N_
 from ...domain.permissions import LETTER_ROLES, Op
 from ...extensions import db
 from ...models import ApologyLetter, Case, Unit, User
@@ -34,11 +35,15 @@ from ..sla.notify import joined, tell_citizen
 from .events import record
 from .visibility import ops_for, visible_condition
 
-STATUS_LABELS = {"owed": "Chưa ban hành", "issued": "Đã ban hành, chưa gửi", "delivered": "Đã gửi"}
+STATUS_LABELS = {
+    "owed": N_("Chưa ban hành"),
+    "issued": N_("Đã ban hành, chưa gửi"),
+    "delivered": N_("Đã gửi"),
+}
 DELIVERY = {
-    "post": "Đã gửi qua bưu điện",
-    "email": "Đã gửi qua thư điện tử",
-    "in_person": "Đã trao tận tay",
+    "post": N_("Đã gửi qua bưu điện"),
+    "email": N_("Đã gửi qua thư điện tử"),
+    "in_person": N_("Đã trao tận tay"),
 }
 SIGNERS = {  # unit kind → the head's title in the signature block
     "people_committee": ("TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"),

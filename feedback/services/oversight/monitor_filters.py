@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.sql.elements import ColumnElement
 
+from ...domain.marks import N_
 from ...domain.permissions import CASE_KINDS
 from ...models import CHANNELS, Area, Case, Category, Unit
 from ..errors import ValidationError
@@ -19,10 +20,10 @@ from ..params import Page, choice_params, page_of, reference_params
 OVERDUE, AT_RISK, MISSED, ALL = "overdue", "at_risk", "missed", "all"
 STATES = (OVERDUE, AT_RISK, MISSED, ALL)
 STATE_LABELS = {
-    OVERDUE: "Quá hạn",
-    AT_RISK: "Sắp đến hạn",
-    MISSED: "Trễ ngày đã hẹn",
-    ALL: "Tất cả",
+    OVERDUE: N_("Quá hạn"),
+    AT_RISK: N_("Sắp đến hạn"),
+    MISSED: N_("Trễ ngày đã hẹn"),
+    ALL: N_("Tất cả"),
 }
 FILTERS = ("unit", "kind", "channel", "area", "category", "state")
 ESCALATED = "escalated"  # the monitor's: escalation level at least N

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ...domain.escalation import schedule
@@ -60,7 +61,12 @@ def case_ladder(case: Case, now: datetime) -> CaseLadder:
     by_level = {r.level: r for r in rows}
     clock = clock_of(case, policy)
     ahead = [
-        Ahead(step.level, by_level[step.level].label, at, audience_text(by_level[step.level]))
+        Ahead(
+            step.level,
+            by_level[step.level].label,
+            at,
+            audience_text(by_level[step.level], gettext),
+        )
         for step, at in schedule(clock, as_steps(rows), load_calendar())
         if step.level not in done
     ]

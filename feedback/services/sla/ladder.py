@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ...domain.calendar import WorkingCalendar
 from ...domain.escalation import Step, arrived_steps, next_step_at
+from ...domain.marks import N_
 from ...domain.sla import Clock
 from ...extensions import db
 from ...i18n import format_local_long
@@ -40,10 +41,10 @@ from .notify import queue
 CHAIRMAN_KEY = "escalation_chairman_email"
 ACTOR_LABEL = "Hệ thống giám sát thời hạn"
 AUDIENCE_LABELS = {
-    "unit_head": "lãnh đạo đơn vị xử lý",
-    "lead_unit": "đơn vị chủ trì",
-    "inspectorate": "Thanh tra thành phố",
-    "chairman": "Chủ tịch UBND thành phố",
+    "unit_head": N_("lãnh đạo đơn vị xử lý"),
+    "lead_unit": N_("đơn vị chủ trì"),
+    "inspectorate": N_("Thanh tra thành phố"),
+    "chairman": N_("Chủ tịch UBND thành phố"),
 }
 
 Emails = Callable[[int | None, tuple[str, ...]], list[str]]
@@ -60,8 +61,10 @@ def audience_of(step: EscalationStep) -> list[str]:
     return [key for key, on in flags.items() if on]
 
 
-def audience_text(step: EscalationStep) -> str:
-    return ", ".join(AUDIENCE_LABELS[k] for k in audience_of(step))
+def audience_text(step: EscalationStep, translate: Callable[[str], str] = str) -> str:
+    """Who a step tells, in words: Vietnamese as stored in timeline notes, or through
+    ``translate`` (gettext) where a page shows it."""
+    return ", ".join(translate(AUDIENCE_LABELS[k]) for k in audience_of(step))
 
 
 def steps_by_kind() -> dict[str, list[EscalationStep]]:
