@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +45,37 @@ class Page:
     @property
     def offset(self) -> int:
         return (self.number - 1) * self.size
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SIGNED_CURSOR = re.compile(r"(-?[0-9]{1,18})\.([0-9]{1,18})")
+_UNSIGNED_CURSOR = re.compile(r"([0-9]{1,18})\.([0-9]{1,18})")
+CURSOR_MESSAGE = "Vị trí trang không hợp lệ."
+
+
+def cursor_of(moment: datetime, row_id: int) -> str:
+    """A keyset pager's ``sau``: the last row's sort time (microseconds since 1970) and id,
+    so the next page starts after that pair whatever was added before it."""
+    return f"{(moment - _EPOCH) // timedelta(microseconds=1)}.{row_id}"
+
+
+def cursor_param(
+    value: str | None, errors: dict[str, str], *, signed: bool = True
+) -> tuple[datetime, int] | None:
+    """``sau`` read back (None when absent); anything but what ``cursor_of`` writes goes
+    into ``errors`` under ``sau``. ``signed=False`` refuses times before 1970 (a page of
+    answers, which none has)."""
+    if not value:
+        return None
+    pattern = _SIGNED_CURSOR if signed else _UNSIGNED_CURSOR
+    match = pattern.fullmatch(value.strip())
+    try:
+        if match is None:
+            raise ValueError
+        return _EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
+    except (ValueError, OverflowError):
+        errors["sau"] = CURSOR_MESSAGE
+        return None
 
 
 def pages(total: int, per_page: int) -> int:

@@ -24,9 +24,8 @@ language switch) gets a cookie: those copies are ``private, no-store``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import (
@@ -50,6 +49,7 @@ from ..i18n import current_language
 from ..models import Case, Category
 from ..models.case import PUBLISHED_SQL
 from ..security.access import public
+from ..services import params
 from ..services.oversight import figures, metrics
 from ..services.oversight.redact import redact_case_text
 from ..services.params import int_param, invalid, page_of
@@ -96,27 +96,19 @@ def _first_year(this_year: int) -> int:
     return min(first.astimezone(LOCAL_TZ).year, this_year)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"([0-9]{1,18})\.([0-9]{1,18})")
-
-
 def cursor_of(case: PublicCase) -> str:
     """The ``sau`` value of the page that continues after ``case``."""
     assert case.answered_at is not None
-    return f"{(case.answered_at - _EPOCH) // timedelta(microseconds=1)}.{case.id}"
+    return params.cursor_of(case.answered_at, case.id)
 
 
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
     """``sau`` read back; anything else than what cursor_of writes is refused (422)."""
-    if not value:
-        return None
-    match = _CURSOR.fullmatch(value.strip())
-    try:
-        if match is None:
-            raise ValueError
-        return _EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
-    except (ValueError, OverflowError):
-        raise invalid({"sau": "Vị trí trang không hợp lệ."}) from None
+    errors: dict[str, str] = {}
+    after = params.cursor_param(value, errors, signed=False)
+    if errors:
+        raise invalid(errors)
+    return after
 
 
 def listed_cases(

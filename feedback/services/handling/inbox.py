@@ -10,9 +10,8 @@ hundreds of cases costs what the first one does. Exports take the same filters.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, or_, select, tuple_
@@ -21,8 +20,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from ...domain.permissions import CASE_KINDS
 from ...models import Case
 from ...models.case import CHANNELS, OPEN_STATUS_VALUES, STATUSES
+from .. import params
 from ..errors import ValidationError
-from ..params import Args, int_param, invalid, text_param
+from ..params import Args, cursor_param, int_param, invalid, text_param
 from .queues import QUEUES, open_cases, queue_condition
 from .visibility import visible_condition
 
@@ -30,7 +30,6 @@ CLOSED_STATUS_VALUES = tuple(s for s in STATUSES if s not in OPEN_STATUS_VALUES)
 STATUS_CHOICES = ("mo", "dong", "tat-ca", *STATUSES)
 """``mo`` open (the default), ``dong`` finished, ``tat-ca`` every case, or one status."""
 MAX_DAYS = 366
-_CURSOR = re.compile(r"(-?[0-9]{1,18})\.([0-9]{1,18})")
 
 
 def next_due() -> ColumnElement[datetime]:
@@ -100,17 +99,7 @@ def parse(args: Args) -> InboxFilter:
     days: int | None = None
     if text_param(args, "han"):
         days = int_param(args, "han", default=0, low=0, high=MAX_DAYS, errors=errors)
-    after = None
-    cursor = text_param(args, "sau")
-    if cursor:
-        match = _CURSOR.fullmatch(cursor)
-        try:
-            if match is None:
-                raise ValueError
-            moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(match[1]))
-            after = (moment, int(match[2]))
-        except (ValueError, OverflowError):
-            errors["sau"] = "Vị trí trang không hợp lệ."
+    after = cursor_param(text_param(args, "sau"), errors)
     if errors:
         raise invalid(errors, "Bộ lọc không hợp lệ.")
     return InboxFilter(
@@ -127,8 +116,7 @@ def parse(args: Args) -> InboxFilter:
 def cursor_of(row: Case) -> str:
     """The ``sau`` value that continues after ``row``."""
     due = row.ack_due_at if row.acknowledged_at is None else row.response_due_at
-    micros = (due - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    return f"{micros}.{row.id}"
+    return params.cursor_of(due, row.id)
 
 
 def conditions(user: Any, chosen: InboxFilter, now: datetime) -> list[ColumnElement[bool]]:

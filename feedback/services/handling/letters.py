@@ -12,9 +12,8 @@ Every change is a conditional UPDATE (two clicks cannot both win) and one CaseEv
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from flask_babel import lazy_gettext
 from sqlalchemy import Select, false, select, tuple_, update
@@ -25,6 +24,7 @@ from ...domain.marks import N_
 from ...domain.permissions import LETTER_ROLES, Op
 from ...extensions import db
 from ...models import ApologyLetter, Case, Unit, User
+from .. import params
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..intake.identity import identity_of
 from ..intake.submission import KIND_LABELS
@@ -76,26 +76,18 @@ def letters_for(
     return stmt.where(ApologyLetter.status == status) if status in STATUS_LABELS else stmt
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"(-?[0-9]{1,18})\.([0-9]{1,18})")
-
-
 def cursor_of(letter: ApologyLetter) -> str:
     """The ``sau`` value of the page that continues after ``letter``."""
-    return f"{(letter.owed_since - _EPOCH) // timedelta(microseconds=1)}.{letter.id}"
+    return params.cursor_of(letter.owed_since, letter.id)
 
 
 def parse_cursor(value: str | None) -> tuple[datetime, int] | None:
     """``sau`` read back; anything else than what cursor_of writes is refused by name."""
-    if not value:
-        return None
-    match = _CURSOR.fullmatch(value.strip())
-    try:
-        if match is None:
-            raise ValueError
-        return _EPOCH + timedelta(microseconds=int(match[1])), int(match[2])
-    except (ValueError, OverflowError):
-        raise invalid({"sau": "Vị trí trang không hợp lệ."}) from None
+    errors: dict[str, str] = {}
+    after = params.cursor_param(value, errors)
+    if errors:
+        raise invalid(errors)
+    return after
 
 
 @dataclass(frozen=True)
