@@ -29,7 +29,7 @@ from ...extensions import db
 from ...models import EscalationStep, Setting, User
 from ..accounts.audit import record as audit
 from ..errors import NotFound, ValidationError
-from ..sla.ladder import AUDIENCE_LABELS, CHAIRMAN_KEY, audience_of, chairman_address
+from ..sla.ladder import AUDIENCE_LABELS, CHAIRMAN_KEY, as_steps, audience_of, chairman_address
 
 LOADED_KEY = "escalation_ladder_loaded"
 MAX_DAYS = 60
@@ -143,13 +143,18 @@ def add_step(form: Mapping[str, str], *, user: User, now: datetime) -> Escalatio
         )
     if errors:
         raise ValidationError("Chưa thêm được bậc chuyển cấp.", errors)
-    steps = [Step(s.level, s.after_working_days) for s in existing]
+    steps = as_steps(existing)
     _check(values["kind"], [*steps, Step(values["level"], values["after_working_days"])])
     row = EscalationStep(**values)
     db.session.add(row)
     db.session.flush()
+    _audit_step("escalation_step.add", row, user, now)
+    return row
+
+
+def _audit_step(action: str, row: EscalationStep, user: User, now: datetime) -> None:
     audit(
-        "escalation_step.add",
+        action,
         actor=(user.id, user.display_name),
         target=f"{row.kind}/{row.level}",
         details={
@@ -159,7 +164,6 @@ def add_step(form: Mapping[str, str], *, user: User, now: datetime) -> Escalatio
             "at": now,
         },
     )
-    return row
 
 
 def delete_step(step_id: int | None, *, user: User, now: datetime) -> EscalationStep:
@@ -168,19 +172,9 @@ def delete_step(step_id: int | None, *, user: User, now: datetime) -> Escalation
     row = db.session.get(EscalationStep, step_id) if step_id is not None else None
     if row is None:
         raise NotFound("Không có bậc chuyển cấp này (có thể đã bị xóa).")
-    rest = [Step(s.level, s.after_working_days) for s in _kind_steps(row.kind) if s.id != row.id]
+    rest = as_steps([s for s in _kind_steps(row.kind) if s.id != row.id])
     _check(row.kind, rest)
-    audit(
-        "escalation_step.delete",
-        actor=(user.id, user.display_name),
-        target=f"{row.kind}/{row.level}",
-        details={
-            "after_working_days": row.after_working_days,
-            "label": row.label,
-            "audience": audience_of(row),
-            "at": now,
-        },
-    )
+    _audit_step("escalation_step.delete", row, user, now)
     db.session.delete(row)
     db.session.flush()
     return row
