@@ -30,6 +30,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -145,6 +146,20 @@ def is_busy(exc: OperationalError) -> bool:
     if "locked" in reason or "could not serialize" in reason or "deadlock" in reason:
         return True
     return getattr(exc.orig, "sqlstate", None) in BUSY_STATES
+
+
+def insert_once(model: Any, keys: list[str], **values: Any) -> int | None:
+    """INSERT one row unless the unique ``keys`` already hold it (ON CONFLICT DO NOTHING,
+    both engines); the new row's id, or None when it was there. Whoever gets the id, and
+    only they, does what follows from the row: two schedulers never both do it."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return db.session.execute(
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(model.id)
+    ).scalar_one_or_none()
 
 
 def configure(app: Flask) -> None:

@@ -26,8 +26,8 @@ from datetime import datetime
 
 from sqlalchemy import case as sql_case
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ...database import insert_once
 from ...domain.calendar import WorkingCalendar
 from ...domain.escalation import Step, arrived_steps, next_step_at
 from ...domain.marks import N_
@@ -94,12 +94,11 @@ class Ladder:
         self,
         now: datetime,
         calendar: WorkingCalendar,
-        dialect: str,
         emails: Emails,
         inspectorate: Callable[[], list[str]],
         summary: Counter[str],
     ) -> None:
-        self.now, self.calendar, self.dialect = now, calendar, dialect
+        self.now, self.calendar = now, calendar
         self.emails, self.inspectorate = emails, inspectorate
         self.summary = summary  # the sweep's: ladder_steps recorded, ladder_notified mails
         self.steps = steps_by_kind()
@@ -141,22 +140,18 @@ class Ladder:
             self.record(case, rows[step.level], due)
 
     def record(self, case: Case, step: EscalationStep, due: datetime) -> None:
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        row_id = db.session.execute(
-            insert(CaseEscalation)
-            .values(
-                case_id=case.id,
-                level=step.level,
-                obligation=case.obligation,
-                after_working_days=step.after_working_days,
-                label=step.label,
-                due_at=due,
-                recorded_at=self.now,
-                handling_unit_id=case.handling_unit_id,
-            )
-            .on_conflict_do_nothing(index_elements=["case_id", "level", "obligation"])
-            .returning(CaseEscalation.id)
-        ).scalar_one_or_none()
+        row_id = insert_once(
+            CaseEscalation,
+            ["case_id", "level", "obligation"],
+            case_id=case.id,
+            level=step.level,
+            obligation=case.obligation,
+            after_working_days=step.after_working_days,
+            label=step.label,
+            due_at=due,
+            recorded_at=self.now,
+            handling_unit_id=case.handling_unit_id,
+        )
         if row_id is None:
             return  # recorded before, by this or another scheduler
         self.summary["ladder_steps"] += 1

@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from ...database import insert_once
 from ...domain.calendar import WorkingCalendar
 from ...domain.permissions import UNIT_ROLES
 from ...domain.sla import Clock, Milestone, Thresholds, arrived, next_check_at
@@ -115,9 +115,7 @@ class Sweeper:
         self.summary: Counter[str] = Counter()
         self._staff: dict[tuple[int, tuple[str, ...]], list[str]] = {}
         self.dialect = db.session.get_bind().dialect.name
-        self.ladder = Ladder(
-            now, self.calendar, self.dialect, self._emails, self._inspectorate, self.summary
-        )
+        self.ladder = Ladder(now, self.calendar, self._emails, self._inspectorate, self.summary)
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -183,21 +181,17 @@ class Sweeper:
 
     def record(self, case: Case, milestone: Milestone) -> None:
         due = case.ack_due_at if milestone.value.startswith("ack") else case.response_due_at
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        event_id = db.session.execute(
-            insert(SlaEvent)
-            .values(
-                case_id=case.id,
-                milestone=milestone.value,
-                deadline_rev=case.deadline_rev,
-                obligation=case.obligation,
-                due_at=due,
-                recorded_at=self.now,
-                handling_unit_id=case.handling_unit_id,
-            )
-            .on_conflict_do_nothing(index_elements=["case_id", "milestone", "obligation"])
-            .returning(SlaEvent.id)
-        ).scalar_one_or_none()
+        event_id = insert_once(
+            SlaEvent,
+            ["case_id", "milestone", "obligation"],
+            case_id=case.id,
+            milestone=milestone.value,
+            deadline_rev=case.deadline_rev,
+            obligation=case.obligation,
+            due_at=due,
+            recorded_at=self.now,
+            handling_unit_id=case.handling_unit_id,
+        )
         if event_id is None:
             return  # recorded before, by this or another scheduler
         self.summary["warnings" if not milestone.is_breach else "breaches"] += 1
