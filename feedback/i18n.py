@@ -14,7 +14,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from .domain.calendar import LOCAL_TZ, weekday_name
-from .domain.marks import N_
+from .domain.marks import N_, translate
 from .extensions import babel
 
 HTTP_MESSAGES = {
@@ -36,10 +36,21 @@ def select_locale() -> str:
 
     languages = current_app.config["FEEDBACK_LANGUAGES"]
     asked = request.args.get("lang")
+    if _machine_facing():
+        # A program has no session to remember a choice: it says what it reads in
+        # Accept-Language (or ?lang), and gets Vietnamese when it says nothing.
+        if asked in languages:
+            return asked
+        best = request.accept_languages.best_match(languages)
+        return best or current_app.config["BABEL_DEFAULT_LOCALE"]
     if asked in languages:
         session["lang"] = asked
     chosen = session.get("lang")
     return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _machine_facing() -> bool:
+    return request.path.startswith(("/api/", "/open311/"))
 
 
 def current_language() -> str:
@@ -105,8 +116,14 @@ def parse_local_datetime(text: str | None) -> datetime | None:
 def translated(message: str) -> str:
     """A message made in Python (an error's text) in the reader's language. Jinja's ``_()``
     would also %-format it, and a message holding a "%" (a figure, a typed text) would
-    crash the error page; gettext without variables leaves it as it is."""
-    return _(message)
+    crash the error page; gettext without variables leaves it as it is. A message filled in
+    from a marked template (``N_(template, **values)``) is filled in again in English."""
+    return translate(message, _)
+
+
+def translated_fields(fields: dict[str, str]) -> dict[str, str]:
+    """A refusal's per-field messages in the reader's language."""
+    return {name: translated(text) for name, text in fields.items()}
 
 
 def init_app(app: Flask) -> None:

@@ -53,7 +53,7 @@ from werkzeug.exceptions import HTTPException
 from ..database import RETRY_AFTER_SECONDS, is_busy, unit_of_work
 from ..domain.states import STATUS_LABELS, Status
 from ..extensions import csrf, db
-from ..i18n import HTTP_MESSAGES
+from ..i18n import HTTP_MESSAGES, translated
 from ..models import Case, Category
 from ..security.access import public
 from ..security.limits import api_limit
@@ -123,7 +123,7 @@ def _format(fmt: str) -> str:
 
 def _error(status: int, descriptions: list[str]) -> Response:
     fmt = "xml" if request.path.endswith(".xml") else "json"
-    payload = [{"code": status, "description": d} for d in descriptions]
+    payload = [{"code": status, "description": translated(d)} for d in descriptions]
     return _render(payload, "errors", fmt, status)
 
 
@@ -151,7 +151,7 @@ def service_error(exc: ServiceError) -> Response:
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     status = exc.code or 400
-    response = _error(status, [HTTP_MESSAGES.get(status, "Yêu cầu không hợp lệ.")])
+    response = _error(status, [HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])])
     for name, value in exc.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value

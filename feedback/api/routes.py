@@ -25,6 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..database import unit_of_work
 from ..domain.permissions import OVERSIGHT_ROLES, SEARCH_ROLES, STAFF_ROLES, Op, roles_holding
 from ..extensions import csrf, db
+from ..i18n import translated, translated_fields
 from ..models import User
 from ..security.access import public, roles
 from ..security.limits import (
@@ -59,7 +60,8 @@ def _json(payload: Any, status: int = 200) -> Response:
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError) -> Response:
     db.session.rollback()
-    response = _json({"error": exc.code, "message": exc.message, "fields": exc.fields}, exc.status)
+    body = {"error": exc.code, "message": translated(exc.message)}
+    response = _json({**body, "fields": translated_fields(exc.fields)}, exc.status)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="feedback"'
     return response

@@ -11,14 +11,17 @@ from werkzeug.exceptions import HTTPException
 from ..database import RETRY_AFTER_SECONDS, is_busy
 from ..domain.marks import N_
 from ..extensions import db
-from ..i18n import HTTP_MESSAGES
+from ..i18n import HTTP_MESSAGES, translated, translated_fields
 from ..security.access import wants_json
 from ..services.errors import ServiceError
 
 
 def _respond(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Any:
     if wants_json():
-        return jsonify(error=code, message=message, fields=fields or {}), status
+        # A page's template translates with |translated; a JSON body is translated here
+        # (English when the program asked for it in Accept-Language or ?lang).
+        body = {"error": code, "message": translated(message)}
+        return jsonify(**body, fields=translated_fields(fields or {})), status
     return render_template("errors/error.html", status=status, message=message), status
 
 
