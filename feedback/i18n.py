@@ -12,9 +12,11 @@ from urllib.parse import urlencode
 from flask import Flask, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from .domain.calendar import LOCAL_TZ, weekday_name
-from .domain.marks import N_, translate
+from .domain.marks import N_, Said, translate
+from .domain.text import VIETNAMESE
 from .extensions import babel
 
 HTTP_MESSAGES = {
@@ -113,17 +115,48 @@ def parse_local_datetime(text: str | None) -> datetime | None:
     return None
 
 
-def translated(message: str) -> str:
-    """A message made in Python (an error's text) in the reader's language. Jinja's ``_()``
-    would also %-format it, and a message holding a "%" (a figure, a typed text) would
-    crash the error page; gettext without variables leaves it as it is. A message filled in
-    from a marked template (``N_(template, **values)``) is filled in again in English."""
+def translated_text(message: str) -> str:
+    """A message made in Python (an error's text) in the reader's language, as plain text:
+    for a JSON body or a file. Jinja's ``_()`` would also %-format it, and a message holding
+    a "%" (a figure, a typed text) would crash the error page; gettext without variables
+    leaves it as it is. A message filled in from a marked template (``N_(template,
+    **values)``) is filled in again in English."""
     return translate(message, _)
 
 
+def _as_data(value: str) -> str:
+    """Vietnamese left in an English page (a unit's name, a typed note) says so, so a screen
+    reader reads it with a Vietnamese voice."""
+    return Markup('<span lang="vi">%s</span>') % value if VIETNAMESE.search(value) else value
+
+
+def translated(message: str) -> str:
+    """A message made in Python in the reader's language, for a page (the Jinja filter
+    ``|translated``, flashes, form errors). On an English page it is HTML (``Markup``, which
+    a flash keeps through the session): what stays Vietnamese — a value that is data, or
+    a text not in the catalogue — is marked ``lang="vi"``. On a Vietnamese page it is the
+    text itself."""
+    if not message or current_language() == "vi":
+        return translate(message, _) if message else message
+    if isinstance(message, Said):
+        english = _(message.template)
+        if english == message.template:  # not in the catalogue: all of it stays Vietnamese
+            return _as_data(str.__str__(message))
+        values = {}
+        for key, value in message.values.items():
+            shown = translate(value, _) if isinstance(value, str) else value
+            values[key] = _as_data(shown) if isinstance(shown, str) else shown
+        try:
+            return Markup(escape(english)) % values
+        except (KeyError, TypeError, ValueError):  # a broken translation: the Vietnamese
+            return _as_data(str.__str__(message))
+    shown = _(message)
+    return _as_data(shown) if shown == message else shown
+
+
 def translated_fields(fields: dict[str, str]) -> dict[str, str]:
-    """A refusal's per-field messages in the reader's language."""
-    return {name: translated(text) for name, text in fields.items()}
+    """A refusal's per-field messages in the reader's language, as plain text."""
+    return {name: translated_text(text) for name, text in fields.items()}
 
 
 def init_app(app: Flask) -> None:

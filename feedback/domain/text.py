@@ -33,6 +33,12 @@ _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # characters (two names that look the same but differ). A name or a subject never needs
 # them; they only serve to disguise.
 _DISGUISING = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+VIETNAMESE = re.compile(
+    "[đĐàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ"
+    "ÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬÈÉẺẼẸÊỀẾỂỄỆÌÍỈĨỊÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢÙÚỦŨỤƯỪỨỬỮỰỲÝỶỸỴ]"
+)
+"""A letter only Vietnamese writes (đ, the vowels with diacritics): how a page tells a text
+left in Vietnamese from English."""
 CONTROL_MESSAGE = N_("Có ký tự điều khiển không hợp lệ.")
 DISGUISE_MESSAGE = N_("Có ký tự ẩn hoặc ký tự đảo chiều văn bản không hợp lệ.")
 
