@@ -120,7 +120,7 @@ package release adds under a new name is unconfirmed by default, never silently 
 SWAP_PREFIX = "Ngày nghỉ (thay cho ngày"
 """How the package names a bridge day off that a government document swapped."""
 
-LAW_BASIS = "Bộ luật Lao động 2019, Điều 112"
+LAW_BASIS = N_("Bộ luật Lao động 2019, Điều 112")
 _SUFFIX = re.compile(r"\s*\((?:nghỉ bù|dự kiến|nghỉ bù, dự kiến)\)$")
 
 
@@ -154,27 +154,33 @@ class DayInfo:
 
     @property
     def status_vi(self) -> str:
-        """Short Vietnamese status for pages."""
+        """Short Vietnamese status for pages (marked: a page shows it with ``translated``)."""
         if not self.confirmed:
-            return "chưa xác nhận"
+            return N_("chưa xác nhận")
         if self.working:
-            return "ngày làm việc bù" if self.day.weekday() >= 5 else "ngày làm việc"
-        return "ngày nghỉ"
+            return N_("ngày làm việc bù") if self.day.weekday() >= 5 else N_("ngày làm việc")
+        return N_("ngày nghỉ")
 
     @property
     def source_vi(self) -> str:
-        """Where it comes from, in Vietnamese."""
+        """Where it comes from, in Vietnamese (marked; the holiday name and the document
+        are data and stay as they are)."""
         if self.source is DaySource.WEEK:
-            return "quy tắc tuần làm việc"
+            return N_("quy tắc tuần làm việc")
         if self.source is DaySource.LAW:
-            return f"gói holidays ({self.name}); xác nhận bởi {LAW_BASIS}"
+            return N_(
+                "gói holidays (%(name)s); xác nhận bởi %(basis)s", name=self.name, basis=LAW_BASIS
+            )
         if self.source is DaySource.PACKAGE:
             if self.confirmed:
-                what = self.name or "hoán đổi ngày làm việc"
-                return f"gói holidays ({what}), theo văn bản của Chính phủ mà gói dẫn nguồn"
-            return f"chỉ có gói holidays ({self.name}); chưa có văn bản xác nhận"
-        who = "văn bản" if self.source is DaySource.DOCUMENT else "quản trị viên ghi theo văn bản"
-        return f"{who}: {self.document}"
+                return N_(
+                    "gói holidays (%(name)s), theo văn bản của Chính phủ mà gói dẫn nguồn",
+                    name=self.name or N_("hoán đổi ngày làm việc"),
+                )
+            return N_("chỉ có gói holidays (%(name)s); chưa có văn bản xác nhận", name=self.name)
+        if self.source is DaySource.DOCUMENT:
+            return N_("văn bản: %(document)s", document=self.document)
+        return N_("quản trị viên ghi theo văn bản: %(document)s", document=self.document)
 
 
 @dataclass(frozen=True)
@@ -214,8 +220,12 @@ class WorkingCalendar:
                 # Two documents contradicting each other cannot be resolved by picking one
                 # silently: the deadline of every case around that day would be a guess.
                 raise ValueError(
-                    f"Ngày {override.day:%d/%m/%Y} có hai điều chỉnh mâu thuẫn: "
-                    f"«{previous.source}» và «{override.source}»."
+                    N_(
+                        "Ngày %(day)s có hai điều chỉnh mâu thuẫn: «%(first)s» và «%(second)s».",
+                        day=f"{override.day:%d/%m/%Y}",
+                        first=previous.source,
+                        second=override.source,
+                    )
                 )
             by_day.setdefault(override.day, override)
         self._overrides = by_day
@@ -356,7 +366,7 @@ class WorkingCalendar:
     def nth_working_day_after(self, d: date, n: int) -> date:
         """The ``n``-th working day strictly after ``d`` (n = 1 is the next working day)."""
         if n < 1:
-            raise ValueError(f"n phải ≥ 1 (nhận được {n}).")
+            raise ValueError(N_("n phải ≥ 1 (nhận được %(n)s).", n=n))
         current = d
         found = 0
         idle = 0
@@ -369,8 +379,12 @@ class WorkingCalendar:
                 idle += 1
                 if idle > MAX_NON_WORKING_RUN:
                     raise ValueError(
-                        f"Không tìm thấy ngày làm việc nào trong {MAX_NON_WORKING_RUN} ngày "
-                        f"sau {current - timedelta(days=idle):%d/%m/%Y}: kiểm tra lịch."
+                        N_(
+                            "Không tìm thấy ngày làm việc nào trong %(n)s ngày sau %(day)s: "
+                            "kiểm tra lịch.",
+                            n=MAX_NON_WORKING_RUN,
+                            day=f"{current - timedelta(days=idle):%d/%m/%Y}",
+                        )
                     )
         return current
 

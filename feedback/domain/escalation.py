@@ -16,6 +16,7 @@ from itertools import pairwise
 
 from feedback.domain.calendar import WorkingCalendar
 from feedback.domain.deadlines import end_of_local_day, local_date
+from feedback.domain.marks import N_
 from feedback.domain.sla import BREACH_AFTER, Clock
 
 
@@ -62,18 +63,22 @@ def next_step_at(
 
 def ladder_problems(steps: Sequence[Step]) -> list[str]:
     """Why a kind's ladder is not a ladder (empty when it is): levels 1..n without a gap,
-    each later step strictly after the one before. Messages in Vietnamese."""
+    each later step strictly after the one before. Messages in Vietnamese, marked (``N_``)."""
     problems: list[str] = []
     ordered = sorted(steps, key=lambda s: s.level)
     levels = [s.level for s in ordered]
     if levels != list(range(1, len(levels) + 1)):
-        problems.append("Các bậc phải được đánh số liên tiếp từ 1 (1, 2, 3…).")
+        problems.append(N_("Các bậc phải được đánh số liên tiếp từ 1 (1, 2, 3…)."))
     for before, after in pairwise(ordered):
         if after.after_working_days <= before.after_working_days:
             problems.append(
-                f"Bậc {after.level} phải đến sau bậc {before.level} "
-                f"(nhiều ngày làm việc hơn {before.after_working_days})."
+                N_(
+                    "Bậc %(level)s phải đến sau bậc %(before)s (nhiều ngày làm việc hơn %(days)s).",
+                    level=after.level,
+                    before=before.level,
+                    days=before.after_working_days,
+                )
             )
     if any(s.after_working_days < 0 for s in ordered):
-        problems.append("Số ngày làm việc sau khi quá hạn không được âm.")
+        problems.append(N_("Số ngày làm việc sau khi quá hạn không được âm."))
     return problems

@@ -9,12 +9,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..database import unit_of_work
 from ..domain.deadlines import local_date
 from ..extensions import db
+from ..i18n import translated, translated_fields
 from ..models import CalendarOverride, User
 from ..security.access import roles
 from ..services.accounts import users as accounts
@@ -40,7 +42,7 @@ def _page(
             readiness=calendar_service.calendar_readiness(year, now),
             reminders=calendar_service.pending_reminders(now),
             year=year,
-            errors=errors or {},
+            errors=translated_fields(errors or {}),
             form=form or {},
         ),
         status,
@@ -74,7 +76,7 @@ def calendar_add() -> Any:
     try:
         day = date.fromisoformat(form["day"])
     except ValueError:
-        return _page(local_date(now).year, {"day": "Nhập ngày dạng năm-tháng-ngày."}, form, 422)
+        return _page(local_date(now).year, {"day": _("Nhập ngày dạng năm-tháng-ngày.")}, form, 422)
     try:
         if not _confirmed():
             preview = calendar_service.preview_add(
@@ -93,7 +95,11 @@ def calendar_add() -> Any:
     except ServiceError as exc:
         return _page(day.year, exc.fields or {"day": exc.message}, form, exc.status)
     flash(
-        f"Đã lưu điều chỉnh ngày {day:%d/%m/%Y}; {moved} hồ sơ đang mở được tính lại thời hạn.",
+        _(
+            "Đã lưu điều chỉnh ngày %(day)s; %(n)s hồ sơ đang mở được tính lại thời hạn.",
+            day=f"{day:%d/%m/%Y}",
+            n=moved,
+        ),
         "ok",
     )
     return redirect(url_for("admin.calendar", nam=day.year), 303)
@@ -112,9 +118,9 @@ def calendar_remove(override_id: int) -> Any:
                 override_id, now=now, actor=current_user._get_current_object()
             )
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return redirect(url_for("admin.calendar"), 303)
-    flash(f"Đã bỏ điều chỉnh; {moved} hồ sơ đang mở được tính lại thời hạn.", "ok")
+    flash(_("Đã bỏ điều chỉnh; %(n)s hồ sơ đang mở được tính lại thời hạn.", n=moved), "ok")
     return redirect(url_for("admin.calendar"), 303)
 
 
@@ -127,7 +133,7 @@ def calendar_year() -> Any:
     try:
         year = int(form["year"])
     except ValueError:
-        return _page(local_date(now).year, {"year": "Nhập năm, ví dụ 2027."}, form, 422)
+        return _page(local_date(now).year, {"year": _("Nhập năm, ví dụ 2027.")}, form, 422)
     try:
         with unit_of_work():
             calendar_service.confirm_year(
@@ -139,7 +145,7 @@ def calendar_year() -> Any:
             )
     except ServiceError as exc:
         return _page(max(2000, min(year, 2100)), exc.fields, form, exc.status)
-    flash(f"Đã ghi lịch năm {year} là đã có văn bản.", "ok")
+    flash(_("Đã ghi lịch năm %(year)s là đã có văn bản.", year=year), "ok")
     return redirect(url_for("admin.calendar", nam=year), 303)
 
 
@@ -162,7 +168,7 @@ def _change_account(user_id: int, change: Callable[[User, User, datetime], str])
                 abort(404)
             message = change(user, actor, datetime.now(UTC))
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return redirect(url_for("admin.accounts_page"), 303)
     flash(message, "ok")
     return redirect(url_for("admin.accounts_page"), 303)
@@ -176,7 +182,10 @@ _ACCOUNT = "/tai-khoan/<int(max=2147483647):user_id>"
 def account_deactivate(user_id: int) -> Any:
     def run(user: User, actor: User, now: datetime) -> str:
         accounts.deactivate_user(user, actor=actor, now=now)
-        return f"Đã khóa tài khoản {user.username}: phiên đăng nhập và mã API ngừng ngay."
+        return _(
+            "Đã khóa tài khoản %(name)s: phiên đăng nhập và mã API ngừng ngay.",
+            name=user.username,
+        )
 
     return _change_account(user_id, run)
 
@@ -186,7 +195,7 @@ def account_deactivate(user_id: int) -> Any:
 def account_activate(user_id: int) -> Any:
     def run(user: User, actor: User, now: datetime) -> str:
         accounts.activate_user(user, actor=actor, now=now)
-        return f"Đã mở khóa tài khoản {user.username}; người dùng cần đăng nhập lại."
+        return _("Đã mở khóa tài khoản %(name)s; người dùng cần đăng nhập lại.", name=user.username)
 
     return _change_account(user_id, run)
 
@@ -196,7 +205,7 @@ def account_activate(user_id: int) -> Any:
 def account_revoke_tokens(user_id: int) -> Any:
     def run(user: User, actor: User, now: datetime) -> str:
         count = accounts.revoke_tokens(user, actor=actor, now=now)
-        return f"Đã thu hồi {count} mã API của {user.username}."
+        return _("Đã thu hồi %(n)s mã API của %(name)s.", n=count, name=user.username)
 
     return _change_account(user_id, run)
 
@@ -206,6 +215,6 @@ def account_revoke_tokens(user_id: int) -> Any:
 def account_end_sessions(user_id: int) -> Any:
     def run(user: User, actor: User, now: datetime) -> str:
         accounts.end_sessions(user, actor=actor, now=now)
-        return f"Đã kết thúc mọi phiên đăng nhập của {user.username}."
+        return _("Đã kết thúc mọi phiên đăng nhập của %(name)s.", name=user.username)
 
     return _change_account(user_id, run)

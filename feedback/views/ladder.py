@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from ..database import unit_of_work
 from ..domain.permissions import CASE_KINDS
+from ..i18n import translated, translated_fields
 from ..models import Case
 from ..security.access import roles
 from ..services.errors import NotFound, ServiceError
@@ -48,7 +49,7 @@ def _page(
             kinds=[(k, KIND_LABELS[k]) for k in CASE_KINDS],
             audiences=AUDIENCE_LABELS,
             audience_text=lambda step: audience_text(step, gettext),
-            errors=errors or {},
+            errors=translated_fields(errors or {}),
             form=form or {},
         ),
         status,
@@ -70,7 +71,11 @@ def add() -> Any:
             row = service.add_step(
                 form, user=current_user._get_current_object(), now=datetime.now(UTC)
             )
-            message = f"Đã thêm bậc {row.level} cho {KIND_LABELS[row.kind].lower()}."
+            message = gettext(
+                "Đã thêm bậc %(level)s cho %(kind)s.",
+                level=row.level,
+                kind=gettext(KIND_LABELS[row.kind]).lower(),
+            )
     except ServiceError as exc:
         return _page(exc.fields or {"ladder": exc.message}, form, exc.status)
     flash(message, "ok")
@@ -86,9 +91,13 @@ def delete() -> Any:
             row = service.delete_step(
                 step_id, user=current_user._get_current_object(), now=datetime.now(UTC)
             )
-            message = f"Đã xóa bậc {row.level} của {KIND_LABELS[row.kind].lower()}."
+            message = gettext(
+                "Đã xóa bậc %(level)s của %(kind)s.",
+                level=row.level,
+                kind=gettext(KIND_LABELS[row.kind]).lower(),
+            )
     except NotFound as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return redirect(url_for("ladder.index"), 303)
     except ServiceError as exc:
         return _page(exc.fields or {"ladder": exc.message}, status=exc.status)
@@ -108,9 +117,11 @@ def chairman() -> Any:
     except ServiceError as exc:
         return _page(exc.fields, {"chairman": address}, exc.status)
     flash(
-        f"Đã lưu địa chỉ thư của Chủ tịch: {saved}."
+        gettext("Đã lưu địa chỉ thư của Chủ tịch: %(address)s.", address=saved)
         if saved
-        else "Đã bỏ địa chỉ thư của Chủ tịch: các bậc báo Chủ tịch sẽ gửi Thanh tra thành phố.",
+        else gettext(
+            "Đã bỏ địa chỉ thư của Chủ tịch: các bậc báo Chủ tịch sẽ gửi Thanh tra thành phố."
+        ),
         "ok",
     )
     return redirect(url_for("ladder.index"), 303)

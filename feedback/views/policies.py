@@ -9,11 +9,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..database import unit_of_work
 from ..domain.deadlines import local_date
 from ..extensions import db
+from ..i18n import translated_fields
 from ..models import SlaPolicy
 from ..security.access import roles
 from ..services.errors import ServiceError
@@ -38,7 +40,7 @@ def _page(
             in_force=[r for r in rows if r.valid_on(today)],
             fields=FIELDS,
             today=today,
-            errors=errors or {},
+            errors=translated_fields(errors or {}),
             form=form or {},
             editing=editing,
             confirm=confirm,
@@ -94,9 +96,11 @@ def change(policy_id: int) -> Any:
                 user=current_user._get_current_object(),
                 now=datetime.now(UTC),
             )
-            message = (
-                f"Đã lưu: {new.label} áp dụng giá trị mới từ {new.valid_from:%d/%m/%Y}; "
-                "hồ sơ tiếp nhận trước ngày đó giữ chính sách cũ."
+            message = _(
+                "Đã lưu: %(policy)s áp dụng giá trị mới từ %(day)s; "
+                "hồ sơ tiếp nhận trước ngày đó giữ chính sách cũ.",
+                policy=_(new.label),
+                day=f"{new.valid_from:%d/%m/%Y}",
             )
     except ServiceError as exc:
         return _page(exc.fields or {"reason": exc.message}, form, policy_id, status=422)

@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 
+from ...domain.marks import N_
 from ...domain.permissions import STAFF_ROLES, UNIT_BOUND_ROLES
 from ...extensions import db
 from ...models import ApiToken, Unit, User
@@ -58,24 +59,24 @@ def create_user(
         or len(username) > 64
         or not username.replace(".", "").replace("_", "").isalnum()
     ):
-        errors["username"] = "Tên đăng nhập chỉ gồm chữ, số, dấu chấm hoặc gạch dưới."
+        errors["username"] = N_("Tên đăng nhập chỉ gồm chữ, số, dấu chấm hoặc gạch dưới.")
     elif db.session.scalar(select(User).where(func.lower(User.username) == username)):
-        errors["username"] = "Tên đăng nhập đã tồn tại."
+        errors["username"] = N_("Tên đăng nhập đã tồn tại.")
     if role not in STAFF_ROLES:
-        errors["role"] = f"Vai trò phải là một trong: {', '.join(STAFF_ROLES)}."
+        errors["role"] = N_("Vai trò phải là một trong: %(roles)s.", roles=", ".join(STAFF_ROLES))
     if len(password) < MIN_PASSWORD:
-        errors["password"] = f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự."
+        errors["password"] = N_("Mật khẩu cần ít nhất %(n)s ký tự.", n=MIN_PASSWORD)
     unit = None
     if unit_code:
         from ..reference.areas import unit_in_force
 
         unit = unit_in_force(unit_code.strip(), now or datetime.now(UTC))
         if unit is None:
-            errors["unit"] = f"Không có đơn vị mã «{unit_code}» còn hiệu lực."
+            errors["unit"] = N_("Không có đơn vị mã «%(code)s» còn hiệu lực.", code=unit_code)
     elif role in UNIT_BOUND_ROLES:
-        errors["unit"] = "Vai trò này cần gắn với một đơn vị (--unit)."
+        errors["unit"] = N_("Vai trò này cần gắn với một đơn vị (--unit).")
     if errors:
-        raise ValidationError("Không tạo được tài khoản.", errors)
+        raise ValidationError(N_("Không tạo được tài khoản."), errors)
     user = User(
         username=username,
         role=role,
@@ -126,12 +127,13 @@ def issue_token(user: User, now: datetime, name: str = "", *, ttl: timedelta | N
     ttl = token_ttl() if ttl is None else ttl
     if ttl <= timedelta(0):
         raise ValidationError(
-            "Thời hạn của mã API phải dài hơn 0 ngày.", {"ttl": "API_TOKEN_TTL_DAYS phải ≥ 1."}
+            N_("Thời hạn của mã API phải dài hơn 0 ngày."),
+            {"ttl": N_("API_TOKEN_TTL_DAYS phải ≥ 1.")},
         )
     if not user.active:
         raise ValidationError(
-            f"Tài khoản «{user.username}» đang bị khóa: không cấp mã API.",
-            {"username": "Tài khoản đang bị khóa."},
+            N_("Tài khoản «%(name)s» đang bị khóa: không cấp mã API.", name=user.username),
+            {"username": N_("Tài khoản đang bị khóa.")},
         )
     token = "fbk_" + secrets.token_urlsafe(32)
     db.session.add(
@@ -173,7 +175,7 @@ def find_user(username: str) -> User:
         select(User).where(func.lower(User.username) == (username or "").strip().lower())
     )
     if user is None:
-        raise NotFound(f"Không có tài khoản «{username}».")
+        raise NotFound(N_("Không có tài khoản «%(name)s».", name=username))
     return user
 
 
@@ -220,8 +222,8 @@ def deactivate_user(user: User, *, actor: User | None, now: datetime) -> bool:
     False when it was already locked. An admin cannot lock their own account."""
     if actor is not None and actor.id == user.id:
         raise ValidationError(
-            "Không thể tự khóa tài khoản của chính mình.",
-            {"username": "Nhờ một quản trị viên khác thực hiện."},
+            N_("Không thể tự khóa tài khoản của chính mình."),
+            {"username": N_("Nhờ một quản trị viên khác thực hiện.")},
         )
     was_active = user.active
     user.active = False
@@ -261,8 +263,8 @@ def move_to_unit(user: User, unit_code: str, *, actor: User | None, now: datetim
     unit = unit_in_force(unit_code.strip(), now)
     if unit is None:
         raise ValidationError(
-            "Không chuyển được tài khoản.",
-            {"unit": f"Không có đơn vị mã «{unit_code}» còn hiệu lực."},
+            N_("Không chuyển được tài khoản."),
+            {"unit": N_("Không có đơn vị mã «%(code)s» còn hiệu lực.", code=unit_code)},
         )
     if user.unit_id == unit.id:
         return False
@@ -284,7 +286,8 @@ def set_password(user: User, password: str, *, actor: User | None, now: datetime
     with it is signed out."""
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError(
-            "Không đổi được mật khẩu.", {"password": f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự."}
+            N_("Không đổi được mật khẩu."),
+            {"password": N_("Mật khẩu cần ít nhất %(n)s ký tự.", n=MIN_PASSWORD)},
         )
     user.password_hash = hash_password(password)
     db.session.flush()

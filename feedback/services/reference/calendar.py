@@ -41,6 +41,7 @@ from ...domain.calendar import (
     WorkingCalendar,
 )
 from ...domain.deadlines import local_date
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import CalendarOverride, CalendarYear, User
 from ..accounts import audit
@@ -51,7 +52,7 @@ from .settings import get_setting
 
 READINESS_SETTING = "calendar_readiness_from"
 READINESS_DEFAULT = "09-01"
-KIND_LABELS = {"off": "ngày nghỉ", "work": "ngày làm việc"}
+KIND_LABELS = {"off": N_("ngày nghỉ"), "work": N_("ngày làm việc")}
 
 
 def _actor(actor: User | None) -> tuple[int | None, str] | None:
@@ -106,14 +107,14 @@ def _count(calendar: WorkingCalendar, now: datetime) -> tuple[int, int]:
 def _check(day: date, kind: str, source: str) -> str:
     errors: dict[str, str] = {}
     if kind not in KIND_LABELS:
-        errors["kind"] = "Chọn «nghỉ» hoặc «làm bù»."
+        errors["kind"] = N_("Chọn «nghỉ» hoặc «làm bù».")
     source = (source or "").strip()
     if len(source) < 5:
-        errors["source"] = "Ghi số, ngày và cơ quan ban hành văn bản thông báo."
+        errors["source"] = N_("Ghi số, ngày và cơ quan ban hành văn bản thông báo.")
     if not date(2000, 1, 1) <= day <= date(2100, 12, 31):
-        errors["day"] = "Ngày không hợp lệ."
+        errors["day"] = N_("Ngày không hợp lệ.")
     if errors:
-        raise ValidationError("Chưa lưu được điều chỉnh lịch.", errors)
+        raise ValidationError(N_("Chưa lưu được điều chỉnh lịch."), errors)
     return source
 
 
@@ -123,21 +124,29 @@ def preview_add(day: date, kind: str, source: str, note: str, *, now: datetime) 
     rows = [(r.day, r.kind, r.source, r.note, r.origin) for r in _current_rows() if r.day != day]
     rows.append((day, kind, source, note.strip(), "admin"))
     retimed, kept = _count(_calendar_of(sorted(rows)), now)
-    return Preview(f"Ghi ngày {day:%d/%m/%Y} là {KIND_LABELS[kind]} theo {source}", retimed, kept)
+    description = N_(
+        "Ghi ngày %(day)s là %(kind)s theo %(source)s",
+        day=f"{day:%d/%m/%Y}",
+        kind=KIND_LABELS[kind],
+        source=source,
+    )
+    return Preview(description, retimed, kept)
 
 
 def preview_remove(override_id: int, *, now: datetime) -> Preview:
     """What removing one override would do; nothing is written."""
     row = db.session.get(CalendarOverride, override_id)
     if row is None:
-        raise NotFound("Không có điều chỉnh lịch này.")
+        raise NotFound(N_("Không có điều chỉnh lịch này."))
     rows = [(r.day, r.kind, r.source, r.note, r.origin) for r in _current_rows() if r.id != row.id]
     retimed, kept = _count(_calendar_of(rows), now)
-    return Preview(
-        f"Bỏ điều chỉnh ngày {row.day:%d/%m/%Y} ({KIND_LABELS[row.kind]} theo {row.source})",
-        retimed,
-        kept,
+    description = N_(
+        "Bỏ điều chỉnh ngày %(day)s (%(kind)s theo %(source)s)",
+        day=f"{row.day:%d/%m/%Y}",
+        kind=KIND_LABELS[row.kind],
+        source=row.source,
     )
+    return Preview(description, retimed, kept)
 
 
 # -- changes ------------------------------------------------------------------------------
@@ -187,7 +196,7 @@ def remove_override(override_id: int, *, now: datetime, actor: User | None = Non
     """Remove one override; returns how many open cases were re-timed."""
     row = db.session.get(CalendarOverride, override_id)
     if row is None:
-        raise NotFound("Không có điều chỉnh lịch này.")
+        raise NotFound(N_("Không có điều chỉnh lịch này."))
     day = row.day
     db.session.delete(row)
     db.session.flush()
@@ -209,11 +218,11 @@ def confirm_year(
     source = (source or "").strip()
     errors: dict[str, str] = {}
     if len(source) < 5:
-        errors["source"] = "Ghi số, ngày và cơ quan ban hành văn bản về lịch nghỉ của năm."
+        errors["source"] = N_("Ghi số, ngày và cơ quan ban hành văn bản về lịch nghỉ của năm.")
     if not 2000 <= year <= 2100:
-        errors["year"] = "Năm phải từ 2000 đến 2100."
+        errors["year"] = N_("Năm phải từ 2000 đến 2100.")
     if errors:
-        raise ValidationError("Chưa ghi được xác nhận lịch năm.", errors)
+        raise ValidationError(N_("Chưa ghi được xác nhận lịch năm."), errors)
     row = db.session.get(CalendarYear, year)
     if row is None:
         row = CalendarYear(year=year, source=source, note=note.strip(), confirmed_at=now)
@@ -244,14 +253,21 @@ class Readiness:
 
     @property
     def message(self) -> str:
-        """The reminder sentence (Vietnamese) for the page and the digest."""
+        """The reminder sentence (Vietnamese, marked: a page shows it with ``translated``)
+        for the page and the digest."""
         if self.decided:
-            return f"Lịch làm việc năm {self.year} đã có văn bản: {'; '.join(self.decisions)}."
-        return (
-            f"Chưa nhập văn bản của Chính phủ về lịch nghỉ năm {self.year}: "
-            f"{len(self.package_only)} ngày của năm {self.year} đang chỉ dựa vào quy tắc của "
+            return N_(
+                "Lịch làm việc năm %(year)s đã có văn bản: %(documents)s.",
+                year=self.year,
+                documents="; ".join(self.decisions),
+            )
+        return N_(
+            "Chưa nhập văn bản của Chính phủ về lịch nghỉ năm %(year)s: "
+            "%(count)s ngày của năm %(year)s đang chỉ dựa vào quy tắc của "
             "gói holidays. Khi có thông báo nghỉ lễ, Tết của năm, xin ghi các ngày nghỉ, "
-            "ngày làm bù kèm văn bản, hoặc xác nhận lịch năm nếu văn bản không thay đổi gì."
+            "ngày làm bù kèm văn bản, hoặc xác nhận lịch năm nếu văn bản không thay đổi gì.",
+            year=self.year,
+            count=len(self.package_only),
         )
 
 
@@ -305,11 +321,16 @@ def pending_reminders(now: datetime) -> list[str]:
             lines.append(readiness.message)
         for info in readiness.unconfirmed:
             if info.day >= today:
+                counted = N_("ngày làm việc") if info.working else N_("ngày nghỉ cuối tuần")
                 lines.append(
-                    f"Ngày {info.day:%d/%m/%Y} («{info.name}»): chưa xác nhận — chỉ gói "
-                    "holidays ghi là ngày nghỉ, chưa có văn bản; hệ thống đang tính là "
-                    f"{'ngày làm việc' if info.working else 'ngày nghỉ cuối tuần'} cho "
-                    "đến khi quản trị viên xác nhận hoặc bác bỏ."
+                    N_(
+                        "Ngày %(day)s («%(name)s»): chưa xác nhận — chỉ gói holidays ghi là "
+                        "ngày nghỉ, chưa có văn bản; hệ thống đang tính là %(counted)s cho "
+                        "đến khi quản trị viên xác nhận hoặc bác bỏ.",
+                        day=f"{info.day:%d/%m/%Y}",
+                        name=info.name,
+                        counted=counted,
+                    )
                 )
     return lines
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ...domain.escalation import Step, ladder_problems
+from ...domain.marks import N_
 from ...domain.permissions import CASE_KINDS
 from ...extensions import db
 from ...models import EscalationStep, Setting, User
@@ -64,15 +65,15 @@ def highest_level() -> int:
 def _number(text: str, label: str, low: int, high: int, errors: dict[str, str], key: str) -> int:
     text = (text or "").strip()
     if not text:
-        errors[key] = f"Nhập {label}."
+        errors[key] = N_("Nhập %(what)s.", what=label)
         return 0
     try:
         value = int(text)
     except ValueError:
-        errors[key] = "Nhập một số nguyên."
+        errors[key] = N_("Nhập một số nguyên.")
         return 0
     if not low <= value <= high:
-        errors[key] = f"Giá trị phải từ {low} đến {high}."
+        errors[key] = N_("Giá trị phải từ %(low)s đến %(high)s.", low=low, high=high)
     return value
 
 
@@ -80,11 +81,11 @@ def _step_values(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     errors: dict[str, str] = {}
     kind = (form.get("kind") or "").strip()
     if kind not in CASE_KINDS:
-        errors["kind"] = "Chọn loại hồ sơ."
-    level = _number(form.get("level", ""), "bậc", 1, MAX_LEVEL, errors, "level")
+        errors["kind"] = N_("Chọn loại hồ sơ.")
+    level = _number(form.get("level", ""), N_("bậc"), 1, MAX_LEVEL, errors, "level")
     days = _number(
         form.get("after_working_days", ""),
-        "số ngày làm việc sau khi quá hạn",
+        N_("số ngày làm việc sau khi quá hạn"),
         0,
         MAX_DAYS,
         errors,
@@ -92,12 +93,12 @@ def _step_values(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     )
     label = (form.get("label") or "").strip()
     if not label:
-        errors["label"] = "Ghi tên bậc, ví dụ «Báo Chủ tịch UBND thành phố»."
+        errors["label"] = N_("Ghi tên bậc, ví dụ «Báo Chủ tịch UBND thành phố».")
     elif len(label) > 120:
-        errors["label"] = "Tên bậc tối đa 120 ký tự."
+        errors["label"] = N_("Tên bậc tối đa 120 ký tự.")
     told = {key: form.get(f"notify_{key}") in ("1", "on", "true") for key in AUDIENCE_LABELS}
     if not any(told.values()):
-        errors["audience"] = "Chọn ít nhất một nơi nhận thông báo."
+        errors["audience"] = N_("Chọn ít nhất một nơi nhận thông báo.")
     values = {
         "kind": kind,
         "level": level,
@@ -119,12 +120,24 @@ def _kind_steps(kind: str) -> list[EscalationStep]:
     )
 
 
+def _joined(problems: list[str]) -> str:
+    """The ladder's problems as one message that still translates sentence by sentence
+    (each problem is a marked text, see ``domain.escalation.ladder_problems``)."""
+    if len(problems) == 1:
+        return problems[0]
+    return N_("%(first)s %(rest)s", first=problems[0], rest=_joined(problems[1:]))
+
+
 def _check(kind: str, steps: Iterable[Step]) -> None:
     problems = ladder_problems(list(steps))
     if problems:
         raise ValidationError(
-            f"Thang chuyển cấp của loại «{kind}» sẽ không hợp lệ: " + " ".join(problems),
-            {"ladder": " ".join(problems)},
+            N_(
+                "Thang chuyển cấp của loại «%(kind)s» sẽ không hợp lệ: %(problems)s",
+                kind=kind,
+                problems=_joined(problems),
+            ),
+            {"ladder": _joined(problems)},
         )
 
 
@@ -133,16 +146,19 @@ def add_step(form: Mapping[str, str], *, user: User, now: datetime) -> Escalatio
     level or the delay is taken, or when the kind's ladder would not be a ladder."""
     values, errors = _step_values(form)
     if errors:
-        raise ValidationError("Chưa thêm được bậc chuyển cấp.", errors)
+        raise ValidationError(N_("Chưa thêm được bậc chuyển cấp."), errors)
     existing = _kind_steps(values["kind"])
     if any(s.level == values["level"] for s in existing):
-        errors["level"] = f"Đã có bậc {values['level']}; xóa bậc đó trước hoặc chọn bậc khác."
+        errors["level"] = N_(
+            "Đã có bậc %(level)s; xóa bậc đó trước hoặc chọn bậc khác.", level=values["level"]
+        )
     if any(s.after_working_days == values["after_working_days"] for s in existing):
-        errors["after_working_days"] = (
-            f"Đã có bậc sau {values['after_working_days']} ngày làm việc; chọn số ngày khác."
+        errors["after_working_days"] = N_(
+            "Đã có bậc sau %(days)s ngày làm việc; chọn số ngày khác.",
+            days=values["after_working_days"],
         )
     if errors:
-        raise ValidationError("Chưa thêm được bậc chuyển cấp.", errors)
+        raise ValidationError(N_("Chưa thêm được bậc chuyển cấp."), errors)
     steps = as_steps(existing)
     _check(values["kind"], [*steps, Step(values["level"], values["after_working_days"])])
     row = EscalationStep(**values)
@@ -171,7 +187,7 @@ def delete_step(step_id: int | None, *, user: User, now: datetime) -> Escalation
     levels: delete the highest first). Cases keep the steps they reached."""
     row = db.session.get(EscalationStep, step_id) if step_id is not None else None
     if row is None:
-        raise NotFound("Không có bậc chuyển cấp này (có thể đã bị xóa).")
+        raise NotFound(N_("Không có bậc chuyển cấp này (có thể đã bị xóa)."))
     rest = as_steps([s for s in _kind_steps(row.kind) if s.id != row.id])
     _check(row.kind, rest)
     _audit_step("escalation_step.delete", row, user, now)
@@ -186,8 +202,8 @@ def set_chairman(address: str, *, user: User, now: datetime) -> str:
     address = (address or "").strip()
     if address and (len(address) > 200 or not _EMAIL.match(address)):
         raise ValidationError(
-            "Chưa lưu được địa chỉ thư.",
-            {"chairman": "Địa chỉ thư không hợp lệ, ví dụ chutich@hagiang.gov.vn."},
+            N_("Chưa lưu được địa chỉ thư."),
+            {"chairman": N_("Địa chỉ thư không hợp lệ, ví dụ chutich@hagiang.gov.vn.")},
         )
     row = db.session.get(Setting, CHAIRMAN_KEY)
     if row is None:

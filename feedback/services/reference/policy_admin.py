@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ...domain.deadlines import local_date
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import SlaPolicy, User
 from ..accounts.audit import record as audit
@@ -24,24 +25,39 @@ from ..errors import Conflict, NotFound, ValidationError
 
 @dataclass(frozen=True)
 class Field:
+    """One editable value. ``label`` is marked (the page shows it with ``_()``);
+    ``missing`` is what a required field says when left empty (its own marked sentence,
+    since a label cut into a sentence would not translate)."""
+
     name: str
     label: str
     low: int
     optional: bool = False  # empty = none (no warning; or the other acknowledgement rule)
+    missing: str = ""
 
 
 FIELDS = (
-    Field("ack_hours", "Hạn xác nhận tiếp nhận (giờ)", 1, optional=True),
-    Field("ack_days", "Hạn thụ lý (ngày)", 1, optional=True),
-    Field("response_days", "Hạn trả lời / giải quyết (ngày)", 1),
-    Field("warn_before_ack_hours", "Cảnh báo trước hạn xác nhận (giờ)", 0, optional=True),
+    Field("ack_hours", N_("Hạn xác nhận tiếp nhận (giờ)"), 1, optional=True),
+    Field("ack_days", N_("Hạn thụ lý (ngày)"), 1, optional=True),
+    Field(
+        "response_days",
+        N_("Hạn trả lời / giải quyết (ngày)"),
+        1,
+        missing=N_("Nhập hạn trả lời / giải quyết (ngày)."),
+    ),
+    Field("warn_before_ack_hours", N_("Cảnh báo trước hạn xác nhận (giờ)"), 0, optional=True),
     Field(
         "warn_before_response_working_days",
-        "Cảnh báo trước hạn trả lời (ngày làm việc)",
+        N_("Cảnh báo trước hạn trả lời (ngày làm việc)"),
         0,
         optional=True,
     ),
-    Field("reopen_window_days", "Thời gian người dân được đề nghị mở lại (ngày)", 1),
+    Field(
+        "reopen_window_days",
+        N_("Thời gian người dân được đề nghị mở lại (ngày)"),
+        1,
+        missing=N_("Nhập thời gian người dân được đề nghị mở lại (ngày)."),
+    ),
 )
 EDITABLE = tuple(f.name for f in FIELDS)
 
@@ -64,19 +80,19 @@ def _parse(form: dict[str, str], row: SlaPolicy) -> tuple[dict[str, int | None],
             if f.optional:
                 values[f.name] = None
             else:
-                errors[f.name] = f"Nhập {f.label.lower()}."
+                errors[f.name] = f.missing
             continue
         try:
             number = int(text)
         except ValueError:
-            errors[f.name] = "Nhập một số nguyên."
+            errors[f.name] = N_("Nhập một số nguyên.")
             continue
         if not f.low <= number <= 1000:
-            errors[f.name] = f"Giá trị phải từ {f.low} đến 1000."
+            errors[f.name] = N_("Giá trị phải từ %(low)s đến %(high)s.", low=f.low, high=1000)
             continue
         values[f.name] = number
     if not errors and (values.get("ack_hours") is None) == (values.get("ack_days") is None):
-        errors["ack_hours"] = "Đặt đúng một trong hai: hạn xác nhận theo giờ hoặc theo ngày."
+        errors["ack_hours"] = N_("Đặt đúng một trong hai: hạn xác nhận theo giờ hoặc theo ngày.")
     return values, errors
 
 
@@ -94,21 +110,22 @@ def change_policy(
     the future, or when a row already starts that day."""
     base = db.session.get(SlaPolicy, policy_id)
     if base is None:
-        raise NotFound("Không có chính sách thời hạn này.")
+        raise NotFound(N_("Không có chính sách thời hạn này."))
     values, errors = _parse(form, base)
     today = local_date(now)
     if valid_from is None:
-        errors["valid_from"] = "Chọn ngày bắt đầu áp dụng."
+        errors["valid_from"] = N_("Chọn ngày bắt đầu áp dụng.")
     elif valid_from <= today:
-        errors["valid_from"] = (
-            f"Ngày áp dụng phải sau hôm nay ({today:%d/%m/%Y}): "
-            "thay đổi không được áp dụng ngược cho hồ sơ đã tiếp nhận."
+        errors["valid_from"] = N_(
+            "Ngày áp dụng phải sau hôm nay (%(today)s): "
+            "thay đổi không được áp dụng ngược cho hồ sơ đã tiếp nhận.",
+            today=f"{today:%d/%m/%Y}",
         )
     reason = (reason or "").strip()
     if len(reason) < 5:
-        errors["reason"] = "Ghi lý do hoặc văn bản làm căn cứ thay đổi (ít nhất 5 ký tự)."
+        errors["reason"] = N_("Ghi lý do hoặc văn bản làm căn cứ thay đổi (ít nhất 5 ký tự).")
     if errors:
-        raise ValidationError("Chưa lưu được thay đổi chính sách thời hạn.", errors)
+        raise ValidationError(N_("Chưa lưu được thay đổi chính sách thời hạn."), errors)
     assert valid_from is not None
     current = db.session.scalar(
         select(SlaPolicy)
@@ -121,16 +138,20 @@ def change_policy(
         .with_for_update()
     )
     if current is None:
-        raise Conflict("Không có chính sách nào có hiệu lực vào ngày đã chọn để thay đổi.")
+        raise Conflict(N_("Không có chính sách nào có hiệu lực vào ngày đã chọn để thay đổi."))
     if current.valid_from == valid_from:
         raise Conflict(
-            f"Đã có chính sách bắt đầu ngày {valid_from:%d/%m/%Y}; chọn một ngày khác.",
-            {"valid_from": "Chọn một ngày khác."},
+            N_(
+                "Đã có chính sách bắt đầu ngày %(day)s; chọn một ngày khác.",
+                day=f"{valid_from:%d/%m/%Y}",
+            ),
+            {"valid_from": N_("Chọn một ngày khác.")},
         )
     before = {name: getattr(current, name) for name in EDITABLE}
     if before == values:
         raise ValidationError(
-            "Không có giá trị nào thay đổi.", {"response_days": "Sửa ít nhất một giá trị."}
+            N_("Không có giá trị nào thay đổi."),
+            {"response_days": N_("Sửa ít nhất một giá trị.")},
         )
     copied: dict[str, Any] = {
         c.name: getattr(current, c.name)
