@@ -34,10 +34,10 @@ class Said(str):
 
 
 @overload
-def N_(text: str) -> str: ...
+def N_(text: str, /) -> str: ...
 @overload
-def N_(text: str, **values: Any) -> Said: ...
-def N_(text: str, **values: Any) -> str:
+def N_(text: str, /, **values: Any) -> Said: ...
+def N_(text: str, /, **values: Any) -> str:
     """``text`` itself, or ``text % values`` remembering both; marked for translation
     where it is shown."""
     return Said(text, values) if values else text
