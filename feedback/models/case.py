@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.marks import Said
 from ..domain.permissions import CASE_KINDS, HIDDEN_KINDS
 from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import db
@@ -263,6 +264,18 @@ class CaseEvent(db.Model):
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+    @property
+    def shown_note(self) -> str:
+        """The note, with its template and values when it was made from a marked one
+        (``services.handling.events.record``), so a page can show it translated."""
+        said = (self.data or {}).get("note_said")
+        if isinstance(said, dict) and isinstance(said.get("v"), dict):
+            try:
+                return Said(str(said["t"]), said["v"])
+            except (KeyError, TypeError, ValueError):
+                return self.note
+        return self.note
 
 
 class CaseRating(db.Model):
