@@ -17,9 +17,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from feedback.domain.calendar import LOCAL_TZ, WorkingCalendar, weekday_name
+from feedback.domain.marks import N_
 
 END_OF_DAY = time(23, 59, 59)
 """A due day ends at 23:59:59 local time: the whole day is available to the unit."""
+
+ACK_DUE = N_("Hạn xác nhận tiếp nhận")
+RESPONSE_DUE = N_("Hạn trả lời")
 
 
 class DayType(StrEnum):
@@ -133,11 +137,13 @@ def compute_deadlines(
 
 
 def _fmt_day(d: date) -> str:
-    return f"{weekday_name(d)} {d:%d/%m/%Y}"
+    return N_("%(weekday)s %(date)s", weekday=weekday_name(d), date=d.strftime("%d/%m/%Y"))
 
 
 def _fmt_local(moment: datetime) -> str:
-    return f"{moment.astimezone(LOCAL_TZ):%H:%M:%S %d/%m/%Y} (giờ Việt Nam)"
+    return N_(
+        "%(when)s (giờ Việt Nam)", when=moment.astimezone(LOCAL_TZ).strftime("%H:%M:%S %d/%m/%Y")
+    )
 
 
 def _explain_count(
@@ -151,8 +157,23 @@ def _explain_count(
     """
     if day_type is DayType.CALENDAR:
         due = base + timedelta(days=n)
-        return [f"{what}: {n} ngày (ngày lịch) sau {_fmt_day(base)} → {_fmt_day(due)}."]
-    lines = [f"{what}: {n} ngày làm việc, tính từ ngày sau {_fmt_day(base)}."]
+        return [
+            N_(
+                "%(what)s: %(n)s ngày (ngày lịch) sau %(base)s → %(due)s.",
+                what=what,
+                n=n,
+                base=_fmt_day(base),
+                due=_fmt_day(due),
+            )
+        ]
+    lines = [
+        N_(
+            "%(what)s: %(n)s ngày làm việc, tính từ ngày sau %(base)s.",
+            what=what,
+            n=n,
+            base=_fmt_day(base),
+        )
+    ]
     counted: list[date] = []
     skipped: list[tuple[date, date, str]] = []
     current = base
@@ -167,7 +188,13 @@ def _explain_count(
             ):
                 # Worth saying why a Saturday, an overridden day or a day the package
                 # lists without confirmation (counted as worked until confirmed) counts.
-                lines.append(f"  + {_fmt_day(current)}: {calendar.describe_day(current)}.")
+                lines.append(
+                    N_(
+                        "  + %(day)s: %(reason)s.",
+                        day=_fmt_day(current),
+                        reason=calendar.describe_day(current),
+                    )
+                )
             continue
         reason = calendar.describe_day(current)
         if skipped and skipped[-1][2] == reason and skipped[-1][1] + timedelta(days=1) == current:
@@ -175,17 +202,29 @@ def _explain_count(
         else:
             skipped.append((current, current, reason))
     for first, last, reason in skipped:
-        span = _fmt_day(first) if first == last else f"{_fmt_day(first)} – {_fmt_day(last)}"
-        lines.append(f"  - bỏ qua {span}: {reason}.")
+        span = (
+            _fmt_day(first)
+            if first == last
+            else N_("%(first)s – %(last)s", first=_fmt_day(first), last=_fmt_day(last))
+        )
+        lines.append(N_("  - bỏ qua %(span)s: %(reason)s.", span=span, reason=reason))
     days = ", ".join(f"{d:%d/%m}" for d in counted)
-    lines.append(f"  Ngày làm việc được tính: {days} → {_fmt_day(counted[-1])}.")
+    lines.append(
+        N_(
+            "  Ngày làm việc được tính: %(days)s → %(due)s.",
+            days=days,
+            due=_fmt_day(counted[-1]),
+        )
+    )
     return lines
 
 
 def explain_deadlines(
     received_at: datetime, policy: SlaPolicy, calendar: WorkingCalendar
 ) -> list[str]:
-    """How each due time was reached, as short Vietnamese lines for officers and citizens.
+    """How each due time was reached, as short lines for officers and citizens: each is the
+    Vietnamese text, marked (``N_`` with its values) so a page can show it in the reader's
+    language (``translated``), its day names and reasons too.
 
     A deadline that nobody can check is a deadline nobody trusts: the lines name every
     skipped day and why (weekend, holiday, announced override with its document).
@@ -193,20 +232,26 @@ def explain_deadlines(
     received_utc = _require_aware(received_at)
     deadlines = compute_deadlines(received_utc, policy, calendar)
     receipt_day = received_utc.astimezone(LOCAL_TZ).date()
-    lines = [f"Tiếp nhận lúc {_fmt_local(received_utc)}; ngày tiếp nhận: {_fmt_day(receipt_day)}."]
+    lines = [
+        N_(
+            "Tiếp nhận lúc %(when)s; ngày tiếp nhận: %(day)s.",
+            when=_fmt_local(received_utc),
+            day=_fmt_day(receipt_day),
+        )
+    ]
     if policy.ack_hours is not None:
-        lines.append(f"Hạn xác nhận tiếp nhận: {policy.ack_hours} giờ sau khi tiếp nhận.")
+        lines.append(N_("Hạn xác nhận tiếp nhận: %(n)s giờ sau khi tiếp nhận.", n=policy.ack_hours))
     else:
         assert policy.ack_days is not None
         lines += _explain_count(
-            receipt_day, policy.ack_days, policy.ack_day_type, calendar, "Hạn xác nhận tiếp nhận"
+            receipt_day, policy.ack_days, policy.ack_day_type, calendar, ACK_DUE
         )
-    lines.append(f"→ Hạn xác nhận tiếp nhận: {_fmt_local(deadlines.ack_due_at)}.")
+    lines.append(N_("→ Hạn xác nhận tiếp nhận: %(when)s.", when=_fmt_local(deadlines.ack_due_at)))
     base = _response_base(received_utc, deadlines.ack_due_at, policy)
     if policy.response_from is CountFrom.ACK:
-        lines.append(f"Hạn trả lời tính từ ngày của hạn xác nhận: {_fmt_day(base)}.")
+        lines.append(N_("Hạn trả lời tính từ ngày của hạn xác nhận: %(day)s.", day=_fmt_day(base)))
     lines += _explain_count(
-        base, policy.response_days, policy.response_day_type, calendar, "Hạn trả lời"
+        base, policy.response_days, policy.response_day_type, calendar, RESPONSE_DUE
     )
-    lines.append(f"→ Hạn trả lời: {_fmt_local(deadlines.response_due_at)}.")
+    lines.append(N_("→ Hạn trả lời: %(when)s.", when=_fmt_local(deadlines.response_due_at)))
     return lines

@@ -12,9 +12,12 @@ a reason, because a citizen's case must always land on somebody's desk.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from .marks import N_, Said
 
 
 class HandlingTarget(StrEnum):
@@ -33,9 +36,26 @@ AREA_UNIT_FUNCTIONS: dict[HandlingTarget, str] = {
 """The key in an area's unit mapping for each area-bound target."""
 
 AREA_UNIT_LABELS: dict[HandlingTarget, str] = {
-    HandlingTarget.AREA_COMMITTEE: "UBND xã/phường",
-    HandlingTarget.AREA_POLICE: "Công an xã/phường",
+    HandlingTarget.AREA_COMMITTEE: N_("UBND xã/phường"),
+    HandlingTarget.AREA_POLICE: N_("Công an xã/phường"),
 }
+
+
+# Why a case went where it went: stored on the case (``routing_reason``) in Vietnamese, and
+# read back (``reason_message``) to be shown in the reader's language.
+TO_TRIAGE = N_("%(reason)s Chuyển %(unit)s phân loại.")
+NO_CATEGORY = N_("Hồ sơ chưa có lĩnh vực.")
+NO_RULE = N_("Không có quy tắc định tuyến cho lĩnh vực %(category)s.")
+WHERE = N_("Lĩnh vực %(category)s")
+WHERE_IN_AREA = N_("Lĩnh vực %(category)s (quy tắc riêng cho địa bàn %(area)s)")
+UNIT_CONCERNED = N_("%(where)s do đơn vị liên quan xử lý: cần chọn đơn vị.")
+NO_UNIT_IN_RULE = N_("%(where)s: quy tắc không ghi đơn vị xử lý.")
+TO_UNIT = N_("%(where)s do đơn vị %(unit)s xử lý.")
+NO_AREA = N_("%(where)s do %(label)s xử lý nhưng hồ sơ chưa có địa bàn.")
+NO_AREA_UNIT = N_(
+    "%(where)s do %(label)s xử lý nhưng danh mục không có đơn vị này cho địa bàn %(area)s."
+)
+TO_AREA_UNIT = N_("%(where)s do %(label)s nơi xảy ra xử lý: %(unit)s (địa bàn %(area)s).")
 
 
 @dataclass(frozen=True)
@@ -98,45 +118,102 @@ def route_case(
             handling_unit_code=triage_unit_code,
             lead_unit_code=rule.lead_unit_code if rule else None,
             needs_triage=True,
-            reason=f"{reason} Chuyển {triage_unit_code} phân loại.",
+            reason=N_(TO_TRIAGE, reason=reason, unit=triage_unit_code),
             rule=rule,
         )
 
     if not category_code:
-        return triage("Hồ sơ chưa có lĩnh vực.", None)
+        return triage(N_(NO_CATEGORY), None)
     rule = _select_rule(category_code, area_code, rules)
     if rule is None:
-        return triage(f"Không có quy tắc định tuyến cho lĩnh vực {category_code}.", None)
-    scope = f" (quy tắc riêng cho địa bàn {rule.area_code})" if rule.area_code else ""
-    where = f"Lĩnh vực {category_code}{scope}"
+        return triage(N_(NO_RULE, category=category_code), None)
+    where = (
+        N_(WHERE_IN_AREA, category=category_code, area=rule.area_code)
+        if rule.area_code
+        else N_(WHERE, category=category_code)
+    )
 
     if rule.handling is HandlingTarget.TRIAGE:
-        return triage(f"{where} do đơn vị liên quan xử lý: cần chọn đơn vị.", rule)
+        return triage(N_(UNIT_CONCERNED, where=where), rule)
 
     if rule.handling is HandlingTarget.UNIT:
         if not rule.handling_unit_code:
-            return triage(f"{where}: quy tắc không ghi đơn vị xử lý.", rule)
+            return triage(N_(NO_UNIT_IN_RULE, where=where), rule)
         return Route(
             handling_unit_code=rule.handling_unit_code,
             lead_unit_code=rule.lead_unit_code,
             needs_triage=False,
-            reason=f"{where} do đơn vị {rule.handling_unit_code} xử lý.",
+            reason=N_(TO_UNIT, where=where, unit=rule.handling_unit_code),
             rule=rule,
         )
 
     label = AREA_UNIT_LABELS[rule.handling]
     if not area_code:
-        return triage(f"{where} do {label} xử lý nhưng hồ sơ chưa có địa bàn.", rule)
+        return triage(N_(NO_AREA, where=where, label=label), rule)
     unit_code = area_units.get(area_code, {}).get(AREA_UNIT_FUNCTIONS[rule.handling])
     if not unit_code:
-        return triage(
-            f"{where} do {label} xử lý nhưng danh mục không có đơn vị này cho địa bàn {area_code}.",
-            rule,
-        )
+        return triage(N_(NO_AREA_UNIT, where=where, label=label, area=area_code), rule)
     return Route(
         handling_unit_code=unit_code,
         lead_unit_code=rule.lead_unit_code,
         needs_triage=False,
-        reason=f"{where} do {label} nơi xảy ra xử lý: {unit_code} (địa bàn {area_code}).",
+        reason=N_(TO_AREA_UNIT, where=where, label=label, unit=unit_code, area=area_code),
         rule=rule,
     )
+
+
+# -- reading a stored reason back ------------------------------------------------------------
+
+_PARTS: dict[str, tuple[str, ...]] = {
+    "where": (WHERE_IN_AREA, WHERE),
+    "reason": (
+        NO_CATEGORY,
+        NO_RULE,
+        UNIT_CONCERNED,
+        NO_UNIT_IN_RULE,
+        NO_AREA_UNIT,
+        NO_AREA,
+    ),
+}
+"""The templates a value of each name was filled from (most specific first)."""
+
+_FIELD = {
+    "label": "|".join(re.escape(label) for label in AREA_UNIT_LABELS.values()),
+    "category": r"\S+",
+    "area": r"[^\s)]+",
+    "unit": r"\S+?",
+}
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    pieces = re.split(r"%\((\w+)\)s", template)
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            out.append(f"(?P<{piece}>{_FIELD.get(piece, '.+?')})")
+        else:
+            out.append(re.escape(piece))
+    return re.compile("".join(out))
+
+
+def _reread(text: str, templates: tuple[str, ...]) -> str:
+    for template in templates:
+        found = _pattern(template).fullmatch(text)
+        if found is None:
+            continue
+        values = {
+            name: _reread(value, _PARTS[name]) if name in _PARTS else value
+            for name, value in found.groupdict().items()
+        }
+        said = Said(template, values)
+        if said == text:
+            return said
+    return text
+
+
+def reason_message(stored: str) -> str:
+    """A routing reason as stored on a case (plain Vietnamese), read back into the marked
+    message it was made from, so a page can show it in the reader's language
+    (``translated``); a text no template matches (written by hand, or by an older version)
+    comes back as it is."""
+    return _reread(stored, (TO_TRIAGE, TO_UNIT, TO_AREA_UNIT))

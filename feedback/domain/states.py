@@ -97,16 +97,16 @@ STATUS_LABELS: dict[Status, str] = {
 }
 
 ACTION_LABELS: dict[Action, str] = {
-    Action.ACKNOWLEDGE: "xác nhận tiếp nhận",
-    Action.START: "bắt đầu xử lý",
-    Action.ASK_CITIZEN: "đề nghị người dân bổ sung",
-    Action.CITIZEN_REPLY: "ghi nhận người dân bổ sung",
-    Action.TRANSFER: "chuyển",
-    Action.ANSWER: "trả lời",
-    Action.CLOSE: "đóng",
-    Action.REOPEN: "mở lại",
-    Action.REJECT: "từ chối tiếp nhận",
-    Action.MERGE: "gộp",
+    Action.ACKNOWLEDGE: N_("xác nhận tiếp nhận"),
+    Action.START: N_("bắt đầu xử lý"),
+    Action.ASK_CITIZEN: N_("đề nghị người dân bổ sung"),
+    Action.CITIZEN_REPLY: N_("ghi nhận người dân bổ sung"),
+    Action.TRANSFER: N_("chuyển"),
+    Action.ANSWER: N_("trả lời"),
+    Action.CLOSE: N_("đóng"),
+    Action.REOPEN: N_("mở lại"),
+    Action.REJECT: N_("từ chối tiếp nhận"),
+    Action.MERGE: N_("gộp"),
 }
 
 TERMINAL_STATUSES: frozenset[Status] = frozenset({Status.REJECTED, Status.MERGED})
@@ -134,24 +134,28 @@ class InvalidTransition(ValueError):
     def __init__(self, current: Status, action: Action) -> None:
         self.current = current
         self.action = action
-        super().__init__(
-            f"Không thể «{ACTION_LABELS[action]}» hồ sơ đang ở trạng thái "
-            f"«{STATUS_LABELS[current]}»."
+        # Kept marked: ``str(exc)`` is the plain Vietnamese text, ``exc.message`` the
+        # message a page can show in the reader's language (``translated``).
+        self.message = N_(
+            "Không thể «%(action)s» hồ sơ đang ở trạng thái «%(status)s».",
+            action=ACTION_LABELS[action],
+            status=STATUS_LABELS[current],
         )
+        super().__init__(self.message)
 
 
 def _as_status(value: Status | str) -> Status:
     try:
         return Status(value)
     except ValueError:
-        raise ValueError(f"Trạng thái không hợp lệ: {value!r}.") from None
+        raise ValueError(N_("Trạng thái không hợp lệ: %(value)s.", value=repr(value))) from None
 
 
 def _as_action(value: Action | str) -> Action:
     try:
         return Action(value)
     except ValueError:
-        raise ValueError(f"Thao tác không hợp lệ: {value!r}.") from None
+        raise ValueError(N_("Thao tác không hợp lệ: %(value)s.", value=repr(value))) from None
 
 
 def next_status(current: Status | str, action: Action | str) -> Status:

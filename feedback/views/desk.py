@@ -23,6 +23,7 @@ from ..domain.permissions import (
     roles_holding,
 )
 from ..domain.promises import ack_limit_text
+from ..domain.routing import reason_message
 from ..extensions import db
 from ..models import Case, CaseLink, User
 from ..security.access import roles
@@ -100,6 +101,7 @@ def case(code: str) -> Any:
     return render_template(
         "desk/case.html",
         deadline_steps=derive(found).steps,
+        routing_reason=reason_message(found.routing_reason),
         case=found,
         now=datetime.now(UTC),
         ops=ops,

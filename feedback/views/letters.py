@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from ..database import unit_of_work
+from ..domain.marks import N_
 from ..domain.permissions import LETTER_ISSUER_ROLES, LETTER_ROLES
+from ..i18n import translated
 from ..security.access import roles
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.handling import letters
@@ -52,7 +55,7 @@ def index() -> Any:
         status=status,
         statuses=letters.STATUS_LABELS,
         delivery=letters.DELIVERY,
-        late_text=letters.late_text,
+        late_text=lambda seconds: letters.late_text(seconds, gettext),
         next_cursor=page.next_cursor,
         first_page=after is None,
         params={"trang_thai": status} if status else {},
@@ -67,20 +70,26 @@ def _act(letter_id: int, action: str) -> Any:
             letter = letters.get_letter(current_user, letter_id)
             if action == "issue":
                 letters.issue(letter, current_user, now)
-                message = f"Đã ban hành thư xin lỗi số {letter.number} (hồ sơ {letter.case.code})."
+                message = N_(
+                    "Đã ban hành thư xin lỗi số %(number)s (hồ sơ %(code)s).",
+                    number=letter.number,
+                    code=letter.case.code,
+                )
             else:
                 via = request.form.get("via", "")
                 letters.deliver(letter, current_user, now, via)
-                message = (
-                    f"{letters.DELIVERY[via]} thư xin lỗi số {letter.number} "
-                    f"(hồ sơ {letter.case.code})."
+                message = N_(
+                    "%(done)s thư xin lỗi số %(number)s (hồ sơ %(code)s).",
+                    done=letters.DELIVERY[via],
+                    number=letter.number,
+                    code=letter.case.code,
                 )
     except (NotFound, Forbidden):
         raise
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return redirect(url_for("letters.index")), 303
-    flash(message, "ok")
+    flash(translated(message), "ok")
     return redirect(url_for("letters.index", trang_thai=letter.status)), 303
 
 

@@ -24,6 +24,7 @@ from ...domain.deadlines import (
     explain_deadlines,
     local_date,
 )
+from ...domain.marks import N_
 from ...domain.sla import extend_for_pause
 from ...domain.states import OPEN_STATUSES
 from ...i18n import format_local_long
@@ -45,19 +46,41 @@ class Derived:
     steps: list[str] = field(default_factory=list)
 
 
-ROUND_LABELS = {1: "lần đầu", 2: "lần hai"}
+ROUND_LABELS = {1: N_("lần đầu"), 2: N_("lần hai")}
+
+POLICY_APPLIED = N_("Chính sách thời hạn áp dụng: %(kind)s, %(validity)s%(basis)s.")
+POLICY_ON_ACCEPTANCE = N_("Chính sách thời hạn khi thụ lý: %(kind)s, %(validity)s%(basis)s.")
 
 
-def describe_policy(row: SlaPolicy) -> str:
-    """One line naming a policy: kind, round, validity and legal basis."""
-    until = f" đến hết {row.valid_to - timedelta(days=1):%d/%m/%Y}" if row.valid_to else ""
-    since = "" if row.valid_from.year < 1900 else f" từ {row.valid_from:%d/%m/%Y}"
-    validity = f"hiệu lực{since}{until}" if since or until else "hiệu lực không thời hạn"
-    kind = row.label + (
-        f" ({ROUND_LABELS.get(row.round, row.round)})" if row.kind == "complaint" else ""
+def describe_policy(row: SlaPolicy, template: str = POLICY_APPLIED) -> str:
+    """One line naming a policy: kind, round, validity and legal basis (marked; the
+    policy's label and legal basis are data and stay as written)."""
+    until = (
+        N_(" đến hết %(day)s", day=(row.valid_to - timedelta(days=1)).strftime("%d/%m/%Y"))
+        if row.valid_to
+        else ""
     )
-    basis = f"; căn cứ: {row.legal_basis}" if row.legal_basis else ""
-    return f"Chính sách thời hạn áp dụng: {kind}, {validity}{basis}."
+    since = (
+        ""
+        if row.valid_from.year < 1900
+        else N_(" từ %(day)s", day=row.valid_from.strftime("%d/%m/%Y"))
+    )
+    validity = (
+        N_("hiệu lực%(since)s%(until)s", since=since, until=until)
+        if since or until
+        else N_("hiệu lực không thời hạn")
+    )
+    kind = (
+        N_(
+            "%(label)s (%(round)s)",
+            label=row.label,
+            round=ROUND_LABELS.get(row.round, str(row.round)),
+        )
+        if row.kind == "complaint"
+        else row.label
+    )
+    basis = N_("; căn cứ: %(basis)s", basis=row.legal_basis) if row.legal_basis else ""
+    return N_(template, kind=kind, validity=validity, basis=basis)
 
 
 def suspension_stops_clock(case: Case, at: datetime) -> bool:
@@ -100,7 +123,7 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
             day = local_date(event.at)
             started = case_policy(case, event.at)  # the clock starts now: today's policy
             if started.id != row.id:
-                out.steps.append(describe_policy(started).replace("áp dụng", "khi thụ lý"))
+                out.steps.append(describe_policy(started, POLICY_ON_ACCEPTANCE))
             limits = policy_for(case, started)
             if limits.response_day_type is DayType.CALENDAR:
                 due = end_of_local_day(day + timedelta(days=limits.response_days))
@@ -108,7 +131,11 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
                 due = end_of_local_day(calendar.nth_working_day_after(day, limits.response_days))
             out.response_due_at = due
             out.steps.append(
-                f"Thụ lý ngày {day:%d/%m/%Y}: hạn giải quyết tính lại → {format_local_long(due)}."
+                N_(
+                    "Thụ lý ngày %(day)s: hạn giải quyết tính lại → %(due)s.",
+                    day=day.strftime("%d/%m/%Y"),
+                    due=format_local_long(due),
+                )
             )
         elif data.get("paused_since") and row.pause_when_waiting:
             # The wait ended (reply, answer, closure): credit the days it lasted.
@@ -118,8 +145,13 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
             )
             if due != out.response_due_at:
                 out.steps.append(
-                    f"Tạm dừng khi chờ người dân bổ sung ({format_local_long(paused)} – "
-                    f"{format_local_long(event.at)}): hạn trả lời lùi đến {format_local_long(due)}."
+                    N_(
+                        "Tạm dừng khi chờ người dân bổ sung (%(start)s – %(end)s): hạn trả lời "
+                        "lùi đến %(due)s.",
+                        start=format_local_long(paused),
+                        end=format_local_long(event.at),
+                        due=format_local_long(due),
+                    )
                 )
             out.response_due_at = due
         elif event.action == "resume" and data.get("suspended_since"):
@@ -130,26 +162,41 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
                     out.response_due_at, since, event.at, calendar, policy.response_day_type
                 )
                 out.steps.append(
-                    f"Tạm đình chỉ giải quyết ({span}): thời gian tạm đình chỉ không tính vào "
-                    f"thời hạn, hạn giải quyết lùi đến {format_local_long(due)}."
+                    N_(
+                        "Tạm đình chỉ giải quyết (%(span)s): thời gian tạm đình chỉ không tính "
+                        "vào thời hạn, hạn giải quyết lùi đến %(due)s.",
+                        span=span,
+                        due=format_local_long(due),
+                    )
                 )
                 out.response_due_at = due
             else:
                 out.steps.append(
-                    f"Tạm đình chỉ ({span}) theo chính sách không dừng thời hạn: hạn giữ nguyên."
+                    N_(
+                        "Tạm đình chỉ (%(span)s) theo chính sách không dừng thời hạn: hạn giữ "
+                        "nguyên.",
+                        span=span,
+                    )
                 )
         elif event.action == "extend":
             days = int(data.get("days") or extension_days)
             due = end_of_local_day(local_date(out.response_due_at) + timedelta(days=days))
             out.steps.append(
-                f"Gia hạn {days} ngày theo {data.get('decision', 'quyết định')}"
-                f" ({data.get('reason', '')}): hạn mới {format_local_long(due)}."
+                N_(
+                    "Gia hạn %(days)s ngày theo %(decision)s (%(reason)s): hạn mới %(due)s.",
+                    days=days,
+                    decision=data.get("decision", N_("quyết định")),
+                    reason=data.get("reason", ""),
+                    due=format_local_long(due),
+                )
             )
             out.response_due_at = due
         elif event.action == "reopen":
             due = compute_deadlines(event.at, policy, calendar).response_due_at
             when, new = format_local_long(event.at), format_local_long(due)
-            out.steps.append(f"Mở lại lúc {when}: hạn trả lời mới {new}.")
+            out.steps.append(
+                N_("Mở lại lúc %(when)s: hạn trả lời mới %(due)s.", when=when, due=new)
+            )
             out.response_due_at = due
         elif event.action == "recompute" and data.get("kept"):
             # A calendar edit that would have moved a due time already passed (or made a
@@ -161,7 +208,10 @@ def derive(case: Case, calendar: WorkingCalendar | None = None) -> Derived:
                 elif name == "response_due_at":
                     out.response_due_at = kept
             out.steps.append(
-                f"Lịch thay đổi lúc {format_local_long(event.at)}: hạn đã qua được giữ nguyên."
+                N_(
+                    "Lịch thay đổi lúc %(when)s: hạn đã qua được giữ nguyên.",
+                    when=format_local_long(event.at),
+                )
             )
     return out
 
@@ -243,16 +293,16 @@ def preview(kind: str | None, received_text: str | None, now: datetime) -> dict[
         try:
             received = datetime.fromisoformat(received_text.replace("Z", "+00:00"))
         except ValueError:
-            errors["received_at"] = "Theo ISO 8601, ví dụ 2024-02-02T10:00:00+07:00."
+            errors["received_at"] = N_("Theo ISO 8601, ví dụ 2024-02-02T10:00:00+07:00.")
         else:
             if received.tzinfo is None:
-                errors["received_at"] = "Thời điểm phải có múi giờ (ví dụ +07:00)."
+                errors["received_at"] = N_("Thời điểm phải có múi giờ (ví dụ +07:00).")
             elif not 2000 <= received.year <= 2100:
-                errors["received_at"] = "Năm phải từ 2000 đến 2100."
+                errors["received_at"] = N_("Năm phải từ 2000 đến 2100.")
     if kind not in CASE_KINDS:
-        errors["kind"] = f"Loại phải là một trong: {', '.join(CASE_KINDS)}."
+        errors["kind"] = N_("Loại phải là một trong: %(kinds)s.", kinds=", ".join(CASE_KINDS))
     if errors:
-        raise ValidationError("Tham số không hợp lệ.", errors)
+        raise ValidationError(N_("Tham số không hợp lệ."), errors)
     calendar = load_calendar()
     policy = to_domain_policy(load_policy(kind, received))
     due = compute_deadlines(received, policy, calendar)

@@ -12,6 +12,7 @@ Every change is a conditional UPDATE (two clicks cannot both win) and one CaseEv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,7 +57,7 @@ SIGNERS = {  # unit kind → the head's title in the signature block
     "council": ("CHỦ TỊCH HỘI ĐỒNG",),
 }
 UNDER_CITY = ("department", "inspectorate", "public_service", "council")
-NO_RIGHT = "Ông/bà không có quyền thực hiện thao tác này với thư xin lỗi."
+NO_RIGHT = N_("Ông/bà không có quyền thực hiện thao tác này với thư xin lỗi.")
 
 
 def letters_for(
@@ -110,7 +111,7 @@ def get_letter(user: User, letter_id: int) -> ApologyLetter:
     """The letter, or NotFound when it does not exist or its case is out of reach."""
     letter = db.session.get(ApologyLetter, letter_id)
     if letter is None or user.role not in LETTER_ROLES or Op.VIEW not in ops_for(user, letter.case):
-        raise NotFound("Không tìm thấy thư xin lỗi.")
+        raise NotFound(N_("Không tìm thấy thư xin lỗi."))
     return letter
 
 
@@ -132,13 +133,19 @@ def may_deliver(user: User, letter: ApologyLetter) -> bool:
     return may_issue(user, letter) or _of_unit(user, letter, ("officer",))
 
 
-def late_text(seconds: int) -> str:
+def _as_written(text: str) -> str:
+    return text
+
+
+def late_text(seconds: int, translate: Callable[[str], str] = _as_written) -> str:
+    """How late an answer was, in words: Vietnamese as the letter and the timeline say it,
+    or through ``translate`` (gettext) where the letters page shows it."""
     days, rest = divmod(max(seconds, 0), 86400)
     hours, minutes = rest // 3600, rest % 3600 // 60
-    parts = [f"{days} ngày"] if days else []
-    parts += [f"{hours} giờ"] if hours else []
-    parts += [f"{minutes} phút"] if minutes and not days else []
-    return " ".join(parts) or "dưới 1 phút"
+    parts = [translate(N_("%(n)s ngày")) % {"n": days}] if days else []
+    parts += [translate(N_("%(n)s giờ")) % {"n": hours}] if hours else []
+    parts += [translate(N_("%(n)s phút")) % {"n": minutes}] if minutes and not days else []
+    return " ".join(parts) or translate(N_("dưới 1 phút"))
 
 
 def _when(value: datetime) -> str:
@@ -152,7 +159,13 @@ def issue(letter: ApologyLetter, user: User, now: datetime) -> ApologyLetter:
         raise Forbidden(NO_RIGHT)
     case = letter.case
     if letter.status != "owed":
-        raise Conflict(f"Thư xin lỗi cho hồ sơ {case.code} đã được ban hành (số {letter.number}).")
+        raise Conflict(
+            N_(
+                "Thư xin lỗi cho hồ sơ %(code)s đã được ban hành (số %(number)s).",
+                code=case.code,
+                number=letter.number,
+            )
+        )
     unit = case.handling_unit
     # One numbering per unit: lock its row on PostgreSQL (SQLite writers are serialised by
     # BEGIN IMMEDIATE); the unique number is the last guard.
@@ -173,7 +186,7 @@ def issue(letter: ApologyLetter, user: User, now: datetime) -> ApologyLetter:
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise Conflict("Thư xin lỗi vừa được người khác ban hành; vui lòng tải lại trang.")
+        raise Conflict(N_("Thư xin lỗi vừa được người khác ban hành; vui lòng tải lại trang."))
     db.session.refresh(letter)
     record(
         case,
@@ -192,20 +205,25 @@ def deliver(letter: ApologyLetter, user: User, now: datetime, via: str) -> Apolo
     """Record the letter sent by post, by e-mail (its text goes to the reporter through the
     outbox) or handed over."""
     if via not in DELIVERY:
-        raise ValidationError("Chọn cách gửi thư.", {"via": "Bưu điện, thư điện tử hoặc trao tay."})
+        raise ValidationError(
+            N_("Chọn cách gửi thư."), {"via": N_("Bưu điện, thư điện tử hoặc trao tay.")}
+        )
     if not may_deliver(user, letter):
         raise Forbidden(NO_RIGHT)
     case = letter.case
     if letter.status != "issued":
         raise Conflict(
-            "Thư xin lỗi chưa được ban hành."
+            N_("Thư xin lỗi chưa được ban hành.")
             if letter.status == "owed"
-            else f"Đã ghi nhận việc gửi thư xin lỗi số {letter.number}."
+            else N_("Đã ghi nhận việc gửi thư xin lỗi số %(number)s.", number=letter.number)
         )
     if via == "email" and not identity_of(case).email:
         raise ValidationError(
-            "Người gửi không để lại địa chỉ thư điện tử; hãy gửi qua bưu điện hoặc trao tận tay.",
-            {"via": "Không có địa chỉ thư điện tử."},
+            N_(
+                "Người gửi không để lại địa chỉ thư điện tử; hãy gửi qua bưu điện hoặc trao "
+                "tận tay."
+            ),
+            {"via": N_("Không có địa chỉ thư điện tử.")},
         )
     done = db.session.execute(
         update(ApologyLetter)
@@ -214,7 +232,7 @@ def deliver(letter: ApologyLetter, user: User, now: datetime, via: str) -> Apolo
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        raise Conflict("Thư xin lỗi vừa được người khác cập nhật; vui lòng tải lại trang.")
+        raise Conflict(N_("Thư xin lỗi vừa được người khác cập nhật; vui lòng tải lại trang."))
     db.session.refresh(letter)
     if via == "email":
         text = "\n\n".join(letter_paragraphs(letter))
@@ -297,7 +315,7 @@ def _signer(unit: Unit, issuer: User | None) -> tuple[tuple[str, ...], str]:
 
 def letter_pdf_bytes(letter: ApologyLetter) -> bytes:
     if letter.status == "owed" or letter.number is None or letter.issued_at is None:
-        raise Conflict("Thư xin lỗi chưa được ban hành.")
+        raise Conflict(N_("Thư xin lỗi chưa được ban hành."))
     case, unit = letter.case, letter.case.handling_unit
     city, place = city_place(letter.issued_at)
     if unit.area is not None and unit.kind in ("people_committee", "police"):
@@ -331,7 +349,7 @@ def letter_pdf_bytes(letter: ApologyLetter) -> bytes:
 def letter_pdf_for(user: User, letter: ApologyLetter) -> bytes:
     """The PDF for ``user``: only of an issued letter, only for who may see the addressee."""
     if letter.status == "owed":
-        raise NotFound("Thư xin lỗi chưa được ban hành.")
+        raise NotFound(N_("Thư xin lỗi chưa được ban hành."))
     if not may_generate(user, letter):
-        raise Forbidden("Chỉ Thanh tra thành phố được lập thư xin lỗi cho hồ sơ tố cáo.")
+        raise Forbidden(N_("Chỉ Thanh tra thành phố được lập thư xin lỗi cho hồ sơ tố cáo."))
     return letter_pdf_bytes(letter)

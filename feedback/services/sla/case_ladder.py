@@ -11,6 +11,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from ...domain.escalation import schedule
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import Case, CaseEscalation, EscalationStep
 from ..reference.policies import current_by_kind, load_calendar
@@ -31,7 +32,8 @@ class CaseLadder:
     reached: list[CaseEscalation]
     current_obligation: int
     ahead: list[Ahead] = field(default_factory=list)
-    # Why nothing lies ahead while the kind has a ladder (answered, paused, top reached).
+    # Why nothing lies ahead while the kind has a ladder (answered, paused, top reached):
+    # marked, the page shows it with ``translated``.
     stopped: str = ""
 
     @property
@@ -73,9 +75,9 @@ def case_ladder(case: Case, now: datetime) -> CaseLadder:
     stopped = ""
     if not ahead:
         if case.status in FINISHED or clock.answered:
-            stopped = "Hồ sơ đã được trả lời hoặc đã kết thúc: không chuyển cấp tiếp."
+            stopped = N_("Hồ sơ đã được trả lời hoặc đã kết thúc: không chuyển cấp tiếp.")
         elif clock.paused:
-            stopped = "Thời hạn đang tạm dừng: không chuyển cấp trong thời gian này."
+            stopped = N_("Thời hạn đang tạm dừng: không chuyển cấp trong thời gian này.")
         elif done:
-            stopped = "Hồ sơ đã qua mọi bậc chuyển cấp."
+            stopped = N_("Hồ sơ đã qua mọi bậc chuyển cấp.")
     return CaseLadder(reached, case.obligation, ahead, stopped)
