@@ -155,7 +155,12 @@ def translated(message: str) -> str:
 
 
 def translated_fields(fields: dict[str, str]) -> dict[str, str]:
-    """A refusal's per-field messages in the reader's language, as plain text."""
+    """A refusal's per-field messages in the reader's language, for a page's form."""
+    return {name: translated(text) for name, text in fields.items()}
+
+
+def translated_fields_text(fields: dict[str, str]) -> dict[str, str]:
+    """A refusal's per-field messages in the reader's language, as plain text (JSON)."""
     return {name: translated_text(text) for name, text in fields.items()}
 
 

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from ..database import RETRY_AFTER_SECONDS, is_busy
 from ..domain.marks import N_
 from ..extensions import db
-from ..i18n import HTTP_MESSAGES, translated_fields, translated_text
+from ..i18n import HTTP_MESSAGES, translated_fields_text, translated_text
 from ..security.access import wants_json
 from ..services.errors import ServiceError
 
@@ -21,7 +21,7 @@ def _respond(status: int, code: str, message: str, fields: dict[str, str] | None
         # A page's template translates with |translated; a JSON body is translated here
         # (English when the program asked for it in Accept-Language or ?lang).
         body = {"error": code, "message": translated_text(message)}
-        return jsonify(**body, fields=translated_fields(fields or {})), status
+        return jsonify(**body, fields=translated_fields_text(fields or {})), status
     return render_template("errors/error.html", status=status, message=message), status
 
 
