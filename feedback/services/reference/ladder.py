@@ -230,12 +230,18 @@ def seed_ladders(entries: Iterable[Mapping[str, Any]]) -> dict[str, int]:
         unknown = notify - set(AUDIENCE_LABELS)
         if unknown or not notify:
             raise ValidationError(
-                f"escalation_steps: «notify» phải gồm một hoặc nhiều trong "
-                f"{', '.join(AUDIENCE_LABELS)} (nhận được {sorted(notify)})."
+                N_(
+                    "escalation_steps: «notify» phải gồm một hoặc nhiều trong %(allowed)s "
+                    "(nhận được %(got)s).",
+                    allowed=", ".join(AUDIENCE_LABELS),
+                    got=sorted(notify),
+                )
             )
         for kind in entry.get("kinds", [entry.get("kind")]):
             if kind not in CASE_KINDS:
-                raise ValidationError(f"escalation_steps: loại hồ sơ «{kind}» không có.")
+                raise ValidationError(
+                    N_("escalation_steps: loại hồ sơ «%(kind)s» không có.", kind=kind)
+                )
             wanted.setdefault(kind, []).append(
                 {
                     "kind": kind,

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import (
     Area,
@@ -76,9 +77,11 @@ def read_file(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError as exc:
-        raise ValidationError(f"Không tìm thấy tệp dữ liệu {path}.") from exc
+        raise ValidationError(N_("Không tìm thấy tệp dữ liệu %(path)s.", path=str(path))) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"Tệp dữ liệu {path} sai cú pháp TOML: {exc}") from exc
+        raise ValidationError(
+            N_("Tệp dữ liệu %(path)s sai cú pháp TOML: %(error)s", path=str(path), error=str(exc))
+        ) from exc
 
 
 def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
@@ -91,8 +94,11 @@ def load_reference(path: Path = DEFAULT_FILE) -> dict[str, int]:
     data = read_file(path)
     if "effective_from" in data.get("pack", {}):
         raise ValidationError(
-            f"{path.name} là gói dữ liệu có ngày hiệu lực: dùng lệnh "
-            "`flask --app feedback reference apply` để áp dụng."
+            N_(
+                "%(name)s là gói dữ liệu có ngày hiệu lực: dùng lệnh "
+                "`flask --app feedback reference apply` để áp dụng.",
+                name=path.name,
+            )
         )
     ld = Loader()
     city = data.get("city", {})
@@ -212,4 +218,11 @@ def _ref(table: dict[str, Any], code: str, what: str, where: str) -> Any:
     try:
         return table[code]
     except KeyError:
-        raise ValidationError(f"{where}: mã {what} «{code}» không có trong tệp dữ liệu.") from None
+        raise ValidationError(
+            N_(
+                "%(where)s: mã %(what)s «%(code)s» không có trong tệp dữ liệu.",
+                where=where,
+                what=what,
+                code=code,
+            )
+        ) from None

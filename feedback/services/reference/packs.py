@@ -38,6 +38,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from ...domain.marks import N_
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...models import (
@@ -107,7 +108,9 @@ def _day(value: Any, where: str) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValidationError(f"{where}: ngày «{value}» không đúng dạng YYYY-MM-DD.") from None
+        raise ValidationError(
+            N_("%(where)s: ngày «%(value)s» không đúng dạng YYYY-MM-DD.", where=where, value=value)
+        ) from None
 
 
 def _valid_on(model: type[Any], day: date) -> list[Any]:
@@ -126,7 +129,7 @@ class _Pack:
         head = data.get("pack")
         if not isinstance(head, dict) or "effective_from" not in head or "name" not in head:
             raise ValidationError(
-                "Gói dữ liệu cần mục [pack] với name và effective_from (ngày có hiệu lực)."
+                N_("Gói dữ liệu cần mục [pack] với name và effective_from (ngày có hiệu lực).")
             )
         self.data = data
         self.digest = digest
@@ -204,8 +207,12 @@ class _Pack:
             used = db.session.scalar(select(Unit.name).where(Unit.code == code).limit(1))
             if used is not None:
                 raise ValidationError(
-                    f"Mã đơn vị {code} đã dùng cho «{used}»: đơn vị mới cần một mã mới, vì "
-                    "quyền của tài khoản được so theo mã đơn vị."
+                    N_(
+                        "Mã đơn vị %(code)s đã dùng cho «%(used)s»: đơn vị mới cần một mã mới, "
+                        "vì quyền của tài khoản được so theo mã đơn vị.",
+                        code=code,
+                        used=used,
+                    )
                 )
             row = Unit(code=code, valid_from=self.eff, **values)
             db.session.add(row)
@@ -293,7 +300,13 @@ class _Pack:
                     "unknown" if not targets else "ambiguous" if len(targets) > 1 else "certain"
                 )
                 if certainty not in SUCCESSION_CERTAINTY:
-                    raise ValidationError(f"{where}: certainty «{certainty}» không hợp lệ.")
+                    raise ValidationError(
+                        N_(
+                            "%(where)s: certainty «%(certainty)s» không hợp lệ.",
+                            where=where,
+                            certainty=certainty,
+                        )
+                    )
                 for target in targets or [None]:
                     self._succession(kind, source, target, certainty, s.get("note", ""), pack)
 
@@ -398,7 +411,7 @@ class _Pack:
         )
         if triage is None:
             raise ValidationError(
-                "Gói dữ liệu không có đơn vị phân loại (settings.triage_unit) còn hiệu lực."
+                N_("Gói dữ liệu không có đơn vị phân loại (settings.triage_unit) còn hiệu lực.")
             )
         for case in cases:
             self._move(case, triage)
@@ -525,7 +538,14 @@ def _ref(table: dict[str, Any], code: str, what: str, where: str) -> Any:
     try:
         return table[code]
     except KeyError:
-        raise ValidationError(f"{where}: mã {what} «{code}» không có trong gói dữ liệu.") from None
+        raise ValidationError(
+            N_(
+                "%(where)s: mã %(what)s «%(code)s» không có trong gói dữ liệu.",
+                where=where,
+                what=what,
+                code=code,
+            )
+        ) from None
 
 
 def accounts_of_retired_units(now: datetime) -> list[dict[str, str]]:
@@ -542,6 +562,7 @@ def accounts_of_retired_units(now: datetime) -> list[dict[str, str]]:
         {
             "username": user.username,
             "role": user.role,
+            "role_label": user.role_label,
             "unit": unit.code,
             "unit_name": unit.name,
             "retired_on": unit.valid_to.isoformat() if unit.valid_to else "",
@@ -561,8 +582,12 @@ def apply_pack(path: Path, *, actor: User | None, now: datetime) -> Applied:
     )
     if later is not None:
         raise ValidationError(
-            f"Đã áp dụng một gói dữ liệu có hiệu lực từ {later:%d/%m/%Y}, sau ngày "
-            f"{job.eff:%d/%m/%Y} của gói này: không thể áp dụng lùi."
+            N_(
+                "Đã áp dụng một gói dữ liệu có hiệu lực từ %(later)s, sau ngày %(day)s của gói "
+                "này: không thể áp dụng lùi.",
+                later=f"{later:%d/%m/%Y}",
+                day=f"{job.eff:%d/%m/%Y}",
+            )
         )
     areas = job.areas()
     units = job.units(areas)

@@ -17,6 +17,7 @@ from ...domain.calendar import CalendarOverride as DomainOverride
 from ...domain.calendar import OverrideKind, WorkingCalendar
 from ...domain.deadlines import CountFrom, DayType, Deadlines, compute_deadlines, local_date
 from ...domain.deadlines import SlaPolicy as DomainPolicy
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import CalendarOverride, Case, SlaPolicy
 from ..errors import ValidationError
@@ -102,8 +103,8 @@ def current_by_kind(now: datetime) -> dict[str, SlaPolicy]:
 def no_policy() -> ValidationError:
     """What a caller hears when the kind has no SLA policy (the reference data is not seeded)."""
     return ValidationError(
-        "Chưa có quy định thời hạn cho loại hồ sơ này; hãy chạy lệnh seed.",
-        {"kind": "Loại hồ sơ chưa được cấu hình thời hạn."},
+        N_("Chưa có quy định thời hạn cho loại hồ sơ này; hãy chạy lệnh seed."),
+        {"kind": N_("Loại hồ sơ chưa được cấu hình thời hạn.")},
     )
 
 
