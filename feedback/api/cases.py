@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..database import unit_of_work
 from ..domain.codes import CODE
+from ..domain.marks import N_
 from ..domain.permissions import Op
 from ..extensions import db
 from ..models import Case, IdempotencyKey, User
@@ -79,8 +80,8 @@ def _stored(scope: str, key: str) -> IdempotencyKey | None:
 def _replay(stored: IdempotencyKey, request_hash: str) -> Answer:
     if stored.request_hash != request_hash:
         raise IdempotencyKeyReused(
-            "Idempotency-Key này đã được dùng cho một yêu cầu có nội dung khác.",
-            {"Idempotency-Key": "Đã dùng cho nội dung khác; hãy tạo khóa mới."},
+            N_("Idempotency-Key này đã được dùng cho một yêu cầu có nội dung khác."),
+            {"Idempotency-Key": N_("Đã dùng cho nội dung khác; hãy tạo khóa mới.")},
         )
     code = db.session.scalar(select(Case.code).where(Case.id == stored.case_id)) or ""
     return Answer(stored.status_code, open_text(stored.response_body), code)
@@ -126,7 +127,7 @@ def create(
         stored = _stored(scope, key)
         if stored is None:
             raise Conflict(
-                "Yêu cầu trùng với một yêu cầu khác đang xử lý; vui lòng gửi lại."
+                N_("Yêu cầu trùng với một yêu cầu khác đang xử lý; vui lòng gửi lại.")
             ) from None
         answer = _replay(stored, request_hash)
         db.session.rollback()
@@ -151,7 +152,7 @@ def case_for_staff(code: str, user: User) -> Case:
     """The case if ``user`` may see it; otherwise the same 404 as for an unknown code."""
     case = _case_by_code(code)
     if case is None or Op.VIEW not in ops_for(user, case):
-        raise NotFound("Không tìm thấy hồ sơ.")
+        raise NotFound(N_("Không tìm thấy hồ sơ."))
     return case
 
 
@@ -161,9 +162,9 @@ def case_for_citizen(code: str, access_key: str | None) -> Case:
     key = (access_key or "")[:64]
     if case is None:
         hash_access_key(key)  # the same work either way
-        raise NotFound("Không tìm thấy hồ sơ, hoặc mã tra cứu không đúng.")
+        raise NotFound(N_("Không tìm thấy hồ sơ, hoặc mã tra cứu không đúng."))
     if not key or not access_key_matches(case, key):
-        raise NotFound("Không tìm thấy hồ sơ, hoặc mã tra cứu không đúng.")
+        raise NotFound(N_("Không tìm thấy hồ sơ, hoặc mã tra cứu không đúng."))
     return case
 
 

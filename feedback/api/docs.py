@@ -13,6 +13,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+
+from ..domain.marks import N_
+
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "data" / "openapi.json"
 """The OpenAPI 3.1 document of this API, kept true by tests/test_openapi.py."""
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -47,7 +51,7 @@ def _type_text(schema: dict[str, Any]) -> str:
     words = []
     for k in kinds:
         if k == "array":
-            words.append("mảng " + _type_text(schema.get("items", {})))
+            words.append(_("mảng %(items)s", items=_type_text(schema.get("items", {}))))
         elif k == "string" and schema.get("format") in ("date-time", "binary"):
             words.append(f"string ({schema['format']})")
         elif k:
@@ -62,13 +66,13 @@ def _type_text(schema: dict[str, Any]) -> str:
 
 def _limits(schema: dict[str, Any]) -> str:
     labels = (
-        ("minLength", "ít nhất {} ký tự"),
-        ("maxLength", "tối đa {} ký tự"),
-        ("minimum", "≥ {}"),
-        ("maximum", "≤ {}"),
-        ("pattern", "mẫu {}"),
+        ("minLength", N_("ít nhất %(n)s ký tự")),
+        ("maxLength", N_("tối đa %(n)s ký tự")),
+        ("minimum", "≥ %(n)s"),
+        ("maximum", "≤ %(n)s"),
+        ("pattern", N_("mẫu %(n)s")),
     )
-    return "; ".join(label.format(schema[key]) for key, label in labels if key in schema)
+    return "; ".join(_(label, n=schema[key]) for key, label in labels if key in schema)
 
 
 def _fields(doc: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -131,7 +135,7 @@ def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     "description": op.get("description", ""),
                     "tag": (op.get("tags") or [""])[0],
                     "auth": [
-                        "Bearer token" if "bearerAuth" in req else "không cần"
+                        "Bearer token" if "bearerAuth" in req else _("không cần")
                         for req in op.get("security", doc.get("security", [{}]))
                     ],
                     "parameters": [

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.marks import N_
 from ..domain.permissions import ON_BEHALF_ROLES
 from ..domain.text import control_characters
 from ..models import User
@@ -64,25 +65,29 @@ def read_body(
     """The request's JSON object, read defensively (size first, then syntax, then shape).
     With ``allow_empty``, no body at all (whatever its content type) reads as ``{}``."""
     if content_length is not None and content_length > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Dữ liệu gửi lên vượt quá {MAX_BODY_BYTES // 1024} KiB.")
+        raise PayloadTooLarge(_too_large())
     raw = stream.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Dữ liệu gửi lên vượt quá {MAX_BODY_BYTES // 1024} KiB.")
+        raise PayloadTooLarge(_too_large())
     if allow_empty and not raw.strip():
         return {}
     if mimetype != "application/json":
-        raise InvalidJson("Dữ liệu phải là JSON (Content-Type: application/json).")
+        raise InvalidJson(N_("Dữ liệu phải là JSON (Content-Type: application/json)."))
     try:
         data = json.loads(
             raw.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_duplicates
         )
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidJson(
-            "Dữ liệu JSON không đọc được (sai cú pháp hoặc không phải UTF-8)."
+            N_("Dữ liệu JSON không đọc được (sai cú pháp hoặc không phải UTF-8).")
         ) from None
     if not isinstance(data, dict):
-        raise InvalidJson("Dữ liệu phải là một đối tượng JSON ({...}).")
+        raise InvalidJson(N_("Dữ liệu phải là một đối tượng JSON ({...})."))
     return data
+
+
+def _too_large() -> str:
+    return N_("Dữ liệu gửi lên vượt quá %(kib)s KiB.", kib=MAX_BODY_BYTES // 1024)
 
 
 def _no_constant(name: str) -> Any:
@@ -104,25 +109,25 @@ def check_value(kind: str, value: Any) -> str | None:
         return None
     if kind == "text":
         if not isinstance(value, str):
-            return "Phải là chuỗi ký tự."
+            return N_("Phải là chuỗi ký tự.")
         if control_characters(value):
-            return "Không được chứa ký tự điều khiển."
+            return N_("Không được chứa ký tự điều khiển.")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return "Chuỗi ký tự không hợp lệ."
+            return N_("Chuỗi ký tự không hợp lệ.")
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return "Phải là số."
+            return N_("Phải là số.")
         # 1e400 parses as infinity, and an int of 400 digits cannot become a float.
         if isinstance(value, int) and abs(value) > 10**6:
-            return "Giá trị ngoài khoảng cho phép."
+            return N_("Giá trị ngoài khoảng cho phép.")
         if not math.isfinite(value):
-            return "Phải là số hữu hạn."
+            return N_("Phải là số hữu hạn.")
     elif kind == "bool" and not isinstance(value, bool):
-        return "Phải là true hoặc false."
+        return N_("Phải là true hoặc false.")
     elif kind == "object" and not isinstance(value, dict):
-        return "Phải là một đối tượng JSON."
+        return N_("Phải là một đối tượng JSON.")
     return None
 
 
@@ -133,7 +138,7 @@ def field_errors(
     errors: dict[str, str] = {}
     for name, value in data.items():
         if name not in spec:
-            errors[f"{prefix}{name}"] = "Trường không được hỗ trợ."
+            errors[f"{prefix}{name}"] = N_("Trường không được hỗ trợ.")
             continue
         problem = check_value(spec[name], value)
         if problem:
@@ -145,7 +150,7 @@ def fields_of(data: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, Any
     """Every field of ``spec`` (None when not sent), or a 422 naming each bad one."""
     errors = field_errors(data, spec)
     if errors:
-        raise ValidationError("Dữ liệu có trường sai kiểu hoặc không được hỗ trợ.", errors)
+        raise ValidationError(N_("Dữ liệu có trường sai kiểu hoặc không được hỗ trợ."), errors)
     return {name: data.get(name) for name in spec}
 
 
@@ -176,7 +181,7 @@ def _shape_errors(data: Mapping[str, Any]) -> dict[str, str]:
         errors.update(field_errors(reporter, _REPORTER, prefix="reporter."))
         email = reporter.get("email")
         if isinstance(email, str) and len(email.strip()) > 200:
-            errors.setdefault("reporter.email", "Địa chỉ thư điện tử dài quá 200 ký tự.")
+            errors.setdefault("reporter.email", N_("Địa chỉ thư điện tử dài quá 200 ký tự."))
     return errors
 
 
@@ -185,14 +190,14 @@ def _parse_time(value: str) -> datetime | str:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        return "Thời điểm phải theo ISO 8601, ví dụ 2024-02-02T08:30:00+07:00."
+        return N_("Thời điểm phải theo ISO 8601, ví dụ 2024-02-02T08:30:00+07:00.")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return "Thời điểm phải ghi rõ múi giờ, ví dụ 2024-02-02T08:30:00+07:00."
+        return N_("Thời điểm phải ghi rõ múi giờ, ví dụ 2024-02-02T08:30:00+07:00.")
     try:
         if parsed < _EARLIEST:
-            return "Thời điểm tiếp nhận quá xa trong quá khứ."
+            return N_("Thời điểm tiếp nhận quá xa trong quá khứ.")
     except OverflowError:
-        return "Thời điểm tiếp nhận quá xa trong quá khứ."
+        return N_("Thời điểm tiếp nhận quá xa trong quá khứ.")
     return parsed
 
 
@@ -200,17 +205,19 @@ def case_input(data: Mapping[str, Any], user: User | None) -> CaseInput:
     """Turn a checked JSON object into the intake service's input, or refuse it."""
     errors = _shape_errors(data)
     if errors:
-        raise ValidationError("Dữ liệu có trường sai kiểu hoặc không được hỗ trợ.", errors)
+        raise ValidationError(N_("Dữ liệu có trường sai kiểu hoặc không được hỗ trợ."), errors)
     sent = [name for name in STAFF_FIELDS if data.get(name) is not None]
     if sent and (user is None or user.role not in ON_BEHALF_ROLES):
         raise Forbidden(
-            "Chỉ điện thoại viên 1022, cán bộ mở hòm thư và Văn phòng điều phối được gửi "
-            "kênh, thời điểm tiếp nhận và mã tham chiếu ngoài.",
-            {name: "Không có quyền gửi trường này." for name in sent},
+            N_(
+                "Chỉ điện thoại viên 1022, cán bộ mở hòm thư và Văn phòng điều phối được gửi "
+                "kênh, thời điểm tiếp nhận và mã tham chiếu ngoài."
+            ),
+            {name: N_("Không có quyền gửi trường này.") for name in sent},
         )
     channel = data.get("channel") or "api"
     if channel not in STAFF_CHANNELS:
-        errors["channel"] = "Kênh chỉ được là hotline, box hoặc api."
+        errors["channel"] = N_("Kênh chỉ được là hotline, box hoặc api.")
     received_at = None
     if data.get("received_at") is not None:
         parsed = _parse_time(data["received_at"])
@@ -219,7 +226,7 @@ def case_input(data: Mapping[str, Any], user: User | None) -> CaseInput:
         else:
             received_at = parsed
     if errors:
-        raise ValidationError("Thông tin chưa hợp lệ, vui lòng kiểm tra lại.", errors)
+        raise ValidationError(N_("Thông tin chưa hợp lệ, vui lòng kiểm tra lại."), errors)
     rep = data.get("reporter") or {}
     lat, lon = data.get("lat"), data.get("lon")
     return CaseInput(
@@ -252,7 +259,7 @@ def check_idempotency_key(value: str | None) -> str | None:
         return None
     if not _VISIBLE_ASCII.fullmatch(value):
         raise InvalidIdempotencyKey(
-            "Idempotency-Key phải gồm 1 đến 200 ký tự ASCII nhìn thấy được.",
-            {"Idempotency-Key": "Giá trị không hợp lệ."},
+            N_("Idempotency-Key phải gồm 1 đến 200 ký tự ASCII nhìn thấy được."),
+            {"Idempotency-Key": N_("Giá trị không hợp lệ.")},
         )
     return value

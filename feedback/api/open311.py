@@ -45,15 +45,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from ..database import RETRY_AFTER_SECONDS, is_busy, unit_of_work
+from ..domain.marks import N_
 from ..domain.states import STATUS_LABELS, Status
 from ..extensions import csrf, db
-from ..i18n import HTTP_MESSAGES, translated
+from ..i18n import HTTP_MESSAGES, translated_text
 from ..models import Case, Category
 from ..security.access import public
 from ..security.limits import api_limit
@@ -81,7 +83,7 @@ _ITEMS = {
     "attributes": "attribute",
     "values": "value",
 }
-UNPUBLISHED = "Yêu cầu của người dân, đang được xem xét."
+UNPUBLISHED = N_("Yêu cầu của người dân, đang được xem xét.")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -117,13 +119,13 @@ def _render(payload: Any, root: str, fmt: str, status: int = 200) -> Response:
 
 def _format(fmt: str) -> str:
     if fmt not in CONTENT_TYPES:
-        raise Open311Error(404, "Định dạng chỉ có thể là .json hoặc .xml.")
+        raise Open311Error(404, N_("Định dạng chỉ có thể là .json hoặc .xml."))
     return fmt
 
 
 def _error(status: int, descriptions: list[str]) -> Response:
     fmt = "xml" if request.path.endswith(".xml") else "json"
-    payload = [{"code": status, "description": translated(d)} for d in descriptions]
+    payload = [{"code": status, "description": translated_text(d)} for d in descriptions]
     return _render(payload, "errors", fmt, status)
 
 
@@ -167,9 +169,11 @@ def discovery(fmt: str) -> Response:
     authority = get_setting("city_authority", "Ủy ban nhân dân thành phố Hà Giang")
     document = {
         "changeset": CHANGESET,
-        "contact": f"{authority} — Văn phòng HĐND-UBND, tổng đài 1022.",
-        "key_service": "api_key là mã API của tài khoản cán bộ (điện thoại viên 1022 hoặc "
-        "Văn phòng điều phối), do quản trị cấp bằng lệnh «flask users token».",
+        "contact": _("%(authority)s — Văn phòng HĐND-UBND, tổng đài 1022.", authority=authority),
+        "key_service": _(
+            "api_key là mã API của tài khoản cán bộ (điện thoại viên 1022 hoặc "
+            "Văn phòng điều phối), do quản trị cấp bằng lệnh «flask users token»."
+        ),
         "endpoints": [
             {
                 "specification": SPECIFICATION,
@@ -233,14 +237,14 @@ def service_definition(code: str, fmt: str) -> Response:
     fmt = _format(fmt)
     category = open311_requests.find_category(code)
     if category is None:
-        raise Open311Error(404, f"Không có dịch vụ (service_code) «{code[:40]}».")
-    kinds = [{"key": k, "name": label} for k, label in KIND_LABELS.items()]
+        raise Open311Error(404, open311_requests.unknown_service(code))
+    kinds = [{"key": k, "name": _(label)} for k, label in KIND_LABELS.items()]
     areas = [{"key": a.code, "name": a.name} for a in open311_requests.areas()]
-    where = "Xã, phường nơi xảy ra sự việc (như address_id), để chuyển đúng UBND, Công an."
+    where = _("Xã, phường nơi xảy ra sự việc (như address_id), để chuyển đúng UBND, Công an.")
     definition = {
         "service_code": category.code,
         "attributes": [
-            _attribute("kind", 1, "Loại đơn; mặc định: phản ánh (feedback).", kinds),
+            _attribute("kind", 1, _("Loại đơn; mặc định: phản ánh (feedback)."), kinds),
             _attribute("area", 2, where, areas),
         ],
     }
@@ -258,13 +262,13 @@ def request_view(case: Case) -> dict[str, Any]:
     return {
         "service_request_id": case.code,
         "status": "closed" if closed else "open",
-        "status_notes": STATUS_LABELS[Status(case.status)],
+        "status_notes": _(STATUS_LABELS[Status(case.status)]),
         "service_name": case.category.citizen_label if case.category else None,
         "service_code": case.category.code if case.category else None,
         "description": published_subject(case)
-        or (case.category.citizen_label if case.category else UNPUBLISHED),
+        or (case.category.citizen_label if case.category else _(UNPUBLISHED)),
         "agency_responsible": case.handling_unit.name,
-        "service_notice": open311_requests.notice(case),
+        "service_notice": translated_text(open311_requests.notice(case)),
         "requested_datetime": iso(case.received_at),
         "updated_datetime": iso(updated),
         "expected_datetime": iso(case.response_due_at),
@@ -285,9 +289,9 @@ def create_request(fmt: str) -> Response:
         case, key = open311_requests.create_request(
             request.form.to_dict(flat=False), datetime.now(UTC)
         )
-        notice = open311_requests.notice(case)
+        notice = translated_text(open311_requests.notice(case))
         if key:
-            notice += f" Mã tra cứu của người dân: {key}."
+            notice += " " + _("Mã tra cứu của người dân: %(key)s.", key=key)
         answer = [{"service_request_id": case.code, "service_notice": notice, "account_id": None}]
     return _render(answer, "service_requests", fmt)
 
@@ -325,7 +329,7 @@ def not_found(rest: str = "") -> Response:
     allowed = []
     for method in ("GET", "POST"):
         try:
-            endpoint, _ = adapter.match(method=method) if adapter else ("", {})
+            endpoint, _values = adapter.match(method=method) if adapter else ("", {})
         except HTTPException:
             continue
         if endpoint != "open311.not_found":
@@ -334,4 +338,4 @@ def not_found(rest: str = "") -> Response:
         response = _error(405, [HTTP_MESSAGES[405]])
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    return _error(404, ["Không có tài nguyên này trong GeoReport v2."])
+    return _error(404, [N_("Không có tài nguyên này trong GeoReport v2.")])

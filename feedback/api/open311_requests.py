@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from ..domain.marks import N_
 from ..domain.permissions import HIDDEN_KINDS, OPEN311_POST_ROLES
 from ..domain.states import Status
 from ..domain.text import control_characters
@@ -52,7 +53,7 @@ class Open311Error(ServiceError):
     catches those (the blueprint's one handler, a caller) catches this too."""
 
     def __init__(self, status: int, *descriptions: str) -> None:
-        unique = list(dict.fromkeys(descriptions)) or ["Yêu cầu không hợp lệ."]
+        unique = list(dict.fromkeys(descriptions)) or [N_("Yêu cầu không hợp lệ.")]
         super().__init__(unique[0])
         self.status = status
         self.code = {403: "forbidden", 404: "not_found"}.get(status, "invalid")
@@ -79,7 +80,9 @@ def areas() -> list[Area]:
 def _coordinate(text: str, name: str, limit: int, errors: list[str]) -> float | None:
     value = float(text) if _NUMBER.fullmatch(text) else math.nan
     if not -limit <= value <= limit:
-        errors.append(f"{name} phải là số thập phân từ -{limit} đến {limit}.")
+        errors.append(
+            N_("%(name)s phải là số thập phân từ -%(limit)s đến %(limit)s.", name=name, limit=limit)
+        )
         return None
     return value
 
@@ -94,9 +97,16 @@ def _attributes(params: Params, errors: list[str]) -> dict[str, str]:
         code = m.group(1) if m else key
         value = values[0].strip() if len(values) == 1 else ""
         if code not in allowed:
-            errors.append(f"Thuộc tính «{code[:40]}» không có trong định nghĩa dịch vụ.")
+            errors.append(
+                N_("Thuộc tính «%(code)s» không có trong định nghĩa dịch vụ.", code=code[:40])
+            )
         elif value not in allowed[code]:
-            errors.append(f"attribute[{code}] phải là đúng một giá trị trong định nghĩa dịch vụ.")
+            errors.append(
+                N_(
+                    "attribute[%(code)s] phải là đúng một giá trị trong định nghĩa dịch vụ.",
+                    code=code,
+                )
+            )
         else:
             found[code] = value
     return found
@@ -113,11 +123,14 @@ def _subject(description: str, category: Category) -> str:
 def _staff(api_key: str, now: datetime) -> User:
     user = user_for_token(api_key, now) if api_key else None
     if user is None:
-        raise Open311Error(403, "Thiếu hoặc sai api_key: không thể tạo yêu cầu.")
+        raise Open311Error(403, N_("Thiếu hoặc sai api_key: không thể tạo yêu cầu."))
     if user.role not in OPEN311_POST_ROLES:
         raise Open311Error(
             403,
-            "api_key này không được tạo yêu cầu (chỉ điện thoại viên 1022 và Văn phòng điều phối).",
+            N_(
+                "api_key này không được tạo yêu cầu "
+                "(chỉ điện thoại viên 1022 và Văn phòng điều phối)."
+            ),
         )
     return user
 
@@ -126,13 +139,13 @@ def _extras(params: Params, errors: list[str]) -> list[str]:
     lines = []
     media = text_param(params, "media_url")
     if media and not _URL.fullmatch(media):
-        errors.append("media_url phải là một địa chỉ http(s) không quá 500 ký tự.")
+        errors.append(N_("media_url phải là một địa chỉ http(s) không quá 500 ký tự."))
     elif media:
         lines.append(f"Tư liệu (media_url): {media}")
     for name, label in (("device_id", "Thiết bị"), ("account_id", "Tài khoản")):
         value = text_param(params, name)
         if len(value) > 200 or control_characters(value, multiline=False):
-            errors.append(f"{name} không hợp lệ (tối đa 200 ký tự).")
+            errors.append(N_("%(name)s không hợp lệ (tối đa 200 ký tự).", name=name))
         elif value:
             lines.append(f"{label} ({name}): {value}")
     return lines
@@ -143,30 +156,30 @@ def create_request(params: Params, now: datetime) -> tuple[Case, str | None]:
     user = _staff(text_param(params, "api_key"), now)
     code = text_param(params, "service_code")
     if not code:
-        raise Open311Error(400, "Thiếu service_code.")
+        raise Open311Error(400, N_("Thiếu service_code."))
     category = find_category(code)
     if category is None:
-        raise Open311Error(404, f"Không có dịch vụ (service_code) «{code[:40]}».")
+        raise Open311Error(404, unknown_service(code))
     errors: list[str] = []
     attributes = _attributes(params, errors)
     lat_text, lon_text = text_param(params, "lat"), text_param(params, "long")
     lat = _coordinate(lat_text, "lat", 90, errors) if lat_text else None
     lon = _coordinate(lon_text, "long", 180, errors) if lon_text else None
     if bool(lat_text) != bool(lon_text):
-        errors.append("lat và long phải được gửi cùng nhau.")
+        errors.append(N_("lat và long phải được gửi cùng nhau."))
     address, area = text_param(params, "address_string"), text_param(params, "address_id")
     if area and attributes.get("area", area) != area:
-        errors.append("address_id và attribute[area] chỉ hai xã, phường khác nhau.")
+        errors.append(N_("address_id và attribute[area] chỉ hai xã, phường khác nhau."))
     area = area or attributes.get("area", "")
     if area and not (_CODE.fullmatch(area) and area in {a.code for a in areas()}):
-        errors.append("address_id phải là mã một xã, phường (xem attribute[area]).")
+        errors.append(N_("address_id phải là mã một xã, phường (xem attribute[area])."))
     if not (lat_text and lon_text) and not address and not area:
-        errors.append("Cần vị trí: lat và long, hoặc address_string, hoặc address_id.")
+        errors.append(N_("Cần vị trí: lat và long, hoặc address_string, hoặc address_id."))
     description = (params.get("description") or [""])[0].strip()
     if len(description) < 10:
-        errors.append("description cần ít nhất 10 ký tự để cơ quan hiểu và xử lý được.")
+        errors.append(N_("description cần ít nhất 10 ký tự để cơ quan hiểu và xử lý được."))
     elif len(description) > 4000:
-        errors.append("description dài quá 4000 ký tự.")
+        errors.append(N_("description dài quá 4000 ký tự."))
     extras = _extras(params, errors)
     if errors:
         raise Open311Error(400, *errors)
@@ -193,17 +206,26 @@ def create_request(params: Params, now: datetime) -> tuple[Case, str | None]:
     try:
         submitted = submit_case(data, actor=user, now=now)
     except ServiceError as exc:
-        fields = [f"{_FIELD_NAMES.get(k, k)}: {v}" for k, v in exc.fields.items()]
+        fields = [
+            N_("%(field)s: %(message)s", field=_FIELD_NAMES.get(k, k), message=v)
+            for k, v in exc.fields.items()
+        ]
         raise Open311Error(400, *(fields or [exc.message])) from None
     return submitted.case, submitted.access_key
 
 
 def notice(case: Case) -> str:
-    return (
-        f"Hồ sơ {case.code}: cơ quan xác nhận tiếp nhận trước "
-        f"{format_local_long(case.ack_due_at)} và trả lời trước "
-        f"{format_local_long(case.response_due_at)}."
+    """The promised times, marked: the view shows it with ``translated``."""
+    return N_(
+        "Hồ sơ %(code)s: cơ quan xác nhận tiếp nhận trước %(ack)s và trả lời trước %(due)s.",
+        code=case.code,
+        ack=format_local_long(case.ack_due_at),
+        due=format_local_long(case.response_due_at),
     )
+
+
+def unknown_service(code: str) -> str:
+    return N_("Không có dịch vụ (service_code) «%(code)s».", code=code[:40])
 
 
 # --- GET requests ------------------------------------------------------------------------
@@ -227,7 +249,7 @@ def _window(params: Params, now: datetime) -> tuple[datetime, datetime]:
     start, end = datetime_param(params, "start_date"), datetime_param(params, "end_date")
     if start and end:
         if not start <= end <= start + WINDOW:
-            raise Open311Error(400, "end_date phải sau start_date và không quá 90 ngày.")
+            raise Open311Error(400, N_("end_date phải sau start_date và không quá 90 ngày."))
         return start, end
     if start:
         return start, start + WINDOW
@@ -256,10 +278,10 @@ def query_requests(params: Params, now: datetime) -> list[Case]:
         codes = csv_param(params, "service_code")
         unknown = [c for c in codes if find_category(c) is None]
         if unknown:
-            raise Open311Error(400, f"Không có dịch vụ (service_code) «{unknown[0][:40]}».")
+            raise Open311Error(400, unknown_service(unknown[0]))
         statuses = csv_param(params, "status")
         if set(statuses) - {"open", "closed"}:
-            raise Open311Error(400, "status chỉ nhận open, closed.")
+            raise Open311Error(400, N_("status chỉ nhận open, closed."))
         start, end = _window(params, now)
         stmt = stmt.where(Case.received_at >= start, Case.received_at <= end)
         if codes:
@@ -277,5 +299,7 @@ def one_request(code: str) -> Case:
     """A listed case, or 404 (unknown and hidden cases are answered alike)."""
     case = db.session.scalar(listed().where(Case.code == code)) if _CODE.fullmatch(code) else None
     if case is None:
-        raise Open311Error(404, f"Không có yêu cầu (service_request_id) «{code[:40]}».")
+        raise Open311Error(
+            404, N_("Không có yêu cầu (service_request_id) «%(code)s».", code=code[:40])
+        )
     return case

@@ -23,9 +23,10 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import unit_of_work
+from ..domain.marks import N_
 from ..domain.permissions import OVERSIGHT_ROLES, SEARCH_ROLES, STAFF_ROLES, Op, roles_holding
 from ..extensions import csrf, db
-from ..i18n import translated, translated_fields
+from ..i18n import translated_fields_text, translated_text
 from ..models import User
 from ..security.access import public, roles
 from ..security.limits import (
@@ -60,8 +61,8 @@ def _json(payload: Any, status: int = 200) -> Response:
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError) -> Response:
     db.session.rollback()
-    body = {"error": exc.code, "message": translated(exc.message)}
-    response = _json({**body, "fields": translated_fields(exc.fields)}, exc.status)
+    body = {"error": exc.code, "message": translated_text(exc.message)}
+    response = _json({**body, "fields": translated_fields_text(exc.fields)}, exc.status)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="feedback"'
     return response
@@ -72,7 +73,7 @@ def _caller() -> User | None:
     if "Authorization" not in request.headers:
         return None
     if not current_user.is_authenticated:
-        raise Unauthorized("Mã truy cập (token) không hợp lệ hoặc đã bị thu hồi.")
+        raise Unauthorized(N_("Mã truy cập (token) không hợp lệ hoặc đã bị thu hồi."))
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
@@ -82,7 +83,7 @@ def _body(*, allow_empty: bool = False) -> dict[str, Any]:
             request.content_length, request.stream, request.mimetype, allow_empty=allow_empty
         )
     except RequestEntityTooLarge:
-        raise PayloadTooLarge("Dữ liệu gửi lên quá lớn.") from None
+        raise PayloadTooLarge(N_("Dữ liệu gửi lên quá lớn.")) from None
 
 
 @bp.post("/cases")

@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 from flask import abort, current_app, jsonify, redirect, request, url_for
 from flask_login import current_user
 
+from ..domain.marks import N_
 from ..domain.permissions import STAFF_ROLES
 from ..extensions import db
+from ..i18n import translated_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,9 +56,8 @@ def check_access() -> Any:
         return None
     if not current_user.is_authenticated:
         if wants_json():
-            body = jsonify(
-                error="unauthorized", message="Cần mã truy cập (Bearer token).", fields={}
-            )
+            message = translated_text(N_("Cần mã truy cập (Bearer token)."))
+            body = jsonify(error="unauthorized", message=message, fields={})
             return body, 401, {"WWW-Authenticate": 'Bearer realm="feedback"'}
         # The language asked for in the URL is chosen when a page first reads it, which
         # this redirect comes before: it goes along, or the login page forgets it.
@@ -67,7 +68,8 @@ def check_access() -> Any:
     allowed = getattr(view, "allowed_roles", frozenset())
     if current_user.role not in allowed:
         if wants_json():
-            return jsonify(error="forbidden", message="Không có quyền.", fields={}), 403
+            message = translated_text(N_("Không có quyền."))
+            return jsonify(error="forbidden", message=message, fields={}), 403
         abort(403)
     return None
 

@@ -13,7 +13,7 @@ trusted to remember every such check, so they are made here, for all of them:
 - form fields: no control character except tab, CR and LF (a letter's body has lines);
   field names: none at all.
 
-A refusal is a 4xx with a message naming the fields: the HTML 400 page in Vietnamese, and
+A refusal is a 4xx with a message naming the fields: the HTML 400 page in the reader's language, and
 on ``/api/`` and ``/open311/`` their own error shapes (the blueprints' error handlers
 answer the ServiceError raised here; the JSON API says 422 ``validation_failed``, the
 status its document gives for bad parameters). What a field may hold beyond this (no
@@ -30,16 +30,18 @@ import re
 from collections.abc import Iterable
 
 from flask import request
+from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..domain.marks import N_
 from ..domain.text import CONTROL_MESSAGE, control_characters
 from ..services.errors import NotFound, ServiceError, ValidationError
 
 MAX_DATABASE_INT = 2**63 - 1
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-MESSAGE = "Dữ liệu gửi lên không hợp lệ"
-ABSURD_MESSAGE = "Số quá lớn."
-NOT_FOUND = "Không tìm thấy trang hoặc hồ sơ."
+MESSAGE = N_("Dữ liệu gửi lên không hợp lệ (%(named)s). Vui lòng kiểm tra lại.")
+ABSURD_MESSAGE = N_("Số quá lớn.")
+NOT_FOUND = N_("Không tìm thấy trang hoặc hồ sơ.")
 _ABSURD_INTEGER = re.compile(r"[+-]?0*[0-9]{19,}")
 _MAX_NAMED = 5  # fields named in one refusal: enough to act on, short enough to read
 
@@ -92,8 +94,10 @@ def check_input() -> None:
     fields |= _problems(_form_pairs(), multiline=True, integers=False)
     if not fields:
         return
-    named = "; ".join(f"{name}: {text.rstrip('.')}" for name, text in fields.items())
-    message = f"{MESSAGE} ({named}). Vui lòng kiểm tra lại."
+    # The fields' problems are put in the sentence in the reader's language here: a list of
+    # any length cannot be a marked template's value and be translated later.
+    named = "; ".join(f"{name}: {_(text).rstrip('.')}" for name, text in fields.items())
+    message = N_(MESSAGE, named=named)
     if request.path.startswith("/api/"):
         raise ValidationError(message, fields)
     raise InvalidInput(message, fields)

@@ -22,6 +22,7 @@ from flask import current_app, g, request
 from flask_login import current_user
 from limits import RateLimitItem, RateLimitItemPerDay, parse_many
 
+from ..domain.marks import N_
 from ..extensions import limiter
 from ..i18n import format_local
 from ..services.errors import ServiceError
@@ -130,11 +131,12 @@ def check_upload_quota(uploads: Sequence[Upload], *, field: str = "attachments")
         if not limiter.limiter.test(item, *ids, cost=cost(uploads)):
             reset = limiter.limiter.get_window_stats(item, *ids).reset_time
             g.quota_retry_after = max(1, int(reset - time.time()) + 1)
-            message = (
+            message = N_(
                 "Ông/bà đã gửi quá số tệp đính kèm cho phép trong một ngày (tối đa "
-                f"{config['ATTACHMENT_DAILY_MAX_COUNT']} tệp, tổng "
-                f"{human_size(int(config['ATTACHMENT_DAILY_MAX_BYTES']))} mỗi ngày). "
-                "Vui lòng gửi tiếp vào ngày mai, hoặc mang tài liệu đến bộ phận tiếp dân."
+                "%(count)s tệp, tổng %(size)s mỗi ngày). "
+                "Vui lòng gửi tiếp vào ngày mai, hoặc mang tài liệu đến bộ phận tiếp dân.",
+                count=config["ATTACHMENT_DAILY_MAX_COUNT"],
+                size=human_size(int(config["ATTACHMENT_DAILY_MAX_BYTES"])),
             )
             raise UploadQuotaExceeded(message, {field: message})
 
@@ -185,13 +187,18 @@ def _exhausted(config_name: str, scope: str, *, count: bool) -> int | None:
 
 
 def _when(seconds: int) -> str:
-    """ "sau khoảng 45 giây", "sau khoảng 12 phút", "sau 07:00 ngày 06/12/2026"."""
+    """ "sau khoảng 45 giây", "sau khoảng 12 phút", "sau 07:00 ngày 06/12/2026": marked, so
+    the refusal that holds it is translated with it."""
     if seconds < 90:
-        return f"sau khoảng {seconds} giây"
+        return N_("sau khoảng %(n)s giây", n=seconds)
     if seconds < 3600:
-        return f"sau khoảng {(seconds + 59) // 60} phút"
+        return N_("sau khoảng %(n)s phút", n=(seconds + 59) // 60)
     at = datetime.now(UTC) + timedelta(seconds=seconds)
-    return "sau " + format_local(at, "%H:%M ngày %d/%m/%Y")
+    return N_(
+        "sau %(time)s ngày %(day)s",
+        time=format_local(at, "%H:%M"),
+        day=format_local(at, "%d/%m/%Y"),
+    )
 
 
 def submission_refused() -> Refusal | None:
@@ -202,10 +209,11 @@ def submission_refused() -> Refusal | None:
     if wait is None:
         return None
     g.quota_retry_after = wait
-    message = (
+    message = N_(
         "Từ địa chỉ mạng này đã có nhiều phản ánh được gửi trong thời gian ngắn, nên hệ thống "
-        f"tạm chưa nhận thêm. Nội dung ông/bà nhập vẫn được giữ nguyên dưới đây: vui lòng bấm "
-        f"«Gửi» lại {_when(wait)}, hoặc gọi Tổng đài 1022."
+        "tạm chưa nhận thêm. Nội dung ông/bà nhập vẫn được giữ nguyên dưới đây: vui lòng bấm "
+        "«Gửi» lại %(when)s, hoặc gọi Tổng đài 1022.",
+        when=_when(wait),
     )
     return Refusal(message, wait)
 
@@ -223,8 +231,9 @@ def attempt_refused() -> Refusal | None:
     if wait is None:
         return None
     g.quota_retry_after = wait
-    message = (
+    message = N_(
         "Biểu mẫu đã được gửi lên quá nhiều lần trong thời gian ngắn. Nội dung ông/bà nhập "
-        f"vẫn được giữ nguyên dưới đây: vui lòng thử lại {_when(wait)}."
+        "vẫn được giữ nguyên dưới đây: vui lòng thử lại %(when)s.",
+        when=_when(wait),
     )
     return Refusal(message, wait)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..domain.codes import CODE
+from ..domain.marks import N_, Said
 from ..extensions import db
 from ..models import Area, Category, Unit
 from .errors import ValidationError
@@ -50,7 +51,17 @@ class Page:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SIGNED_CURSOR = re.compile(r"(-?[0-9]{1,18})\.([0-9]{1,18})")
 _UNSIGNED_CURSOR = re.compile(r"([0-9]{1,18})\.([0-9]{1,18})")
-CURSOR_MESSAGE = "Vị trí trang không hợp lệ."
+INVALID = N_("Tham số không hợp lệ.")
+
+
+def sentence(clause: str, **values: Any) -> str:
+    """A parameter's problem as its field shows it, ``clause`` and a full stop. The clause
+    is kept apart (a marked template with its values) so ``invalid`` can name it in its
+    summary without the stop and the summary is still translated."""
+    return N_("%(text)s.", text=N_(clause, **values) if values else clause)
+
+
+CURSOR_MESSAGE = sentence(N_("Vị trí trang không hợp lệ"))
 
 
 def cursor_of(moment: datetime, row_id: int) -> str:
@@ -99,11 +110,34 @@ def text_param(args: Args, name: str) -> str:
     return found[0].strip() if found else ""
 
 
-def invalid(fields: Mapping[str, str], message: str = "Tham số không hợp lệ.") -> ValidationError:
+def _without_stop(text: str) -> str:
+    """``text`` without its full stop: the clause of a ``sentence``, still translatable; a
+    message written otherwise is cut as it is (and stays Vietnamese in a summary)."""
+    if isinstance(text, Said) and text.template == "%(text)s.":
+        clause: str = text.values["text"]
+        return clause
+    return text.rstrip(".")
+
+
+def _clause(name: str, text: str) -> str:
+    return N_("%(name)s: %(problem)s", name=name, problem=_without_stop(text))
+
+
+def _joined(clauses: list[str]) -> str:
+    if len(clauses) <= 1:
+        return clauses[0] if clauses else ""
+    return N_("%(first)s; %(rest)s", first=clauses[0], rest=_joined(clauses[1:]))
+
+
+def invalid(fields: Mapping[str, str], message: str = INVALID) -> ValidationError:
     """One refusal naming every bad parameter, in the message as well as in ``fields``
     (an Open311 client or an error page shows only the message)."""
-    named = "; ".join(f"{name}: {text.rstrip('.')}" for name, text in fields.items())
-    return ValidationError(f"{message.rstrip('.')} ({named}).", dict(fields))
+    named = _joined([_clause(name, text) for name, text in fields.items()])
+    if message == INVALID:
+        summary = N_("Tham số không hợp lệ (%(named)s).", named=named)
+    else:
+        summary = N_("%(message)s (%(named)s).", message=_without_stop(message), named=named)
+    return ValidationError(summary, dict(fields))
 
 
 def _refuse(errors: dict[str, str] | None, name: str, message: str) -> None:
@@ -126,7 +160,11 @@ def int_param(
     if not text:
         return default
     if not _INT.fullmatch(text) or not low <= int(text) <= high:
-        _refuse(errors, name, f"Phải là số nguyên từ {low} đến {high}.")
+        _refuse(
+            errors,
+            name,
+            sentence(N_("Phải là số nguyên từ %(low)s đến %(high)s"), low=low, high=high),
+        )
         return default
     return int(text)
 
@@ -155,7 +193,7 @@ def csv_param(args: Args, name: str, *, limit: int | None = None) -> list[str]:
     """Comma-separated values, from every occurrence of ``name`` (``a,b&name=c``)."""
     found = [v.strip() for raw in values(args, name) for v in raw.split(",") if v.strip()]
     if limit is not None and len(found) > limit:
-        raise invalid({name: f"Tối đa {limit} giá trị mỗi lần."})
+        raise invalid({name: sentence(N_("Tối đa %(limit)s giá trị mỗi lần"), limit=limit)})
     return found
 
 
@@ -169,7 +207,7 @@ def date_param(args: Args, name: str, *, errors: dict[str, str] | None = None) -
     except ValueError:
         day = None
     if day is None or not 2000 <= day.year <= 2100:
-        _refuse(errors, name, "Ngày không hợp lệ (định dạng YYYY-MM-DD).")
+        _refuse(errors, name, sentence(N_("Ngày không hợp lệ (định dạng YYYY-MM-DD)")))
         return None
     return day
 
@@ -187,14 +225,16 @@ def datetime_param(
             raise ValueError
         return moment.astimezone(UTC)
     except (ValueError, OverflowError):
-        _refuse(errors, name, "Phải theo W3C, có múi giờ, ví dụ 2024-01-01T00:00:00+07:00.")
+        _refuse(
+            errors, name, sentence(N_("Phải theo W3C, có múi giờ, ví dụ 2024-01-01T00:00:00+07:00"))
+        )
         return None
 
 
 REFERENCES: tuple[tuple[str, type[Unit] | type[Area] | type[Category], str], ...] = (
-    ("unit", Unit, "Không có đơn vị mã này."),
-    ("area", Area, "Không có xã, phường mã này."),
-    ("category", Category, "Không có lĩnh vực mã này."),
+    ("unit", Unit, sentence(N_("Không có đơn vị mã này"))),
+    ("area", Area, sentence(N_("Không có xã, phường mã này"))),
+    ("category", Category, sentence(N_("Không có lĩnh vực mã này"))),
 )
 """The reference filters every list offers, with what a wrong code is told."""
 
@@ -233,5 +273,7 @@ def choice_params(
         if value in allowed:
             found[name] = value
         else:
-            errors[name] = f"Giá trị phải là một trong: {', '.join(allowed)}."
+            errors[name] = sentence(
+                N_("Giá trị phải là một trong: %(allowed)s"), allowed=", ".join(allowed)
+            )
     return found

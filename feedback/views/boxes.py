@@ -24,7 +24,7 @@ from ..domain.permissions import (
     OPENING_READER_ROLES,
 )
 from ..extensions import csrf, db
-from ..i18n import parse_local_datetime
+from ..i18n import parse_local_datetime, translated, translated_fields
 from ..models import Area, BoxOpening, Case, SuggestionBox, Unit, User
 from ..security.access import roles
 from ..services.errors import ServiceError, ValidationError
@@ -146,8 +146,9 @@ def new_box() -> Any:
                 box = create_box(data, actor=_user(), now=_now())
                 box_id, code = box.id, box.code
         except ValidationError as exc:
-            attach_errors(form, exc.fields)
-            return render_template("boxes/new.html", form=form, error=exc.message), 422
+            attach_errors(form, translated_fields(exc.fields))
+            page = render_template("boxes/new.html", form=form, error=translated(exc.message))
+            return page, 422
         flash(_("Đã thêm hòm thư %(code)s vào sổ.", code=code), "success")
         return redirect(url_for("boxes.box", box_id=box_id), 303)
     return render_template("boxes/new.html", form=form, error=None), 422
@@ -226,7 +227,7 @@ def record(box_id: int) -> Any:
     try:
         minutes = _uploads("minutes")
     except ValidationError as exc:
-        upload_errors = exc.fields or {"minutes": exc.message}
+        upload_errors = translated_fields(exc.fields) or {"minutes": translated(exc.message)}
     data = OpeningInput(
         opened_at=parse_local_datetime(form.opened_at.data),
         witnesses=form.witnesses.data or "",
@@ -241,8 +242,8 @@ def record(box_id: int) -> Any:
                 opening = record_opening(found, data, actor=_user(), now=now)
                 opening_id = opening.id
         except ServiceError as exc:
-            attach_errors(form, exc.fields)
-            return _opening_page(form, found, exc.message, exc.status)
+            attach_errors(form, translated_fields(exc.fields))
+            return _opening_page(form, found, translated(exc.message), exc.status)
         flash(_("Đã ghi nhận lần mở hòm thư. Hãy nhập từng lá thư thành hồ sơ."), "success")
         return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
     # Show every problem at once: the service's checks for what the form could read, the
@@ -295,7 +296,7 @@ def close(opening_id: int) -> Any:
         with unit_of_work():
             close_opening(found, actor=_user(), now=_now())
     except ServiceError as exc:
-        return _opening_view(found, exc.message, exc.status)
+        return _opening_view(found, translated(exc.message), exc.status)
     flash(_("Đã đóng lần mở hòm thư: số hồ sơ khớp với số thư trong biên bản."), "success")
     return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
 
@@ -313,9 +314,9 @@ def correct_count(opening_id: int) -> Any:
                 found, letter_count=count, reason=given["reason"], actor=_user(), now=_now()
             )
     except ServiceError as exc:
-        fields = exc.fields if isinstance(exc, ValidationError) else {}
+        fields = translated_fields(exc.fields) if isinstance(exc, ValidationError) else {}
         correction = {"given": given, "errors": fields}
-        return _opening_view(found, exc.message, exc.status, correction)
+        return _opening_view(found, translated(exc.message), exc.status, correction)
     flash(_("Đã sửa số thư trong biên bản thành %(n)s.", n=found.letter_count), "success")
     return redirect(url_for("boxes.opening", opening_id=opening_id), 303)
 
@@ -409,7 +410,9 @@ def transcribe(opening_id: int) -> Any:
     try:
         scans = _uploads("scan")
     except ValidationError as exc:
-        attach_errors(form, exc.fields or {"scan": exc.message}, LETTER_FIELDS)
+        attach_errors(
+            form, translated_fields(exc.fields) or {"scan": translated(exc.message)}, LETTER_FIELDS
+        )
         form_ok = False
     if not scans and not form.scan.errors:
         attach_errors(form, {"scan": _("Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư.")})
@@ -428,7 +431,8 @@ def transcribe(opening_id: int) -> Any:
             code = result.case.code
         session["box_slip"] = {"code": code, "key": result.access_key}
     except ServiceError as exc:
-        attach_errors(form, exc.fields, LETTER_FIELDS)
+        attach_errors(form, translated_fields(exc.fields), LETTER_FIELDS)
         status = 422 if exc.status in (400, 404) else exc.status
-        return _letter_page(form, found, hints=_hints(form, now), error=exc.message, status=status)
+        error = translated(exc.message)
+        return _letter_page(form, found, hints=_hints(form, now), error=error, status=status)
     return redirect(url_for("boxes.transcribe", opening_id=opening_id, vua_tao=code), 303)

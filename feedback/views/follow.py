@@ -34,7 +34,7 @@ from ..database import unit_of_work
 from ..domain.marks import N_
 from ..domain.states import OPEN_STATUSES, Status
 from ..extensions import csrf, db
-from ..i18n import format_local
+from ..i18n import format_local, translated
 from ..models import Case, CaseEvent
 from ..security.access import public
 from ..security.limits import charge_upload_quota, check_upload_quota
@@ -278,7 +278,7 @@ def _act(
             uploads = read_uploads(request.files.getlist("attachments"))
         except ValidationError as exc:
             # After validate(), which resets every field's errors.
-            form.attachments.errors = [_(exc.fields.get("attachments", exc.message))]
+            form.attachments.errors = [translated(exc.fields.get("attachments", exc.message))]
             valid = False
     if not valid:
         token = getattr(form, "csrf_token", None)
@@ -295,8 +295,8 @@ def _act(
     except ServiceError as exc:
         # The service's names are the form's; the refusal's message shows above the form.
         # In the reader's language where the catalogue has the service's words.
-        attach_errors(form, {name: _(text) for name, text in exc.fields.items()})
-        problem = Problem(which, _(exc.message), _typed(form))
+        attach_errors(form, {name: translated(text) for name, text in exc.fields.items()})
+        problem = Problem(which, translated(exc.message), _typed(form))
         return _render(case, now, Forms(**{which: form}), problem), exc.status
     charge_upload_quota(uploads)
     flash(done, "ok")

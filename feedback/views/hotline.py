@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ..database import unit_of_work
 from ..domain.permissions import HOTLINE_ROLES
 from ..extensions import csrf, db
-from ..i18n import LOCAL_TZ, parse_local_datetime
+from ..i18n import LOCAL_TZ, parse_local_datetime, translated, translated_fields
 from ..models import Case, Category
 from ..security.access import roles
 from ..services.errors import ServiceError
@@ -97,7 +97,7 @@ def desk() -> Any:
         uploads = read_uploads(request.files.getlist("attachments"))
     except ServiceError as exc:
         uploads, valid = [], False
-        form.attachments_error = exc.fields.get("attachments", exc.message)  # type: ignore[attr-defined]
+        form.attachments_error = translated(exc.fields.get("attachments", exc.message))  # type: ignore[attr-defined]
     if not valid or started is None:
         return _render(form, 422)
     hints = find_similar(
@@ -131,7 +131,7 @@ def desk() -> Any:
         with unit_of_work():
             result = submit_case(data, actor=current_user, now=now)
     except ServiceError as exc:
-        attach_errors(form, exc.fields, FIELD_MAP)
-        return _render(form, 422, error=exc.message, hints=hints)
+        attach_errors(form, translated_fields(exc.fields), FIELD_MAP)
+        return _render(form, 422, error=translated(exc.message), hints=hints)
     case = db.session.scalar(select(Case).where(Case.code == result.case.code))
     return render_template("hotline/done.html", case=case, access_key=result.access_key)

@@ -13,6 +13,7 @@ from flask_wtf.file import FileField, FileRequired
 from ..database import unit_of_work
 from ..domain.permissions import IMPORT_ROLES
 from ..extensions import csrf, db
+from ..i18n import translated
 from ..models import User
 from ..security.access import roles
 from ..services.errors import NotFound, ValidationError
@@ -73,7 +74,7 @@ def upload() -> Any:
             )
             batch_id = batch.id
     except ValidationError as exc:
-        return _page(form, error=exc.message), 422
+        return _page(form, error=translated(exc.message)), 422
     return redirect(url_for("imports.batch", batch_id=batch_id), code=303)
 
 

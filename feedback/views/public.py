@@ -26,7 +26,7 @@ from ..domain.permissions import STATUTORY_KINDS
 from ..domain.promises import ANONYMOUS_CONSEQUENCES, grouped
 from ..domain.states import STATUS_LABELS
 from ..extensions import csrf, db
-from ..i18n import current_language
+from ..i18n import current_language, translated
 from ..models import Case
 from ..security.access import public
 from ..security.limits import (
@@ -228,7 +228,7 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
     refusal = attempt_refused()
     if refusal is not None:
         body = _render_submit(
-            form, refusal.message, files_chosen=files_chosen, kept=kept, checked=False
+            form, translated(refusal.message), files_chosen=files_chosen, kept=kept, checked=False
         )
         return _too_many(body, refusal)
 
@@ -244,9 +244,9 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
             charge_upload_quota(uploads)
             files_chosen = False
         except UploadQuotaExceeded as exc:
-            attachments_error, status = exc.message, exc.status
+            attachments_error, status = translated(exc.message), exc.status
         except ValidationError as exc:
-            attachments_error = _(exc.fields.get("attachments", exc.message))
+            attachments_error = translated(exc.fields.get("attachments", exc.message))
     state = {"attachments_error": attachments_error, "files_chosen": files_chosen, "kept": kept}
 
     if checking:
@@ -260,7 +260,7 @@ def _posted(form: SubmitCaseForm, now: datetime) -> Any:
 
     refusal = submission_refused()
     if refusal is not None:
-        return _too_many(_render_submit(form, refusal.message, **state), refusal)
+        return _too_many(_render_submit(form, translated(refusal.message), **state), refusal)
     return _send(form, token, kept, state, now)
 
 
@@ -280,10 +280,10 @@ def _send(
         receipt = submit_web_once(usable_token(form.submission_token.data), data, now)
     except ValidationError as exc:
         # The service's words, in the reader's language where the catalogue has them.
-        fields = {name: _(message) for name, message in exc.fields.items()}
+        fields = {name: translated(message) for name, message in exc.fields.items()}
         left = attach_errors(form, fields, FIELD_MAP)
         state["attachments_error"] = left.get("attachments", state["attachments_error"])
-        return _render_submit(form, _(exc.message), **state), 422
+        return _render_submit(form, translated(exc.message), **state), 422
     if not receipt.repeated:
         count_submission()
     pending.discard(token)

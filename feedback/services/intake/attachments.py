@@ -176,9 +176,13 @@ def _check_case_quota(case: Any, upload: Upload) -> None:
         )
     ).one()
     if count + 1 > max_count or total + len(upload.data) > max_bytes:
-        message = (
-            f"Hồ sơ đã có {count} tệp ({human_size(total)}); mỗi hồ sơ nhận tối đa "
-            f"{max_count} tệp, tổng dung lượng không quá {human_size(max_bytes)}."
+        message = N_(
+            "Hồ sơ đã có %(count)s tệp (%(size)s); mỗi hồ sơ nhận tối đa "
+            "%(most)s tệp, tổng dung lượng không quá %(total)s.",
+            count=count,
+            size=human_size(total),
+            most=max_count,
+            total=human_size(max_bytes),
         )
         raise CaseFilesFull(message, {"attachments": message})
 
@@ -203,14 +207,14 @@ def make_upload(
     _, limit = _limits(None, max_bytes)
     name = clean_filename(filename)
     if not data:
-        message = f"Tệp «{name}» rỗng."
+        message = N_("Tệp «%(name)s» rỗng.", name=name)
         raise ValidationError(message, {field: message})
     if len(data) > limit:
-        message = f"Tệp «{name}» lớn hơn {human_size(limit)}."
+        message = N_("Tệp «%(name)s» lớn hơn %(size)s.", name=name, size=human_size(limit))
         raise ValidationError(message, {field: message})
     content_type = sniff(data)
     if content_type is None:
-        message = f"Tệp «{name}» không phải ảnh (JPEG, PNG, WebP, GIF) hoặc PDF."
+        message = N_("Tệp «%(name)s» không phải ảnh (JPEG, PNG, WebP, GIF) hoặc PDF.", name=name)
         raise ValidationError(message, {field: message})
     return Upload(name, data, content_type, hashlib.sha256(data).hexdigest())
 
@@ -238,7 +242,7 @@ def read_uploads(
         if not (storage.filename or "").strip() and not data:
             continue
         if len(uploads) >= count_limit:
-            message = f"Tối đa {count_limit} tệp."
+            message = N_("Tối đa %(most)s tệp.", most=count_limit)
             raise ValidationError(message, {field: message})
         uploads.append(make_upload(storage.filename, data, field=field, max_bytes=size_limit))
     return uploads
@@ -377,7 +381,7 @@ def store_upload(
     content_type = sniff(upload.data)
     if content_type is None or not upload.data:
         name = clean_filename(upload.filename)
-        message = f"Tệp «{name}» không phải ảnh (JPEG, PNG, WebP, GIF) hoặc PDF."
+        message = N_("Tệp «%(name)s» không phải ảnh (JPEG, PNG, WebP, GIF) hoặc PDF.", name=name)
         raise ValidationError(message, {"attachments": message})
     digest = hashlib.sha256(upload.data).hexdigest()
     if upload.sha256 and upload.sha256 != digest:
@@ -445,7 +449,7 @@ def stored_bytes(att: Attachment) -> bytes | None:
 def open_attachment(att: Attachment) -> Path:
     """The file of an attachment, guaranteed inside ``UPLOAD_FOLDER``; ``NotFound`` when
     the stored name points elsewhere (absolute, ``..``, a symlink out) or the file is gone."""
-    missing = NotFound("Không tìm thấy tệp đính kèm.")
+    missing = NotFound(N_("Không tìm thấy tệp đính kèm."))
     name = att.stored_name or ""
     if not name or "\x00" in name or "\\" in name or PurePosixPath(name).is_absolute():
         raise missing

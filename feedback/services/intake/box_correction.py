@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
+from ...domain.marks import N_
 from ...domain.permissions import BOX_CORRECTOR_ROLES
 from ...extensions import db
 from ...i18n import format_local
@@ -33,29 +34,32 @@ def correct_letter_count(
     now: datetime,
 ) -> BoxOpening:
     if actor.role not in BOX_CORRECTOR_ROLES:
-        raise Forbidden("Chỉ Văn phòng HĐND-UBND được sửa số thư ghi trong biên bản.")
+        raise Forbidden(N_("Chỉ Văn phòng HĐND-UBND được sửa số thư ghi trong biên bản."))
     if opening.status != "open":
-        raise Conflict("Lần mở hòm thư này đã đóng; không sửa được số thư nữa.")
+        raise Conflict(N_("Lần mở hòm thư này đã đóng; không sửa được số thư nữa."))
     old = opening.letter_count
     transcribed = transcribed_count(opening.id)
     reason = (reason or "").strip()
     errors: dict[str, str] = {}
     if letter_count is None or not 0 <= letter_count <= MAX_LETTERS:
-        errors["letter_count"] = f"Số thư phải từ 0 đến {MAX_LETTERS}."
+        errors["letter_count"] = N_("Số thư phải từ 0 đến %(most)s.", most=MAX_LETTERS)
     elif letter_count == old:
-        errors["letter_count"] = f"Biên bản đang ghi đúng {old} thư; không có gì để sửa."
+        errors["letter_count"] = N_(
+            "Biên bản đang ghi đúng %(count)s thư; không có gì để sửa.", count=old
+        )
     elif letter_count < transcribed:
-        errors["letter_count"] = (
-            f"Đã nhập {transcribed} hồ sơ từ lần mở này; số thư không thể ít hơn."
+        errors["letter_count"] = N_(
+            "Đã nhập %(count)s hồ sơ từ lần mở này; số thư không thể ít hơn.", count=transcribed
         )
     if len(reason) < MIN_REASON:
-        errors["reason"] = (
-            f"Ghi rõ lý do sửa (ít nhất {MIN_REASON} ký tự), ví dụ: đếm lại cùng người chứng kiến."
+        errors["reason"] = N_(
+            "Ghi rõ lý do sửa (ít nhất %(least)s ký tự), ví dụ: đếm lại cùng người chứng kiến.",
+            least=MIN_REASON,
         )
     elif len(reason) > 1000:
-        errors["reason"] = "Lý do tối đa 1.000 ký tự."
+        errors["reason"] = N_("Lý do tối đa 1.000 ký tự.")
     if errors:
-        raise ValidationError("Chưa sửa được số thư, vui lòng kiểm tra lại.", errors)
+        raise ValidationError(N_("Chưa sửa được số thư, vui lòng kiểm tra lại."), errors)
     line = (
         f"{format_local(now)}: {actor.display_name} sửa số thư trong biên bản từ {old} "
         f"thành {letter_count}. Lý do: {reason}"
@@ -74,6 +78,6 @@ def correct_letter_count(
     db.session.refresh(opening)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(
-            "Lần mở hòm thư vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại."
+            N_("Lần mở hòm thư vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại.")
         )
     return opening

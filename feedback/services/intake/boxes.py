@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, false, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from ...domain.marks import N_
 from ...domain.permissions import (
     BOX_CITYWIDE_ROLES,
     BOX_REGISTER_ROLES,
@@ -38,7 +39,7 @@ MIN_WITNESSES = 2
 MAX_WITNESSES = 20
 MAX_LETTERS = 1000
 # A photo from a phone or a page from the office scanner.
-SCAN_TYPES_LABEL = "ảnh (JPEG, PNG, …) hoặc PDF"
+SCAN_TYPES_LABEL = N_("ảnh (JPEG, PNG, …) hoặc PDF")
 
 
 # --- the register -----------------------------------------------------------------------
@@ -69,8 +70,10 @@ def may_register(user: User) -> bool:
 def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
     if not may_register(actor):
         raise Forbidden(
-            "Chỉ quản trị, Văn phòng HĐND-UBND và cán bộ mở hòm thư (cho đơn vị mình) "
-            "được thêm hòm thư."
+            N_(
+                "Chỉ quản trị, Văn phòng HĐND-UBND và cán bộ mở hòm thư (cho đơn vị mình) "
+                "được thêm hòm thư."
+            )
         )
     errors: dict[str, str] = {}
     own_unit = actor.unit if actor.role in BOX_UNIT_REGISTER_ROLES else None
@@ -78,40 +81,43 @@ def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
         # A clerk's box is opened by his unit, and placed in its ward or commune.
         data.opener_unit_code = own_unit.code
         if own_unit.area is not None and data.area_code != own_unit.area.code:
-            errors["area_code"] = f"Hòm thư của đơn vị phải đặt tại {own_unit.area.name}."
+            errors["area_code"] = N_(
+                "Hòm thư của đơn vị phải đặt tại %(area)s.", area=own_unit.area.name
+            )
     code = (data.code or "").strip().upper()
     if not code:
-        errors["code"] = "Vui lòng nhập mã hòm thư."
+        errors["code"] = N_("Vui lòng nhập mã hòm thư.")
     elif len(code) > 32 or not BOX_CODE.match(code):
-        errors["code"] = (
+        errors["code"] = N_(
             "Mã hòm thư gồm chữ in hoa và số, nối bằng dấu gạch ngang, tối đa 32 ký tự "
             "(ví dụ HT-00688-01)."
         )
     elif db.session.scalar(select(SuggestionBox.id).where(SuggestionBox.code == code)):
-        errors["code"] = f"Mã hòm thư {code} đã có trong sổ."
+        errors["code"] = N_("Mã hòm thư %(code)s đã có trong sổ.", code=code)
     location = " ".join((data.location or "").split())
     if len(location) < 3:
-        errors["location"] = "Vui lòng ghi nơi đặt hòm thư (ví dụ: Nhà văn hóa tổ 5)."
+        errors["location"] = N_("Vui lòng ghi nơi đặt hòm thư (ví dụ: Nhà văn hóa tổ 5).")
     elif len(location) > 300:
-        errors["location"] = "Nơi đặt dài quá 300 ký tự."
+        errors["location"] = N_("Nơi đặt dài quá 300 ký tự.")
     area = None
     if data.area_code:
         area = area_in_force(data.area_code, now)
     if area is None:
-        errors["area_code"] = "Vui lòng chọn xã, phường nơi đặt hòm thư."
+        errors["area_code"] = N_("Vui lòng chọn xã, phường nơi đặt hòm thư.")
     opener = None
     if data.opener_unit_code:
         opener = unit_in_force(data.opener_unit_code, now)
         if opener is None:
-            errors["opener_unit_code"] = "Đơn vị mở hòm thư không tồn tại."
+            errors["opener_unit_code"] = N_("Đơn vị mở hòm thư không tồn tại.")
     elif area is not None:
         opener = default_opener(area)
         if opener is None:
-            errors["opener_unit_code"] = (
-                f"{area.name} chưa có UBND trong danh mục đơn vị; hãy chọn đơn vị mở hòm thư."
+            errors["opener_unit_code"] = N_(
+                "%(area)s chưa có UBND trong danh mục đơn vị; hãy chọn đơn vị mở hòm thư.",
+                area=area.name,
             )
     if errors:
-        raise ValidationError("Chưa thêm được hòm thư, vui lòng kiểm tra lại.", errors)
+        raise ValidationError(N_("Chưa thêm được hòm thư, vui lòng kiểm tra lại."), errors)
     assert area is not None and opener is not None
     box = SuggestionBox(
         code=code, location=location, area=area, opener_unit=opener, active=True, created_at=now
@@ -121,8 +127,8 @@ def create_box(data: BoxInput, *, actor: User, now: datetime) -> SuggestionBox:
             db.session.add(box)
     except IntegrityError:  # the same code added by someone else a moment ago
         raise ValidationError(
-            "Chưa thêm được hòm thư, vui lòng kiểm tra lại.",
-            {"code": f"Mã hòm thư {code} đã có trong sổ."},
+            N_("Chưa thêm được hòm thư, vui lòng kiểm tra lại."),
+            {"code": N_("Mã hòm thư %(code)s đã có trong sổ.", code=code)},
         ) from None
     return box
 
@@ -131,7 +137,7 @@ def deactivate_box(box: SuggestionBox, *, actor: User, now: datetime) -> bool:
     """Stop using a box: no new openings. Openings already recorded carry on. Returns
     False when the box was already out of use."""
     if actor.role not in BOX_REGISTER_ROLES:
-        raise Forbidden("Chỉ quản trị và Văn phòng HĐND-UBND được ngừng sử dụng hòm thư.")
+        raise Forbidden(N_("Chỉ quản trị và Văn phòng HĐND-UBND được ngừng sử dụng hòm thư."))
     result = db.session.execute(
         update(SuggestionBox)
         .where(SuggestionBox.id == box.id, SuggestionBox.active.is_(True))
@@ -169,7 +175,7 @@ def can_open(user: User, box: SuggestionBox) -> bool:
 def _require_opener(user: User, box: SuggestionBox) -> None:
     if not can_open(user, box):
         raise Forbidden(
-            "Chỉ cán bộ của đơn vị mở hòm thư này (hoặc Văn phòng HĐND-UBND) được thực hiện."
+            N_("Chỉ cán bộ của đơn vị mở hòm thư này (hoặc Văn phòng HĐND-UBND) được thực hiện.")
         )
 
 
@@ -220,45 +226,50 @@ def opening_problems(
     """Everything wrong with an opening record, by field; empty when it may be written."""
     errors: dict[str, str] = {}
     if data.opened_at is None:
-        errors["opened_at"] = "Vui lòng nhập ngày giờ mở hòm thư (ví dụ 15/03/2024 08:30)."
+        errors["opened_at"] = N_("Vui lòng nhập ngày giờ mở hòm thư (ví dụ 15/03/2024 08:30).")
     elif data.opened_at.tzinfo is None:
-        errors["opened_at"] = "Thời điểm mở hòm thư phải có múi giờ."
+        errors["opened_at"] = N_("Thời điểm mở hòm thư phải có múi giờ.")
     elif data.opened_at > now:
-        errors["opened_at"] = "Thời điểm mở hòm thư không được ở tương lai."
+        errors["opened_at"] = N_("Thời điểm mở hòm thư không được ở tương lai.")
     elif data.opened_at < now - MAX_OPENING_AGE:
-        errors["opened_at"] = (
-            f"Chỉ ghi nhận lần mở trong vòng {MAX_OPENING_AGE.days} ngày trở lại "
-            f"(từ {format_local(now - MAX_OPENING_AGE)})."
+        errors["opened_at"] = N_(
+            "Chỉ ghi nhận lần mở trong vòng %(days)s ngày trở lại (từ %(since)s).",
+            days=MAX_OPENING_AGE.days,
+            since=format_local(now - MAX_OPENING_AGE),
         )
     elif db.session.scalar(
         select(BoxOpening.id).where(
             BoxOpening.box_id == box.id, BoxOpening.opened_at == data.opened_at
         )
     ):
-        errors["opened_at"] = (
-            f"Lần mở hòm thư {box.code} lúc {format_local(data.opened_at)} đã được ghi nhận."
+        errors["opened_at"] = N_(
+            "Lần mở hòm thư %(box)s lúc %(at)s đã được ghi nhận.",
+            box=box.code,
+            at=format_local(data.opened_at),
         )
     names = parse_witnesses(data.witnesses)
     counted = counted_witnesses(data.witnesses, actor)
     if any(len(n) > 120 for n in names):
-        errors["witnesses"] = "Mỗi tên người chứng kiến tối đa 120 ký tự."
+        errors["witnesses"] = N_("Mỗi tên người chứng kiến tối đa 120 ký tự.")
     elif len(names) > MAX_WITNESSES:
-        errors["witnesses"] = f"Tối đa {MAX_WITNESSES} người chứng kiến."
+        errors["witnesses"] = N_("Tối đa %(most)s người chứng kiến.", most=MAX_WITNESSES)
     elif len(counted) < MIN_WITNESSES:
-        errors["witnesses"] = (
-            f"Cần ít nhất {MIN_WITNESSES} người chứng kiến khác nhau, mỗi dòng một người, "
-            f"không kể người mở hòm thư (mới có {len(counted)})."
+        errors["witnesses"] = N_(
+            "Cần ít nhất %(least)s người chứng kiến khác nhau, mỗi dòng một người, "
+            "không kể người mở hòm thư (mới có %(count)s).",
+            least=MIN_WITNESSES,
+            count=len(counted),
         )
     if data.letter_count is None:
-        errors["letter_count"] = "Vui lòng nhập số thư trong hòm (0 nếu không có thư)."
+        errors["letter_count"] = N_("Vui lòng nhập số thư trong hòm (0 nếu không có thư).")
     elif not 0 <= data.letter_count <= MAX_LETTERS:
-        errors["letter_count"] = f"Số thư phải từ 0 đến {MAX_LETTERS}."
+        errors["letter_count"] = N_("Số thư phải từ 0 đến %(most)s.", most=MAX_LETTERS)
     if data.minutes is None:
-        errors["minutes"] = "Vui lòng đính kèm ảnh chụp hoặc bản quét biên bản mở hòm thư."
+        errors["minutes"] = N_("Vui lòng đính kèm ảnh chụp hoặc bản quét biên bản mở hòm thư.")
     elif not is_scan(data.minutes):
-        errors["minutes"] = f"Biên bản phải là {SCAN_TYPES_LABEL}."
+        errors["minutes"] = N_("Biên bản phải là %(types)s.", types=SCAN_TYPES_LABEL)
     if len(data.note or "") > 2000:
-        errors["note"] = "Ghi chú dài quá 2.000 ký tự."
+        errors["note"] = N_("Ghi chú dài quá 2.000 ký tự.")
     return errors
 
 
@@ -268,10 +279,14 @@ def record_opening(
     """Write the opening and its minutes, or nothing at all."""
     _require_opener(actor, box)
     if not box.active:
-        raise Conflict(f"Hòm thư {box.code} đã ngừng sử dụng; không ghi nhận lần mở mới.")
+        raise Conflict(
+            N_("Hòm thư %(box)s đã ngừng sử dụng; không ghi nhận lần mở mới.", box=box.code)
+        )
     errors = opening_problems(box, data, actor=actor, now=now)
     if errors:
-        raise ValidationError("Chưa ghi nhận được lần mở hòm thư, vui lòng kiểm tra lại.", errors)
+        raise ValidationError(
+            N_("Chưa ghi nhận được lần mở hòm thư, vui lòng kiểm tra lại."), errors
+        )
     assert data.opened_at is not None and data.letter_count is not None
     assert data.minutes is not None
     opening = BoxOpening(
@@ -356,8 +371,10 @@ def _claim_open(opening: BoxOpening) -> None:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.session.refresh(opening)
         raise Conflict(
-            f"Lần mở hòm thư này đã đóng lúc {format_local(opening.closed_at)}; "
-            "không nhập thêm thư được."
+            N_(
+                "Lần mở hòm thư này đã đóng lúc %(at)s; không nhập thêm thư được.",
+                at=format_local(opening.closed_at),
+            )
         )
 
 
@@ -370,13 +387,13 @@ def transcribe_letter(
     _claim_open(opening)
     if not data.uploads:
         raise ValidationError(
-            "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư.",
-            {"uploads": "Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư."},
+            N_("Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư."),
+            {"uploads": N_("Vui lòng đính kèm bản quét hoặc ảnh chụp lá thư.")},
         )
     if not all(is_scan(u) for u in data.uploads):
         raise ValidationError(
-            f"Bản quét thư phải là {SCAN_TYPES_LABEL}.",
-            {"uploads": f"Bản quét thư phải là {SCAN_TYPES_LABEL}."},
+            N_("Bản quét thư phải là %(types)s.", types=SCAN_TYPES_LABEL),
+            {"uploads": N_("Bản quét thư phải là %(types)s.", types=SCAN_TYPES_LABEL)},
         )
     letter = replace(
         data,
@@ -393,13 +410,19 @@ def transcribe_letter(
 
 def _count_problem(letter_count: int, count: int) -> str:
     if count < letter_count:
-        return (
-            f"Chưa đóng được: biên bản ghi {letter_count} thư nhưng mới nhập {count} hồ sơ, "
-            f"còn thiếu {letter_count - count} thư."
+        return N_(
+            "Chưa đóng được: biên bản ghi %(letters)s thư nhưng mới nhập %(count)s hồ sơ, "
+            "còn thiếu %(missing)s thư.",
+            letters=letter_count,
+            count=count,
+            missing=letter_count - count,
         )
-    return (
-        f"Chưa đóng được: biên bản ghi {letter_count} thư nhưng đã nhập {count} hồ sơ, "
-        f"thừa {count - letter_count} hồ sơ so với biên bản."
+    return N_(
+        "Chưa đóng được: biên bản ghi %(letters)s thư nhưng đã nhập %(count)s hồ sơ, "
+        "thừa %(extra)s hồ sơ so với biên bản.",
+        letters=letter_count,
+        count=count,
+        extra=count - letter_count,
     )
 
 
@@ -427,7 +450,9 @@ def close_opening(opening: BoxOpening, *, actor: User, now: datetime) -> BoxOpen
     db.session.refresh(opening)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         if opening.status == "closed":
-            raise Conflict(f"Lần mở hòm thư này đã đóng lúc {format_local(opening.closed_at)}.")
+            raise Conflict(
+                N_("Lần mở hòm thư này đã đóng lúc %(at)s.", at=format_local(opening.closed_at))
+            )
         raise Conflict(_count_problem(opening.letter_count, count))
     if count != opening.letter_count:
         raise Conflict(_count_problem(opening.letter_count, count))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from ...domain.marks import N_
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...models import Attachment, Case, CaseEvent, User
@@ -20,9 +21,9 @@ def add_files(
     in all) is enforced by store_upload for every channel; a refusal here (413) comes
     before the caller commits, so the files already written in this call go with it."""
     if not uploads:
-        raise ValidationError("Chưa có tệp nào.", {"file": "Chọn ít nhất một tệp."})
+        raise ValidationError(N_("Chưa có tệp nào."), {"file": N_("Chọn ít nhất một tệp.")})
     if case.status not in {s.value for s in OPEN_STATUSES}:
-        raise Conflict("Hồ sơ đã kết thúc, không nhận thêm tệp.")
+        raise Conflict(N_("Hồ sơ đã kết thúc, không nhận thêm tệp."))
     try:
         stored = [
             store_upload(u, case=case, purpose="evidence", actor=actor, now=now) for u in uploads

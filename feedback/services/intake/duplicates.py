@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
 
+from ...domain.marks import N_
 from ...domain.permissions import PUBLIC_KINDS
 from ...domain.text import containment, similarity, tokens
 from ...extensions import db
@@ -151,16 +152,18 @@ def link_cases(case: Case, other_code: str, *, actor: User, now: datetime) -> Ca
     and shows its code on this one. A code out of his reach is refused exactly as a code
     that does not exist, so the answer does not tell him whether it does."""
     if not can_view(actor, case):
-        raise Forbidden("Ông/bà không có quyền liên kết hồ sơ này.")
+        raise Forbidden(N_("Ông/bà không có quyền liên kết hồ sơ này."))
     code = other_code.strip().upper()
     other = db.session.scalar(select(Case).where(Case.code == code))
     if other is None or not can_view(actor, other):
         raise NotFound(
-            f"Không có hồ sơ {code} trong phạm vi ông/bà được xem.",
-            {"link_to": "Mã hồ sơ không tồn tại hoặc nằm ngoài phạm vi ông/bà được xem."},
+            N_("Không có hồ sơ %(code)s trong phạm vi ông/bà được xem.", code=code),
+            {"link_to": N_("Mã hồ sơ không tồn tại hoặc nằm ngoài phạm vi ông/bà được xem.")},
         )
     if other.id == case.id:
-        raise ValidationError("Không thể liên kết hồ sơ với chính nó.", {"link_to": "Trùng mã."})
+        raise ValidationError(
+            N_("Không thể liên kết hồ sơ với chính nó."), {"link_to": N_("Trùng mã.")}
+        )
     existing = db.session.scalar(
         select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.linked_case_id == other.id)
     )

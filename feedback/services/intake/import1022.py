@@ -53,6 +53,7 @@ from sqlalchemy import false, select, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.calendar import LOCAL_TZ
+from ...domain.marks import N_
 from ...domain.permissions import ALL_BATCHES_ROLES, IMPORT_ROLES, may_read_batch
 from ...domain.text import fold
 from ...extensions import db
@@ -67,7 +68,7 @@ MAX_ROWS = 5000
 CLI_MAX_BYTES = 200 * 1024 * 1024
 CLI_MAX_ROWS = 200_000
 CHUNK_ROWS = 500
-CLI_ADVICE = (
+CLI_ADVICE = N_(
     " Tệp lớn hơn (tới 200.000 dòng) được nhập bằng dòng lệnh theo từng phần: "
     "flask --app feedback import-1022 TỆP.csv (nhờ quản trị viên hệ thống)."
 )
@@ -113,12 +114,12 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _XLSX_MAGIC = b"PK\x03\x04"
 # The csv module's complaints, in words an operator can act on.
 _CSV_ERRORS = {
-    "unexpected end of data": "thiếu dấu ngoặc kép đóng",
-    "expected after": "sau dấu ngoặc kép đóng phải là dấu phẩy hoặc hết dòng",
-    "field larger than field limit": "có ô quá dài (thường do thiếu dấu ngoặc kép đóng)",
+    "unexpected end of data": N_("thiếu dấu ngoặc kép đóng"),
+    "expected after": N_("sau dấu ngoặc kép đóng phải là dấu phẩy hoặc hết dòng"),
+    "field larger than field limit": N_("có ô quá dài (thường do thiếu dấu ngoặc kép đóng)"),
 }
 
-BAD_DATE = (
+BAD_DATE = N_(
     "Thời điểm tiếp nhận không đúng định dạng: dùng ISO 8601 (2024-02-05T08:30, "
     "2024-02-05T08:30:00+07:00) hoặc dd/mm/yyyy HH:MM (05/02/2024 08:30)."
 )
@@ -153,7 +154,7 @@ def parse_received_at(text: str) -> datetime:
     local time (Asia/Ho_Chi_Minh). Raises ``ValueError`` with the Vietnamese reason."""
     text = text.strip()
     if not text:
-        raise ValueError("Thiếu thời điểm tiếp nhận.")
+        raise ValueError(N_("Thiếu thời điểm tiếp nhận."))
     match = _VN_DATETIME.match(text)
     try:
         if match:
@@ -175,12 +176,15 @@ def parse_received_at(text: str) -> datetime:
 def parse_kind(text: str) -> str:
     folded = fold(text)
     if not folded:
-        raise ValueError("Thiếu loại hồ sơ.")
+        raise ValueError(N_("Thiếu loại hồ sơ."))
     kind = KINDS.get(folded)
     if kind is None:
         raise ValueError(
-            f"Loại hồ sơ «{text.strip()[:40]}» không hợp lệ: dùng Phản ánh, Kiến nghị, Góp ý, "
-            "Khiếu nại, Tố cáo (hoặc feedback, petition, suggestion, complaint, denunciation)."
+            N_(
+                "Loại hồ sơ «%(kind)s» không hợp lệ: dùng Phản ánh, Kiến nghị, Góp ý, "
+                "Khiếu nại, Tố cáo (hoặc feedback, petition, suggestion, complaint, denunciation).",
+                kind=text.strip()[:40],
+            )
         )
     return kind
 
@@ -191,7 +195,7 @@ def parse_anonymous(text: str) -> bool:
         return True
     if folded in _NO:
         return False
-    raise ValueError("Cột ẩn danh chỉ nhận 1/0, có/không hoặc true/false.")
+    raise ValueError(N_("Cột ẩn danh chỉ nhận 1/0, có/không hoặc true/false."))
 
 
 def _area_code(text: str) -> str | None:
@@ -204,15 +208,16 @@ def _area_code(text: str) -> str | None:
 
 def _decode(data: bytes, max_bytes: int = MAX_BYTES, advice: str = CLI_ADVICE) -> str:
     if not data:
-        raise ValidationError("Tệp trống.", {"file": "Tệp trống."})
+        raise ValidationError(N_("Tệp trống."), {"file": N_("Tệp trống.")})
     if len(data) > max_bytes:
-        message = (
-            f"Tệp lớn hơn {max_bytes // (1024 * 1024)} MB; hãy chia thành nhiều tệp nhỏ hơn."
-            + advice
+        message = N_(
+            "Tệp lớn hơn %(mb)s MB; hãy chia thành nhiều tệp nhỏ hơn.%(advice)s",
+            mb=max_bytes // (1024 * 1024),
+            advice=advice,
         )
         raise ValidationError(message, {"file": message})
     if data.startswith(_XLSX_MAGIC):
-        message = (
+        message = N_(
             "Đây là tệp Excel, không phải tệp CSV. Trong Excel, chọn Lưu thành → "
             "«CSV UTF-8 (phân tách bằng dấu phẩy)» rồi tải lên tệp đó."
         )
@@ -221,14 +226,15 @@ def _decode(data: bytes, max_bytes: int = MAX_BYTES, advice: str = CLI_ADVICE) -
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        message = (
-            f"Tệp không phải văn bản UTF-8 (byte không hợp lệ ở dòng {line}). Hãy lưu tệp "
+        message = N_(
+            "Tệp không phải văn bản UTF-8 (byte không hợp lệ ở dòng %(line)s). Hãy lưu tệp "
             "dưới dạng CSV mã hóa UTF-8; các bảng mã cũ như Windows-1258 hay TCVN3 không "
-            "được chấp nhận."
+            "được chấp nhận.",
+            line=line,
         )
         raise ValidationError(message, {"file": message}) from None
     if "\x00" in text:
-        message = "Tệp chứa ký tự NUL: đây không phải tệp CSV dạng văn bản."
+        message = N_("Tệp chứa ký tự NUL: đây không phải tệp CSV dạng văn bản.")
         raise ValidationError(message, {"file": message})
     return text
 
@@ -248,9 +254,11 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
                 if needle in reason:
                     reason = vietnamese
                     break
-            message = (
-                f"Tệp CSV hỏng ở dòng {start}: {reason}. Kiểm tra dấu ngoặc kép của ô bắt đầu "
-                "ở dòng này."
+            message = N_(
+                "Tệp CSV hỏng ở dòng %(line)s: %(reason)s. Kiểm tra dấu ngoặc kép của ô bắt đầu "
+                "ở dòng này.",
+                line=start,
+                reason=reason,
             )
             raise ValidationError(message, {"file": message}) from None
         if any(c.strip() for c in cells):
@@ -266,28 +274,27 @@ def _read(
     records = _records(text)
     first = next(records, None)
     if first is None:
-        message = "Tệp không có dòng tiêu đề (tên các cột)."
+        message = N_("Tệp không có dòng tiêu đề (tên các cột).")
         raise ValidationError(message, {"file": message})
     _, header = first
     names = [h.strip().lower() for h in header]
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
-            message = f"Cột «{name}» xuất hiện hai lần ở dòng tiêu đề."
+            message = N_("Cột «%(name)s» xuất hiện hai lần ở dòng tiêu đề.", name=name)
             raise ValidationError(message, {"file": message})
         seen.add(name)
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
     if missing:
-        message = (
-            "Tệp thiếu cột bắt buộc: "
-            + ", ".join(missing)
-            + ". Dòng đầu tiên phải là tên các cột, ví dụ: "
-            + ",".join(COLUMNS)
-            + "."
+        message = N_(
+            "Tệp thiếu cột bắt buộc: %(missing)s. Dòng đầu tiên phải là tên các cột, "
+            "ví dụ: %(columns)s.",
+            missing=", ".join(missing),
+            columns=",".join(COLUMNS),
         )
         raise ValidationError(message, {"file": message})
     ignored = [
-        header[i].strip() or f"(cột thứ {i + 1} không có tên)"
+        header[i].strip() or N_("(cột thứ %(n)s không có tên)", n=i + 1)
         for i, name in enumerate(names)
         if name not in COLUMNS
     ]
@@ -295,9 +302,12 @@ def _read(
     for line, cells in records:
         if len(rows) >= max_rows:
             limit = f"{max_rows:,}".replace(",", ".")  # Vietnamese thousands separator
-            message = (
-                f"Tệp có hơn {limit} dòng dữ liệu (dòng {line} vượt giới hạn); "
-                "hãy chia thành nhiều tệp nhỏ hơn." + advice
+            message = N_(
+                "Tệp có hơn %(limit)s dòng dữ liệu (dòng %(line)s vượt giới hạn); "
+                "hãy chia thành nhiều tệp nhỏ hơn.%(advice)s",
+                limit=limit,
+                line=line,
+                advice=advice,
             )
             raise ValidationError(message, {"file": message})
         values = {
@@ -320,13 +330,15 @@ def _row_input(row: _Row) -> tuple[CaseInput, dict[str, str]]:
     v = row.values
     errors: dict[str, str] = {}
     if row.cells != row.width:
-        errors["row"] = (
-            f"Dòng có {row.cells} ô nhưng dòng tiêu đề có {row.width} cột; ô chứa dấu phẩy, "
-            "dấu ngoặc kép hoặc xuống dòng phải được đặt trong ngoặc kép."
+        errors["row"] = N_(
+            "Dòng có %(cells)s ô nhưng dòng tiêu đề có %(width)s cột; ô chứa dấu phẩy, "
+            "dấu ngoặc kép hoặc xuống dòng phải được đặt trong ngoặc kép.",
+            cells=row.cells,
+            width=row.width,
         )
     ticket = v.get("ticket", "")
     if not ticket:
-        errors["ticket"] = "Thiếu số phiếu 1022."
+        errors["ticket"] = N_("Thiếu số phiếu 1022.")
     received_at = None
     try:
         received_at = parse_received_at(v.get("received_at", ""))
@@ -376,8 +388,10 @@ def _import_row(
     ticket = case_input.external_ref
     if ticket is not None:
         if ticket in first_line_of:
-            errors["ticket"] = (
-                f"Số phiếu {ticket} trùng với dòng {first_line_of[ticket]} của cùng tệp."
+            errors["ticket"] = N_(
+                "Số phiếu %(ticket)s trùng với dòng %(line)s của cùng tệp.",
+                ticket=ticket,
+                line=first_line_of[ticket],
             )
         else:
             first_line_of[ticket] = row.line
@@ -542,7 +556,7 @@ def batch_for(user: User, batch_id: int) -> ImportBatch:
     same answer, so another operator's batch numbers tell nothing)."""
     batch = db.session.get(ImportBatch, batch_id)
     if batch is None or not may_read_batch(user.role, user.id, batch.uploaded_by_id):
-        raise NotFound("Không tìm thấy lô nhập này.")
+        raise NotFound(N_("Không tìm thấy lô nhập này."))
     return batch
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from ...domain.marks import N_
 from ..errors import ValidationError
 from .attachments import Upload, human_size, limits, make_upload
 
@@ -124,9 +125,11 @@ def check_room(kept: int, new: Sequence[Upload]) -> None:
     """Refuse more files than one form may send, kept and new together."""
     max_count, _ = limits()
     if kept + len(new) > max_count:
-        message = (
-            f"Tối đa {max_count} tệp cho mỗi phản ánh; ông/bà đang có {kept} tệp đã chọn. "
-            "Vui lòng bỏ bớt tệp trước khi chọn thêm."
+        message = N_(
+            "Tối đa %(most)s tệp cho mỗi phản ánh; ông/bà đang có %(kept)s tệp đã chọn. "
+            "Vui lòng bỏ bớt tệp trước khi chọn thêm.",
+            most=max_count,
+            kept=kept,
         )
         raise ValidationError(message, {"attachments": message})
 
@@ -169,9 +172,10 @@ def load(token: str, wanted: Sequence[str], now: datetime) -> list[Upload]:
             except OSError:
                 data = b""
         if found is None or not data:
-            message = (
+            message = N_(
                 "Một tệp đã chọn trước đó không còn được lưu tạm (quá thời hạn "
-                f"{_hours()} giờ). Vui lòng chọn lại tệp rồi gửi."
+                "%(hours)s giờ). Vui lòng chọn lại tệp rồi gửi.",
+                hours=_hours(),
             )
             raise ValidationError(message, {"attachments": message})
         upload = make_upload(found.filename, data)
@@ -182,7 +186,10 @@ def load(token: str, wanted: Sequence[str], now: datetime) -> list[Upload]:
 
 
 def message_changed(found: PendingFile) -> str:
-    return f"Tệp «{found.filename}» lưu tạm đã bị thay đổi; vui lòng bỏ tệp này và chọn lại."
+    return N_(
+        "Tệp «%(name)s» lưu tạm đã bị thay đổi; vui lòng bỏ tệp này và chọn lại.",
+        name=found.filename,
+    )
 
 
 def drop(token: str | None, ids: Iterable[str]) -> None:

@@ -147,31 +147,31 @@ def validate(
         elif name in DISGUISE_CHECKED and disguising_characters(value):
             errors[name] = DISGUISE_MESSAGE
     if data.kind not in CASE_KINDS:
-        errors["kind"] = "Loại hồ sơ không hợp lệ."
+        errors["kind"] = N_("Loại hồ sơ không hợp lệ.")
     if data.channel not in CHANNELS:
-        errors["channel"] = "Kênh tiếp nhận không hợp lệ."
+        errors["channel"] = N_("Kênh tiếp nhận không hợp lệ.")
     if data.language not in current_app.config["FEEDBACK_LANGUAGES"]:
         # No CHECK constraint guards cases.language (see its migration): this is the guard.
-        errors["language"] = "Ngôn ngữ không được hỗ trợ (vi hoặc en)."
+        errors["language"] = N_("Ngôn ngữ không được hỗ trợ (vi hoặc en).")
     subject = (data.subject or "").strip()
     if len(subject) < 5:
-        errors["subject"] = "Tiêu đề cần ít nhất 5 ký tự."
+        errors["subject"] = N_("Tiêu đề cần ít nhất 5 ký tự.")
     elif len(subject) > 200:
-        errors["subject"] = "Tiêu đề dài quá 200 ký tự."
+        errors["subject"] = N_("Tiêu đề dài quá 200 ký tự.")
     body = (data.body or "").strip()
     if len(body) < 10:
-        errors["body"] = "Nội dung cần ít nhất 10 ký tự để cơ quan hiểu và xử lý được."
+        errors["body"] = N_("Nội dung cần ít nhất 10 ký tự để cơ quan hiểu và xử lý được.")
     elif len(body) > 10000:
-        errors["body"] = "Nội dung dài quá 10.000 ký tự."
+        errors["body"] = N_("Nội dung dài quá 10.000 ký tự.")
     if data.address and len(data.address) > 300:
-        errors["address"] = "Địa chỉ dài quá 300 ký tự."
+        errors["address"] = N_("Địa chỉ dài quá 300 ký tự.")
     category = area = None
     if data.category_code or data.area_code:
         ref = ref or reference_cache.current()
     if data.category_code:
         row = ref.categories.get(data.category_code) if ref else None
         if row is None:
-            errors["category_code"] = "Lĩnh vực không tồn tại."
+            errors["category_code"] = N_("Lĩnh vực không tồn tại.")
         else:
             category = reference_cache.attach(Category, row)
     if data.area_code and ref is not None:
@@ -179,38 +179,38 @@ def validate(
         if problem:
             errors["area_code"] = problem
     if data.lat is not None and not -90 <= data.lat <= 90:
-        errors["lat"] = "Vĩ độ phải nằm trong khoảng -90 đến 90."
+        errors["lat"] = N_("Vĩ độ phải nằm trong khoảng -90 đến 90.")
     if data.lon is not None and not -180 <= data.lon <= 180:
-        errors["lon"] = "Kinh độ phải nằm trong khoảng -180 đến 180."
+        errors["lon"] = N_("Kinh độ phải nằm trong khoảng -180 đến 180.")
     rep = data.reporter
     if not rep.anonymous:
         # Online a name is asked for; a caller or a letter may give only a phone number.
         if not _clean(rep.name) and data.channel in {"web", "api"}:
-            errors["reporter.name"] = "Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh."
+            errors["reporter.name"] = N_("Vui lòng cho biết họ tên, hoặc chọn gửi ẩn danh.")
         # Online and by phone we need a way to answer; a letter may carry only a name and
         # the address on its envelope.
         if data.channel != "box" and not _clean(rep.phone) and not _clean(rep.email):
-            errors["reporter.phone"] = (
+            errors["reporter.phone"] = N_(
                 "Vui lòng để lại số điện thoại hoặc thư điện tử để cơ quan trả lời, "
                 "hoặc chọn gửi ẩn danh."
             )
         if _clean(rep.phone) and not is_phone(rep.phone):
             errors["reporter.phone"] = PHONE_MESSAGE
         if len(rep.email or "") > 200:
-            errors["reporter.email"] = "Địa chỉ thư điện tử dài quá 200 ký tự."
+            errors["reporter.email"] = N_("Địa chỉ thư điện tử dài quá 200 ký tự.")
         elif _clean(rep.email) and not _EMAIL.match((rep.email or "").strip()):
-            errors["reporter.email"] = "Địa chỉ thư điện tử không hợp lệ."
+            errors["reporter.email"] = N_("Địa chỉ thư điện tử không hợp lệ.")
         if rep.name and len(rep.name) > 120:
-            errors["reporter.name"] = "Họ tên dài quá 120 ký tự."
+            errors["reporter.name"] = N_("Họ tên dài quá 120 ký tự.")
     if data.received_at is not None:
         if data.received_at.tzinfo is None:
-            errors["received_at"] = "Thời điểm tiếp nhận phải có múi giờ."
+            errors["received_at"] = N_("Thời điểm tiếp nhận phải có múi giờ.")
         elif data.received_at > now + CLOCK_SKEW:
-            errors["received_at"] = "Thời điểm tiếp nhận không được ở tương lai."
+            errors["received_at"] = N_("Thời điểm tiếp nhận không được ở tương lai.")
     if data.external_ref is not None and not (0 < len(data.external_ref.strip()) <= 64):
-        errors["external_ref"] = "Mã tham chiếu ngoài phải có từ 1 đến 64 ký tự."
+        errors["external_ref"] = N_("Mã tham chiếu ngoài phải có từ 1 đến 64 ký tự.")
     if errors:
-        raise ValidationError("Thông tin chưa hợp lệ, vui lòng kiểm tra lại.", errors)
+        raise ValidationError(N_("Thông tin chưa hợp lệ, vui lòng kiểm tra lại."), errors)
     return category, area
 
 
@@ -225,14 +225,16 @@ def _area_at(data: CaseInput, now: datetime, ref: Reference) -> tuple[Area | Non
         return reference_cache.attach(Area, row), ""
     known = ref.area_known(data.area_code or "")
     if known is None:
-        return None, "Xã, phường không tồn tại."
+        return None, N_("Xã, phường không tồn tại.")
     if known["valid_to"] is not None and known["valid_to"] <= day:
         ended = known["valid_to"].strftime("%d/%m/%Y")
-        return None, (
-            f"{known['name']} không còn là đơn vị hành chính từ ngày {ended}; "
-            "vui lòng chọn xã, phường hiện nay."
+        return None, N_(
+            "%(name)s không còn là đơn vị hành chính từ ngày %(ended)s; "
+            "vui lòng chọn xã, phường hiện nay.",
+            name=known["name"],
+            ended=ended,
         )
-    return None, "Xã, phường chưa có hiệu lực vào thời điểm tiếp nhận."
+    return None, N_("Xã, phường chưa có hiệu lực vào thời điểm tiếp nhận.")
 
 
 # Plain SQL that SQLite (3.35+) and PostgreSQL both speak, so SQLAlchemy caches its
@@ -284,7 +286,7 @@ def submit_case(data: CaseInput, *, actor: User | None, now: datetime) -> Submit
     handling_row = ref.unit_on(routed.handling_unit_code, day)
     lead_row = ref.unit_on(routed.lead_unit_code, day) if routed.lead_unit_code else None
     if handling_row is None:
-        raise ValidationError("Chưa nạp dữ liệu đơn vị; hãy chạy lệnh seed.")
+        raise ValidationError(N_("Chưa nạp dữ liệu đơn vị; hãy chạy lệnh seed."))
     handling = reference_cache.attach(Unit, handling_row)
     lead = reference_cache.attach(Unit, lead_row) if lead_row is not None else None
     rep = data.reporter
