@@ -3,8 +3,9 @@
 ``GET /can-bo/xuat/cases.csv`` and ``/cases.xlsx`` take the staff search's filters
 (``unit``, ``status``, ``kind``, ``channel``, ``area``, ``category``, ``overdue``, ``q``)
 and export what the search would list to the same user (feedback.services.oversight.exports says
-which columns, and which never), all of it, streamed. Every staff role but admin; bad
-parameters are a 422; every export is audited.
+which columns, and which never), all of it, streamed. The header and the label columns are
+in the language of the page that asked (``?lang=en`` or the session's choice). Every staff
+role but admin; bad parameters are a 422; every export is audited.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask_login import current_user
 
 from ..database import unit_of_work
 from ..domain.permissions import SEARCH_ROLES
+from ..i18n import translated, translated_fields
 from ..security.access import roles
 from ..services.errors import ValidationError
 from ..services.oversight import exports
@@ -39,9 +41,11 @@ def _prepare(extension: str) -> tuple[exports.Export, datetime]:
             exports.record(export, args, extension, actor=current_user, now=now)
         return export, now
     except ValidationError as exc:
-        # Name each bad parameter: the address is usually a bookmark or a script's.
-        named = "; ".join(f"{name}: {text}" for name, text in exc.fields.items())
-        raise ValidationError(f"{exc.message} {named}".strip(), exc.fields) from None
+        # Name each bad parameter: the address is usually a bookmark or a script's. In
+        # the reader's language here: the sentence is put together from its parts.
+        fields = translated_fields(exc.fields)
+        named = "; ".join(f"{name}: {text}" for name, text in fields.items())
+        raise ValidationError(f"{translated(exc.message)} {named}".strip(), fields) from None
 
 
 def _headers(name: str, total: int) -> dict[str, str]:
@@ -59,7 +63,8 @@ def _headers(name: str, total: int) -> dict[str, str]:
 @roles(*SEARCH_ROLES)
 def cases_csv() -> Any:
     export, now = _prepare("csv")
-    body = stream_with_context(chunk.encode("utf-8") for chunk in exports.csv_chunks(export))
+    chunks = exports.csv_chunks(export, translated)
+    body = stream_with_context(chunk.encode("utf-8") for chunk in chunks)
     return Response(
         body, content_type=CSV_TYPE, headers=_headers(exports.filename("csv", now), export.total)
     )
@@ -70,7 +75,7 @@ def cases_csv() -> Any:
 def cases_xlsx() -> Any:
     export, now = _prepare("xlsx")
     return Response(
-        stream_with_context(exports.xlsx_chunks(export)),
+        stream_with_context(exports.xlsx_chunks(export, translated)),
         content_type=XLSX_TYPE,
         headers=_headers(exports.filename("xlsx", now), export.total),
     )

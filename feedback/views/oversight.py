@@ -18,9 +18,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from ..domain.calendar import LOCAL_TZ
+from ..domain.marks import N_
 from ..domain.permissions import OVERSIGHT_ROLES
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
+from ..i18n import translated, translated_fields
 from ..models import Area, Unit
 from ..security.access import roles
 from ..services.errors import ValidationError
@@ -43,29 +45,43 @@ from .forms.choices import category_groups
 bp = Blueprint("oversight", __name__, url_prefix="/thanh-tra")
 
 
-# key → (label, unit of the value, the plan's target)
+# key → (label, unit of the value, the plan's target); marked (N_), shown with _().
 FIGURES: dict[str, tuple[str, str, str | None]] = {
-    "received": ("Hồ sơ tiếp nhận", "", None),
-    "ack_on_time": ("Phản hồi tiếp nhận đúng hạn", "%", "100%"),
-    "answered_on_time": ("Trả lời đúng hạn", "%", "100%"),
-    "apology_share": ("Hồ sơ trễ hạn có văn bản xin lỗi", "%", "100%"),
-    "ack_hours_median": ("Thời gian phản hồi – trung vị", " giờ", None),
-    "ack_hours_p90": ("Thời gian phản hồi – phân vị 90", " giờ", None),
-    "answer_days_median": ("Thời gian trả lời – trung vị", " ngày", None),
-    "answer_days_p90": ("Thời gian trả lời – phân vị 90", " ngày", None),
-    "satisfaction": ("Điểm hài lòng trung bình", " /5", None),
-    "satisfied_share": ("Tỷ lệ hài lòng", "%", None),
-    "overdue_open": ("Quá hạn chưa trả lời", "", None),
+    "received": (N_("Hồ sơ tiếp nhận"), "", None),
+    "ack_on_time": (N_("Phản hồi tiếp nhận đúng hạn"), "%", "100%"),
+    "answered_on_time": (N_("Trả lời đúng hạn"), "%", "100%"),
+    "apology_share": (N_("Hồ sơ trễ hạn có văn bản xin lỗi"), "%", "100%"),
+    "ack_hours_median": (N_("Thời gian phản hồi – trung vị"), N_("giờ"), None),
+    "ack_hours_p90": (N_("Thời gian phản hồi – phân vị 90"), N_("giờ"), None),
+    "answer_days_median": (N_("Thời gian trả lời – trung vị"), N_("ngày"), None),
+    "answer_days_p90": (N_("Thời gian trả lời – phân vị 90"), N_("ngày"), None),
+    "satisfaction": (N_("Điểm hài lòng trung bình"), "/5", None),
+    "satisfied_share": (N_("Tỷ lệ hài lòng"), "%", None),
+    "overdue_open": (N_("Quá hạn chưa trả lời"), "", None),
 }
-BREAKDOWNS: tuple[tuple[str, str], ...] = (
-    ("unit", "Theo đơn vị xử lý"),
-    ("channel", "Theo kênh tiếp nhận"),
-    ("kind", "Theo loại hồ sơ"),
-    ("dimension", "Theo nội dung chỉ số PAPI"),
-    ("category", "Theo lĩnh vực (tiêu chí PAPI)"),
-    ("area", "Theo địa bàn"),
+# by → (section title, the tables' first column heading)
+BREAKDOWNS: tuple[tuple[str, str, str], ...] = (
+    ("unit", N_("Theo đơn vị xử lý"), N_("Đơn vị xử lý")),
+    ("channel", N_("Theo kênh tiếp nhận"), N_("Kênh tiếp nhận")),
+    ("kind", N_("Theo loại hồ sơ"), N_("Loại hồ sơ")),
+    ("dimension", N_("Theo nội dung chỉ số PAPI"), N_("Nội dung chỉ số PAPI")),
+    ("category", N_("Theo lĩnh vực (tiêu chí PAPI)"), N_("Lĩnh vực (tiêu chí PAPI)")),
+    ("area", N_("Theo địa bàn"), N_("Địa bàn")),
 )
-SHARE_SERIES = (("ack_on_time", "Phản hồi đúng hạn"), ("answered_on_time", "Trả lời đúng hạn"))
+SHARE_SERIES = (
+    ("ack_on_time", N_("Phản hồi đúng hạn")),
+    ("answered_on_time", N_("Trả lời đúng hạn")),
+)
+
+
+def _figures() -> dict[str, tuple[str, str, str | None]]:
+    """FIGURES in the reader's language: the label, and the suffix a value takes ("%",
+    " giờ", " /5")."""
+    found = {}
+    for key, (label, unit, target) in FIGURES.items():
+        suffix = unit if unit in ("", "%") else " " + translated(unit)
+        found[key] = (translated(label), suffix, target)
+    return found
 
 
 def _choices() -> dict[str, Any]:
@@ -84,7 +100,7 @@ def _filters() -> tuple[Filters, dict[str, str]]:
     try:
         return parse_filters(request.args), {}
     except ValidationError as exc:
-        return Filters(), exc.fields
+        return Filters(), translated_fields(exc.fields)
 
 
 @bp.get("/")
@@ -96,7 +112,7 @@ def monitor() -> Any:
         filters, page_asked = parse_request(request.args)
         errors: dict[str, str] = {}
     except ValidationError as exc:
-        filters, page_asked, errors = Filters(), None, exc.fields
+        filters, page_asked, errors = Filters(), None, translated_fields(exc.fields)
     result = (
         None
         if page_asked is None
@@ -140,18 +156,21 @@ def _period(now: datetime) -> tuple[date, date, dict[str, str]]:
     start = date_param(request.args, "from", errors=errors) or start
     end = date_param(request.args, "to", errors=errors) or end
     if not errors and start > end:
-        errors["to"] = "Ngày kết thúc phải sau ngày bắt đầu."
-    return start, end, errors
+        errors["to"] = N_("Ngày kết thúc phải sau ngày bắt đầu.")
+    return start, end, translated_fields(errors)
 
 
 def _label(by: str, key: str) -> str:
+    """A group's name in the reader's language: kinds and channels are marked labels, as
+    are the groups without a category or an area and a retired unit's "(đến …)"; names
+    from the data come back as they are."""
     if by == "kind":
-        return KIND_LABELS.get(key, key)
+        return translated(KIND_LABELS.get(key, key))
     if by == "channel":
-        return CHANNEL_LABELS.get(key, key)
+        return translated(CHANNEL_LABELS.get(key, key))
     if by == "month":
         return f"{key[5:]}/{key[:4]}"
-    return key
+    return translated(key)
 
 
 def _months(start: date, end: date, today: date) -> list[str]:
@@ -166,24 +185,29 @@ def _months(start: date, end: date, today: date) -> list[str]:
 
 def _share_chart(chart_id: str, title: str, groups: list[tuple[str, dict[str, Any]]]) -> Markup:
     labels = [label for label, _ in groups]
-    series = [Series(name, [f[key] for _, f in groups]) for key, name in SHARE_SERIES]
-    desc = (
-        f"{title}: tỷ lệ phản hồi tiếp nhận đúng hạn và tỷ lệ trả lời đúng hạn của từng "
-        "nhóm, thang 0–100%, vạch đỏ là chỉ tiêu 100%. Số liệu đầy đủ ở bảng bên dưới."
+    series = [Series(translated(name), [f[key] for _, f in groups]) for key, name in SHARE_SERIES]
+    desc = N_(
+        "%(title)s: tỷ lệ phản hồi tiếp nhận đúng hạn và tỷ lệ trả lời đúng hạn của từng "
+        "nhóm, thang 0–100%%, vạch đỏ là chỉ tiêu 100%%. Số liệu đầy đủ ở bảng bên dưới.",
+        title=title,
     )
-    return bar_chart(chart_id, title, desc, labels, series, target=100.0)
+    return bar_chart(
+        chart_id, title, translated(desc), labels, series, target=100.0, translate=translated
+    )
 
 
 def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[str, Any]:
     summary = figures.summarise(start, end + timedelta(days=1), now, where=filters.conditions())
     totals = summary.totals()
     sections = []
-    for by, title in BREAKDOWNS:
+    for by, title_vi, head in BREAKDOWNS:
+        title = translated(title_vi)
         groups = [(_label(by, k), f) for k, f in summary.breakdown(by)]
         sections.append(
             {
                 "by": by,
                 "title": title,
+                "head": translated(head),
                 "groups": groups,
                 "chart": _share_chart(f"chart-{by}", title, groups),
             }
@@ -193,21 +217,31 @@ def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[
     months = sorted(set(_months(start, end, today)) | set(by_month))
     month_chart = column_chart(
         "chart-month",
-        "Số hồ sơ tiếp nhận theo tháng",
-        "Số hồ sơ tiếp nhận trong từng tháng của kỳ (không tính hồ sơ trùng đã gộp); "
-        "số liệu đầy đủ ở bảng bên dưới.",
+        translated(N_("Số hồ sơ tiếp nhận theo tháng")),
+        translated(
+            N_(
+                "Số hồ sơ tiếp nhận trong từng tháng của kỳ (không tính hồ sơ trùng đã gộp); "
+                "số liệu đầy đủ ở bảng bên dưới."
+            )
+        ),
         [_label("month", m) for m in months],
         [by_month[m]["received"] if m in by_month else 0 for m in months],
+        translate=translated,
     )
     targets = [k for k, (_, _, target) in FIGURES.items() if target]
     totals_chart = bar_chart(
         "chart-totals",
-        "Các chỉ tiêu của kế hoạch",
-        "Tỷ lệ phản hồi tiếp nhận đúng hạn, trả lời đúng hạn và hồ sơ trễ hạn có văn bản "
-        "xin lỗi trong kỳ, thang 0–100%, vạch đỏ là chỉ tiêu 100%.",
-        [FIGURES[k][0] for k in targets],
-        [Series("Kết quả", [totals[k] for k in targets])],
+        translated(N_("Các chỉ tiêu của kế hoạch")),
+        translated(
+            N_(
+                "Tỷ lệ phản hồi tiếp nhận đúng hạn, trả lời đúng hạn và hồ sơ trễ hạn có văn "
+                "bản xin lỗi trong kỳ, thang 0–100%, vạch đỏ là chỉ tiêu 100%."
+            )
+        ),
+        [translated(FIGURES[k][0]) for k in targets],
+        [Series(translated(N_("Kết quả")), [totals[k] for k in targets])],
         target=100.0,
+        translate=translated,
     )
     return {
         "totals": totals,
@@ -236,8 +270,8 @@ def dashboard() -> Any:
         given={k: request.args.get(k, "") for k in ("unit", "kind", "channel", "area", "category")},
         errors=errors,
         now=now,
-        figures=FIGURES,
-        definitions=metrics.DEFINITIONS,
+        figures=_figures(),
+        definitions={key: translated(text) for key, text in metrics.DEFINITIONS.items()},
         number=number,
         **_choices(),
     )

@@ -3,8 +3,9 @@
 ``GET /bao-cao/`` lists the reports of this year and the last with their due dates;
 ``GET /bao-cao/<period>.xlsx`` and ``.pdf`` build the report now
 (feedback.services.reports.period and .files, from the shared metrics) and send it as a
-download. Inspectors, the coordinator, and the staff of the two units that compile and
-submit the reports: Văn phòng HĐND-UBND (VP) and Phòng Nội vụ (NV).
+download, in the language of the page that asked for it. Inspectors, the coordinator, and
+the staff of the two units that compile and submit the reports: Văn phòng HĐND-UBND (VP)
+and Phòng Nội vụ (NV).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask_login import current_user
 
 from ..domain.calendar import LOCAL_TZ
 from ..domain.permissions import REPORT_ROLES, UNIT_ROLES
+from ..i18n import current_language, translated
 from ..security.access import roles
 from ..services.reports import period as reports
 from ..services.reports.files import pdf_bytes, xlsx_bytes
@@ -62,9 +64,11 @@ def _send(period_text: str, ext: str) -> Any:
     period = reports.parse_period(period_text)  # a bad period is a 422 page
     now = datetime.now(UTC)
     report = reports.build_report(period, now)
-    data, mimetype = (
-        (xlsx_bytes(report), XLSX_TYPE) if ext == "xlsx" else (pdf_bytes(report), "application/pdf")
-    )
+    # In the language of the page that asked (?lang=en or the session's choice).
+    if ext == "xlsx":
+        data, mimetype = xlsx_bytes(report, translated), XLSX_TYPE
+    else:
+        data, mimetype = pdf_bytes(report, translated, current_language()), "application/pdf"
     response = send_file(
         io.BytesIO(data),
         mimetype=mimetype,

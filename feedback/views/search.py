@@ -19,6 +19,7 @@ from sqlalchemy import select
 from ..domain.permissions import SEARCH_ROLES
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
+from ..i18n import translated, translated_fields
 from ..models import Area, Unit
 from ..security.access import roles
 from ..services.errors import ValidationError
@@ -60,7 +61,7 @@ def index() -> Any:
     try:
         results = search(current_user, args, now, default_per_page=PAGE_SIZE)
     except ValidationError as exc:
-        errors, message = exc.fields, exc.message
+        errors, message = translated_fields(exc.fields), translated(exc.message)
     # Paging links keep the filters and the page size, and nothing else.
     keep = {k: v for k, v in given.items() if v.strip()}
     if results is not None and "per_page" in args:

@@ -8,10 +8,12 @@ text goes through ``markupsafe.escape``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
+
+from ...domain.marks import N_
 
 WIDTH = 720
 LABEL_WIDTH = 250
@@ -23,6 +25,11 @@ FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 COLOURS = ("#0969da", "#1a7f37", "#8250df", "#bf8700")
 TARGET_COLOUR = "#b3261e"
 MAX_LABEL = 38
+NO_DATA = N_("Chưa có số liệu trong kỳ.")
+
+
+def _same(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,12 @@ def bar_chart(
     maximum: float = 100.0,
     target: float | None = None,
     suffix: str = "%",
+    translate: Callable[[str], str] = _same,
 ) -> Markup:
     """Horizontal bars, one group per label and one bar per series; values on a fixed
-    scale [0, maximum] (shares: 0–100) and, when given, a dashed target line."""
+    scale [0, maximum] (shares: 0–100) and, when given, a dashed target line. The caller
+    gives the title, labels and names in the reader's language; ``translate`` says the
+    chart's own words (no data, the target)."""
     legend = 20 if len(series) > 1 else 0
     top = 22 + legend
     group = len(series) * (BAR + BAR_GAP) - BAR_GAP + GROUP_GAP
@@ -82,7 +92,7 @@ def bar_chart(
         parts.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{COLOURS[i % 4]}"/>')
         parts.append(f'<text x="{x + 16}" y="14">{escape(s.name)}</text>')
     if not labels:
-        parts.append(f'<text x="{x0}" y="{top + 12}">Chưa có số liệu trong kỳ.</text>')
+        parts.append(f'<text x="{x0}" y="{top + 12}">{escape(translate(NO_DATA))}</text>')
     for row, label in enumerate(labels):
         y = top + row * group
         middle = y + (group - GROUP_GAP) / 2 + 4
@@ -109,7 +119,7 @@ def bar_chart(
     parts.append(f'<line x1="{x0}" y1="{top - 4}" x2="{x0}" y2="{height - 6}" stroke="#57606a"/>')
     if target is not None and maximum > 0:
         tx = x0 + plot * min(target, maximum) / maximum
-        name = f"Chỉ tiêu {number(target, suffix=suffix)}"
+        name = translate(N_("Chỉ tiêu %(target)s", target=number(target, suffix=suffix)))
         parts.append(
             f'<line class="target" x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" '
             f'y2="{height - 6}" stroke="{TARGET_COLOUR}" stroke-width="2" '
@@ -132,6 +142,7 @@ def column_chart(
     *,
     suffix: str = "",
     decimals: int = 0,
+    translate: Callable[[str], str] = _same,
 ) -> Markup:
     """Vertical columns (a count per month), each with its value above and label below."""
     height = 240
@@ -148,7 +159,7 @@ def column_chart(
         f'<line x1="{left}" y1="{base}" x2="{WIDTH - left}" y2="{base}" stroke="#57606a"/>'
     )
     if not labels:
-        parts.append(f'<text x="{left}" y="{top + 12}">Chưa có số liệu trong kỳ.</text>')
+        parts.append(f'<text x="{left}" y="{top + 12}">{escape(translate(NO_DATA))}</text>')
     for i, label in enumerate(labels):
         value = values[i] if i < len(values) else 0
         h = plot_h * max(value, 0) / peak

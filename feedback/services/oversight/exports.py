@@ -26,7 +26,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,7 @@ from sqlalchemy import Select, func, select, true, tuple_
 from sqlalchemy.orm import aliased
 
 from ...domain.calendar import LOCAL_TZ
+from ...domain.marks import N_
 from ...domain.permissions import CONFIDENTIAL_KINDS
 from ...domain.states import STATUS_LABELS
 from ...extensions import db
@@ -77,30 +78,33 @@ COLUMNS = (
 """The columns, in order. The machine-readable codes (kind, channel, status, overdue) keep
 columns of their own beside their Vietnamese words (issue 16: the file spoke code)."""
 HEADERS = {
-    "code": "Mã hồ sơ",
-    "kind": "Mã loại",
-    "kind_label": "Loại hồ sơ",
-    "channel": "Mã kênh",
-    "channel_label": "Kênh tiếp nhận",
-    "status": "Mã trạng thái",
-    "status_label": "Trạng thái",
-    "category_code": "Mã lĩnh vực",
-    "category_name": "Lĩnh vực",
-    "area": "Xã/phường",
-    "handling_unit": "Đơn vị xử lý",
-    "lead_unit": "Đơn vị chủ trì theo dõi",
-    "received_at": "Thời điểm tiếp nhận",
-    "ack_due_at": "Hạn phản hồi tiếp nhận",
-    "acknowledged_at": "Thời điểm phản hồi tiếp nhận",
-    "response_due_at": "Hạn trả lời",
-    "answered_at": "Thời điểm trả lời",
-    "overdue": "Mã quá hạn (yes/no)",
-    "overdue_label": "Quá hạn",
-    "rating": "Đánh giá (1–5)",
-    "subject": "Tiêu đề",
+    "code": N_("Mã hồ sơ"),
+    "kind": N_("Mã loại"),
+    "kind_label": N_("Loại hồ sơ"),
+    "channel": N_("Mã kênh"),
+    "channel_label": N_("Kênh tiếp nhận"),
+    "status": N_("Mã trạng thái"),
+    "status_label": N_("Trạng thái"),
+    "category_code": N_("Mã lĩnh vực"),
+    "category_name": N_("Lĩnh vực"),
+    "area": N_("Xã/phường"),
+    "handling_unit": N_("Đơn vị xử lý"),
+    "lead_unit": N_("Đơn vị chủ trì theo dõi"),
+    "received_at": N_("Thời điểm tiếp nhận"),
+    "ack_due_at": N_("Hạn phản hồi tiếp nhận"),
+    "acknowledged_at": N_("Thời điểm phản hồi tiếp nhận"),
+    "response_due_at": N_("Hạn trả lời"),
+    "answered_at": N_("Thời điểm trả lời"),
+    "overdue": N_("Mã quá hạn (yes/no)"),
+    "overdue_label": N_("Quá hạn"),
+    "rating": N_("Đánh giá (1–5)"),
+    "subject": N_("Tiêu đề"),
 }
-"""The header row, in Vietnamese."""
+"""The header row, in Vietnamese, marked (N_): a file asked for from an English page has
+it in English (``translate``), and the words of the label columns too."""
 STATUS_TEXT = {status.value: label for status, label in STATUS_LABELS.items()}
+OVERDUE_TEXT = {True: N_("Quá hạn"), False: N_("Không")}
+SHEET_TITLE = N_("Hồ sơ")
 _TIMES = ("received_at", "ack_due_at", "acknowledged_at", "response_due_at", "answered_at")
 _EMPTY_SHEET_DATA = re.compile(r"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 # A cell starting with one of these is a formula to Excel (CSV injection, OWASP).
@@ -120,16 +124,16 @@ def parse(args: Mapping[str, list[str]]) -> search.Criteria:
     errors: dict[str, str] = {}
     for name in args:
         if name not in search.FILTERS:
-            errors[name] = "Tham số không được hỗ trợ khi xuất tệp."
+            errors[name] = N_("Tham số không được hỗ trợ khi xuất tệp.")
     criteria: search.Criteria | None = None
     try:
         criteria = search.parse({k: v for k, v in args.items() if k in search.FILTERS})
     except ValidationError as exc:
         errors.update(exc.fields)
     if criteria is not None and criteria.kind in CONFIDENTIAL_KINDS:
-        errors["kind"] = "Hồ sơ tố cáo không được xuất ra tệp (bảo vệ người tố cáo)."
+        errors["kind"] = N_("Hồ sơ tố cáo không được xuất ra tệp (bảo vệ người tố cáo).")
     if errors or criteria is None:
-        raise ValidationError("Tham số xuất tệp không hợp lệ.", errors)
+        raise ValidationError(N_("Tham số xuất tệp không hợp lệ."), errors)
     return criteria
 
 
@@ -193,7 +197,36 @@ def _time(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds") if value else ""
 
 
-def _row(r: Any) -> list[str]:
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class _Words:
+    """The file's words in one language, looked up once per export, not once per row."""
+
+    kinds: Mapping[str, str]
+    channels: Mapping[str, str]
+    statuses: Mapping[str, str]
+    overdue: Mapping[bool, str]
+
+    @classmethod
+    def of(cls, translate: Callable[[str], str]) -> _Words:
+        def each(labels: Mapping[Any, str]) -> dict[Any, str]:
+            return {key: translate(label) for key, label in labels.items()}
+
+        return cls(each(KIND_LABELS), each(CHANNEL_LABELS), each(STATUS_TEXT), each(OVERDUE_TEXT))
+
+
+VIETNAMESE = _Words.of(_same)
+
+
+def header(translate: Callable[[str], str] = _same) -> list[str]:
+    """The header row in the language of ``translate``."""
+    return [translate(HEADERS[name]) for name in COLUMNS]
+
+
+def _row(r: Any, words: _Words = VIETNAMESE) -> list[str]:
     who = unseal(r.identity_sealed) if r.identity_sealed else None
     known = Known(
         names=tuple(n for n in (who.name if who else r.reporter_name,) if n),
@@ -210,10 +243,10 @@ def _row(r: Any) -> list[str]:
         handling_unit=r.handling_unit or "",
         lead_unit=r.lead_unit or "",
         overdue="yes" if r.overdue else "no",
-        overdue_label="Quá hạn" if r.overdue else "Không",
-        kind_label=KIND_LABELS.get(r.kind, r.kind),
-        channel_label=CHANNEL_LABELS.get(r.channel, r.channel),
-        status_label=STATUS_TEXT.get(r.status, r.status),
+        overdue_label=words.overdue[bool(r.overdue)],
+        kind_label=words.kinds.get(r.kind, r.kind),
+        channel_label=words.channels.get(r.channel, r.channel),
+        status_label=words.statuses.get(r.status, r.status),
         rating="" if r.rating is None else str(r.rating),
         subject=redact(r.subject, known),
     )
@@ -221,8 +254,10 @@ def _row(r: Any) -> list[str]:
     return [values[name] for name in COLUMNS]
 
 
-def rows(export: Export) -> Iterator[list[str]]:
-    """The export's rows, newest received first, read in short transactions."""
+def rows(export: Export, translate: Callable[[str], str] = _same) -> Iterator[list[str]]:
+    """The export's rows, newest received first, read in short transactions; the label
+    columns in the language of ``translate`` (the codes and the data as they are)."""
+    words = _Words.of(translate)
     after: Any = true()
     while True:
         batch = db.session.execute(
@@ -230,7 +265,7 @@ def rows(export: Export) -> Iterator[list[str]]:
         ).all()
         db.session.rollback()  # read-only: end the transaction, release the snapshot
         for r in batch:
-            yield _row(r)
+            yield _row(r, words)
         if len(batch) < BATCH:
             return
         last = batch[-1]
@@ -241,18 +276,19 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def csv_chunks(export: Export) -> Iterator[str]:
-    """UTF-8 with a byte-order mark (so Excel reads Vietnamese), CRLF line ends."""
+def csv_chunks(export: Export, translate: Callable[[str], str] = _same) -> Iterator[str]:
+    """UTF-8 with a byte-order mark (so Excel reads Vietnamese), CRLF line ends; the
+    header and the label columns in the language of ``translate``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow([HEADERS[name] for name in COLUMNS])
+    writer.writerow(header(translate))
     # The header at once: the first byte does not wait for the first rows (and their
     # redaction, the export's main cost).
     yield buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
-    for i, row in enumerate(rows(export), 1):
+    for i, row in enumerate(rows(export, translate), 1):
         writer.writerow([_cell(v) for v in row])
         if i % 500 == 0:
             yield buffer.getvalue()
@@ -281,11 +317,11 @@ class _Pipe(io.RawIOBase):
         return out
 
 
-def _skeleton() -> tuple[list[tuple[zipfile.ZipInfo, bytes]], str]:
+def _skeleton(title: str) -> tuple[list[tuple[zipfile.ZipInfo, bytes]], str]:
     """openpyxl's write-only workbook with the one empty sheet: every part of the file
     (content types, styles, workbook) comes from it; only the sheet's rows are ours."""
     book = Workbook(write_only=True)
-    book.create_sheet("Hồ sơ")
+    book.create_sheet(title)
     out = io.BytesIO()
     book.save(out)
     with zipfile.ZipFile(out) as archive:
@@ -309,12 +345,12 @@ def _sheet_row(number: int, values: Iterable[str]) -> bytes:
     return f'<row r="{number}">{"".join(cells)}</row>'.encode()
 
 
-def xlsx_chunks(export: Export) -> Iterator[bytes]:
+def xlsx_chunks(export: Export, translate: Callable[[str], str] = _same) -> Iterator[bytes]:
     """One sheet, the same header and rows as the CSV, streamed: the sheet is written
     into the zip as the rows are read, and whatever the zip has compressed so far is
     sent. Every cell is an inline string, so a subject starting with "=" stays text, never
-    a formula."""
-    parts, sheet_name = _skeleton()
+    a formula. The sheet's name, header and label columns in the language of ``translate``."""
+    parts, sheet_name = _skeleton(translate(SHEET_TITLE))
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for info, data in parts:
@@ -326,9 +362,9 @@ def xlsx_chunks(export: Export) -> Iterator[bytes]:
             member.compress_type = zipfile.ZIP_DEFLATED
             with archive.open(member, "w", force_zip64=True) as sheet:
                 sheet.write(head.encode() + b"<sheetData>")
-                sheet.write(_sheet_row(1, [HEADERS[name] for name in COLUMNS]))
+                sheet.write(_sheet_row(1, header(translate)))
                 yield pipe.take()  # the parts before the sheet, at once
-                for number, row in enumerate(rows(export), 2):
+                for number, row in enumerate(rows(export, translate), 2):
                     sheet.write(_sheet_row(number, row))
                     if number % 500 == 0:
                         yield pipe.take()

@@ -44,6 +44,7 @@ from sqlalchemy.types import Integer
 
 from ...database import unit_of_work
 from ...domain.calendar import LOCAL_TZ
+from ...domain.marks import N_
 from ...domain.states import Status
 from ...extensions import db
 from ...models import Area, Case, CaseRating, Category, Dimension, FigureMonth, Unit
@@ -416,7 +417,7 @@ def _of_its_time(name: str, valid_to: date | None) -> str:
     two rows)."""
     if valid_to is None:
         return name
-    return f"{name} (đến {valid_to - timedelta(days=1):%d/%m/%Y})"
+    return N_("%(name)s (đến %(day)s)", name=name, day=f"{valid_to - timedelta(days=1):%d/%m/%Y}")
 
 
 class _Labels:

@@ -105,8 +105,9 @@ def category_label(code: str, name: str) -> str:
 
 ACK_STEP_HOURS = 0.1
 ANSWER_STEP_DAYS = 0.1
-UNCLASSIFIED = "Chưa phân loại"
-NO_AREA = "Không gắn địa bàn"
+# Group labels, marked (N_): the dashboard shows them in the reader's language.
+UNCLASSIFIED = N_("Chưa phân loại")
+NO_AREA = N_("Không gắn địa bàn")
 # Counters of a Tally, in the order they are stored in a rollup.
 COUNTERS = (
     "received",

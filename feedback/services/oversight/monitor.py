@@ -38,6 +38,7 @@ from sqlalchemy import and_, case, func, not_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from ...domain.calendar import LOCAL_TZ, WorkingCalendar
+from ...domain.marks import N_
 from ...domain.sla import Clock, Milestone, Thresholds, milestones
 from ...domain.states import Status
 from ...extensions import db
@@ -49,29 +50,40 @@ from .metrics import category_label
 from .monitor_filters import ALL, AT_RISK, DEFAULT_PER_PAGE, MISSED, OVERDUE, Filters
 from .monitor_rules import OPEN_CONDITION, rules
 
-RESPONSE_LABEL = "trả lời"
-COMMITMENT_LABEL = "ngày đã hẹn trả lời"
+# Marked (N_): the page shows the promise's name and how late it is with |translated; the
+# JSON API keeps the Vietnamese text.
+RESPONSE_LABEL = N_("trả lời")
+COMMITMENT_LABEL = N_("ngày đã hẹn trả lời")
 NO_THRESHOLDS = Thresholds(None, None)
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """ "1 giờ" or "3 giờ": English says "1 hour" but "3 hours", so one has its own text."""
+    return one if n == 1 else N_(many, n=n)
+
+
 def duration_text(seconds: float) -> str:
-    """A span as staff say it: "2 ngày 3 giờ", "5 giờ", "40 phút" (rounded down)."""
+    """A span as staff say it: "2 ngày 3 giờ", "5 giờ", "40 phút" (rounded down). Marked
+    (N_): the page shows it in the reader's language."""
     total = int(abs(seconds))
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
+    hours_text = _count(hours, N_("1 giờ"), N_("%(n)s giờ"))
     if days:
-        return f"{days} ngày {hours} giờ" if hours else f"{days} ngày"
+        days_text = _count(days, N_("1 ngày"), N_("%(n)s ngày"))
+        return N_("%(days)s %(hours)s", days=days_text, hours=hours_text) if hours else days_text
     if hours:
-        return f"{hours} giờ"
+        return hours_text
     minutes = rest // 60
-    return f"{minutes} phút" if minutes else "dưới 1 phút"
+    return _count(minutes, N_("1 phút"), N_("%(n)s phút")) if minutes else N_("dưới 1 phút")
 
 
 def ack_label(policy: SlaPolicy | None) -> str:
     if policy is None or policy.ack_hours:
-        return f"phản hồi {policy.ack_hours if policy else 24} giờ"
-    working = " làm việc" if policy.ack_day_type == "working" else ""
-    return f"thụ lý {policy.ack_days} ngày{working}"
+        return N_("phản hồi %(hours)s giờ", hours=policy.ack_hours if policy else 24)
+    if policy.ack_day_type == "working":
+        return N_("thụ lý %(days)s ngày làm việc", days=policy.ack_days)
+    return N_("thụ lý %(days)s ngày", days=policy.ack_days)
 
 
 def _promise(name: str, label: str, due: datetime, state: str, now: datetime) -> dict[str, Any]:
@@ -83,7 +95,13 @@ def _promise(name: str, label: str, due: datetime, state: str, now: datetime) ->
         "due_at": due,
         "state": state,
         "late_seconds": int(late),
-        "text": {OVERDUE: f"quá hạn {text}", MISSED: f"trễ {text}"}.get(state, f"còn {text}"),
+        "text": (
+            N_("quá hạn %(span)s", span=text)
+            if state == OVERDUE
+            else N_("trễ %(span)s", span=text)
+            if state == MISSED
+            else N_("còn %(span)s", span=text)
+        ),
     }
 
 

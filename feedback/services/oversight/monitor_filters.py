@@ -91,7 +91,9 @@ def _escalated(text: str, errors: dict[str, str]) -> int | None:
     except ValueError:
         level = 0
     if not 1 <= level <= MAX_ESCALATION_LEVEL:
-        errors[ESCALATED] = f"Bậc chuyển cấp là số nguyên từ 1 đến {MAX_ESCALATION_LEVEL}."
+        errors[ESCALATED] = N_(
+            "Bậc chuyển cấp là số nguyên từ 1 đến %(n)s.", n=MAX_ESCALATION_LEVEL
+        )
         return None
     return level
 
@@ -107,7 +109,7 @@ def parse_filters(args: Mapping[str, str], *, monitor: bool = False) -> Filters:
     if monitor:
         found[ESCALATED] = _escalated((args.get(ESCALATED) or "").strip(), errors)
     if errors:
-        raise ValidationError("Bộ lọc không hợp lệ.", errors)
+        raise ValidationError(N_("Bộ lọc không hợp lệ."), errors)
     return Filters(**found)
 
 
@@ -125,5 +127,5 @@ def parse_request(
     except ValidationError as exc:
         raise ValidationError(exc.message, exc.fields | errors) from None
     if errors:
-        raise ValidationError("Tham số phân trang không hợp lệ.", errors)
+        raise ValidationError(N_("Tham số phân trang không hợp lệ."), errors)
     return filters, page

@@ -29,6 +29,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import True_
 
+from ...domain.marks import N_
 from ...domain.permissions import CASE_KINDS
 from ...domain.text import fold
 from ...extensions import db
@@ -120,9 +121,9 @@ def _single(args: Mapping[str, list[str]], errors: dict[str, str]) -> dict[str, 
     values: dict[str, str] = {}
     for name, given in args.items():
         if name not in FILTERS + PAGING:
-            errors[name] = "Tham số không được hỗ trợ."
+            errors[name] = N_("Tham số không được hỗ trợ.")
         elif len(given) != 1:
-            errors[name] = "Chỉ được truyền một giá trị."
+            errors[name] = N_("Chỉ được truyền một giá trị.")
         elif given[0].strip():
             values[name] = given[0].strip()
     return values
@@ -136,23 +137,23 @@ def parse(args: Mapping[str, list[str]], *, default_per_page: int = DEFAULT_PER_
     found.update(choice_params(p, _VALUES, errors))
     overdue = p.get("overdue", "0").lower()
     if overdue not in ("0", "false", "1", "true"):
-        errors["overdue"] = "Giá trị phải là 1 hoặc 0."
+        errors["overdue"] = N_("Giá trị phải là 1 hoặc 0.")
     is_open = p.get("open")
     if is_open is not None and is_open not in ("0", "1"):
-        errors["open"] = "Giá trị phải là 1 hoặc 0."
+        errors["open"] = N_("Giá trị phải là 1 hoặc 0.")
     due_days = None
     if "due_days" in p:
         due_days = int_param(p, "due_days", default=0, low=0, high=MAX_DAYS, errors=errors)
     queue = p.get("queue")
     if queue is not None and queue not in QUEUES:
-        errors["queue"] = f"Giá trị phải là một trong: {', '.join(QUEUES)}."
+        errors["queue"] = N_("Giá trị phải là một trong: %(values)s.", values=", ".join(QUEUES))
     q = p.get("q", "")
     words = fold(q).split()
     if len(q) > MAX_QUERY_CHARS or len(words) > MAX_QUERY_WORDS:
-        errors["q"] = "Từ khóa tìm kiếm quá dài."
+        errors["q"] = N_("Từ khóa tìm kiếm quá dài.")
     page = page_of(p, per_page_default=default_per_page, per_page_max=MAX_PER_PAGE, errors=errors)
     if errors:
-        raise ValidationError("Tham số tìm kiếm không hợp lệ.", errors)
+        raise ValidationError(N_("Tham số tìm kiếm không hợp lệ."), errors)
     return Criteria(
         **found,
         overdue=overdue in ("1", "true"),
@@ -199,8 +200,8 @@ def query(
         mine = queue_condition(user, criteria.queue)
         if mine is None:
             raise ValidationError(
-                "Tham số tìm kiếm không hợp lệ.",
-                {"queue": "Hàng chờ này không dành cho vai trò của ông/bà."},
+                N_("Tham số tìm kiếm không hợp lệ."),
+                {"queue": N_("Hàng chờ này không dành cho vai trò của ông/bà.")},
             )
         stmt = stmt.where(mine)
     # Whole syllables (Vietnamese writes each syllable apart): "o ga" must not match

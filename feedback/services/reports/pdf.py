@@ -12,9 +12,14 @@ from pathlib import Path
 
 from fpdf import FPDF, FontFace, XPos, YPos
 
+from ...domain.marks import N_
+
 FONT_DIR = Path(__file__).resolve().parents[2] / "data" / "fonts"
 FONT = "DejaVu"
-NATIONAL = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
+# Marked (N_): a period report asked for in English says them in English; the apology
+# letter, an official document to a citizen, always in Vietnamese (the defaults).
+NATIONAL = (N_("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"), N_("Độc lập - Tự do - Hạnh phúc"))
+RECIPIENTS = N_("Nơi nhận:")
 LEFT_W = 72.0  # mm: the issuing body's column; the rest holds the motto
 LINE = 6.0
 
@@ -28,7 +33,13 @@ def place_date(place: str, day: date) -> str:
     """«TP. Hà Giang, ngày 05 tháng 3 năm 2023»: days below 10 and months 1 and 2 take a
     leading zero (Decree 30/2020/NĐ-CP, appendix I)."""
     month = f"{day.month:02d}" if day.month <= 2 else str(day.month)
-    return f"{place}, ngày {day.day:02d} tháng {month} năm {day.year}"
+    return N_(
+        "%(place)s, ngày %(day)s tháng %(month)s năm %(year)s",
+        place=place,
+        day=f"{day.day:02d}",
+        month=month,
+        year=day.year,
+    )
 
 
 def number(value: float | int | None) -> str:
@@ -47,7 +58,7 @@ def percent(value: float | None) -> str:
 
 
 class Document(FPDF):
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, lang: str = "vi") -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
         self.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
@@ -55,7 +66,7 @@ class Document(FPDF):
         self.set_auto_page_break(True, margin=20)
         self.set_title(nfc(title))
         self.set_creator("feedback – UBND thành phố Hà Giang")
-        self.set_lang("vi")
+        self.set_lang(lang)
         self.add_page()
         self.set_font(FONT, size=12)
 
@@ -86,16 +97,21 @@ class Document(FPDF):
         return self.get_y()
 
     def heading(
-        self, issuer: Sequence[str], doc_number: str, where_when: str, bold_from: int = 1
+        self,
+        issuer: Sequence[str],
+        doc_number: str,
+        where_when: str,
+        bold_from: int = 1,
+        national: Sequence[str] = NATIONAL,
     ) -> None:
         """Issuer lines (the first ``bold_from`` plain, the rest bold) and the number on the
-        left; the motto and the place and date on the right."""
+        left; the motto (``national``) and the place and date on the right."""
         top = self.get_y()
         left = [(t, i >= bold_from) for i, t in enumerate(issuer)]
         left_end = self._column(self.l_margin, top, LEFT_W, left, 0.4)
         right_w = self.epw - LEFT_W
         right_end = self._column(
-            self.l_margin + LEFT_W, top, right_w, [(NATIONAL[0], True), (NATIONAL[1], True)], 1.0
+            self.l_margin + LEFT_W, top, right_w, [(national[0], True), (national[1], True)], 1.0
         )
         y = max(left_end, right_end) + 1
         self.set_font(FONT, size=12)
@@ -150,7 +166,13 @@ class Document(FPDF):
         self.ln(3)
         self.set_font(FONT, size=12)
 
-    def sign_block(self, recipients: Sequence[str], signer: Sequence[str], name: str = "") -> None:
+    def sign_block(
+        self,
+        recipients: Sequence[str],
+        signer: Sequence[str],
+        name: str = "",
+        recipients_title: str = RECIPIENTS,
+    ) -> None:
         """«Nơi nhận» on the left in 10 pt; the signer's authority and title on the right,
         with room for the signature and seal, then the name."""
         self.ln(4)
@@ -158,7 +180,7 @@ class Document(FPDF):
             self.add_page()
         top = self.get_y()
         self.set_font(FONT, "B", 10)
-        self.cell(LEFT_W, 5, nfc("Nơi nhận:"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(LEFT_W, 5, nfc(recipients_title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(FONT, size=9)
         for item in recipients:
             self.multi_cell(LEFT_W, 4.5, nfc(item), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

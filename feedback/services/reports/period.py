@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ...domain.calendar import LOCAL_TZ
+from ...domain.marks import N_
 from ...domain.text import fold
 from ...extensions import db
 from ...models import Category, Dimension
@@ -29,31 +30,32 @@ from ..reference.settings import get_setting
 
 ROMAN = ("I", "II", "III", "IV")
 _PERIOD = re.compile(r"^(\d{4})(?:-([QH])(\d))?$")
+# Marked (N_): a report asked for from an English page is written in English.
 FIGURES: dict[str, str] = {
-    "received": "Số hồ sơ tiếp nhận",
-    "ack_on_time": "Phản hồi tiếp nhận đúng hạn (%)",
-    "answered_on_time": "Trả lời đúng hạn (%)",
-    "late_answers": "Số hồ sơ trả lời trễ hạn",
-    "apology_share": "Trễ hạn đã có thư xin lỗi (%)",
-    "ack_hours_median": "Trung vị thời gian phản hồi tiếp nhận (giờ)",
-    "ack_hours_p90": "Phân vị 90 thời gian phản hồi tiếp nhận (giờ)",
-    "answer_days_median": "Trung vị thời gian trả lời (ngày)",
-    "answer_days_p90": "Phân vị 90 thời gian trả lời (ngày)",
-    "satisfaction": "Điểm hài lòng trung bình (1–5)",
-    "satisfied_share": "Tỷ lệ đánh giá hài lòng (%)",
-    "ratings": "Số lượt đánh giá",
-    "overdue_open": "Số hồ sơ quá hạn chưa trả lời",
+    "received": N_("Số hồ sơ tiếp nhận"),
+    "ack_on_time": N_("Phản hồi tiếp nhận đúng hạn (%)"),
+    "answered_on_time": N_("Trả lời đúng hạn (%)"),
+    "late_answers": N_("Số hồ sơ trả lời trễ hạn"),
+    "apology_share": N_("Trễ hạn đã có thư xin lỗi (%)"),
+    "ack_hours_median": N_("Trung vị thời gian phản hồi tiếp nhận (giờ)"),
+    "ack_hours_p90": N_("Phân vị 90 thời gian phản hồi tiếp nhận (giờ)"),
+    "answer_days_median": N_("Trung vị thời gian trả lời (ngày)"),
+    "answer_days_p90": N_("Phân vị 90 thời gian trả lời (ngày)"),
+    "satisfaction": N_("Điểm hài lòng trung bình (1–5)"),
+    "satisfied_share": N_("Tỷ lệ đánh giá hài lòng (%)"),
+    "ratings": N_("Số lượt đánh giá"),
+    "overdue_open": N_("Số hồ sơ quá hạn chưa trả lời"),
 }
 DEFINITIONS = {
     **metrics.DEFINITIONS,
-    "ratings": "Số lượt người dân đánh giá kết quả giải quyết.",
+    "ratings": N_("Số lượt người dân đánh giá kết quả giải quyết."),
 }
 BREAKDOWNS = {  # metrics breakdown → (sheet and section title, column heading)
-    "unit": ("Theo đơn vị", "Đơn vị giải quyết"),
-    "channel": ("Theo kênh", "Kênh tiếp nhận"),
-    "kind": ("Theo loại", "Loại hồ sơ"),
-    "area": ("Theo địa bàn", "Địa bàn"),
-    "month": ("Theo tháng", "Tháng"),
+    "unit": (N_("Theo đơn vị"), N_("Đơn vị giải quyết")),
+    "channel": (N_("Theo kênh"), N_("Kênh tiếp nhận")),
+    "kind": (N_("Theo loại"), N_("Loại hồ sơ")),
+    "area": (N_("Theo địa bàn"), N_("Địa bàn")),
+    "month": (N_("Theo tháng"), N_("Tháng")),
 }
 _LABELS = {"channel": CHANNEL_LABELS, "kind": KIND_LABELS}
 
@@ -79,11 +81,15 @@ class Period:
 
     @property
     def span(self) -> str:
-        return f"từ ngày {self.start:%d/%m/%Y} đến ngày {self.last_day:%d/%m/%Y}"
+        return N_(
+            "từ ngày %(start)s đến ngày %(end)s",
+            start=f"{self.start:%d/%m/%Y}",
+            end=f"{self.last_day:%d/%m/%Y}",
+        )
 
     @property
     def due_text(self) -> str:
-        return f"trước ngày {self.due_before:%d/%m/%Y}"
+        return N_("trước ngày %(day)s", day=f"{self.due_before:%d/%m/%Y}")
 
 
 def parse_period(text: str | None) -> Period:
@@ -99,20 +105,26 @@ def parse_period(text: str | None) -> Period:
         or (part == "H" and not 1 <= n <= 2)
     ):
         raise ValidationError(
-            f"Kỳ báo cáo không hợp lệ: «{(text or '').strip()[:40]}». Ghi theo dạng 2023-Q3 "
-            "(quý I đến IV), 2023-H1 hoặc 2023-H2 (6 tháng đầu, cuối năm) hoặc 2023 (cả năm).",
-            {"period": "Ví dụ: 2023-Q3, 2023-H1, 2023."},
+            N_(
+                "Kỳ báo cáo không hợp lệ: «%(given)s». Ghi theo dạng 2023-Q3 (quý I đến IV), "
+                "2023-H1 hoặc 2023-H2 (6 tháng đầu, cuối năm) hoặc 2023 (cả năm).",
+                given=(text or "").strip()[:40],
+            ),
+            {"period": N_("Ví dụ: 2023-Q3, 2023-H1, 2023.")},
         )
     if part is None:
         end_of_year = date(year + 1, 1, 1)
-        return Period(raw, year, date(year, 1, 1), end_of_year, f"năm {year}", date(year, 11, 15))
+        label = N_("năm %(year)s", year=year)
+        return Period(raw, year, date(year, 1, 1), end_of_year, label, date(year, 11, 15))
     months = 3 if part == "Q" else 6
     first, last = months * (n - 1) + 1, months * n
     end = date(year + 1, 1, 1) if last == 12 else date(year, last + 1, 1)
     label = (
-        f"quý {ROMAN[n - 1]} năm {year}"
+        N_("quý %(quarter)s năm %(year)s", quarter=ROMAN[n - 1], year=year)
         if part == "Q"
-        else f"6 tháng {'đầu' if n == 1 else 'cuối'} năm {year}"
+        else N_("6 tháng đầu năm %(year)s", year=year)
+        if n == 1
+        else N_("6 tháng cuối năm %(year)s", year=year)
     )
     return Period(raw, year, date(year, first, 1), end, label, date(year, last, 10))
 
@@ -148,17 +160,16 @@ class Report:
 
     @property
     def issuer(self) -> tuple[str, str]:
-        return ("ỦY BAN NHÂN DÂN", self.city.upper())
+        return (N_("ỦY BAN NHÂN DÂN"), self.city.upper())
 
     @property
     def title(self) -> str:
-        return "Kết quả tiếp nhận, giải quyết phản ánh, kiến nghị của người dân"
+        return N_("Kết quả tiếp nhận, giải quyết phản ánh, kiến nghị của người dân")
 
     @property
     def as_of(self) -> str:
-        return (
-            f"{self.now.astimezone(LOCAL_TZ):%H:%M} ngày {self.now.astimezone(LOCAL_TZ):%d/%m/%Y}"
-        )
+        local = self.now.astimezone(LOCAL_TZ)
+        return N_("%(time)s ngày %(day)s", time=f"{local:%H:%M}", day=f"{local:%d/%m/%Y}")
 
 
 def city_place(at: datetime | None = None) -> tuple[str, str]:
@@ -172,7 +183,7 @@ def city_place(at: datetime | None = None) -> tuple[str, str]:
 def _label(by: str, key: str) -> str:
     if by == "month":
         year, month = key.split("-")
-        return f"Tháng {month}/{year}"
+        return N_("Tháng %(month)s/%(year)s", month=month, year=year)
     return _LABELS.get(by, {}).get(key, key)
 
 
@@ -192,9 +203,9 @@ def build_report(period: Period, now: datetime) -> Report:
             for c in grouped.get(dim.id, [])
         ]
         sections.append(Section(dim.code, dim.name, by_dimension.get(dim.name, empty), cats))
-    unclassified = by_dimension.get("Chưa phân loại")
+    unclassified = by_dimension.get(metrics.UNCLASSIFIED)
     if unclassified is not None:
-        sections.append(Section("", "Chưa phân loại lĩnh vực", unclassified))
+        sections.append(Section("", N_("Chưa phân loại lĩnh vực"), unclassified))
     breakdowns = {}
     for by in BREAKDOWNS:  # months in order, names in Vietnamese alphabetical order
         groups = [(_label(by, key), f) for key, f in summary.breakdown(by)]
