@@ -34,7 +34,9 @@ from datetime import datetime
 from typing import Any
 
 from ..database import unit_of_work
+from ..domain.marks import N_
 from ..domain.permissions import Op
+from ..i18n import translated_text
 from ..models import Case, User
 from ..services.errors import Conflict
 from ..services.handling import actions as handling
@@ -88,7 +90,12 @@ def _answer(case: Case, user: User, now: datetime, f: Mapping[str, Any]) -> Outc
                 "case_status": case.status,
                 "draft": case.answer_draft,
                 "drafted_at": iso(case.answer_drafted_at),
-                "message": f"Đã lưu dự thảo trả lời, chờ {event.data['approver']} duyệt.",
+                "message": translated_text(
+                    N_(
+                        "Đã lưu dự thảo trả lời, chờ %(approver)s duyệt.",
+                        approver=event.data["approver"],
+                    )
+                ),
             },
         )
     # A unit head approves; anyone else is refused by the service (403).

@@ -25,6 +25,7 @@ from ..domain.permissions import (
 from ..domain.promises import ack_limit_text
 from ..domain.routing import reason_message
 from ..extensions import db
+from ..i18n import translated
 from ..models import Case, CaseLink, User
 from ..security.access import roles
 from ..services.errors import ServiceError
@@ -35,6 +36,7 @@ from ..services.handling.visibility import ops_for
 from ..services.intake.duplicates import link_cases
 from ..services.intake.identity import identity_of
 from ..services.reference.policies import case_policy, to_domain_policy
+from .workflow import refusal
 
 bp = Blueprint("desk", __name__, url_prefix="/can-bo")
 
@@ -125,7 +127,7 @@ def link(code: str) -> Any:
         with unit_of_work():
             link_cases(found, other, actor=current_user, now=datetime.now(UTC))
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return redirect(url_for("desk.case", code=code)), 303
     flash(gettext("Đã liên kết với hồ sơ %(code)s.", code=other), "ok")
     return redirect(url_for("desk.case", code=code)), 303
@@ -190,7 +192,7 @@ def name_approver() -> Any:
                 now=datetime.now(UTC),
             )
     except ServiceError as exc:
-        flash(" ".join([exc.message, *exc.fields.values()]), "error")
+        flash(refusal(exc), "error")
     else:
         flash(gettext("Đã cập nhật người phê duyệt của đơn vị."), "ok")
     return redirect(url_for("desk.headless_units"), 303)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,6 +25,7 @@ from ..models import Case, ProgressUpdate
 from ..security.access import roles
 from ..services.errors import Forbidden, ServiceError
 from ..services.handling import progress
+from ..services.handling.moves import NO_RIGHT
 from ..services.handling.visibility import ops_for
 from ..services.intake.attachments import read_uploads
 from . import desk
@@ -84,7 +86,7 @@ def post(code: str) -> Any:
     if found is None or Op.VIEW not in ops:
         abort(404)  # a case outside the user's reach is not found: its existence does not leak
     if Op.PROGRESS not in ops:
-        return _refuse("Ông/bà không có quyền thực hiện thao tác này với hồ sơ.")
+        return _refuse(NO_RIGHT)
     # A body past MAX_CONTENT_LENGTH never gets here: the CSRF check reads the form first
     # and the app's 413 page answers.
     body = request.form.get("body", "")
@@ -100,17 +102,20 @@ def post(code: str) -> Any:
         return _refuse(exc.message)
     except ServiceError as exc:
         return _again(code, body, day_text, exc)
-    flash(
-        f"Đã đăng cập nhật tiến độ hồ sơ {code}, hẹn trả lời trước hết ngày "
-        f"{day:{progress.DAY_FORMAT}}; người gửi được thông báo.",
-        "ok",
+    said = gettext(
+        "Đã đăng cập nhật tiến độ hồ sơ %(code)s, hẹn trả lời trước hết ngày %(day)s; "
+        "người gửi được thông báo.",
+        code=code,
+        day=day.strftime(progress.DAY_FORMAT),
     )
+    flash(said, "ok")
     return redirect(url_for("desk.case", code=code, _anchor="tien-do"), 303)
 
 
 def _again(code: str, body: str, day_text: str, exc: ServiceError) -> Any:
     """The case page again, with what was typed and each message beside its field (the
-    browser does not keep chosen files: the form says so)."""
+    browser does not keep chosen files: the form says so). The messages stay marked:
+    ``desk/_progress.html`` shows them in the page's language."""
     g.progress_form = {
         "body": body,
         "committed_on": day_text,

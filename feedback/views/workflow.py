@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -25,12 +26,14 @@ from ..domain.permissions import STAFF_ROLES, STATUTORY_KINDS, UNIT_ROLES, Op, r
 from ..domain.states import OPEN_STATUSES, Action, allowed_actions
 from ..domain.text import fold
 from ..extensions import db
+from ..i18n import translated, translated_fields
 from ..models import Case, CaseEvent, Unit, User
 from ..security.access import roles
 from ..services.errors import Forbidden, ServiceError
 from ..services.handling import actions as handling
 from ..services.handling import followup
 from ..services.handling.approvers import Approval, approval_for
+from ..services.handling.moves import NO_RIGHT
 from ..services.handling.queues import draft_pending, triage_waiting
 from ..services.handling.visibility import ops_for, visible_condition
 from ..services.params import MAX_PAGE, int_param, page_of
@@ -40,7 +43,6 @@ from ..services.reference.settings import get_setting
 bp = Blueprint("workflow", __name__, url_prefix="/can-bo")
 
 PAGE_SIZE = 50
-NO_RIGHT = "Ông/bà không có quyền thực hiện thao tác này với hồ sơ."
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,12 @@ def triage() -> Any:
     )
 
 
+def refusal(exc: ServiceError) -> str:
+    """A refusal and its field messages as one flash, in the page's language: translated
+    here, as the session keeps only the text (Markup, so the lang="vi" marks survive)."""
+    return Markup(" ").join([translated(exc.message), *translated_fields(exc.fields).values()])
+
+
 def _refuse(message: str) -> Any:
     return render_template("errors/error.html", status=403, message=message), 403
 
@@ -303,15 +311,16 @@ def act(name: str, code: str) -> Any:
         with unit_of_work():
             values = [request.form.get(f, "") for f in step.fields.split()]
             event = step.run(found, user, datetime.now(UTC), *values)
-            # The draft names who approves it: a unit without a head has someone else.
-            facts = {**event.data, "code": code, "note": event.note}
-            if "approver" in facts:  # "lãnh đạo đơn vị" and the office are in the catalogue
-                facts["approver"] = gettext(facts["approver"])
-            message = gettext(DONE[name]).format(**facts)
+            # The note and the draft's approver (a unit without a head has someone else)
+            # were marked by the service: they read in the page's language.
+            facts = {**event.data, "code": code, "note": translated(event.note)}
+            if "approver" in facts:
+                facts["approver"] = translated(facts["approver"])
+            message = Markup(escape(gettext(DONE[name]))).format(**facts)  # escapes the rest
     except Forbidden as exc:
         return _refuse(exc.message)
     except ServiceError as exc:
-        flash(" ".join([exc.message, *exc.fields.values()]), "error")
+        flash(refusal(exc), "error")
         return _back(code, True)
     flash(message, "ok")
     return _back(code, Op.VIEW in ops_for(user, found))

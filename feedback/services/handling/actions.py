@@ -4,7 +4,9 @@ Every function is one unit of work for one actor at one ``now``: it checks the p
 table (feedback.domain.permissions) and the state machine (feedback.domain.states), moves
 the case with a conditional UPDATE (so two officers acting at once cannot both win),
 appends one event, and queues the citizen's message in the same transaction. The caller
-commits. Refusals are ServiceErrors with a Vietnamese message; nothing is half-done.
+commits. Refusals are ServiceErrors with a Vietnamese message marked with N_ (the page
+translates it); nothing is half-done. Timeline notes are stored in Vietnamese; those the
+desk's confirmation repeats are marked too, with their values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import select, update
 
+from ...domain.marks import N_
 from ...domain.permissions import UNIT_ROLES, Op
 from ...domain.states import Action
 from ...extensions import db
@@ -37,7 +40,7 @@ def _unit(code: str | None, now: datetime) -> Unit:
     unit = unit_in_force((code or "").strip(), now)
     if unit is None:
         raise ValidationError(
-            "Đơn vị không tồn tại.", {"unit_code": "Chọn một đơn vị trong danh sách."}
+            N_("Đơn vị không tồn tại."), {"unit_code": N_("Chọn một đơn vị trong danh sách.")}
         )
     return unit
 
@@ -84,16 +87,16 @@ def confirm_routing(case: Case, user: User, now: datetime) -> CaseEvent:
     """The coordinator agrees with the routing table's choice: the case leaves triage."""
     require(user, case, Op.ROUTE)
     if not case.needs_triage:
-        raise Conflict("Hồ sơ không ở hàng chờ phân loại.")
+        raise Conflict(N_("Hồ sơ không ở hàng chờ phân loại."))
     if case.handling_unit.code == get_setting("triage_unit", "VP"):
         raise ValidationError(
-            "Hồ sơ chưa có đơn vị xử lý: hãy chuyển cho đơn vị phụ trách.",
-            {"unit_code": "Chọn đơn vị xử lý."},
+            N_("Hồ sơ chưa có đơn vị xử lý: hãy chuyển cho đơn vị phụ trách."),
+            {"unit_code": N_("Chọn đơn vị xử lý.")},
         )
     case.needs_triage = False
-    return record(
-        case, "route", user=user, now=now, note=f"Xác nhận đơn vị xử lý: {case.handling_unit.name}."
-    )
+    # The note is stored in Vietnamese; marked, the desk's confirmation reads it translated.
+    note = N_("Xác nhận đơn vị xử lý: %(unit)s.", unit=case.handling_unit.name)
+    return record(case, "route", user=user, now=now, note=note)
 
 
 def transfer(
@@ -101,11 +104,13 @@ def transfer(
 ) -> CaseEvent:
     """To another unit, or back to triage (``unit_code`` None or the triage unit)."""
     require(user, case, Op.TRANSFER)
-    reason = checked_text(reason, "reason", "lý do chuyển")
+    reason = checked_text(reason, "reason", N_("lý do chuyển"), heading=N_("Lý do chuyển"))
     triage_code = get_setting("triage_unit", "VP")
     target = _unit(unit_code or triage_code, now)
     if target.id == case.handling_unit_id:
-        raise ValidationError("Hồ sơ đang ở đơn vị này.", {"unit_code": "Chọn một đơn vị khác."})
+        raise ValidationError(
+            N_("Hồ sơ đang ở đơn vị này."), {"unit_code": N_("Chọn một đơn vị khác.")}
+        )
     source = case.handling_unit
     # The coordinator routing out of triage settles it; anyone sending back re-opens it.
     back_to_triage = target.code == triage_code
@@ -115,7 +120,12 @@ def transfer(
         user=user,
         now=now,
         public=False,
-        note=f"Chuyển từ {source.name} đến {target.name}. Lý do: {reason}",
+        note=N_(
+            "Chuyển từ %(source)s đến %(target)s. Lý do: %(reason)s",
+            source=source.name,
+            target=target.name,
+            reason=reason,
+        ),
         data={"from_unit": source.code, "to_unit": target.code, "reason": reason},
         values={
             "handling_unit_id": target.id,
@@ -142,7 +152,9 @@ def reject(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
     """Not accepted (outside the city's competence, no content, ...): counts as both
     acknowledged and answered, with the reason as the answer."""
     require(user, case, Op.REJECT)
-    reason = checked_text(reason, "reason", "lý do không tiếp nhận")
+    reason = checked_text(
+        reason, "reason", N_("lý do không tiếp nhận"), heading=N_("Lý do không tiếp nhận")
+    )
     answer = f"Hồ sơ không được tiếp nhận giải quyết. Lý do: {reason}"
     event = move(
         case,
@@ -172,10 +184,10 @@ def merge(case: Case, user: User, now: datetime, into_code: str) -> CaseEvent:
     require(user, case, Op.MERGE)
     target = db.session.scalar(select(Case).where(Case.code == (into_code or "").strip().upper()))
     if target is None:
-        raise NotFound("Không có hồ sơ để gộp vào.", {"into": "Mã hồ sơ không tồn tại."})
+        raise NotFound(N_("Không có hồ sơ để gộp vào."), {"into": N_("Mã hồ sơ không tồn tại.")})
     if target.id == case.id or target.merged_into_id is not None or target.status == "merged":
         raise ValidationError(
-            "Không gộp được vào hồ sơ này.", {"into": "Chọn hồ sơ gốc còn hiệu lực."}
+            N_("Không gộp được vào hồ sơ này."), {"into": N_("Chọn hồ sơ gốc còn hiệu lực.")}
         )
     event = move(
         case,
@@ -183,7 +195,9 @@ def merge(case: Case, user: User, now: datetime, into_code: str) -> CaseEvent:
         user=user,
         now=now,
         public=True,
-        note=f"Trùng nội dung với hồ sơ {target.code}; được theo dõi và trả lời chung.",
+        note=N_(
+            "Trùng nội dung với hồ sơ %(code)s; được theo dõi và trả lời chung.", code=target.code
+        ),
         data={"into": target.code},
         values={"merged_into_id": target.id, "closed_at": now, "needs_triage": False},
     )
@@ -216,7 +230,7 @@ def merge(case: Case, user: User, now: datetime, into_code: str) -> CaseEvent:
 def assign(case: Case, user: User, now: datetime, officer_username: str) -> CaseEvent:
     require(user, case, Op.ASSIGN)
     if case.status not in OPEN:
-        raise InvalidMove("Hồ sơ đã kết thúc, không giao xử lý được nữa.")
+        raise InvalidMove(N_("Hồ sơ đã kết thúc, không giao xử lý được nữa."))
     officer = db.session.scalar(
         select(User).where(User.username == (officer_username or "").strip().lower())
     )
@@ -227,7 +241,7 @@ def assign(case: Case, user: User, now: datetime, officer_username: str) -> Case
         or officer.role not in UNIT_ROLES
     ):
         raise ValidationError(
-            "Chỉ giao cho cán bộ của đơn vị xử lý.", {"officer": "Chọn cán bộ của đơn vị."}
+            N_("Chỉ giao cho cán bộ của đơn vị xử lý."), {"officer": N_("Chọn cán bộ của đơn vị.")}
         )
     case.assigned_to_id = officer.id
     return record(
@@ -235,7 +249,7 @@ def assign(case: Case, user: User, now: datetime, officer_username: str) -> Case
         "assign",
         user=user,
         now=now,
-        note=f"Giao cán bộ {officer.display_name} xử lý.",
+        note=N_("Giao cán bộ %(officer)s xử lý.", officer=officer.display_name),
         data={"officer": officer.username},
     )
 
@@ -275,13 +289,22 @@ def start(case: Case, user: User, now: datetime) -> CaseEvent:
 def add_note(case: Case, user: User, now: datetime, text: str) -> CaseEvent:
     require(user, case, Op.NOTE)
     return record(
-        case, "note", user=user, now=now, note=checked_text(text, "note", "nội dung ghi chú", 2)
+        case,
+        "note",
+        user=user,
+        now=now,
+        note=checked_text(text, "note", N_("nội dung ghi chú"), 2, heading=N_("Nội dung ghi chú")),
     )
 
 
 def ask_citizen(case: Case, user: User, now: datetime, question: str) -> CaseEvent:
     require(user, case, Op.ASK_CITIZEN)
-    question = checked_text(question, "question", "nội dung cần người dân bổ sung")
+    question = checked_text(
+        question,
+        "question",
+        N_("nội dung cần người dân bổ sung"),
+        heading=N_("Nội dung cần người dân bổ sung"),
+    )
     event = move(
         case,
         Action.ASK_CITIZEN,
@@ -309,8 +332,10 @@ def ask_citizen(case: Case, user: User, now: datetime, question: str) -> CaseEve
 def draft_answer(case: Case, user: User, now: datetime, body: str) -> CaseEvent:
     require(user, case, Op.DRAFT_ANSWER)
     if Action.ANSWER not in _allowed(case):
-        raise InvalidMove(f"Hồ sơ ở trạng thái này chưa thể trả lời ({case.status}).")
-    body = checked_text(body, "body", "nội dung trả lời", 10)
+        raise InvalidMove(
+            N_("Hồ sơ ở trạng thái này chưa thể trả lời (%(status)s).", status=case.status)
+        )
+    body = checked_text(body, "body", N_("nội dung trả lời"), 10, heading=N_("Nội dung trả lời"))
     # A draft nobody can approve would wait for ever (issue 16): refuse it, saying why.
     approval = require_approver(case)
     case.answer_draft, case.answer_drafted_by_id, case.answer_drafted_at = body, user.id, now
@@ -329,8 +354,8 @@ def return_draft(case: Case, user: User, now: datetime, reason: str) -> CaseEven
     appears on the officer's "returned drafts" queue until it is saved again."""
     require(user, case, Op.APPROVE_ANSWER)
     if case.answer_draft is None or case.answered_at is not None or case.status not in OPEN:
-        raise InvalidMove("Hồ sơ không có dự thảo đang chờ duyệt.")
-    reason = checked_text(reason, "reason", "nội dung cần sửa")
+        raise InvalidMove(N_("Hồ sơ không có dự thảo đang chờ duyệt."))
+    reason = checked_text(reason, "reason", N_("nội dung cần sửa"), heading=N_("Nội dung cần sửa"))
     return record(
         case,
         "return_draft",
@@ -346,7 +371,11 @@ def approve_answer(case: Case, user: User, now: datetime, body: str | None = Non
     the answer is sent to the citizen and published on the follow-up page."""
     require(user, case, Op.APPROVE_ANSWER)
     text = checked_text(
-        body if body and body.strip() else case.answer_draft, "body", "nội dung trả lời", 10
+        body if body and body.strip() else case.answer_draft,
+        "body",
+        N_("nội dung trả lời"),
+        10,
+        heading=N_("Nội dung trả lời"),
     )
     event = move(
         case,
@@ -409,9 +438,9 @@ def close(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:
 
 
 COMPLEXITY_LABELS = {
-    "normal": "thông thường",
-    "complex": "phức tạp",
-    "especially_complex": "đặc biệt phức tạp",
+    "normal": N_("thông thường"),
+    "complex": N_("phức tạp"),
+    "especially_complex": N_("đặc biệt phức tạp"),
 }
 EXTENSION_KEYS = {
     "normal": ("max_extensions",),
@@ -436,21 +465,35 @@ def extend(case: Case, user: User, now: datetime, reason: str, decision: str) ->
     force at the case's receipt says how often and how long."""
     require(user, case, Op.EXTEND)
     if case.answered_at is not None or case.status not in OPEN:
-        raise InvalidMove("Chỉ gia hạn được hồ sơ đang giải quyết.")
+        raise InvalidMove(N_("Chỉ gia hạn được hồ sơ đang giải quyết."))
     allowed = extensions_allowed(case)
     label = COMPLEXITY_LABELS.get(case.complexity, case.complexity)
     if allowed == 0:
         raise Conflict(
-            f"Vụ việc {label} không được gia hạn thời hạn giải quyết theo quy định áp dụng "
-            "cho hồ sơ này. Nếu vụ việc phức tạp, hãy phân loại lại trước khi gia hạn."
+            N_(
+                "Vụ việc %(label)s không được gia hạn thời hạn giải quyết theo quy định áp dụng "
+                "cho hồ sơ này. Nếu vụ việc phức tạp, hãy phân loại lại trước khi gia hạn.",
+                label=label,
+            )
         )
     if case.extensions >= allowed:
         raise Conflict(
-            f"Vụ việc {label} được gia hạn tối đa {allowed} lần; "
-            f"hồ sơ đã gia hạn {case.extensions} lần, không thể gia hạn thêm."
+            N_(
+                "Vụ việc %(label)s được gia hạn tối đa %(allowed)s lần; "
+                "hồ sơ đã gia hạn %(done)s lần, không thể gia hạn thêm.",
+                label=label,
+                allowed=allowed,
+                done=case.extensions,
+            )
         )
-    reason = checked_text(reason, "reason", "lý do gia hạn")
-    decision = checked_text(decision, "decision", "số, ngày quyết định gia hạn", 3)
+    reason = checked_text(reason, "reason", N_("lý do gia hạn"), heading=N_("Lý do gia hạn"))
+    decision = checked_text(
+        decision,
+        "decision",
+        N_("số, ngày quyết định gia hạn"),
+        3,
+        heading=N_("Số, ngày quyết định gia hạn"),
+    )
     days = int((case_policy(case).extra or {}).get("extension_days") or 0)
     case.extensions += 1
     event = record(
@@ -459,7 +502,11 @@ def extend(case: Case, user: User, now: datetime, reason: str, decision: str) ->
         user=user,
         now=now,
         public=True,
-        note=f"Gia hạn giải quyết theo {decision}. Lý do: {reason}",
+        note=N_(
+            "Gia hạn giải quyết theo %(decision)s. Lý do: %(reason)s",
+            decision=decision,
+            reason=reason,
+        ),
         data={"days": days, "decision": decision, "reason": reason},
     )
     recompute(case, now, f"gia hạn theo {decision}")
@@ -481,42 +528,41 @@ def classify(
     last for denunciations only), a remote area, and for a complaint its round (1 or 2).
     The statutory limits change with them, so the due times are derived again."""
     require(user, case, Op.CLASSIFY)
-    reason = checked_text(reason, "reason", "lý do")
+    reason = checked_text(reason, "reason", N_("lý do"), heading=N_("Lý do"))
     if complexity is None:
         complexity = "complex" if complex_case else "normal"
     if complexity not in COMPLEXITY_LABELS:
         raise ValidationError(
-            "Mức độ phức tạp không hợp lệ.",
-            {"complexity": "Chọn: thông thường, phức tạp hoặc đặc biệt phức tạp."},
+            N_("Mức độ phức tạp không hợp lệ."),
+            {"complexity": N_("Chọn: thông thường, phức tạp hoặc đặc biệt phức tạp.")},
         )
     if complexity == "especially_complex" and case.kind != "denunciation":
         raise ValidationError(
-            "Chỉ vụ việc tố cáo mới được phân loại «đặc biệt phức tạp».",
-            {"complexity": "Chọn thông thường hoặc phức tạp."},
+            N_("Chỉ vụ việc tố cáo mới được phân loại «đặc biệt phức tạp»."),
+            {"complexity": N_("Chọn thông thường hoặc phức tạp.")},
         )
     new_round = case.round if round_ is None else round_
     if new_round not in (1, 2) or (new_round == 2 and case.kind != "complaint"):
         raise ValidationError(
-            "Chỉ khiếu nại mới có lần giải quyết (lần đầu hoặc lần hai).",
-            {"round": "Chọn lần đầu hoặc lần hai (chỉ với khiếu nại)."},
+            N_("Chỉ khiếu nại mới có lần giải quyết (lần đầu hoặc lần hai)."),
+            {"round": N_("Chọn lần đầu hoặc lần hai (chỉ với khiếu nại).")},
         )
     if new_round != case.round and case.extensions:
-        raise Conflict("Hồ sơ đã được gia hạn: không đổi được lần giải quyết.")
+        raise Conflict(N_("Hồ sơ đã được gia hạn: không đổi được lần giải quyết."))
     if new_round != case.round:
         load_policy(case.kind, case.received_at, new_round)  # refuses when none is in force
     case.complexity, case.is_complex, case.is_remote = complexity, complexity != "normal", remote
     case.round = new_round
     labels = [COMPLEXITY_LABELS[complexity]]
-    labels += ["vùng sâu, vùng xa"] if remote else []
-    labels += (
-        [f"khiếu nại lần {'hai' if new_round == 2 else 'đầu'}"] if case.kind == "complaint" else []
-    )
+    labels += [N_("vùng sâu, vùng xa")] if remote else []
+    if case.kind == "complaint":
+        labels += [N_("khiếu nại lần hai") if new_round == 2 else N_("khiếu nại lần đầu")]
     event = record(
         case,
         "classify",
         user=user,
         now=now,
-        note=f"Phân loại: {', '.join(labels)}. Lý do: {reason}",
+        note=_classified(labels, reason),
         data={
             "complex": complexity != "normal",
             "complexity": complexity,
@@ -528,11 +574,25 @@ def classify(
     return event
 
 
+CLASSIFIED = (
+    N_("Phân loại: %(first)s. Lý do: %(reason)s"),
+    N_("Phân loại: %(first)s, %(second)s. Lý do: %(reason)s"),
+    N_("Phân loại: %(first)s, %(second)s, %(third)s. Lý do: %(reason)s"),
+)
+"""The classification's timeline note by its number of labels (one to three), so the
+desk's confirmation can show each label in the reader's language."""
+
+
+def _classified(labels: list[str], reason: str) -> str:
+    named = dict(zip(("first", "second", "third"), labels, strict=False))
+    return N_(CLASSIFIED[len(labels) - 1], reason=reason, **named)
+
+
 def _open_complaint(case: Case, what: str) -> None:
     if case.kind != "complaint":
-        raise ValidationError(f"Chỉ {what} đối với hồ sơ khiếu nại.")
+        raise ValidationError(N_("Chỉ %(what)s đối với hồ sơ khiếu nại.", what=what))
     if case.answered_at is not None or case.status not in OPEN:
-        raise InvalidMove(f"Chỉ {what} khi khiếu nại đang được giải quyết.")
+        raise InvalidMove(N_("Chỉ %(what)s khi khiếu nại đang được giải quyết.", what=what))
 
 
 def suspend(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
@@ -542,19 +602,23 @@ def suspend(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
     from 1 July 2026): before that day the law knows no such pause, and the service will
     not stop a clock the law keeps running."""
     require(user, case, Op.SUSPEND)
-    _open_complaint(case, "tạm đình chỉ việc giải quyết")
+    _open_complaint(case, N_("tạm đình chỉ việc giải quyết"))
     if case.acknowledged_at is None:
-        raise InvalidMove("Chỉ tạm đình chỉ được khiếu nại đã thụ lý.")
+        raise InvalidMove(N_("Chỉ tạm đình chỉ được khiếu nại đã thụ lý."))
     if case.suspended_since is not None:
-        raise Conflict("Việc giải quyết khiếu nại này đang tạm đình chỉ.")
+        raise Conflict(N_("Việc giải quyết khiếu nại này đang tạm đình chỉ."))
     policy = load_policy(case.kind, now, case.round)
     if not policy.suspension_stops_clock:
         raise Conflict(
-            "Chính sách thời hạn đang có hiệu lực không cho phép tạm đình chỉ việc giải quyết "
-            "khiếu nại (quy định tạm đình chỉ, không tính thời gian tạm đình chỉ vào thời hạn, "
-            "áp dụng từ ngày 01/07/2026)."
+            N_(
+                "Chính sách thời hạn đang có hiệu lực không cho phép tạm đình chỉ việc giải "
+                "quyết khiếu nại (quy định tạm đình chỉ, không tính thời gian tạm đình chỉ vào "
+                "thời hạn, áp dụng từ ngày 01/07/2026)."
+            )
         )
-    reason = checked_text(reason, "reason", "lý do tạm đình chỉ")
+    reason = checked_text(
+        reason, "reason", N_("lý do tạm đình chỉ"), heading=N_("Lý do tạm đình chỉ")
+    )
     moved = db.session.execute(
         update(Case)
         .where(Case.id == case.id, Case.suspended_since.is_(None))
@@ -562,7 +626,7 @@ def suspend(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Việc giải quyết khiếu nại này vừa được tạm đình chỉ.")
+        raise Conflict(N_("Việc giải quyết khiếu nại này vừa được tạm đình chỉ."))
     db.session.refresh(case, ["suspended_since", "next_sla_check_at"])
     return record(
         case,
@@ -570,7 +634,7 @@ def suspend(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
         user=user,
         now=now,
         public=True,
-        note=f"Tạm đình chỉ việc giải quyết khiếu nại. Lý do: {reason}",
+        note=N_("Tạm đình chỉ việc giải quyết khiếu nại. Lý do: %(reason)s", reason=reason),
         data={"reason": reason},
     )
 
@@ -581,8 +645,10 @@ def resume(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
     require(user, case, Op.SUSPEND)
     since = case.suspended_since
     if since is None:
-        raise Conflict("Việc giải quyết khiếu nại này không ở trạng thái tạm đình chỉ.")
-    reason = checked_text(reason, "reason", "lý do tiếp tục giải quyết")
+        raise Conflict(N_("Việc giải quyết khiếu nại này không ở trạng thái tạm đình chỉ."))
+    reason = checked_text(
+        reason, "reason", N_("lý do tiếp tục giải quyết"), heading=N_("Lý do tiếp tục giải quyết")
+    )
     moved = db.session.execute(
         update(Case)
         .where(Case.id == case.id, Case.suspended_since == since)
@@ -590,7 +656,7 @@ def resume(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Việc giải quyết khiếu nại này vừa được tiếp tục.")
+        raise Conflict(N_("Việc giải quyết khiếu nại này vừa được tiếp tục."))
     db.session.refresh(case, ["suspended_since", "next_sla_check_at"])
     event = record(
         case,
@@ -598,7 +664,7 @@ def resume(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
         user=user,
         now=now,
         public=True,
-        note=f"Tiếp tục giải quyết khiếu nại sau tạm đình chỉ. Lý do: {reason}",
+        note=N_("Tiếp tục giải quyết khiếu nại sau tạm đình chỉ. Lý do: %(reason)s", reason=reason),
         data={"suspended_since": since.isoformat(), "reason": reason},
     )
     recompute(case, now, "tiếp tục giải quyết sau tạm đình chỉ")
@@ -609,16 +675,24 @@ def withdraw_part(case: Case, user: User, now: datetime, withdrawn: str) -> Case
     """Record that the complainant withdrew part of the complaint: what was withdrawn, on
     the timeline. The deadlines stay as they are (the rest is still to be resolved)."""
     require(user, case, Op.WITHDRAW)
-    _open_complaint(case, "ghi nhận rút một phần khiếu nại")
-    withdrawn = checked_text(withdrawn, "withdrawn", "nội dung người khiếu nại rút")
+    _open_complaint(case, N_("ghi nhận rút một phần khiếu nại"))
+    withdrawn = checked_text(
+        withdrawn,
+        "withdrawn",
+        N_("nội dung người khiếu nại rút"),
+        heading=N_("Nội dung người khiếu nại rút"),
+    )
     return record(
         case,
         "withdraw_part",
         user=user,
         now=now,
         public=True,
-        note=f"Người khiếu nại rút một phần khiếu nại: {withdrawn}. "
-        "Các nội dung còn lại tiếp tục được giải quyết.",
+        note=N_(
+            "Người khiếu nại rút một phần khiếu nại: %(withdrawn)s. "
+            "Các nội dung còn lại tiếp tục được giải quyết.",
+            withdrawn=withdrawn,
+        ),
         data={"withdrawn": withdrawn},
     )
 

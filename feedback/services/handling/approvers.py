@@ -37,11 +37,15 @@ class Approval:
     def label(self) -> str:
         """The end of "Dự thảo sẽ được … phê duyệt"."""
         if not self.users:
-            return "không ai"
+            return N_("không ai")
         if not self.head_absent:
-            return "lãnh đạo đơn vị (" + ", ".join(u.display_name for u in self.users) + ")"
+            names = ", ".join(u.display_name for u in self.users)
+            return N_("lãnh đạo đơn vị (%(names)s)", names=names)
         if self.approver_id is not None:
-            return f"{self.users[0].display_name} (người được giao phê duyệt thay lãnh đạo)"
+            return N_(
+                "%(name)s (người được giao phê duyệt thay lãnh đạo)",
+                name=self.users[0].display_name,
+            )
         return N_("Văn phòng HĐND-UBND (đơn vị chưa có lãnh đạo)")
 
     @property
@@ -86,10 +90,12 @@ def require_approver(case: Case) -> Approval:
     found = approval_for(case.handling_unit)
     if not found.users:
         raise ValidationError(
-            "Đơn vị chưa có lãnh đạo và chưa có ai được giao phê duyệt, nên dự thảo sẽ "
-            "không có người duyệt. Đề nghị Văn phòng HĐND-UBND chỉ định người phê duyệt "
-            "cho đơn vị trước khi lưu dự thảo.",
-            {"body": "Chưa có người phê duyệt cho đơn vị."},
+            N_(
+                "Đơn vị chưa có lãnh đạo và chưa có ai được giao phê duyệt, nên dự thảo sẽ "
+                "không có người duyệt. Đề nghị Văn phòng HĐND-UBND chỉ định người phê duyệt "
+                "cho đơn vị trước khi lưu dự thảo."
+            ),
+            {"body": N_("Chưa có người phê duyệt cho đơn vị.")},
         )
     return found
 
@@ -124,7 +130,7 @@ def set_approver(unit_code: str, username: str, *, actor: User, now: datetime) -
         select(Unit).where(Unit.code == unit_code, Unit.active.is_(True)).order_by(Unit.id.desc())
     )
     if unit is None:
-        raise NotFound("Không tìm thấy đơn vị.")
+        raise NotFound(N_("Không tìm thấy đơn vị."))
     row = db.session.get(UnitApprover, unit.code)
     name = (username or "").strip().lower()
     if not name:
@@ -136,8 +142,8 @@ def set_approver(unit_code: str, username: str, *, actor: User, now: datetime) -
     user = db.session.scalar(select(User).where(User.username == name))
     if user is None or not user.active or not _may_be_named(user, unit):
         raise ValidationError(
-            "Người phê duyệt phải là cán bộ của chính đơn vị hoặc Văn phòng HĐND-UBND.",
-            {"username": "Chọn một tài khoản trong danh sách."},
+            N_("Người phê duyệt phải là cán bộ của chính đơn vị hoặc Văn phòng HĐND-UBND."),
+            {"username": N_("Chọn một tài khoản trong danh sách.")},
         )
     if row is None:
         row = UnitApprover(unit_code=unit.code, user_id=user.id, set_by_id=actor.id, set_at=now)

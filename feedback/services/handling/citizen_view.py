@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ...domain.deadlines import local_date
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import Attachment, Case, Unit
 from ..intake.attachments import human_size, type_label
@@ -90,8 +91,10 @@ def citizen_timeline(case: Case) -> list[TimelineEntry]:
         if target is None:
             continue
         if data.get("to_unit") == triage or data.get("triage"):
-            note = f"Hồ sơ được chuyển về {target} để phân công lại đơn vị giải quyết."
+            note = N_(
+                "Hồ sơ được chuyển về %(unit)s để phân công lại đơn vị giải quyết.", unit=target
+            )
         else:
-            note = f"Hồ sơ được chuyển đến {target} để xem xét, giải quyết."
+            note = N_("Hồ sơ được chuyển đến %(unit)s để xem xét, giải quyết.", unit=target)
         entries.append(TimelineEntry(event.at, note, event.to_status))
     return entries

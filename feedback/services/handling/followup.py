@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext
 
+from ...domain.marks import N_
 from ...domain.permissions import Op
 from ...domain.states import Action
 from ...extensions import db
@@ -25,7 +26,7 @@ from .moves import checked_text, move, require
 def citizen_reply(
     case: Case, now: datetime, text: str, uploads: Sequence[Upload] = ()
 ) -> CaseEvent:
-    text = checked_text(text, "reply", "nội dung bổ sung")
+    text = checked_text(text, "reply", N_("nội dung bổ sung"), heading=N_("Nội dung bổ sung"))
     stored = [
         store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
         for upload in uploads
@@ -54,14 +55,21 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
     deadline counted from today."""
     if user is not None:
         require(user, case, Op.REOPEN)
-    reason = checked_text(reason, "reason", "lý do chưa đồng ý với kết quả")
+    reason = checked_text(
+        reason,
+        "reason",
+        N_("lý do chưa đồng ý với kết quả"),
+        heading=N_("Lý do chưa đồng ý với kết quả"),
+    )
     until = reopen_deadline(case)
     if until is None or now > until:
         raise Conflict(
-            "Đã quá thời hạn mở lại hồ sơ "
-            f"({case_policy(case).reopen_window_days} ngày kể từ khi trả lời)."
+            N_(
+                "Đã quá thời hạn mở lại hồ sơ (%(days)s ngày kể từ khi trả lời).",
+                days=case_policy(case).reopen_window_days,
+            )
             if until is not None
-            else "Hồ sơ chưa được trả lời nên chưa thể mở lại."
+            else N_("Hồ sơ chưa được trả lời nên chưa thể mở lại.")
         )
     event = move(
         case,
@@ -99,14 +107,16 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
 
 def rate(case: Case, now: datetime, rating: int, comment: str = "") -> CaseEvent:
     if case.status not in {"answered", "closed"} or case.answer_body is None:
-        raise Conflict("Chỉ đánh giá được sau khi cơ quan đã trả lời.")
+        raise Conflict(N_("Chỉ đánh giá được sau khi cơ quan đã trả lời."))
     if case.rated_at is not None:
-        raise Conflict("Ông/bà đã đánh giá hồ sơ này.")
+        raise Conflict(N_("Ông/bà đã đánh giá hồ sơ này."))
     if not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise ValidationError("Mức đánh giá từ 1 đến 5.", {"rating": "Chọn từ 1 đến 5 sao."})
+        raise ValidationError(
+            N_("Mức đánh giá từ 1 đến 5."), {"rating": N_("Chọn từ 1 đến 5 sao.")}
+        )
     comment = (comment or "").strip()
     if len(comment) > 2000:
-        raise ValidationError("Nhận xét quá dài.", {"comment": "Tối đa 2.000 ký tự."})
+        raise ValidationError(N_("Nhận xét quá dài."), {"comment": N_("Tối đa 2.000 ký tự.")})
     case.rating, case.rating_comment, case.rated_at = rating, comment or None, now
     # Every answer's rating is kept (a reopening clears cases.rating for the next answer).
     db.session.add(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
+from ...domain.marks import N_
 from ...domain.permissions import CASE_KINDS
 from ...models import Case
 from ...models.case import CHANNELS, OPEN_STATUS_VALUES, STATUSES
@@ -86,22 +87,22 @@ def parse(args: Args) -> InboxFilter:
     errors: dict[str, str] = {}
     status = text_param(args, "trang_thai") or "mo"
     if status not in STATUS_CHOICES:
-        errors["trang_thai"] = "Trạng thái không có trong danh sách."
+        errors["trang_thai"] = N_("Trạng thái không có trong danh sách.")
     kind = text_param(args, "loai")
     if kind and kind not in CASE_KINDS:
-        errors["loai"] = "Loại hồ sơ không có trong danh sách."
+        errors["loai"] = N_("Loại hồ sơ không có trong danh sách.")
     channel = text_param(args, "kenh")
     if channel and channel not in CHANNELS:
-        errors["kenh"] = "Kênh tiếp nhận không có trong danh sách."
+        errors["kenh"] = N_("Kênh tiếp nhận không có trong danh sách.")
     queue = text_param(args, "cho")
     if queue and queue not in QUEUES:
-        errors["cho"] = "Hàng chờ không có trong danh sách."
+        errors["cho"] = N_("Hàng chờ không có trong danh sách.")
     days: int | None = None
     if text_param(args, "han"):
         days = int_param(args, "han", default=0, low=0, high=MAX_DAYS, errors=errors)
     after = cursor_param(text_param(args, "sau"), errors)
     if errors:
-        raise invalid(errors, "Bộ lọc không hợp lệ.")
+        raise invalid(errors, N_("Bộ lọc không hợp lệ."))
     return InboxFilter(
         status=status,
         kind=kind,
@@ -142,8 +143,8 @@ def conditions(user: Any, chosen: InboxFilter, now: datetime) -> list[ColumnElem
         condition = queue_condition(user, chosen.queue)
         if condition is None:
             raise ValidationError(
-                "Hàng chờ này không dành cho vai trò của ông/bà.",
-                {"cho": "Chọn một hàng chờ của mình."},
+                N_("Hàng chờ này không dành cho vai trò của ông/bà."),
+                {"cho": N_("Chọn một hàng chờ của mình.")},
             )
         found.append(condition)
     return found

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from ...domain.marks import N_
 from ...domain.permissions import Op
 from ...domain.states import OPEN_STATUSES, Action, InvalidTransition, Status, next_status
 from ...extensions import db
@@ -31,19 +32,37 @@ class InvalidMove(Conflict):
     code = "invalid_transition"
 
 
+NO_RIGHT = N_("Ông/bà không có quyền thực hiện thao tác này với hồ sơ.")
+
+
 def require(user: User, case: Case, op: Op) -> None:
     if op not in ops_for(user, case):
-        raise Forbidden("Ông/bà không có quyền thực hiện thao tác này với hồ sơ.")
+        raise Forbidden(NO_RIGHT)
 
 
-def checked_text(value: str | None, field: str, label: str, minimum: int = MIN_REASON) -> str:
+def checked_text(
+    value: str | None,
+    field: str,
+    label: str,
+    minimum: int = MIN_REASON,
+    *,
+    heading: str | None = None,
+) -> str:
+    """The trimmed text, or a refusal naming it: ``label`` inside a sentence ("Cần nhập
+    lý do chuyển."), ``heading`` at its start ("Lý do chuyển quá dài."). The caller marks
+    both with N_, so the refusal reads in the page's language; without a heading the
+    label is capitalised, which only Vietnamese shows."""
     text = (value or "").strip()
+    heading = heading or label.capitalize()
     if len(text) < minimum:
-        raise ValidationError(
-            f"Cần nhập {label}.", {field: f"{label.capitalize()} (ít nhất {minimum} ký tự)."}
+        field_message = N_(
+            "%(heading)s (ít nhất %(minimum)s ký tự).", heading=heading, minimum=minimum
         )
+        raise ValidationError(N_("Cần nhập %(label)s.", label=label), {field: field_message})
     if len(text) > 10000:
-        raise ValidationError(f"{label.capitalize()} quá dài.", {field: "Tối đa 10.000 ký tự."})
+        raise ValidationError(
+            N_("%(heading)s quá dài.", heading=heading), {field: N_("Tối đa 10.000 ký tự.")}
+        )
     return text
 
 
@@ -64,7 +83,7 @@ def move(
     try:
         target = next_status(current, action)
     except InvalidTransition as exc:
-        raise InvalidMove(str(exc)) from None
+        raise InvalidMove(exc.message) from None  # marked: the page translates it
     values = dict(values or {})
     resumes = current is Status.WAITING_CITIZEN and case.waiting_since is not None
     if resumes:
@@ -79,7 +98,9 @@ def move(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise Conflict("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại.")
+        raise Conflict(
+            N_("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang rồi thử lại.")
+        )
     db.session.refresh(case)
     event = record(
         case,

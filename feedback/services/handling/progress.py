@@ -62,7 +62,7 @@ def parse_day(value: str | None) -> date:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    message = "Ngày hẹn trả lời không hợp lệ; chọn một ngày (ngày/tháng/năm)."
+    message = N_("Ngày hẹn trả lời không hợp lệ; chọn một ngày (ngày/tháng/năm).")
     raise ValidationError(message, {"committed_on": message})
 
 
@@ -100,33 +100,49 @@ def lateness_note(
 def _checked_body(body: str | None) -> str:
     text = (body or "").strip()
     if len(text) < MIN_BODY:
-        message = f"Nội dung cập nhật (ít nhất {MIN_BODY} ký tự): việc đã làm, việc còn lại."
-        raise ValidationError("Cần nhập nội dung cập nhật tiến độ.", {"body": message})
+        message = N_(
+            "Nội dung cập nhật (ít nhất %(minimum)s ký tự): việc đã làm, việc còn lại.",
+            minimum=MIN_BODY,
+        )
+        raise ValidationError(N_("Cần nhập nội dung cập nhật tiến độ."), {"body": message})
     if len(text) > MAX_BODY:
-        message = f"Tối đa {MAX_BODY:,} ký tự (đang có {len(text):,}).".replace(",", ".")
-        raise ValidationError("Nội dung cập nhật quá dài.", {"body": message})
+        message = N_(
+            "Tối đa %(most)s ký tự (đang có %(count)s).",
+            most=_thousands(MAX_BODY),
+            count=_thousands(len(text)),
+        )
+        raise ValidationError(N_("Nội dung cập nhật quá dài."), {"body": message})
     return text
+
+
+def _thousands(n: int) -> str:
+    """2000 as "2.000", as the Vietnamese messages write a count."""
+    return f"{n:,}".replace(",", ".")
 
 
 def _checked_day(committed_on: date, now: datetime) -> date:
     first, last = day_range(now)
     if committed_on < first:
-        message = f"Ngày hẹn không được trước hôm nay ({first:{DAY_FORMAT}})."
-        raise ValidationError("Ngày hẹn trả lời đã qua.", {"committed_on": message})
+        message = N_("Ngày hẹn không được trước hôm nay (%(day)s).", day=first.strftime(DAY_FORMAT))
+        raise ValidationError(N_("Ngày hẹn trả lời đã qua."), {"committed_on": message})
     if committed_on > last:
-        message = f"Ngày hẹn không được sau {last:{DAY_FORMAT}} (quá một năm)."
-        raise ValidationError("Ngày hẹn trả lời quá xa.", {"committed_on": message})
+        message = N_(
+            "Ngày hẹn không được sau %(day)s (quá một năm).", day=last.strftime(DAY_FORMAT)
+        )
+        raise ValidationError(N_("Ngày hẹn trả lời quá xa."), {"committed_on": message})
     return committed_on
 
 
 def _checked_photos(photos: Sequence[Upload]) -> list[Upload]:
     """Pictures only: the citizen's page shows them inline, which a PDF must never be."""
     if len(photos) > MAX_PHOTOS:
-        message = f"Tối đa {MAX_PHOTOS} ảnh cho một lần cập nhật."
+        message = N_("Tối đa %(count)s ảnh cho một lần cập nhật.", count=MAX_PHOTOS)
         raise ValidationError(message, {"photos": message})
     for photo in photos:
         if photo.content_type not in PHOTO_TYPES:
-            message = f"Tệp «{photo.filename}» không phải ảnh (JPEG, PNG, WebP, GIF)."
+            message = N_(
+                "Tệp «%(name)s» không phải ảnh (JPEG, PNG, WebP, GIF).", name=photo.filename
+            )
             raise ValidationError(message, {"photos": message})
     return list(photos)
 
@@ -149,7 +165,7 @@ def post_progress(
     # so an answer sent at this moment cannot slip between the check and the update.
     db.session.refresh(case, with_for_update=True)
     if not is_open(case):
-        raise Conflict("Hồ sơ đã được trả lời hoặc đã kết thúc: không cập nhật tiến độ nữa.")
+        raise Conflict(N_("Hồ sơ đã được trả lời hoặc đã kết thúc: không cập nhật tiến độ nữa."))
     text = _checked_body(body)
     day = _checked_day(committed_on, now)
     pictures = _checked_photos(photos)

@@ -170,7 +170,7 @@ def waiting_on(user: User, now: datetime) -> list[Waiting]:
     found = [Waiting(q.key, q.label, count(user, q.key)) for q in queues_of(user)]
     found = [w for w in found if w.count or not (w.key == "duyet" and user.role == "officer")]
     if user.role == "coordinator":
-        found.append(Waiting("don-vi", "Đơn vị chưa có lãnh đạo", headless_count(now)))
+        found.append(Waiting("don-vi", N_("Đơn vị chưa có lãnh đạo"), headless_count(now)))
     return found
 
 

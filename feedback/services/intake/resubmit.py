@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ...database import unit_of_work
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import Case, IdempotencyKey
 from ..errors import Conflict
@@ -139,7 +140,7 @@ def submit_web_once(token: str | None, data: CaseInput, now: datetime) -> WebRec
             stored = _stored(key)
             if stored is None:
                 raise Conflict(
-                    "Hồ sơ trùng với một lần gửi khác đang được xử lý; vui lòng bấm Gửi lại."
+                    N_("Hồ sơ trùng với một lần gửi khác đang được xử lý; vui lòng bấm Gửi lại.")
                 ) from None
             return _replay(stored)
 
