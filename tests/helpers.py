@@ -142,3 +142,17 @@ def staff_client(
 ) -> FlaskClient:
     """A client of its own, signed in as a new account of ``role`` (in ``unit``)."""
     return client_for(app, make_user(role, unit_code=unit)[1])
+
+
+def on_engine(engine: str) -> Any:
+    """The mark that runs a browser test module on one engine instead of both.
+
+    A browser test proves what the pages do in Chromium; what the database does under
+    them is proven on both engines by the rest of the suite (every service and page test,
+    the fuzzing of every route). Running each browser flow twice doubled the suite's
+    slowest part for nothing new, so each module names its engine: the citizen's flows
+    run on SQLite (the embedded default), the staff's on PostgreSQL (production's)."""
+    import pytest
+
+    engines = ["sqlite"] if engine == "sqlite" else server_database("needs PostgreSQL")
+    return pytest.mark.parametrize("database_url", engines, indirect=True)

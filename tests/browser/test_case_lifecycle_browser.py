@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from helpers import PASSWORD
+from helpers import PASSWORD, on_engine
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 
@@ -29,7 +29,7 @@ from feedback.extensions import db
 from feedback.models import Case
 from tests.browser.conftest import PHONE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, on_engine("postgresql")]
 
 DESKTOP = {"width": 1366, "height": 900}
 

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from helpers import PASSWORD
+from helpers import PASSWORD, on_engine
 from playwright.sync_api import Browser, Page, expect
 
 from feedback.domain.states import STATUS_LABELS, Status
 from tests.browser.conftest import PHONE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, on_engine("sqlite")]
 
 
 CATEGORY_LABEL = "6.3b – Đường sá, giao thông, an toàn giao thông"

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import png_bytes
+from helpers import on_engine, png_bytes
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import PHONE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, on_engine("sqlite")]
 
 DESKTOP = {"width": 1280, "height": 900}
 CATEGORY_LABEL = "6.3b – Đường sá, giao thông, an toàn giao thông"

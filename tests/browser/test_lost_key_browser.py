@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from gateway_helpers import Gateway
+from helpers import on_engine
 from playwright.sync_api import Browser, Page, expect
 
 from feedback.domain.states import STATUS_LABELS, Status
@@ -21,7 +22,7 @@ from feedback.services.sla.delivery import deliver
 from tests.browser.conftest import PHONE
 from tests.browser.test_citizen_browser import BODY, _fill_form
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, on_engine("sqlite")]
 
 KEY = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b")
 DESKTOP = {"width": 1280, "height": 900}

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from helpers import PASSWORD, png_bytes
+from helpers import PASSWORD, on_engine, png_bytes
 from playwright.sync_api import Browser, Page, expect
 
 from feedback.database import unit_of_work
@@ -25,7 +25,7 @@ from feedback.services.intake.submission import CaseInput, Reporter, submit_case
 from tests.browser.conftest import PHONE
 from tests.browser.test_accessibility import RULES
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, on_engine("postgresql")]
 
 SHOTS = Path(__file__).resolve().parent.parent.parent / "instance" / "screenshots-issue16"
 UPDATE = (

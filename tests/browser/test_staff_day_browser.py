@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from helpers import on_engine
 from playwright.sync_api import Browser, Page, expect
 
 from feedback.database import unit_of_work
 from tests.browser.conftest import PHONE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, on_engine("postgresql")]
 
 PASSWORD = "demo-matkhau-trinh-duyet"
 SHOTS = Path(__file__).resolve().parent.parent.parent / "instance" / "screenshots-issue16"
