@@ -18,7 +18,7 @@ from flask_login import current_user
 
 from ..database import unit_of_work
 from ..domain.permissions import SEARCH_ROLES
-from ..i18n import translated, translated_fields
+from ..i18n import current_language, translated, translated_fields
 from ..security.access import roles
 from ..services.errors import ValidationError
 from ..services.oversight import exports
@@ -34,6 +34,11 @@ def _prepare(extension: str) -> tuple[exports.Export, datetime]:
     first byte, so an interrupted download is still on record)."""
     now = datetime.now(UTC)
     args = request.args.to_dict(flat=False)
+    # ?lang=en is the language switch's (feedback.i18n): it says the file's language. The
+    # language is settled now, before the first byte: the session that remembers it is
+    # saved with the headers, not after the streamed body.
+    args.pop("lang", None)
+    current_language()
     try:
         criteria = exports.parse(args)
         with unit_of_work():
