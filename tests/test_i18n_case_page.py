@@ -125,6 +125,9 @@ def test_the_letters_page_flashes_in_english(app: Flask, late_case: str) -> None
     page = _post(client, f"/can-bo/thu-xin-loi/{letter_id}/da-gui", via="post")
     assert f"Sent by post: apology letter no. {number} (case {late_case})." in html.unescape(page)
     assert "thư xin lỗi số" not in page
+    # The timeline's note of the delivery too (its template kept with the event).
+    page = html.unescape(client.get(f"/can-bo/ho-so/{late_case}?lang=en").text)
+    assert f"Sent by post: apology letter no. {number}." in page
 
 
 # --- the domain: pure, no app ---------------------------------------------------------------

@@ -259,7 +259,7 @@ def deliver(letter: ApologyLetter, user: User, now: datetime, via: str) -> Apolo
         user=user,
         now=now,
         public=True,
-        note=f"{DELIVERY[via]} thư xin lỗi số {letter.number}.",
+        note=N_("%(done)s thư xin lỗi số %(number)s.", done=DELIVERY[via], number=letter.number),
         data={"letter_id": letter.id, "via": via},
     )
     return letter
