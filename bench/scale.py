@@ -407,6 +407,8 @@ def page_times(app: Any, client: Any, desk: Any, api_token: str) -> dict[str, di
             deep += 1
     out["transparency deep page"] = timed_get(client, deep_url)
     out["transparency deep page"]["page"] = deep
+    # Last year's first page walks past every answer given since (issue 17's past years).
+    out["transparency last year"] = timed_get(client, f"/cong-khai/?year={today.year - 1}")
     out["dashboard two years"] = timed_get(client, f"/thanh-tra/so-lieu?{two_years}")
     for name, value in (("unit", "TTR"), ("kind", "complaint"), ("channel", "hotline"),
                         ("category", "6.3c"), ("area", "00688")):  # fmt: skip

@@ -134,6 +134,8 @@ class Case(db.Model):
             "ix_cases_published_answers",
             "answered_at",
             "id",
+            "received_at",  # a past year's page checks the year in the index (issue 17)
+            "category_id",
             sqlite_where=text(PUBLISHED_SQL),
             postgresql_where=text(PUBLISHED_SQL),
         ),
