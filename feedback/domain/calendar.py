@@ -340,28 +340,33 @@ class WorkingCalendar:
         return [i for i in infos if not i.ordinary]
 
     def describe_day(self, d: date) -> str:
-        """Why ``d`` is or is not a working day, in short Vietnamese (for explanations)."""
+        """Why ``d`` is or is not a working day, in short Vietnamese (for explanations),
+        marked: a page shows it in the reader's language (names and documents stay)."""
         override = self._overrides.get(d)
         if override is not None:
             if override.kind is OverrideKind.OFF:
-                what = "ngày nghỉ"
+                what = N_("ngày nghỉ")
             else:
-                what = "ngày làm việc bù" if d.weekday() >= 5 else "ngày làm việc"
-            text = f"{what} theo {override.source}"
-            return f"{text} ({override.note})" if override.note else text
+                what = N_("ngày làm việc bù") if d.weekday() >= 5 else N_("ngày làm việc")
+            text = N_("%(what)s theo %(source)s", what=what, source=override.source)
+            if override.note:
+                return N_("%(text)s (%(note)s)", text=text, note=override.note)
+            return text
         info = self.day_info(d)
         if not info.confirmed:
-            return (
-                f"{'ngày làm việc' if info.working else 'nghỉ cuối tuần'} (gói holidays ghi "
-                f"«{info.name}» nhưng chưa được xác nhận: chưa tính là ngày nghỉ)"
+            return N_(
+                "%(what)s (gói holidays ghi «%(name)s» nhưng chưa được xác nhận: chưa tính là "
+                "ngày nghỉ)",
+                what=N_("ngày làm việc") if info.working else N_("nghỉ cuối tuần"),
+                name=info.name,
             )
         if not info.working and info.name:
-            return f"ngày lễ: {info.name}"
+            return N_("ngày lễ: %(name)s", name=info.name)
         if d.weekday() >= 5:
             if info.working:
-                return "ngày làm việc bù (hoán đổi ngày làm việc)"
-            return "nghỉ cuối tuần"
-        return "ngày làm việc"
+                return N_("ngày làm việc bù (hoán đổi ngày làm việc)")
+            return N_("nghỉ cuối tuần")
+        return N_("ngày làm việc")
 
     def nth_working_day_after(self, d: date, n: int) -> date:
         """The ``n``-th working day strictly after ``d`` (n = 1 is the next working day)."""
