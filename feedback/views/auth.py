@@ -47,7 +47,7 @@ def login() -> Any:
                 seconds = refuse_if_locked(username, datetime.now(UTC))
             if seconds is not None:
                 minutes = max(1, (seconds + 59) // 60)
-                form.password.errors = [LOCKED_MESSAGE.format(minutes=minutes)]
+                form.password.errors = [_(LOCKED_MESSAGE, minutes=minutes)]
                 body = render_template("desk/login.html", form=form)
                 return body, 429, {"Retry-After": str(seconds)}
         if form.validate():

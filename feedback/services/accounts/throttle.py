@@ -10,14 +10,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, select, update
 
+from ...domain.marks import N_
 from ...extensions import db
 from ...models import LoginThrottle
 from . import audit
 
-LOCKED_MESSAGE = (
-    "Đăng nhập sai quá nhiều lần với tên đăng nhập này. Vui lòng thử lại sau {minutes} phút "
+LOCKED_MESSAGE = N_(
+    "Đăng nhập sai quá nhiều lần với tên đăng nhập này. Vui lòng thử lại sau %(minutes)s phút "
     "hoặc liên hệ quản trị hệ thống."
 )
+"""Filled in with the minutes left (``gettext(LOCKED_MESSAGE, minutes=…)``)."""
 
 
 def _throttle_key(username: str) -> str:
