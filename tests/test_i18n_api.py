@@ -1,7 +1,8 @@
 """English for programs and for the intake's refusals (issue 15): the JSON API and Open311
 answer in English when asked (``Accept-Language: en`` or ``?lang=en``), messages with
-values included; a rate-limited request and the box register's refusal too. Without a
-language asked for, everything stays in Vietnamese, word for word.
+values included; a rate-limited request and the box register's refusal too; the OpenAPI
+document and its page. Without a language asked for, everything stays in Vietnamese, word
+for word.
 
 The English expected is read from the catalogue (``english``), so the tests pin where each
 text goes and fail while an entry is missing, whoever words it."""
@@ -9,6 +10,7 @@ text goes and fail while an entry is missing, whoever words it."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,10 @@ from babel.support import Translations
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import csrf_from
+from openapi_spec_validator import validate as validate_openapi
+from test_i18n_pages import visible_vietnamese
 
+from feedback.api.docs import OPENAPI_PATH, TRANSLATED_KEYS, english_texts
 from feedback.domain.marks import translate
 from feedback.i18n import HTTP_MESSAGES
 from feedback.services.params import int_param, invalid, sentence
@@ -200,3 +205,47 @@ def test_a_parameter_summary_is_translated_whole() -> None:
         translate(errors["trang"], CATALOGUE.gettext)
         == english("Phải là số nguyên từ %(low)s đến %(high)s", low=1, high=50) + "."
     )
+
+
+def _prose(node: Any, key: str | None = None) -> set[str]:
+    """The document's Vietnamese prose: titles, summaries, descriptions, tag names."""
+    if isinstance(node, dict):
+        found: set[str] = set()
+        for k, v in node.items():
+            if k not in ("example", "examples"):
+                found |= _prose(v, k)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_prose(item, key) for item in node)) if node else set()
+    if isinstance(node, str) and key in TRANSLATED_KEYS and VIETNAMESE.search(node):
+        return {node}
+    return set()
+
+
+def test_the_openapi_documents_english_is_complete() -> None:
+    """Every text of the document has its English, none is left over from an older text,
+    and the English holds no Vietnamese (the city is written Ha Giang)."""
+    texts = english_texts()
+    vietnamese = _prose(json.loads(OPENAPI_PATH.read_text(encoding="utf-8")))
+    assert sorted(vietnamese - set(texts)) == [], "texts without English"
+    assert sorted(set(texts) - vietnamese) == [], "English for texts no longer in the document"
+    assert [e for e in texts.values() if VIETNAMESE.search(e) or not e.strip()] == []
+
+
+def test_the_openapi_document_and_its_page_in_english(client: FlaskClient) -> None:
+    vietnamese = client.get("/api/v1/openapi.json")
+    assert vietnamese.text == OPENAPI_PATH.read_text(encoding="utf-8")
+    answer = client.get("/api/v1/openapi.json", headers=EN)
+    assert answer.status_code == 200 and "Accept-Language" in answer.headers["Vary"]
+    doc, original = answer.json, vietnamese.json
+    validate_openapi(doc)
+    assert doc["paths"].keys() == original["paths"].keys()
+    assert doc["components"]["schemas"].keys() == original["components"]["schemas"].keys()
+    assert _prose(doc) == set()
+    summary = doc["paths"]["/cases"]["post"]["summary"]
+    assert summary == english_texts()[original["paths"]["/cases"]["post"]["summary"]]
+    # The page for people, made from the English document; only examples stay Vietnamese.
+    page = client.get("/api/v1/docs?lang=en")
+    assert page.status_code == 200 and summary in page.text
+    shown = re.sub(r"<pre>.*?</pre>", "", page.text, flags=re.S)
+    assert visible_vietnamese(shown) == []

@@ -3,7 +3,14 @@
 The document (feedback/data/openapi.json) is the contract, kept true by
 tests/test_openapi.py; this module reads it and turns it into what the page shows: each
 operation with its parameters, body and responses, each schema with its fields, types said
-as a reader says them and limits in Vietnamese. The routes serving both are in ``routes``.
+as a reader says them and limits in the reader's language. The routes serving both are in
+``routes``.
+
+The document is written in Vietnamese; in English (``Accept-Language: en`` or ``?lang=en``)
+its titles, summaries, descriptions and tag names are swapped for their English in
+feedback/data/openapi.en.json (Vietnamese text → English, checked complete by
+tests/test_i18n_api.py). Examples are sample data and stay as they are; the structure is
+the same document's, so the contract is one.
 """
 
 from __future__ import annotations
@@ -19,16 +26,43 @@ from ..domain.marks import N_
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "data" / "openapi.json"
 """The OpenAPI 3.1 document of this API, kept true by tests/test_openapi.py."""
+ENGLISH_PATH = OPENAPI_PATH.with_name("openapi.en.json")
+"""The document's texts in English: Vietnamese text → English."""
+TRANSLATED_KEYS = frozenset({"title", "description", "summary", "name", "tags"})
+"""Where the document holds prose (a tag is referred to by its name, so both change)."""
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
 @cache
-def openapi_text() -> str:
-    return OPENAPI_PATH.read_text(encoding="utf-8")
+def openapi_text(language: str = "vi") -> str:
+    """The document as served: the file itself, or its English version."""
+    text = OPENAPI_PATH.read_text(encoding="utf-8")
+    if language != "en":
+        return text
+    english = _in_english(json.loads(text), english_texts(), None)
+    return json.dumps(english, ensure_ascii=False, indent=2) + "\n"
 
 
-def openapi_document() -> dict[str, Any]:
-    return json.loads(openapi_text())  # type: ignore[no-any-return]
+@cache
+def english_texts() -> dict[str, str]:
+    return json.loads(ENGLISH_PATH.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _in_english(node: Any, english: dict[str, str], key: str | None) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: v if k in ("example", "examples") else _in_english(v, english, k)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_in_english(item, english, key) for item in node]
+    if isinstance(node, str) and key in TRANSLATED_KEYS:
+        return english.get(node, node)
+    return node
+
+
+def openapi_document(language: str = "vi") -> dict[str, Any]:
+    return json.loads(openapi_text(language))  # type: ignore[no-any-return]
 
 
 def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -156,9 +190,9 @@ def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def page_context() -> dict[str, Any]:
+def page_context(language: str = "vi") -> dict[str, Any]:
     """What templates/api/docs.html shows: the API's info, every operation and schema."""
-    doc = openapi_document()
+    doc = openapi_document(language)
     schemas = [
         {
             "name": name,

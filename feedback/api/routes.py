@@ -26,7 +26,7 @@ from ..database import unit_of_work
 from ..domain.marks import N_
 from ..domain.permissions import OVERSIGHT_ROLES, SEARCH_ROLES, STAFF_ROLES, Op, roles_holding
 from ..extensions import csrf, db
-from ..i18n import translated_fields_text, translated_text
+from ..i18n import current_language, translated_fields_text, translated_text
 from ..models import User
 from ..security.access import public, roles
 from ..security.limits import (
@@ -239,11 +239,13 @@ def oversight_breaches() -> Response:
 @bp.get("/openapi.json")
 @public
 def openapi_json() -> Response:
-    return Response(openapi_text(), mimetype="application/json")
+    response = Response(openapi_text(current_language()), mimetype="application/json")
+    response.vary.add("Accept-Language")
+    return response
 
 
 @bp.get("/docs")
 @public
 def docs() -> str:
     """The API documented for people, rendered on the server from the OpenAPI document."""
-    return render_template("api/docs.html", **page_context())
+    return render_template("api/docs.html", **page_context(current_language()))
