@@ -81,7 +81,7 @@ def citizen_timeline(case: Case) -> list[TimelineEntry]:
                 (event.data or {}).get("attachments") if event.action == "progress_update" else None
             )
             entries.append(
-                TimelineEntry(event.at, event.note, event.to_status, tuple(photos or ()))
+                TimelineEntry(event.at, event.shown_note, event.to_status, tuple(photos or ()))
             )
             continue
         if event.action not in MOVES:
