@@ -66,14 +66,17 @@ class SlaPolicy:
         object.__setattr__(self, "response_from", CountFrom(self.response_from))
         if (self.ack_hours is None) == (self.ack_days is None):
             raise ValueError(
-                f"Chính sách «{self.kind}»: phải đặt đúng một trong ack_hours hoặc ack_days."
+                N_(
+                    "Chính sách «%(kind)s»: phải đặt đúng một trong ack_hours hoặc ack_days.",
+                    kind=self.kind,
+                )
             )
         if self.ack_hours is not None and self.ack_hours < 1:
-            raise ValueError(f"Chính sách «{self.kind}»: ack_hours phải ≥ 1.")
+            raise ValueError(N_("Chính sách «%(kind)s»: ack_hours phải ≥ 1.", kind=self.kind))
         if self.ack_days is not None and self.ack_days < 1:
-            raise ValueError(f"Chính sách «{self.kind}»: ack_days phải ≥ 1.")
+            raise ValueError(N_("Chính sách «%(kind)s»: ack_days phải ≥ 1.", kind=self.kind))
         if self.response_days < 1:
-            raise ValueError(f"Chính sách «{self.kind}»: response_days phải ≥ 1.")
+            raise ValueError(N_("Chính sách «%(kind)s»: response_days phải ≥ 1.", kind=self.kind))
 
 
 DEFAULT_POLICY = SlaPolicy(kind="default")
@@ -96,7 +99,7 @@ def end_of_local_day(d: date) -> datetime:
 def _require_aware(received_at: datetime) -> datetime:
     """Reject naive datetimes: guessing their zone would shift deadlines by 7 hours."""
     if received_at.tzinfo is None or received_at.utcoffset() is None:
-        raise ValueError("received_at phải có múi giờ (timezone-aware).")
+        raise ValueError(N_("received_at phải có múi giờ (timezone-aware)."))
     return received_at.astimezone(UTC)
 
 
