@@ -249,3 +249,37 @@ def test_the_openapi_document_and_its_page_in_english(client: FlaskClient) -> No
     assert page.status_code == 200 and summary in page.text
     shown = re.sub(r"<pre>.*?</pre>", "", page.text, flags=re.S)
     assert visible_vietnamese(shown) == []
+
+
+def test_the_intakes_timeline_notes_in_english(
+    app: Flask, client: FlaskClient, login_as: Any, make_case: Any
+) -> None:
+    """The first event's note and a link's note are stored in Vietnamese as before and
+    shown in English on an English page."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from feedback.database import unit_of_work
+    from feedback.extensions import db
+    from feedback.models import Case, CaseEvent, User
+    from feedback.services.intake.duplicates import link_cases
+
+    first, second = make_case(), make_case()
+    username = login_as("coordinator")
+    with app.app_context(), unit_of_work():
+        user = db.session.scalars(select(User).where(User.username == username)).one()
+        case = db.session.scalars(select(Case).where(Case.code == second)).one()
+        link_cases(case, first, actor=user, now=datetime.now(UTC))
+    with app.app_context():
+        notes = db.session.scalars(
+            select(CaseEvent.note).join(Case).where(Case.code == second).order_by(CaseEvent.id)
+        ).all()
+    assert notes == [
+        "Tiếp nhận qua cổng trực tuyến.",
+        f"Liên kết với hồ sơ {first} (có thể cùng nội dung).",
+    ]
+    page = html.unescape(client.get(f"/can-bo/ho-so/{second}?lang=en").text)
+    assert english("Tiếp nhận qua cổng trực tuyến.") in page
+    assert english("Liên kết với hồ sơ %(code)s (có thể cùng nội dung).", code=first) in page
+    assert "Tiếp nhận qua" not in page and "Liên kết với hồ sơ" not in page

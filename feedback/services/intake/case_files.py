@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from ...domain.marks import N_
+from ...domain.marks import N_, Said
 from ...domain.states import OPEN_STATUSES
 from ...extensions import db
 from ...models import Attachment, Case, CaseEvent, User
@@ -30,6 +31,11 @@ def add_files(
         ]
     except CaseFilesFull as exc:
         raise CaseFilesFull(exc.message, {"file": exc.message}) from None
+    note = N_(
+        "Bổ sung %(count)s tệp: %(names)s",
+        count=len(stored),
+        names=", ".join(a.original_name for a in stored),
+    )
     db.session.add(
         CaseEvent(
             case=case,
@@ -38,9 +44,15 @@ def add_files(
             actor_label=actor.display_name if actor else "Người dân",
             action="attach",
             public=actor is None,
-            note=f"Bổ sung {len(stored)} tệp: " + ", ".join(a.original_name for a in stored),
-            data={"attachments": [a.id for a in stored]},
+            note=note,
+            # The template and values, so the timeline shows the note translated
+            # (CaseEvent.shown_note); the stored note is the Vietnamese text as before.
+            data={"attachments": [a.id for a in stored], "note_said": _said(note)},
         )
     )
     db.session.flush()
     return stored
+
+
+def _said(note: Said) -> dict[str, Any]:
+    return {"t": note.template, "v": dict(note.values)}

@@ -172,6 +172,7 @@ def link_cases(case: Case, other_code: str, *, actor: User, now: datetime) -> Ca
     link = CaseLink(case=case, linked_case=other, created_by_id=actor.id, created_at=now)
     db.session.add(link)
     for this, that in ((case, other), (other, case)):
+        note = N_("Liên kết với hồ sơ %(code)s (có thể cùng nội dung).", code=that.code)
         db.session.add(
             CaseEvent(
                 case=this,
@@ -180,8 +181,12 @@ def link_cases(case: Case, other_code: str, *, actor: User, now: datetime) -> Ca
                 actor_label=actor.display_name,
                 action="link",
                 public=False,
-                note=f"Liên kết với hồ sơ {that.code} (có thể cùng nội dung).",
-                data={"linked_case": that.code},
+                note=note,
+                # Kept so the timeline shows the note translated (CaseEvent.shown_note).
+                data={
+                    "linked_case": that.code,
+                    "note_said": {"t": note.template, "v": {"code": that.code}},
+                },
             )
         )
     db.session.flush()

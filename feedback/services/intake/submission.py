@@ -56,6 +56,16 @@ CHANNEL_LABELS = {
     "email": N_("Thư điện tử"),
     "in_person": N_("Trực tiếp"),
 }
+RECEIVED_NOTES = {
+    "web": N_("Tiếp nhận qua cổng trực tuyến."),
+    "hotline": N_("Tiếp nhận qua tổng đài 1022."),
+    "box": N_("Tiếp nhận qua hòm thư góp ý."),
+    "api": N_("Tiếp nhận qua kết nối api."),
+    "email": N_("Tiếp nhận qua thư điện tử."),
+    "in_person": N_("Tiếp nhận qua trực tiếp."),
+}
+"""The first event's note per channel, as it has always been stored (the channel's label in
+lower case), marked whole so the timeline shows it in the reader's language."""
 # Crockford's alphabet: no I, L, O, U, so a key read aloud or copied by hand survives.
 _KEY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CLOCK_SKEW = timedelta(minutes=2)
@@ -387,7 +397,7 @@ def _submit_event(
         from_status=None,
         to_status=Status.RECEIVED.value,
         public=True,
-        note=f"Tiếp nhận qua {CHANNEL_LABELS[case.channel].lower()}.",
+        note=RECEIVED_NOTES[case.channel],
         data={
             "handling_unit": handling.code,
             "lead_unit": lead.code if lead else None,
