@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from .domain.calendar import LOCAL_TZ, weekday_name
 from .domain.marks import N_, Said, translate
+from .domain.routing import reason_message
 from .domain.text import VIETNAMESE
 from .extensions import babel
 
@@ -171,3 +172,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["language_url"] = language_url
     app.jinja_env.filters["translated"] = translated
+    app.jinja_env.filters["routing_reason"] = lambda stored: translated(reason_message(stored))
