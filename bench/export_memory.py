@@ -10,6 +10,7 @@ growth is the peak during the download minus the RSS just before it (after one s
 warm-up export, so imports and caches are already paid).
 
     .venv/bin/python -m bench.export_memory [--engines sqlite,postgresql] [--db scale]
+        [--formats csv,xlsx]
 
 Results: bench/results/export_memory.json. Targets: the export completes, RSS grows by
 less than 50 MiB, first byte in under 1 s.
@@ -130,7 +131,9 @@ def _server(url: str, engine: str) -> Iterator[tuple[int, int, str]]:
         proc.wait(timeout=20)
 
 
-def bench_engine(engine: str, name: str) -> dict[str, Any]:
+def bench_engine(
+    engine: str, name: str, formats: tuple[str, ...] = ("csv", "xlsx")
+) -> dict[str, Any]:
     url = common.existing_url(engine, name)
     with contextlib.suppress(subprocess.CalledProcessError):  # there from bench.scale
         common.flask(url, "users", "create", COORDINATOR, "--role", "coordinator", "--unit",
@@ -141,7 +144,7 @@ def bench_engine(engine: str, name: str) -> dict[str, Any]:
         cookie = _login(port)
         warm = _download(port, cookie, "/can-bo/xuat/cases.csv?status=rejected", worker)
         out["warm_up"] = warm
-        for ext in ("csv", "xlsx"):
+        for ext in formats:
             out[ext] = _download(port, cookie, f"/can-bo/xuat/cases.{ext}", worker)
             print(engine, ext, out[ext], flush=True)
     return out
@@ -152,8 +155,12 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(common.ENGINES))
     parser.add_argument("--db", default="scale", help="the database bench.scale grew")
     parser.add_argument("--out", default="export_memory")
+    parser.add_argument(
+        "--formats", default="csv,xlsx", help="which files (a million rows take ~30 min each)"
+    )
     args = parser.parse_args()
-    runs = [bench_engine(e, args.db) for e in args.engines.split(",")]
+    formats = tuple(args.formats.split(","))
+    runs = [bench_engine(e, args.db, formats) for e in args.engines.split(",")]
     common.write_result(args.out, {"method": __doc__, "runs": runs})
 
 
