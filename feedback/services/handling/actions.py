@@ -6,7 +6,8 @@ the case with a conditional UPDATE (so two officers acting at once cannot both w
 appends one event, and queues the citizen's message in the same transaction. The caller
 commits. Refusals are ServiceErrors with a Vietnamese message marked with N_ (the page
 translates it); nothing is half-done. Timeline notes are stored in Vietnamese; those the
-desk's confirmation repeats are marked too, with their values.
+service writes are marked with their values (``events.record`` keeps them), so the case
+and status pages show them in the reader's language; a note typed by staff stays as typed.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def acknowledge(case: Case, user: User, now: datetime, note: str = "") -> CaseEv
     require(user, case, Op.ACKNOWLEDGE)
     first = case.acknowledged_at is None
     default = (
-        "Đã xác nhận tiếp nhận; hồ sơ đang được xem xét, giải quyết."
+        N_("Đã xác nhận tiếp nhận; hồ sơ đang được xem xét, giải quyết.")
         if first
-        else f"{case.handling_unit.name} tiếp nhận hồ sơ được chuyển đến."
+        else N_("%(unit)s tiếp nhận hồ sơ được chuyển đến.", unit=case.handling_unit.name)
     )
     event = move(
         case,
@@ -155,7 +156,7 @@ def reject(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
     reason = checked_text(
         reason, "reason", N_("lý do không tiếp nhận"), heading=N_("Lý do không tiếp nhận")
     )
-    answer = f"Hồ sơ không được tiếp nhận giải quyết. Lý do: {reason}"
+    answer = N_("Hồ sơ không được tiếp nhận giải quyết. Lý do: %(reason)s", reason=reason)
     event = move(
         case,
         Action.REJECT,
@@ -167,7 +168,7 @@ def reject(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
             "acknowledged_at": case.acknowledged_at or now,
             "answered_at": now,
             "closed_at": now,
-            "answer_body": answer,
+            "answer_body": str(answer),
             "needs_triage": False,
         },
     )
@@ -206,7 +207,7 @@ def merge(case: Case, user: User, now: datetime, into_code: str) -> CaseEvent:
         "merge_in",
         user=user,
         now=now,
-        note=f"Gộp hồ sơ trùng {case.code} vào đây.",
+        note=N_("Gộp hồ sơ trùng %(code)s vào đây.", code=case.code),
         data={"from": case.code},
     )
     tell_citizen(
@@ -265,7 +266,7 @@ def start(case: Case, user: User, now: datetime) -> CaseEvent:
         user=user,
         now=now,
         public=first_ack,
-        note="Đã tiếp nhận và bắt đầu xử lý." if first_ack else "Bắt đầu xử lý.",
+        note=N_("Đã tiếp nhận và bắt đầu xử lý.") if first_ack else N_("Bắt đầu xử lý."),
         values={
             "assigned_to_id": case.assigned_to_id or user.id,
             "acknowledged_at": case.acknowledged_at or now,
@@ -311,7 +312,7 @@ def ask_citizen(case: Case, user: User, now: datetime, question: str) -> CaseEve
         user=user,
         now=now,
         public=True,
-        note=f"Đề nghị bổ sung thông tin: {question}",
+        note=N_("Đề nghị bổ sung thông tin: %(question)s", question=question),
         values={"waiting_since": now},
     )
     tell_citizen(
@@ -344,7 +345,7 @@ def draft_answer(case: Case, user: User, now: datetime, body: str) -> CaseEvent:
         "draft_answer",
         user=user,
         now=now,
-        note=f"Soạn dự thảo trả lời, trình {approval.role_label} duyệt.",
+        note=N_("Soạn dự thảo trả lời, trình %(approver)s duyệt.", approver=approval.role_label),
         data={"approver": approval.role_label},
     )
 
@@ -361,7 +362,7 @@ def return_draft(case: Case, user: User, now: datetime, reason: str) -> CaseEven
         "return_draft",
         user=user,
         now=now,
-        note=f"Trả lại dự thảo để sửa: {reason}",
+        note=N_("Trả lại dự thảo để sửa: %(reason)s", reason=reason),
         data={"reason": reason},
     )
 
@@ -383,7 +384,7 @@ def approve_answer(case: Case, user: User, now: datetime, body: str | None = Non
         user=user,
         now=now,
         public=True,
-        note="Đã trả lời người dân.",
+        note=N_("Đã trả lời người dân."),
         values={
             "answer_body": text,
             "answered_at": now,
@@ -432,7 +433,7 @@ def close(case: Case, user: User, now: datetime, note: str = "") -> CaseEvent:
         user=user,
         now=now,
         public=True,
-        note=note.strip() or "Kết thúc hồ sơ.",
+        note=note.strip() or N_("Kết thúc hồ sơ."),
         values={"closed_at": now, "waiting_since": None},
     )
 

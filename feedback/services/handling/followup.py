@@ -19,7 +19,7 @@ from ..intake.attachments import Upload, store_upload
 from ..reference.policies import case_policy
 from ..sla.notify import tell_citizen
 from .deadlines import recompute
-from .events import record
+from .events import CITIZEN, record
 from .moves import checked_text, move, require
 
 
@@ -31,14 +31,16 @@ def citizen_reply(
         store_upload(upload, case=case, purpose="evidence", actor=None, now=now)
         for upload in uploads
     ]
-    files = (" Kèm tệp: " + ", ".join(a.original_name for a in stored) + ".") if stored else ""
+    files = ", ".join(a.original_name for a in stored)
     event = move(
         case,
         Action.CITIZEN_REPLY,
         user=None,
         now=now,
         public=True,
-        note=f"Người dân bổ sung: {text}{files}",
+        note=N_("Người dân bổ sung: %(text)s Kèm tệp: %(files)s.", text=text, files=files)
+        if stored
+        else N_("Người dân bổ sung: %(text)s", text=text),
     )
     return event
 
@@ -77,7 +79,7 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
         user=user,
         now=now,
         public=True,
-        note=f"Mở lại theo đề nghị của người dân. Lý do: {reason}",
+        note=N_("Mở lại theo đề nghị của người dân. Lý do: %(reason)s", reason=reason),
         data={"reason": reason, "previous_answered_at": case.answered_at.isoformat()},
         values={
             "answered_at": None,
@@ -90,7 +92,7 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
             # case has a new due, and a new promise needs a new update (issue 16).
             "committed_due_at": None,
         },
-        label=None if user else "Người dân",
+        label=None if user else CITIZEN,
     )
     recompute(case, now, "mở lại hồ sơ")
     tell_citizen(
@@ -134,6 +136,10 @@ def rate(case: Case, now: datetime, rating: int, comment: str = "") -> CaseEvent
         user=None,
         now=now,
         public=True,
-        note=f"Người dân đánh giá {rating}/5." + (f" Nhận xét: {comment}" if comment else ""),
+        note=N_(
+            "Người dân đánh giá %(rating)s/5. Nhận xét: %(comment)s", rating=rating, comment=comment
+        )
+        if comment
+        else N_("Người dân đánh giá %(rating)s/5.", rating=rating),
         data={"rating": rating},
     )

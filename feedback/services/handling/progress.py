@@ -91,10 +91,42 @@ def lateness_note(
     """What the update must add when its day falls after the statutory due: a promise
     does not make a late answer timely. Empty when the day is within the due. In
     Vietnamese for the timeline; ``translate`` (gettext) for the citizen's message."""
+    note = _lateness(committed_due_at, response_due_at, now)
+    return translate(note) % {"due": format_local_long(response_due_at)} if note else ""
+
+
+def _lateness(committed_due_at: datetime, response_due_at: datetime, now: datetime) -> str:
+    """Which lateness sentence applies (its template), or "" when the day is in time."""
     if committed_due_at <= response_due_at:
         return ""
-    note = OVERDUE_NOTE if response_due_at < now else LATE_PROMISE_NOTE
-    return translate(note) % {"due": format_local_long(response_due_at)}
+    return OVERDUE_NOTE if response_due_at < now else LATE_PROMISE_NOTE
+
+
+PROGRESS_NOTES = {
+    "": N_("Cập nhật tiến độ: %(text)s\nHẹn trả lời trước hết ngày %(day)s."),
+    OVERDUE_NOTE: N_(
+        "Cập nhật tiến độ: %(text)s\nHẹn trả lời trước hết ngày %(day)s. Hồ sơ đã quá hạn "
+        "trả lời theo quy định (%(due)s); ngày hẹn không thay đổi hạn đó."
+    ),
+    LATE_PROMISE_NOTE: N_(
+        "Cập nhật tiến độ: %(text)s\nHẹn trả lời trước hết ngày %(day)s. Ngày hẹn muộn hơn "
+        "hạn trả lời theo quy định (%(due)s); trả lời sau hạn đó vẫn là trả lời quá hạn."
+    ),
+}
+"""The update's timeline note by what it must add about lateness (``lateness_note``):
+one marked sentence each, so the timeline shows it in the reader's language."""
+
+
+def _progress_note(
+    text: str, day: date, committed_due_at: datetime, response_due_at: datetime, now: datetime
+) -> str:
+    """The timeline note: the officer's words, the promised day and, when that day falls
+    after the statutory due, why a promise does not make a late answer timely."""
+    late = _lateness(committed_due_at, response_due_at, now)
+    values = {"text": text, "day": day.strftime(DAY_FORMAT)}
+    if late:
+        values["due"] = format_local_long(response_due_at)
+    return N_(PROGRESS_NOTES[late], **values)
 
 
 def _checked_body(body: str | None) -> str:
@@ -190,14 +222,13 @@ def post_progress(
         raise CaseFilesFull(exc.message, {"photos": exc.message}) from None
     db.session.flush()
     late = lateness_note(due_at, case.response_due_at, now)
-    promise = f"Hẹn trả lời trước hết ngày {day:{DAY_FORMAT}}."
     record(
         case,
         "progress_update",
         user=user,
         now=now,
         public=True,
-        note=" ".join(filter(None, [f"Cập nhật tiến độ: {text}\n{promise}", late])),
+        note=_progress_note(text, day, due_at, case.response_due_at, now),
         data={
             "committed_on": day.isoformat(),
             "update_id": update.id,

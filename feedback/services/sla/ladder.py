@@ -34,18 +34,41 @@ from ...domain.marks import N_
 from ...domain.sla import Clock
 from ...extensions import db
 from ...i18n import format_local_long
-from ...models import Case, CaseEscalation, CaseEvent, EscalationStep
+from ...models import Case, CaseEscalation, EscalationStep
+from ..handling import events
 from ..reference.settings import get_setting
 from .notify import queue
 
 CHAIRMAN_KEY = "escalation_chairman_email"
-ACTOR_LABEL = "Hệ thống giám sát thời hạn"
+ACTOR_LABEL = N_("Hệ thống giám sát thời hạn")
 AUDIENCE_LABELS = {
     "unit_head": N_("lãnh đạo đơn vị xử lý"),
     "lead_unit": N_("đơn vị chủ trì"),
     "inspectorate": N_("Thanh tra thành phố"),
     "chairman": N_("Chủ tịch UBND thành phố"),
 }
+
+STEP_NOTES = {
+    (True, False): N_(
+        "Chuyển cấp báo động %(level)s: %(label)s (hạn trả lời %(due)s, tại thời điểm quá "
+        "hạn); báo %(audience)s."
+    ),
+    (False, False): N_(
+        "Chuyển cấp báo động %(level)s: %(label)s (hạn trả lời %(due)s, quá hạn %(days)s "
+        "ngày làm việc); báo %(audience)s."
+    ),
+    (True, True): N_(
+        "Chuyển cấp báo động %(level)s: %(label)s (hạn trả lời %(due)s, tại thời điểm quá "
+        "hạn); báo %(audience)s. Chưa có địa chỉ thư của Chủ tịch: đã báo Thanh tra thành phố."
+    ),
+    (False, True): N_(
+        "Chuyển cấp báo động %(level)s: %(label)s (hạn trả lời %(due)s, quá hạn %(days)s "
+        "ngày làm việc); báo %(audience)s. Chưa có địa chỉ thư của Chủ tịch: đã báo Thanh tra "
+        "thành phố."
+    ),
+}
+"""A step's timeline note by (at the breach itself, the chairman's address missing):
+marked, so the case page shows it in the reader's language (a step's label is data)."""
 
 Emails = Callable[[int | None, tuple[str, ...]], list[str]]
 
@@ -167,36 +190,28 @@ class Ladder:
             .execution_options(synchronize_session=False)
         )
         chairman_missing = step.notify_chairman and not self.chairman
-        note = (
-            f"Chuyển cấp báo động {step.level}: {step.label or 'bậc ' + str(step.level)} "
-            f"(hạn trả lời {format_local_long(case.response_due_at)}"
-            + (
-                ", tại thời điểm quá hạn"
-                if step.after_working_days == 0
-                else f", quá hạn {step.after_working_days} ngày làm việc"
-            )
-            + f"); báo {audience_text(step)}."
-        )
-        if chairman_missing:
-            note += " Chưa có địa chỉ thư của Chủ tịch: đã báo Thanh tra thành phố."
-        db.session.add(
-            CaseEvent(
-                case_id=case.id,
-                at=self.now,
-                actor_id=None,
-                actor_label=ACTOR_LABEL,
-                action="escalate",
-                public=False,
-                note=note,
-                data={
-                    "level": step.level,
-                    "obligation": case.obligation,
-                    "after_working_days": step.after_working_days,
-                    "due_at": due.isoformat(),
-                    "audience": audience_of(step),
-                    "chairman_missing": chairman_missing,
-                },
-            )
+        events.record(
+            case,
+            "escalate",
+            user=None,
+            now=self.now,
+            label=ACTOR_LABEL,
+            note=N_(
+                STEP_NOTES[step.after_working_days == 0, chairman_missing],
+                level=step.level,
+                label=step.label or N_("bậc %(level)s", level=step.level),
+                due=format_local_long(case.response_due_at),
+                days=step.after_working_days,
+                audience=audience_text(step),
+            ),
+            data={
+                "level": step.level,
+                "obligation": case.obligation,
+                "after_working_days": step.after_working_days,
+                "due_at": due.isoformat(),
+                "audience": audience_of(step),
+                "chairman_missing": chairman_missing,
+            },
         )
         if step.after_working_days == 0:
             return  # the breach's own mail went to this step's audience

@@ -27,14 +27,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ...database import insert_once
 from ...domain.calendar import WorkingCalendar
+from ...domain.marks import N_
 from ...domain.permissions import UNIT_ROLES
 from ...domain.sla import Clock, Milestone, Thresholds, arrived, next_check_at
 from ...domain.states import Status
 from ...extensions import db
 from ...i18n import format_local_long
-from ...models import Case, CaseEvent, SlaEvent, SlaPolicy, Unit, User
+from ...models import Case, SlaEvent, SlaPolicy, Unit, User
+from ..handling import events
 from ..reference.policies import current_by_kind, load_calendar
-from .ladder import Ladder
+from .ladder import ACTOR_LABEL, Ladder
 from .notify import queue
 
 BATCH = 500
@@ -44,10 +46,10 @@ PAUSING = {Status.WAITING_CITIZEN.value}
 FINISHED = {Status.ANSWERED.value, Status.CLOSED.value, Status.REJECTED.value, Status.MERGED.value}
 
 LABELS = {
-    Milestone.ACK_WARNING: "Sắp đến hạn phản hồi tiếp nhận",
-    Milestone.ACK_BREACH: "Quá hạn phản hồi tiếp nhận",
-    Milestone.RESPONSE_WARNING: "Sắp đến hạn trả lời",
-    Milestone.RESPONSE_BREACH: "Quá hạn trả lời",
+    Milestone.ACK_WARNING: N_("Sắp đến hạn phản hồi tiếp nhận"),
+    Milestone.ACK_BREACH: N_("Quá hạn phản hồi tiếp nhận"),
+    Milestone.RESPONSE_WARNING: N_("Sắp đến hạn trả lời"),
+    Milestone.RESPONSE_BREACH: N_("Quá hạn trả lời"),
 }
 
 
@@ -195,21 +197,23 @@ class Sweeper:
         if event_id is None:
             return  # recorded before, by this or another scheduler
         self.summary["warnings" if not milestone.is_breach else "breaches"] += 1
-        db.session.add(
-            CaseEvent(
-                case_id=case.id,
-                at=self.now,
-                actor_id=None,
-                actor_label="Hệ thống giám sát thời hạn",
-                action=milestone.value,
-                public=False,
-                note=f"{LABELS[milestone]}: hạn {format_local_long(due)}.",
-                data={
-                    "deadline_rev": case.deadline_rev,
-                    "obligation": case.obligation,
-                    "due_at": due.isoformat(),
-                },
-            )
+        # Marked, with the milestone's label as a value: the case page shows it translated.
+        events.record(
+            case,
+            milestone.value,
+            user=None,
+            now=self.now,
+            label=ACTOR_LABEL,
+            note=N_(
+                "%(milestone)s: hạn %(due)s.",
+                milestone=LABELS[milestone],
+                due=format_local_long(due),
+            ),
+            data={
+                "deadline_rev": case.deadline_rev,
+                "obligation": case.obligation,
+                "due_at": due.isoformat(),
+            },
         )
         for address in self.recipients(case, milestone):
             written = queue(
