@@ -180,14 +180,16 @@ def test_from_triage_to_an_approved_answer_through_the_pages(
 
     page = head.page(code)
     assert "Duyệt và gửi trả lời" in page
-    assert re.search(rf'data-testid="draft-meta">{officer.name} soạn lúc', page)
+    assert re.search(
+        rf'data-testid="draft-meta"><span lang="vi">{officer.name}</span> soạn lúc', page
+    )
     page = head.act(
         code,
         "approve_answer",
         body="Phòng Nội vụ đã kiểm tra quy trình tuyển dụng; kết quả đúng quy định.",
     )
     assert facts(app, code)[0] == "answered"
-    assert "kết quả đúng quy định" in page and f"{head.name} duyệt" in page
+    assert "kết quả đúng quy định" in page and f'<span lang="vi">{head.name}</span> duyệt' in page
     assert "Lưu dự thảo trả lời" not in page  # no second answer from an answered case
 
     steps = timeline(page)
