@@ -274,10 +274,19 @@ class CaseEvent(db.Model):
         said = (self.data or {}).get("note_said")
         if isinstance(said, dict) and isinstance(said.get("v"), dict):
             try:
-                return Said(str(said["t"]), said["v"])
+                return _said(said)
             except (KeyError, TypeError, ValueError):
                 return self.note
         return self.note
+
+
+def _said(kept: dict[str, Any]) -> Said:
+    """A note's ``{"t": template, "v": values}`` filled in again; a value kept the same way
+    (a marked value with values of its own, such as a list of labels) is rebuilt too."""
+    values = {
+        key: _said(value) if isinstance(value, dict) else value for key, value in kept["v"].items()
+    }
+    return Said(str(kept["t"]), values)
 
 
 class CaseRating(db.Model):

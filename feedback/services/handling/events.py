@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ...domain.calendar import LOCAL_TZ, weekday_name
 from ...domain.marks import N_, Said
 from ...extensions import db
 from ...models import Case, CaseEvent, User
@@ -37,7 +38,7 @@ def record(
     so the timeline can show it in the reader's language (``CaseEvent.shown_note``)."""
     data = dict(data or {})
     if isinstance(note, Said):
-        data["note_said"] = {"t": note.template, "v": _plain(note.values)}
+        data["note_said"] = _kept(note)
     event = CaseEvent(
         case_id=case.id,
         at=now,
@@ -56,6 +57,27 @@ def record(
     return event
 
 
+def noted_time(value: datetime) -> str:
+    """A time as a note writes it, "23:59, Thứ Ba 12/03/2024" (local time, as
+    ``i18n.format_local_long`` shows it), marked with the day's name as a value: the note
+    keeps it in Vietnamese, an English page names the day in English."""
+    shown = value.astimezone(LOCAL_TZ)
+    return N_(
+        "%(time)s, %(weekday)s %(date)s",
+        time=f"{shown:%H:%M}",
+        weekday=weekday_name(shown.date()),
+        date=f"{shown:%d/%m/%Y}",
+    )
+
+
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Values as JSON keeps them: numbers and texts as they are, anything else as its text."""
-    return {k: v if isinstance(v, int | float | str) else str(v) for k, v in values.items()}
+    """Values as JSON keeps them: numbers and texts as they are, a value filled in from a
+    marked template of its own (a list of labels) as its template and values, so it is
+    translated too (``CaseEvent.shown_note``), anything else as its text."""
+    return {k: _kept(v) for k, v in values.items()}
+
+
+def _kept(value: Any) -> Any:
+    if isinstance(value, Said):
+        return {"t": value.template, "v": _plain(value.values)}
+    return value if isinstance(value, int | float | str) else str(value)

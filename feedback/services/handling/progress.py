@@ -35,7 +35,7 @@ from ..errors import Conflict, ValidationError
 from ..intake.attachments import CaseFilesFull, Upload, store_upload
 from ..reference.policies import load_calendar
 from ..sla.notify import joined, tell_citizen
-from .events import record
+from .events import noted_time, record
 from .moves import require
 
 MIN_BODY = 10
@@ -125,7 +125,7 @@ def _progress_note(
     late = _lateness(committed_due_at, response_due_at, now)
     values = {"text": text, "day": day.strftime(DAY_FORMAT)}
     if late:
-        values["due"] = format_local_long(response_due_at)
+        values["due"] = noted_time(response_due_at)
     return N_(PROGRESS_NOTES[late], **values)
 
 

@@ -70,6 +70,23 @@ STEP_NOTES = {
 """A step's timeline note by (at the breach itself, the chairman's address missing):
 marked, so the case page shows it in the reader's language (a step's label is data)."""
 
+AUDIENCE_LISTS = (
+    N_("%(first)s, %(second)s"),
+    N_("%(first)s, %(second)s, %(third)s"),
+    N_("%(first)s, %(second)s, %(third)s, %(fourth)s"),
+)
+"""Who a step tells, as a timeline note names them (as ``audience_text`` writes them), with
+each label a value, so the note names them in the reader's language."""
+
+
+def _audience_said(step: EscalationStep) -> str:
+    labels = [AUDIENCE_LABELS[k] for k in audience_of(step)]
+    if len(labels) < 2:
+        return labels[0] if labels else ""  # one label, marked
+    named = dict(zip(("first", "second", "third", "fourth"), labels, strict=False))
+    return N_(AUDIENCE_LISTS[len(labels) - 2], **named)
+
+
 Emails = Callable[[int | None, tuple[str, ...]], list[str]]
 
 
@@ -200,9 +217,9 @@ class Ladder:
                 STEP_NOTES[step.after_working_days == 0, chairman_missing],
                 level=step.level,
                 label=step.label or N_("bậc %(level)s", level=step.level),
-                due=format_local_long(case.response_due_at),
+                due=events.noted_time(case.response_due_at),
                 days=step.after_working_days,
-                audience=audience_text(step),
+                audience=_audience_said(step),
             ),
             data={
                 "level": step.level,

@@ -207,7 +207,7 @@ class Sweeper:
             note=N_(
                 "%(milestone)s: hạn %(due)s.",
                 milestone=LABELS[milestone],
-                due=format_local_long(due),
+                due=events.noted_time(due),
             ),
             data={
                 "deadline_rev": case.deadline_rev,
