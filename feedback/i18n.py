@@ -141,7 +141,9 @@ def translated(message: str) -> str:
         return translate(message, _) if message else message
     if isinstance(message, Said):
         english = _(message.template)
-        if english == message.template:  # not in the catalogue: all of it stays Vietnamese
+        if english == message.template and VIETNAMESE.search(english):
+            # Not in the catalogue: all of it stays Vietnamese. (A template of placeholders
+            # only, "%(text)s.", reads the same in English and is filled in below.)
             return _as_data(str.__str__(message))
         values = {}
         for key, value in message.values.items():

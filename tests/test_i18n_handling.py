@@ -174,3 +174,16 @@ def test_the_api_answers_in_the_language_the_client_asks_for(
     assert draft.get_json()["message"] == (
         "Draft answer saved; it waits for approval by the head of the unit."
     )
+
+
+def test_a_bad_inbox_filter_is_refused_whole_in_each_language(
+    client: FlaskClient, login_as: Callable[..., str]
+) -> None:
+    login_as("officer")
+    vietnamese = client.get("/can-bo/?han=abc&lang=vi")
+    assert vietnamese.status_code == 422
+    assert "Bộ lọc không hợp lệ (han:" in html.unescape(vietnamese.text)
+    english = client.get("/can-bo/?han=abc&lang=en")
+    assert english.status_code == 422
+    shown = html.unescape(english.text)
+    assert "Invalid filter (han:" in shown and "Bộ lọc" not in shown

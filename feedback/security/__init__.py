@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, session
+from flask_babel import gettext
 from flask_login import user_logged_in
 
+from ..domain.marks import N_
 from ..extensions import limiter, login_manager
 from . import actor
 from .access import check_access, load_user, load_user_from_token
@@ -36,7 +38,8 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.request_loader(load_user_from_token)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.login_message = N_("Vui lòng đăng nhập để tiếp tục.")
+    login_manager.localize_callback = gettext  # the flash in the reader's language
     login_manager.session_protection = "strong"
     app.session_interface = WebOnlySessionInterface()  # no session cookie on the API
     # Rate limits come first, so refused requests (401s, locked names) count too. They are

@@ -23,7 +23,7 @@ from ...models import Case
 from ...models.case import CHANNELS, OPEN_STATUS_VALUES, STATUSES
 from .. import params
 from ..errors import ValidationError
-from ..params import Args, cursor_param, int_param, invalid, text_param
+from ..params import Args, cursor_param, int_param, invalid, sentence, text_param
 from .queues import QUEUES, open_cases, queue_condition
 from .visibility import visible_condition
 
@@ -102,7 +102,7 @@ def parse(args: Args) -> InboxFilter:
         days = int_param(args, "han", default=0, low=0, high=MAX_DAYS, errors=errors)
     after = cursor_param(text_param(args, "sau"), errors)
     if errors:
-        raise invalid(errors, N_("Bộ lọc không hợp lệ."))
+        raise invalid(errors, sentence(N_("Bộ lọc không hợp lệ")))
     return InboxFilter(
         status=status,
         kind=kind,
