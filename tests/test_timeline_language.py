@@ -189,3 +189,29 @@ def test_the_deadline_monitors_notes_read_in_english(
         "Thứ Ba",
     ):
         assert vietnamese not in english
+
+
+def test_a_recomputed_deadline_is_noted_in_the_readers_language(
+    app: Flask,
+    client: FlaskClient,
+    login_as: Callable[..., str],
+    make_case: Callable[..., str],
+) -> None:
+    from feedback.services.handling.deadlines import recompute
+
+    code = make_case()
+    with app.app_context(), unit_of_work():
+        case = db.session.scalars(select(Case).where(Case.code == code)).one()
+        case.response_due_at = case.response_due_at - timedelta(days=1)  # as if the rule moved
+        assert recompute(case, datetime.now(UTC), N_("thụ lý"))
+    with app.app_context():
+        stored = db.session.scalars(
+            select(CaseEvent.note)
+            .join(Case)
+            .where(Case.code == code, CaseEvent.action == "recompute")
+        ).one()
+    assert stored.startswith("Tính lại thời hạn (thụ lý): hạn trả lời ")
+    login_as("inspector")
+    english = html.unescape(client.get(f"/can-bo/ho-so/{code}?lang=en").text)
+    assert "Deadlines recomputed (acceptance): answer due " in english
+    assert "<strong>System</strong>" in english and "Tính lại" not in english

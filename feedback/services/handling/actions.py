@@ -68,7 +68,7 @@ def acknowledge(case: Case, user: User, now: datetime, note: str = "") -> CaseEv
         note=note.strip() or default,
         values={"acknowledged_at": case.acknowledged_at or now},
     )
-    recompute(case, now, "thụ lý")
+    recompute(case, now, N_("thụ lý"))
     if first:
         tell_citizen(
             case,
@@ -510,7 +510,7 @@ def extend(case: Case, user: User, now: datetime, reason: str, decision: str) ->
         ),
         data={"days": days, "decision": decision, "reason": reason},
     )
-    recompute(case, now, f"gia hạn theo {decision}")
+    recompute(case, now, N_("gia hạn theo %(decision)s", decision=decision))
     return event
 
 
@@ -571,7 +571,7 @@ def classify(
             "round": new_round,
         },
     )
-    recompute(case, now, "phân loại lại hồ sơ")
+    recompute(case, now, N_("phân loại lại hồ sơ"))
     return event
 
 
@@ -668,7 +668,7 @@ def resume(case: Case, user: User, now: datetime, reason: str) -> CaseEvent:
         note=N_("Tiếp tục giải quyết khiếu nại sau tạm đình chỉ. Lý do: %(reason)s", reason=reason),
         data={"suspended_since": since.isoformat(), "reason": reason},
     )
-    recompute(case, now, "tiếp tục giải quyết sau tạm đình chỉ")
+    recompute(case, now, N_("tiếp tục giải quyết sau tạm đình chỉ"))
     return event
 
 

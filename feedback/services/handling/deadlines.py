@@ -36,7 +36,7 @@ from ..reference.policies import (
     policy_on,
     to_domain_policy,
 )
-from .events import record
+from .events import noted_time, record
 
 
 @dataclass
@@ -47,6 +47,8 @@ class Derived:
 
 
 ROUND_LABELS = {1: N_("lần đầu"), 2: N_("lần hai")}
+SYSTEM = N_("Hệ thống")
+"""Who recomputed the deadlines, as the timeline names it."""
 
 POLICY_APPLIED = N_("Chính sách thời hạn áp dụng: %(kind)s, %(validity)s%(basis)s.")
 POLICY_ON_ACCEPTANCE = N_("Chính sách thời hạn khi thụ lý: %(kind)s, %(validity)s%(basis)s.")
@@ -254,14 +256,22 @@ def recompute(
             case.obligation += 1
             # A new promise re-arms the escalation ladder (services.sla.ladder).
             case.escalation_level = 0
-    note = (
-        f"Tính lại thời hạn ({reason}): hạn trả lời {format_local_long(before[1])} → "
-        f"{format_local_long(case.response_due_at)}."
-        if moved
-        else f"Lịch thay đổi ({reason}): hạn đã qua, giữ nguyên."
-    )
-    if kept and moved:
-        note += " Hạn đã qua được giữ nguyên."
+    times = {"before": noted_time(before[1]), "after": noted_time(case.response_due_at)}
+    if moved and kept:
+        note = N_(
+            "Tính lại thời hạn (%(reason)s): hạn trả lời %(before)s → %(after)s. "
+            "Hạn đã qua được giữ nguyên.",
+            reason=reason,
+            **times,
+        )
+    elif moved:
+        note = N_(
+            "Tính lại thời hạn (%(reason)s): hạn trả lời %(before)s → %(after)s.",
+            reason=reason,
+            **times,
+        )
+    else:
+        note = N_("Lịch thay đổi (%(reason)s): hạn đã qua, giữ nguyên.", reason=reason)
     data: dict[str, object] = {
         "reason": reason,
         "ack_due_before": before[0].isoformat(),
@@ -269,7 +279,7 @@ def recompute(
     }
     if kept:
         data["kept"] = kept
-    record(case, "recompute", user=None, now=now, label="Hệ thống", note=note, data=data)
+    record(case, "recompute", user=None, now=now, label=SYSTEM, note=note, data=data)
     return moved
 
 

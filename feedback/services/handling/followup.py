@@ -94,7 +94,7 @@ def reopen(case: Case, now: datetime, reason: str, *, user: User | None = None) 
         },
         label=None if user else CITIZEN,
     )
-    recompute(case, now, "mở lại hồ sơ")
+    recompute(case, now, N_("mở lại hồ sơ"))
     tell_citizen(
         case,
         kind="reopened",

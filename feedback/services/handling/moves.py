@@ -115,5 +115,5 @@ def move(
         label=label,
     )
     if resumes:
-        recompute(case, now, "kết thúc thời gian chờ người dân bổ sung")
+        recompute(case, now, N_("kết thúc thời gian chờ người dân bổ sung"))
     return event

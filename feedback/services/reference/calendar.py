@@ -182,7 +182,15 @@ def add_override(
     else:
         row.kind, row.source, row.note, row.origin = kind, source, note.strip(), origin
     db.session.flush()
-    moved = _retime(now, f"lịch thay đổi: {day:%d/%m/%Y} là {KIND_LABELS[kind]} theo {source}")
+    moved = _retime(
+        now,
+        N_(
+            "lịch thay đổi: %(day)s là %(kind)s theo %(source)s",
+            day=f"{day:%d/%m/%Y}",
+            kind=KIND_LABELS[kind],
+            source=source,
+        ),
+    )
     audit.record(
         "calendar.retime",
         actor=_actor(actor),
@@ -200,7 +208,7 @@ def remove_override(override_id: int, *, now: datetime, actor: User | None = Non
     day = row.day
     db.session.delete(row)
     db.session.flush()
-    moved = _retime(now, f"bỏ điều chỉnh lịch ngày {day:%d/%m/%Y}")
+    moved = _retime(now, N_("bỏ điều chỉnh lịch ngày %(day)s", day=f"{day:%d/%m/%Y}"))
     audit.record(
         "calendar.retime",
         actor=_actor(actor),
