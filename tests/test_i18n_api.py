@@ -283,3 +283,35 @@ def test_the_intakes_timeline_notes_in_english(
     assert english("Tiếp nhận qua cổng trực tuyến.") in page
     assert english("Liên kết với hồ sơ %(code)s (có thể cùng nội dung).", code=first) in page
     assert "Tiếp nhận qua" not in page and "Liên kết với hồ sơ" not in page
+
+
+def test_the_apis_timeline_routing_and_deadlines_follow_accept_language(
+    app: Flask, client: FlaskClient, make_user: Any, make_case: Any
+) -> None:
+    """A program asking in English reads the timeline's notes, the routing reason and the
+    deadline explanation in English; without asking, the Vietnamese as stored."""
+    from datetime import UTC, datetime
+
+    from feedback.database import unit_of_work
+    from feedback.extensions import db
+    from feedback.models import User
+    from feedback.services.accounts.users import issue_token
+
+    code = make_case()
+    user_id, _ = make_user("inspector")
+    with app.app_context(), unit_of_work():
+        token = issue_token(db.session.get(User, user_id), datetime.now(UTC))
+    auth = {"Authorization": f"Bearer {token}"}
+    vietnamese = client.get(f"/api/v1/cases/{code}", headers=auth).get_json()
+    english_case = client.get(
+        f"/api/v1/cases/{code}", headers={**auth, "Accept-Language": "en"}
+    ).get_json()
+    assert vietnamese["timeline"][0]["note"] == "Tiếp nhận qua cổng trực tuyến."
+    assert english_case["timeline"][0]["note"] == english("Tiếp nhận qua cổng trực tuyến.")
+    assert not VIETNAMESE.search(english_case["timeline"][0]["note"])
+    assert english_case["routing_reason"] != vietnamese["routing_reason"]
+    asked = "/api/v1/deadlines?kind=feedback&received_at=2024-02-08T10:00:00%2B07:00"
+    lines_vi = client.get(asked).get_json()["explanation"]
+    lines_en = client.get(asked, headers={"Accept-Language": "en"}).get_json()["explanation"]
+    assert len(lines_vi) == len(lines_en) and lines_vi != lines_en
+    assert any("Tết" in line or "Tet" in line for line in lines_en + lines_vi)

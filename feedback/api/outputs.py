@@ -18,7 +18,9 @@ from typing import Any
 
 from ..domain.calendar import iso_local as iso
 from ..domain.permissions import Op
+from ..domain.routing import reason_message
 from ..domain.states import Status
+from ..i18n import translated_text
 from ..models import Area, Case, Category, Unit, User
 from ..services.handling.visibility import ops_for
 from ..services.intake.identity import identity_of
@@ -74,7 +76,7 @@ def public_view(case: Case) -> dict[str, Any]:
                 "action": e.action,
                 "from_status": e.from_status,
                 "to_status": e.to_status,
-                "note": e.note,
+                "note": translated_text(e.shown_note),
             }
             for e in case.events
             if e.public
@@ -94,7 +96,7 @@ def staff_view(case: Case, user: User, now: datetime) -> dict[str, Any]:
         lat=case.lat,
         lon=case.lon,
         needs_triage=case.needs_triage,
-        routing_reason=case.routing_reason,
+        routing_reason=translated_text(reason_message(case.routing_reason)),
         assigned_to=case.assigned_to.display_name if case.assigned_to else None,
         acknowledged_at=iso(case.acknowledged_at),
         answered_at=iso(case.answered_at),
@@ -115,12 +117,12 @@ def staff_view(case: Case, user: User, now: datetime) -> dict[str, Any]:
     out["timeline"] = [
         {
             "at": iso(e.at),
-            "actor_label": e.actor_label,
+            "actor_label": translated_text(e.actor_label),
             "action": e.action,
             "from_status": e.from_status,
             "to_status": e.to_status,
             "public": e.public,
-            "note": e.note,
+            "note": translated_text(e.shown_note),
         }
         for e in case.events
     ]

@@ -209,9 +209,9 @@ def progress(code: str) -> Response:
 def deadlines() -> Response:
     """When a case received at ``received_at`` (default now) of ``kind`` must be
     acknowledged and answered, by the policy and the calendar."""
-    return _json(
-        preview(request.args.get("kind"), request.args.get("received_at"), datetime.now(UTC))
-    )
+    found = preview(request.args.get("kind"), request.args.get("received_at"), datetime.now(UTC))
+    found["explanation"] = [translated_text(line) for line in found.get("explanation", [])]
+    return _json(found)
 
 
 @bp.get("/oversight/breaches")
