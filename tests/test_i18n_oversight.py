@@ -179,3 +179,21 @@ def test_a_quarter_report_asked_in_english_is_written_in_english(
     assert book["Summary"]["B10"].value == "Cases received"
     vietnamese = _pdf_text(client.get("/bao-cao/2023-Q3.pdf?lang=vi").data)
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in vietnamese and "quý III năm 2023" in vietnamese
+
+
+def test_the_dashboards_data_names_are_marked_in_the_table_and_plain_elsewhere(
+    client: FlaskClient, login_as: Callable[..., str], make_case: Callable[..., str]
+) -> None:
+    """A unit's name stays Vietnamese on the English dashboard: marked lang="vi" in the
+    table's cell, plain text in the row's attribute and in the charts' SVG (a span there
+    broke the attribute and took the text out of the SVG)."""
+    make_case()
+    login_as("inspector")
+    page = client.get("/thanh-tra/so-lieu?lang=en").text
+    groups = re.findall(r'<tr data-group="([^"]*)">\s*<th scope="row">(.*?)</th>', page)
+    named = [(attribute, cell) for attribute, cell in groups if "UBND" in attribute]
+    assert named, groups
+    for attribute, cell in named:
+        assert "<" not in attribute and cell == f'<span lang="vi">{attribute}</span>'
+    svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert svgs and not any("<span" in svg for svg in svgs)

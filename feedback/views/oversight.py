@@ -22,7 +22,7 @@ from ..domain.marks import N_
 from ..domain.permissions import OVERSIGHT_ROLES
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
-from ..i18n import translated, translated_fields
+from ..i18n import translated, translated_fields, translated_text
 from ..models import Area, Unit
 from ..security.access import roles
 from ..services.errors import ValidationError
@@ -79,8 +79,8 @@ def _figures() -> dict[str, tuple[str, str, str | None]]:
     " giờ", " /5")."""
     found = {}
     for key, (label, unit, target) in FIGURES.items():
-        suffix = unit if unit in ("", "%") else " " + translated(unit)
-        found[key] = (translated(label), suffix, target)
+        suffix = unit if unit in ("", "%") else " " + translated_text(unit)
+        found[key] = (translated_text(label), suffix, target)
     return found
 
 
@@ -161,16 +161,18 @@ def _period(now: datetime) -> tuple[date, date, dict[str, str]]:
 
 
 def _label(by: str, key: str) -> str:
-    """A group's name in the reader's language: kinds and channels are marked labels, as
-    are the groups without a category or an area and a retired unit's "(đến …)"; names
-    from the data come back as they are."""
+    """A group's name in the reader's language, as plain text (it also goes into an
+    attribute and the charts' SVG, where HTML has no place; the table's cell marks what
+    stays Vietnamese with ``|translated``): kinds and channels are marked labels, as are
+    the groups without a category or an area and a retired unit's "(đến …)"; names from
+    the data come back as they are."""
     if by == "kind":
-        return translated(KIND_LABELS.get(key, key))
+        return translated_text(KIND_LABELS.get(key, key))
     if by == "channel":
-        return translated(CHANNEL_LABELS.get(key, key))
+        return translated_text(CHANNEL_LABELS.get(key, key))
     if by == "month":
         return f"{key[5:]}/{key[:4]}"
-    return translated(key)
+    return translated_text(key)
 
 
 def _months(start: date, end: date, today: date) -> list[str]:
@@ -185,14 +187,22 @@ def _months(start: date, end: date, today: date) -> list[str]:
 
 def _share_chart(chart_id: str, title: str, groups: list[tuple[str, dict[str, Any]]]) -> Markup:
     labels = [label for label, _ in groups]
-    series = [Series(translated(name), [f[key] for _, f in groups]) for key, name in SHARE_SERIES]
+    series = [
+        Series(translated_text(name), [f[key] for _, f in groups]) for key, name in SHARE_SERIES
+    ]
     desc = N_(
         "%(title)s: tỷ lệ phản hồi tiếp nhận đúng hạn và tỷ lệ trả lời đúng hạn của từng "
         "nhóm, thang 0–100%%, vạch đỏ là chỉ tiêu 100%%. Số liệu đầy đủ ở bảng bên dưới.",
         title=title,
     )
     return bar_chart(
-        chart_id, title, translated(desc), labels, series, target=100.0, translate=translated
+        chart_id,
+        title,
+        translated_text(desc),
+        labels,
+        series,
+        target=100.0,
+        translate=translated_text,
     )
 
 
@@ -201,13 +211,13 @@ def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[
     totals = summary.totals()
     sections = []
     for by, title_vi, head in BREAKDOWNS:
-        title = translated(title_vi)
+        title = translated_text(title_vi)
         groups = [(_label(by, k), f) for k, f in summary.breakdown(by)]
         sections.append(
             {
                 "by": by,
                 "title": title,
-                "head": translated(head),
+                "head": translated_text(head),
                 "groups": groups,
                 "chart": _share_chart(f"chart-{by}", title, groups),
             }
@@ -217,8 +227,8 @@ def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[
     months = sorted(set(_months(start, end, today)) | set(by_month))
     month_chart = column_chart(
         "chart-month",
-        translated(N_("Số hồ sơ tiếp nhận theo tháng")),
-        translated(
+        translated_text(N_("Số hồ sơ tiếp nhận theo tháng")),
+        translated_text(
             N_(
                 "Số hồ sơ tiếp nhận trong từng tháng của kỳ (không tính hồ sơ trùng đã gộp); "
                 "số liệu đầy đủ ở bảng bên dưới."
@@ -226,22 +236,22 @@ def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[
         ),
         [_label("month", m) for m in months],
         [by_month[m]["received"] if m in by_month else 0 for m in months],
-        translate=translated,
+        translate=translated_text,
     )
     targets = [k for k, (_, _, target) in FIGURES.items() if target]
     totals_chart = bar_chart(
         "chart-totals",
-        translated(N_("Các chỉ tiêu của kế hoạch")),
-        translated(
+        translated_text(N_("Các chỉ tiêu của kế hoạch")),
+        translated_text(
             N_(
                 "Tỷ lệ phản hồi tiếp nhận đúng hạn, trả lời đúng hạn và hồ sơ trễ hạn có văn "
                 "bản xin lỗi trong kỳ, thang 0–100%, vạch đỏ là chỉ tiêu 100%."
             )
         ),
-        [translated(FIGURES[k][0]) for k in targets],
-        [Series(translated(N_("Kết quả")), [totals[k] for k in targets])],
+        [translated_text(FIGURES[k][0]) for k in targets],
+        [Series(translated_text(N_("Kết quả")), [totals[k] for k in targets])],
         target=100.0,
-        translate=translated,
+        translate=translated_text,
     )
     return {
         "totals": totals,
@@ -271,7 +281,7 @@ def dashboard() -> Any:
         errors=errors,
         now=now,
         figures=_figures(),
-        definitions={key: translated(text) for key, text in metrics.DEFINITIONS.items()},
+        definitions={key: translated_text(text) for key, text in metrics.DEFINITIONS.items()},
         number=number,
         **_choices(),
     )
