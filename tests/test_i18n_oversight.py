@@ -197,3 +197,11 @@ def test_the_dashboards_data_names_are_marked_in_the_table_and_plain_elsewhere(
         assert "<" not in attribute and cell == f'<span lang="vi">{attribute}</span>'
     svgs = re.findall(r"<svg.*?</svg>", page, re.S)
     assert svgs and not any("<span" in svg for svg in svgs)
+
+
+def test_figures_are_written_in_the_notation_of_the_language() -> None:
+    from feedback.services.oversight.charts import number
+
+    assert (number(96.94), number(1234567, 0), number(6.0, 1, " h")) == ("96,9", "1.234.567", "6 h")
+    english = (number(96.94, english=True), number(1234567, 0, english=True))
+    assert english == ("96.9", "1,234,567")

@@ -11,6 +11,7 @@ Neither page reads or shows anything about who reported a case.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -22,7 +23,7 @@ from ..domain.marks import N_
 from ..domain.permissions import OVERSIGHT_ROLES
 from ..domain.states import STATUS_LABELS
 from ..extensions import db
-from ..i18n import translated, translated_fields, translated_text
+from ..i18n import current_language, translated_fields, translated_text
 from ..models import Area, Unit
 from ..security.access import roles
 from ..services.errors import ValidationError
@@ -282,7 +283,7 @@ def dashboard() -> Any:
         now=now,
         figures=_figures(),
         definitions={key: translated_text(text) for key, text in metrics.DEFINITIONS.items()},
-        number=number,
+        number=partial(number, english=current_language() == "en"),
         **_choices(),
     )
     return page, 422 if errors else 200

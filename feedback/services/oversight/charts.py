@@ -38,13 +38,19 @@ class Series:
     values: Sequence[float | None]
 
 
-def number(value: float | None, decimals: int = 1, suffix: str = "") -> str:
-    """Vietnamese notation: decimal comma, thousands dot; "—" when there is no value."""
+def number(
+    value: float | None, decimals: int = 1, suffix: str = "", *, english: bool = False
+) -> str:
+    """Vietnamese notation: decimal comma, thousands dot (``english``: the other way round);
+    "—" when there is no value."""
     if value is None:
         return "—"
-    text = f"{value:,.{decimals}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-    if decimals and "," in text:
-        text = text.rstrip("0").rstrip(",")
+    text = f"{value:,.{decimals}f}"
+    point = "."
+    if not english:
+        text, point = text.replace(",", " ").replace(".", ",").replace(" ", "."), ","
+    if decimals and point in text:
+        text = text.rstrip("0").rstrip(point)
     return f"{text}{suffix}"
 
 
