@@ -41,7 +41,7 @@ def day_rows(page: str) -> list[list[str]]:
     table = re.search(r'id="year-days">(.*?)</table>', page, re.S)
     assert table, "no table of special days"
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1).split("</thead>")[1], re.S)
-    return [[cell(c) for c in re.findall(r"<td>(.*?)</td>", r, re.S)] for r in rows]
+    return [[cell(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
 
 
 def test_calendar_page_and_its_refusals(client: FlaskClient, login_as: Callable[..., str]) -> None:
