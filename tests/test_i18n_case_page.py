@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +165,17 @@ def test_explanation_and_routing_reason_are_marked_messages_translate_applies() 
     )
     assert reason_message("Chuyển tay theo chỉ đạo.") == "Chuyển tay theo chỉ đạo."
     assert not VIETNAMESE.search(translate(read, lambda text: ENGLISH.get(text, text)))
+
+
+def test_how_late_says_one_day_not_one_days() -> None:
+    from babel.support import Translations
+
+    from feedback.services.handling.letters import late_text
+
+    folder = Path(__file__).resolve().parent.parent / "feedback" / "translations"
+    catalogue = Translations.load(str(folder), ["en"])
+    english = catalogue.gettext
+    assert late_text(86400 + 6 * 3600) == "1 ngày 6 giờ"
+    assert late_text(86400 + 6 * 3600, english) == "1 day 6 hours"
+    assert late_text(2 * 86400 + 3600, english) == "2 days 1 hour"
+    assert late_text(3600 + 60, english) == "1 hour 1 minute"

@@ -142,9 +142,15 @@ def late_text(seconds: int, translate: Callable[[str], str] = _as_written) -> st
     or through ``translate`` (gettext) where the letters page shows it."""
     days, rest = divmod(max(seconds, 0), 86400)
     hours, minutes = rest // 3600, rest % 3600 // 60
-    parts = [translate(N_("%(n)s ngày")) % {"n": days}] if days else []
-    parts += [translate(N_("%(n)s giờ")) % {"n": hours}] if hours else []
-    parts += [translate(N_("%(n)s phút")) % {"n": minutes}] if minutes and not days else []
+    # One of each is its own message: English says "1 day", not "1 days".
+    units = (
+        (days, N_("1 ngày"), N_("%(n)s ngày")),
+        (hours, N_("1 giờ"), N_("%(n)s giờ")),
+        (0 if days else minutes, N_("1 phút"), N_("%(n)s phút")),
+    )
+    parts = [
+        translate(one) if n == 1 else translate(many) % {"n": n} for n, one, many in units if n
+    ]
     return " ".join(parts) or translate(N_("dưới 1 phút"))
 
 
