@@ -197,6 +197,14 @@ def test_the_dashboards_data_names_are_marked_in_the_table_and_plain_elsewhere(
         assert "<" not in attribute and cell == f'<span lang="vi">{attribute}</span>'
     svgs = re.findall(r"<svg.*?</svg>", page, re.S)
     assert svgs and not any("<span" in svg for svg in svgs)
+    # In the charts the name is marked too: its label and the name in a bar's tooltip.
+    unit = named[0][0]
+    assert re.search(rf'<text [^>]*lang="vi"><title>{re.escape(unit)}</title>', page)
+    from feedback.services.oversight.charts import Series, bar_chart
+
+    chart = bar_chart("c", "Shares", "…", [unit, "No area"], [Series("On time", [50.0, 40.0])])
+    assert f'<title><tspan lang="vi">{unit}</tspan> – On time: 50%</title>' in chart
+    assert "<title>No area – On time: 40%</title>" in chart
 
 
 def test_figures_are_written_in_the_notation_of_the_language() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from ...domain.marks import N_
+from ...domain.text import VIETNAMESE
 
 WIDTH = 720
 LABEL_WIDTH = 250
@@ -52,6 +53,14 @@ def number(
     if decimals and point in text:
         text = text.rstrip("0").rstrip(point)
     return f"{text}{suffix}"
+
+
+def _named(label: str) -> str:
+    """A group's name in a bar's tooltip: a name from the data (a unit, an area) stays
+    Vietnamese on an English page, and says so."""
+    return (
+        f'<tspan lang="vi">{escape(label)}</tspan>' if VIETNAMESE.search(label) else escape(label)
+    )
 
 
 def _short(label: str) -> str:
@@ -102,8 +111,9 @@ def bar_chart(
     for row, label in enumerate(labels):
         y = top + row * group
         middle = y + (group - GROUP_GAP) / 2 + 4
+        data = ' lang="vi"' if VIETNAMESE.search(label) else ""
         parts.append(
-            f'<text x="{LABEL_WIDTH}" y="{middle:.1f}" text-anchor="end">'
+            f'<text x="{LABEL_WIDTH}" y="{middle:.1f}" text-anchor="end"{data}>'
             f"<title>{escape(label)}</title>{escape(_short(label))}</text>"
         )
         for i, s in enumerate(series):
@@ -114,7 +124,7 @@ def bar_chart(
                 width = plot * min(max(value, 0.0), maximum) / maximum
                 parts.append(
                     f'<rect x="{x0}" y="{by}" width="{width:.1f}" height="{BAR}" '
-                    f'fill="{COLOURS[i % 4]}"><title>{escape(label)} – {escape(s.name)}: '
+                    f'fill="{COLOURS[i % 4]}"><title>{_named(label)} – {escape(s.name)}: '
                     f"{escape(shown)}</title></rect>"
                 )
             else:
