@@ -213,3 +213,25 @@ def test_figures_are_written_in_the_notation_of_the_language() -> None:
     assert (number(96.94), number(1234567, 0), number(6.0, 1, " h")) == ("96,9", "1.234.567", "6 h")
     english = (number(96.94, english=True), number(1234567, 0, english=True))
     assert english == ("96.9", "1,234,567")
+
+
+def test_files_in_english_hold_the_datas_names_as_plain_text(
+    client: FlaskClient, login_as: Callable[..., str], make_case: Callable[..., str]
+) -> None:
+    """A unit's name is data: in an English report and export it is written as it is,
+    never with the page's lang="vi" markup."""
+    make_case()
+    login_as("inspector")
+    today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    pdf = client.get(f"/bao-cao/{quarter}.pdf?lang=en")
+    assert pdf.status_code == 200, pdf.status_code
+    text = _pdf_text(pdf.data)
+    book = load_workbook(io.BytesIO(client.get(f"/bao-cao/{quarter}.xlsx?lang=en").data))
+    cells = [
+        str(c) for sheet in book for row in sheet.iter_rows(values_only=True) for c in row if c
+    ]
+    exported = client.get("/can-bo/xuat/cases.csv?lang=en").get_data(as_text=True)
+    for name, content in (("pdf", text), ("xlsx", "\n".join(cells)), ("csv", exported)):
+        assert "UBND" in content, name
+        assert "<span" not in content and "lang=" not in content, name

@@ -18,7 +18,7 @@ from flask_login import current_user
 
 from ..database import unit_of_work
 from ..domain.permissions import SEARCH_ROLES
-from ..i18n import current_language, translated, translated_fields
+from ..i18n import current_language, translated_fields_text, translated_text
 from ..security.access import roles
 from ..services.errors import ValidationError
 from ..services.oversight import exports
@@ -48,9 +48,10 @@ def _prepare(extension: str) -> tuple[exports.Export, datetime]:
     except ValidationError as exc:
         # Name each bad parameter: the address is usually a bookmark or a script's. In
         # the reader's language here: the sentence is put together from its parts.
-        fields = translated_fields(exc.fields)
+        # Plain text (translated_text): the sentence is joined here and shown as one.
+        fields = translated_fields_text(exc.fields)
         named = "; ".join(f"{name}: {text}" for name, text in fields.items())
-        raise ValidationError(f"{translated(exc.message)} {named}".strip(), fields) from None
+        raise ValidationError(f"{translated_text(exc.message)} {named}".strip(), fields) from None
 
 
 def _headers(name: str, total: int) -> dict[str, str]:
@@ -68,7 +69,7 @@ def _headers(name: str, total: int) -> dict[str, str]:
 @roles(*SEARCH_ROLES)
 def cases_csv() -> Any:
     export, now = _prepare("csv")
-    chunks = exports.csv_chunks(export, translated)
+    chunks = exports.csv_chunks(export, translated_text)
     body = stream_with_context(chunk.encode("utf-8") for chunk in chunks)
     return Response(
         body, content_type=CSV_TYPE, headers=_headers(exports.filename("csv", now), export.total)
@@ -80,7 +81,7 @@ def cases_csv() -> Any:
 def cases_xlsx() -> Any:
     export, now = _prepare("xlsx")
     return Response(
-        stream_with_context(exports.xlsx_chunks(export, translated)),
+        stream_with_context(exports.xlsx_chunks(export, translated_text)),
         content_type=XLSX_TYPE,
         headers=_headers(exports.filename("xlsx", now), export.total),
     )

@@ -19,7 +19,7 @@ from flask_login import current_user
 
 from ..domain.calendar import LOCAL_TZ
 from ..domain.permissions import REPORT_ROLES, UNIT_ROLES
-from ..i18n import current_language, translated
+from ..i18n import current_language, translated_text
 from ..security.access import roles
 from ..services.reports import period as reports
 from ..services.reports.files import pdf_bytes, xlsx_bytes
@@ -66,9 +66,9 @@ def _send(period_text: str, ext: str) -> Any:
     report = reports.build_report(period, now)
     # In the language of the page that asked (?lang=en or the session's choice).
     if ext == "xlsx":
-        data, mimetype = xlsx_bytes(report, translated), XLSX_TYPE
+        data, mimetype = xlsx_bytes(report, translated_text), XLSX_TYPE
     else:
-        data, mimetype = pdf_bytes(report, translated, current_language()), "application/pdf"
+        data, mimetype = pdf_bytes(report, translated_text, current_language()), "application/pdf"
     response = send_file(
         io.BytesIO(data),
         mimetype=mimetype,
