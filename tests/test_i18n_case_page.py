@@ -179,3 +179,14 @@ def test_how_late_says_one_day_not_one_days() -> None:
     assert late_text(86400 + 6 * 3600, english) == "1 day 6 hours"
     assert late_text(2 * 86400 + 3600, english) == "2 days 1 hour"
     assert late_text(3600 + 60, english) == "1 hour 1 minute"
+
+
+def test_the_triage_list_gives_the_routing_reason_in_the_readers_language(
+    client: FlaskClient, login_as: Callable[..., str], make_case: Callable[..., str]
+) -> None:
+    make_case(category_code=None, area_code=None)  # nothing to route by: the office triages
+    login_as("coordinator", "VP")
+    vietnamese = html.unescape(client.get("/can-bo/phan-loai").text)
+    english = html.unescape(client.get("/can-bo/phan-loai?lang=en").text)
+    assert "Sent to VP for sorting." in english and "phân loại" not in english
+    assert "Chuyển VP phân loại." in vietnamese
