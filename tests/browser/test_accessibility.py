@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
+from helpers import on_engine
 from playwright.sync_api import Browser, Page
 
 from feedback.database import unit_of_work
@@ -39,7 +40,8 @@ from feedback.extensions import db
 from feedback.services.demo import load_demo
 from feedback.services.intake.submission import CaseInput, Reporter, submit_case
 
-pytestmark = pytest.mark.browser
+# One engine (helpers.on_engine): the walk proves the pages; every route is fuzzed on both.
+pytestmark = [pytest.mark.browser, on_engine("sqlite")]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
