@@ -213,6 +213,12 @@ def test_figures_are_written_in_the_notation_of_the_language() -> None:
     assert (number(96.94), number(1234567, 0), number(6.0, 1, " h")) == ("96,9", "1.234.567", "6 h")
     english = (number(96.94, english=True), number(1234567, 0, english=True))
     assert english == ("96.9", "1,234,567")
+    from feedback.services.oversight.charts import Series, bar_chart, column_chart
+
+    bars = [Series("On time", [96.94])]
+    assert ">96,9%</text>" in bar_chart("c", "t", "d", ["A"], bars)
+    assert ">96.9%</text>" in bar_chart("c", "t", "d", ["A"], bars, english=True)
+    assert ">1,234</text>" in column_chart("m", "t", "d", ["01/2026"], [1234], english=True)
 
 
 def test_files_in_english_hold_the_datas_names_as_plain_text(

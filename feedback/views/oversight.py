@@ -204,6 +204,7 @@ def _share_chart(chart_id: str, title: str, groups: list[tuple[str, dict[str, An
         series,
         target=100.0,
         translate=translated_text,
+        english=current_language() == "en",
     )
 
 
@@ -238,6 +239,7 @@ def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[
         [_label("month", m) for m in months],
         [by_month[m]["received"] if m in by_month else 0 for m in months],
         translate=translated_text,
+        english=current_language() == "en",
     )
     targets = [k for k, (_, _, target) in FIGURES.items() if target]
     totals_chart = bar_chart(
@@ -253,6 +255,7 @@ def _dashboard(start: date, end: date, filters: Filters, now: datetime) -> dict[
         [Series(translated_text(N_("Kết quả")), [totals[k] for k in targets])],
         target=100.0,
         translate=translated_text,
+        english=current_language() == "en",
     )
     return {
         "totals": totals,

@@ -89,6 +89,7 @@ def bar_chart(
     target: float | None = None,
     suffix: str = "%",
     translate: Callable[[str], str] = _same,
+    english: bool = False,
 ) -> Markup:
     """Horizontal bars, one group per label and one bar per series; values on a fixed
     scale [0, maximum] (shares: 0–100) and, when given, a dashed target line. The caller
@@ -119,7 +120,7 @@ def bar_chart(
         for i, s in enumerate(series):
             value = s.values[row] if row < len(s.values) else None
             by = y + i * (BAR + BAR_GAP)
-            shown = number(value, suffix=suffix)
+            shown = number(value, suffix=suffix, english=english)
             if value is not None and maximum > 0:
                 width = plot * min(max(value, 0.0), maximum) / maximum
                 parts.append(
@@ -135,7 +136,9 @@ def bar_chart(
     parts.append(f'<line x1="{x0}" y1="{top - 4}" x2="{x0}" y2="{height - 6}" stroke="#57606a"/>')
     if target is not None and maximum > 0:
         tx = x0 + plot * min(target, maximum) / maximum
-        name = translate(N_("Chỉ tiêu %(target)s", target=number(target, suffix=suffix)))
+        name = translate(
+            N_("Chỉ tiêu %(target)s", target=number(target, suffix=suffix, english=english))
+        )
         parts.append(
             f'<line class="target" x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" '
             f'y2="{height - 6}" stroke="{TARGET_COLOUR}" stroke-width="2" '
@@ -159,6 +162,7 @@ def column_chart(
     suffix: str = "",
     decimals: int = 0,
     translate: Callable[[str], str] = _same,
+    english: bool = False,
 ) -> Markup:
     """Vertical columns (a count per month), each with its value above and label below."""
     height = 240
@@ -181,7 +185,7 @@ def column_chart(
         h = plot_h * max(value, 0) / peak
         cx = left + slot * i + slot / 2
         w = min(48.0, slot * 0.6)
-        shown = number(value, decimals, suffix)
+        shown = number(value, decimals, suffix, english=english)
         parts.append(
             f'<rect x="{cx - w / 2:.1f}" y="{base - h:.1f}" width="{w:.1f}" height="{h:.1f}" '
             f'fill="{COLOURS[0]}"><title>{escape(label)}: {escape(shown)}</title></rect>'
