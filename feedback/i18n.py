@@ -153,7 +153,7 @@ def translated(message: str) -> str:
             return Markup(escape(english)) % values
         except (KeyError, TypeError, ValueError):  # a broken translation: the Vietnamese
             return _as_data(str.__str__(message))
-    shown = _(message)
+    shown = translate(message, _)  # a label in context (C_) is looked up with it
     return _as_data(shown) if shown == message else shown
 
 

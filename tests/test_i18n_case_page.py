@@ -190,3 +190,20 @@ def test_the_triage_list_gives_the_routing_reason_in_the_readers_language(
     english = html.unescape(client.get("/can-bo/phan-loai?lang=en").text)
     assert "Sent to VP for sorting." in english and "phân loại" not in english
     assert "Chuyển VP phân loại." in vietnamese
+
+
+def test_an_action_and_a_status_of_the_same_word_translate_apart() -> None:
+    """«mở lại» is the action (reopen) and the status (reopened): the action's label is
+    marked in context, so the state machine's refusal reads right in English."""
+    from babel.support import Translations
+
+    from feedback.domain.marks import translate
+    from feedback.domain.states import STATUS_LABELS, Action, InvalidTransition, Status
+
+    folder = Path(__file__).resolve().parent.parent / "feedback" / "translations"
+    english = Translations.load(str(folder), ["en"]).gettext
+    refusal = InvalidTransition(Status.RECEIVED, Action.REOPEN)
+    assert str(refusal) == "Không thể «mở lại» hồ sơ đang ở trạng thái «mới tiếp nhận»."
+    shown = translate(refusal.message, english)
+    assert "“reopen”" in shown and "reopened" not in shown, shown
+    assert translate(STATUS_LABELS[Status.REOPENED], english) == "reopened"

@@ -80,13 +80,14 @@ def test_the_scan_sees_unmarked_text() -> None:
     assert unmarked("{{ 'Thứ Hai' if x }}") == ["1: {{ 'Thứ Hai' if x }}"]
 
 
-def _extracted() -> dict[str, list[str]]:
-    """msgid → where it was found, from the code and templates that babel.cfg names."""
+def _extracted() -> dict[tuple[str | None, str], list[str]]:
+    """(msgctxt, msgid) → where it was found, from the code and templates that babel.cfg
+    names; a label in context (``C_("action", "mở lại")``) is its own entry."""
     method_map = [("feedback/**.py", "python"), ("templates/**.html", "jinja2")]
-    found: dict[str, list[str]] = {}
+    found: dict[tuple[str | None, str], list[str]] = {}
     keywords = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None, "N_": None}
-    keywords |= {"ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
-    for filename, _lineno, message, _comments, _context in extract_from_dir(
+    keywords |= {"ngettext": (1, 2), "pgettext": ((1, "c"), 2), "C_": ((1, "c"), 2)}
+    for filename, _lineno, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, keywords=keywords, options_map={"templates/**.html": {}}
     ):
         if filename.startswith(("tests", ".venv")):
@@ -94,7 +95,7 @@ def _extracted() -> dict[str, list[str]]:
         ids = message if isinstance(message, tuple) else (message,)
         for msgid in ids:
             if msgid:
-                found.setdefault(msgid, []).append(filename)
+                found.setdefault((context, msgid), []).append(filename)
     return found
 
 
@@ -104,10 +105,12 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w*\}")
 def test_every_marked_string_has_an_english_translation() -> None:
     with (CATALOGUE / "messages.po").open("rb") as handle:
         po = read_po(handle, locale="en")
-    entries = {m.id: m for m in po if m.id}
+    entries = {(m.context, m.id): m for m in po if m.id}
     problems = []
-    for msgid, where in sorted(_extracted().items()):
-        entry = entries.get(msgid)
+    for (context, msgid), where in sorted(
+        _extracted().items(), key=lambda i: (i[0][0] or "", i[0][1])
+    ):
+        entry = entries.get((context, msgid))
         if entry is None:
             problems.append(f"missing: {msgid!r} ({where[0]})")
         elif not entry.string or entry.fuzzy:
@@ -123,7 +126,7 @@ def test_every_marked_string_has_an_english_translation() -> None:
 
 def test_the_compiled_catalogue_matches_the_po() -> None:
     with (CATALOGUE / "messages.po").open("rb") as handle:
-        po = {m.id: m.string for m in read_po(handle, locale="en") if m.id}
+        po = {(m.context, m.id): m.string for m in read_po(handle, locale="en") if m.id}
     with (CATALOGUE / "messages.mo").open("rb") as handle:
-        mo = {m.id: m.string for m in read_mo(handle) if m.id}
+        mo = {(m.context, m.id): m.string for m in read_mo(handle) if m.id}
     assert mo == po, "messages.mo is stale: run pybabel compile -d feedback/translations"

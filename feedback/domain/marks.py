@@ -43,6 +43,29 @@ def N_(text: str, /, **values: Any) -> str:
     return Said(text, values) if values else text
 
 
+class InContext(str):
+    """A label that means something else elsewhere ("mở lại": the action, to reopen, and
+    the status, reopened): its ``context`` tells the catalogue which one (msgctxt)."""
+
+    context: str
+
+    def __new__(cls, context: str, text: str) -> InContext:
+        labelled = super().__new__(cls, text)
+        labelled.context = context
+        return labelled
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (InContext, (self.context, str.__str__(self)))
+
+
+def C_(context: str, text: str) -> str:
+    """``text`` itself, marked for the catalogue under ``context`` (``-k C_:1c,2``)."""
+    return InContext(context, text)
+
+
+_CONTEXT_GLUE = "\x04"  # how a .mo file keys an entry with a context: "context\x04msgid"
+
+
 def translate(message: str, lookup: Callable[[str], str]) -> str:
     """``message`` in the language of ``lookup`` (a catalogue's gettext): a filled-in
     ``Said`` is filled in again from the translated template, its text values translated
@@ -57,4 +80,8 @@ def translate(message: str, lookup: Callable[[str], str]) -> str:
             return lookup(message.template) % values
         except (KeyError, TypeError, ValueError):  # a broken translation: say it in Vietnamese
             return str.__str__(message)
+    if isinstance(message, InContext):
+        key = f"{message.context}{_CONTEXT_GLUE}{str.__str__(message)}"
+        found = lookup(key)
+        return str.__str__(message) if found == key else found
     return lookup(message) if message else message

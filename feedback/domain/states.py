@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .marks import N_
+from .marks import C_, N_
 
 
 class Status(StrEnum):
@@ -104,7 +104,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.TRANSFER: N_("chuyển"),
     Action.ANSWER: N_("trả lời"),
     Action.CLOSE: N_("đóng"),
-    Action.REOPEN: N_("mở lại"),
+    # The same word as the status «mở lại» (reopened): the action is told apart by context.
+    Action.REOPEN: C_("action", "mở lại"),
     Action.REJECT: N_("từ chối tiếp nhận"),
     Action.MERGE: N_("gộp"),
 }

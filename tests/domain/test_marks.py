@@ -38,3 +38,15 @@ def test_copies_keep_the_template_and_a_broken_translation_falls_back() -> None:
     for again in (pickle.loads(pickle.dumps(said)), copy.deepcopy(said)):
         assert isinstance(again, Said) and translate(again, lookup) == "Case HG-2 is closed."
     assert translate(N_("Hỏng %(code)s", code="X"), lookup) == "Hỏng X"
+
+
+def test_a_label_in_context_is_looked_up_with_its_context() -> None:
+    from feedback.domain.marks import C_
+
+    catalogue = {"action\x04mở lại": "reopen", "mở lại": "reopened"}
+    label = C_("action", "mở lại")
+    assert label == "mở lại"  # stored and compared as the word itself
+    assert translate(label, lambda t: catalogue.get(t, t)) == "reopen"
+    assert translate("mở lại", lambda t: catalogue.get(t, t)) == "reopened"
+    assert translate(label, lambda t: t) == "mở lại"  # no entry: the word as written
+    assert translate(pickle.loads(pickle.dumps(label)), lambda t: catalogue.get(t, t)) == "reopen"
