@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from .marks import N_, Said
 
@@ -185,6 +186,7 @@ _FIELD = {
 }
 
 
+@cache  # a handful of templates, read back for every row of the triage list
 def _pattern(template: str) -> re.Pattern[str]:
     pieces = re.split(r"%\((\w+)\)s", template)
     out = []
